@@ -1,0 +1,50 @@
+# queue — message queues, pub/sub topics and streams inside PostgreSQL.
+#
+# Build with PGXS.  The two commands most people need:
+#   make demo   set everything up, start a private server, run the worked example
+#   make test   the same set-up, then every test suite
+# See README.md.
+
+EXTENSION = queue
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" queue.control)
+MODULE_big = queue
+OBJS = \
+	src/queue.o \
+	src/catalog.o \
+	src/lease.o \
+	src/storage.o \
+	src/queue_ops.o \
+	src/views.o
+
+DATA_built = sql/queue--$(EXTVERSION).sql
+EXTRA_CLEAN = sql/queue--$(EXTVERSION).sql
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+	-Wno-sign-compare -Wno-cast-function-type $(QUEUE_CFLAGS)
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The install script has one source.
+sql/queue--$(EXTVERSION).sql: sql/queue.sql queue.control
+	cp $< $@
+
+.PHONY: demo test stop bench setup server check-assert
+
+# Install packages, build, install, start the private server.
+setup:
+	./scripts/setup.sh
+
+demo: setup
+	./scripts/demo.sh
+
+test: setup
+	./scripts/test.sh
+
+stop:
+	./scripts/server.sh stop
+
+bench: setup
+	./bench/run.sh

@@ -1,0 +1,40 @@
+# Shared settings for the project's scripts; source it, do not run it.
+#
+# Everything the scripts create lives under $QUEUE_TMP (./tmp), owned by the
+# postgres user, because PostgreSQL refuses to run as root.  If that user
+# cannot reach the checkout (say it sits under /root), a directory under
+# /tmp named after the checkout path is used instead.
+
+QUEUE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_CONFIG=${PG_CONFIG:-pg_config}
+PGBIN=$("$PG_CONFIG" --bindir)
+PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+PG_USER=${PG_USER:-postgres}
+
+# Ports: the demo server, then one per test suite.
+DEMO_PORT=${DEMO_PORT:-55432}
+REGRESS_PORT=${REGRESS_PORT:-55433}
+ISOLATION_PORT=${ISOLATION_PORT:-55434}
+PGTAP_PORT=${PGTAP_PORT:-55435}
+BENCH_PORT=${BENCH_PORT:-55436}
+
+as_pg() {
+	if [ "$(id -un)" = "$PG_USER" ]; then
+		"$@"
+	else
+		runuser -u "$PG_USER" -- "$@"
+	fi
+}
+
+queue_tmp() {
+	local dir="$QUEUE_ROOT/tmp"
+	if [ "$(id -u)" = 0 ] && id "$PG_USER" >/dev/null 2>&1 &&
+		! runuser -u "$PG_USER" -- test -r "$QUEUE_ROOT/Makefile" -a -x "$QUEUE_ROOT"; then
+		dir="/tmp/queue-$(echo "$QUEUE_ROOT" | md5sum | cut -c1-12)"
+	fi
+	echo "$dir"
+}
+QUEUE_TMP=${QUEUE_TMP:-$(queue_tmp)}
+DEMO_DATA=$QUEUE_TMP/demo/data
+DEMO_SOCK=$QUEUE_TMP/demo/sock
+DEMO_LOG=$QUEUE_TMP/demo/server.log

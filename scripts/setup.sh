@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what is missing (Debian packages), build and install the
+# extension, and prepare ./tmp for the postgres user.  Safe to run again.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+PACKAGES="postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-pgtap
+postgresql-15-pgq3 libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
+make gcc gnuplot-nox"
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "missing packages:$missing (run as root to install them)" >&2
+		exit 1
+	fi
+	echo "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq $missing >/dev/null
+fi
+
+make -C "$QUEUE_ROOT" -s
+make -C "$QUEUE_ROOT" -s install >/dev/null
+
+mkdir -p "$QUEUE_TMP"
+if [ "$(id -u)" = 0 ]; then
+	chown "$PG_USER": "$QUEUE_TMP"
+fi

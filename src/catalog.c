@@ -1,0 +1,855 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  Names to queues: validation, the per-backend cache, and queue DDL.
+ *
+ * Queues, topics and streams share one namespace per database, the table
+ * mq.objects (unique name); mq.queues holds a queue's options.  A queue's
+ * messages live in its own heap table mq.q_<id> with primary key
+ * mq.q_<id>_pkey and id sequence mq.q_<id>_seq -- named by number, never by
+ * the user's string, so no input ever becomes part of an SQL identifier.
+ *
+ * Every backend caches name -> QueueInfo.  Queue DDL sends a relcache
+ * invalidation for mq.objects; the callback (and one for any cached storage
+ * table) marks every entry invalid, and the next lookup reloads it using the
+ * latest committed catalog state.  A generation counter detects an
+ * invalidation that arrives while an entry is being loaded.
+ *
+ * DDL runs as the extension's owner, under SECURITY_RESTRICTED_OPERATION and
+ * with search_path pinned to pg_catalog, so storage is owned by one role and
+ * nothing a caller put on its search_path is ever resolved.  Queue DDL is
+ * serialised by a SHARE ROW EXCLUSIVE lock on mq.objects.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "queue.h"
+
+PG_FUNCTION_INFO_V1(mq_create_queue);
+PG_FUNCTION_INFO_V1(mq_alter_queue);
+PG_FUNCTION_INFO_V1(mq_drop_queue);
+
+static HTAB *queue_cache = NULL;
+static uint64 cache_generation = 0;
+static Oid	mq_namespace = InvalidOid;
+static Oid	mq_objects_relid = InvalidOid;
+static bool callbacks_registered = false;
+
+/* ---------------------------------------------------------------------
+ * Names and intervals
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Check an object name (SPEC section 2) and copy it, NUL-terminated, into
+ * out (QUEUE_NAME_MAXLEN + 1 bytes).  "what" says what it names.
+ */
+void
+queue_check_name(const char *what, text *name, char *out)
+{
+	const char *p = VARDATA_ANY(name);
+	int			len = VARSIZE_ANY_EXHDR(name);
+	int			i;
+	bool		ok = len >= 1 && len <= QUEUE_NAME_MAXLEN;
+
+	for (i = 0; ok && i < len; i++)
+	{
+		char		c = p[i];
+
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s name \"%s\"", what, text_to_cstring(name)),
+				 errdetail("Names are 1 to %d characters from A-Z, a-z, 0-9, \"_\", \".\" and \"-\".",
+						   QUEUE_NAME_MAXLEN)));
+	memcpy(out, p, len);
+	out[len] = '\0';
+}
+
+/* Intervals compare as PostgreSQL orders them: a month is 30 days. */
+bool
+interval_is_negative(const Interval *iv)
+{
+	int64		days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
+
+	if (days < 0 && iv->time <= 0)
+		return true;
+	if (days > 0 && iv->time >= 0)
+		return false;
+	/* Mixed signs: fall back to PostgreSQL's 128-bit-safe comparison. */
+	{
+		Interval	zero = {0};
+
+		return DatumGetInt32(DirectFunctionCall2(interval_cmp,
+												 IntervalPGetDatum(iv),
+												 IntervalPGetDatum(&zero))) < 0;
+	}
+}
+
+TimestampTz
+timestamp_plus_interval(TimestampTz ts, const Interval *iv)
+{
+	if (iv->month == 0 && iv->day == 0)
+	{
+		TimestampTz result;
+
+		if (pg_add_s64_overflow(ts, iv->time, &result) || !IS_VALID_TIMESTAMP(result))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("interval is too large")));
+		return result;
+	}
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(ts),
+												   IntervalPGetDatum(iv)));
+}
+
+/* ---------------------------------------------------------------------
+ * Running catalog SQL safely
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct CatalogContext
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} CatalogContext;
+
+static Oid
+extension_owner(void)
+{
+	Oid			extoid = get_extension_oid("queue", true);
+	Oid			owner = InvalidOid;
+	int			ret;
+	Datum		arg = ObjectIdGetDatum(extoid);
+	Oid			argtype = OIDOID;
+	bool		isnull;
+
+	if (!OidIsValid(extoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension \"queue\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION queue.")));
+	ret = SPI_execute_with_args("SELECT extowner FROM pg_catalog.pg_extension WHERE oid OPERATOR(pg_catalog.=) $1",
+								1, &argtype, &arg, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not find the owner of extension \"queue\"");
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return owner;
+}
+
+/*
+ * Connect to SPI and act as the extension owner with a pinned search_path
+ * until catalog_leave().  An error unwinds both with the transaction.
+ */
+static void
+catalog_enter(CatalogContext *cxt)
+{
+	Oid			owner;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	owner = extension_owner();
+	GetUserIdAndSecContext(&cxt->save_userid, &cxt->save_sec_context);
+	SetUserIdAndSecContext(owner, cxt->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	cxt->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+static void
+catalog_leave(CatalogContext *cxt)
+{
+	AtEOXact_GUC(true, cxt->save_nestlevel);
+	SetUserIdAndSecContext(cxt->save_userid, cxt->save_sec_context);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+}
+
+/* Run one catalog statement against the latest committed state. */
+static int
+catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
+			 const char *nulls)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	int			ret;
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	ret = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+							   InvalidSnapshot, false, true, 0);
+	if (ret < 0)
+		elog(ERROR, "SPI failed for \"%s\": %s", sql, SPI_result_code_string(ret));
+	SPI_freeplan(plan);
+	return ret;
+}
+
+static void
+catalog_ddl(const char *sql)
+{
+	int			ret = SPI_execute(sql, false, 0);
+
+	if (ret < 0)
+		elog(ERROR, "SPI failed for \"%s\": %s", sql, SPI_result_code_string(ret));
+}
+
+static Oid
+mq_schema(void)
+{
+	if (!OidIsValid(mq_namespace))
+	{
+		mq_namespace = get_namespace_oid("mq", true);
+		if (!OidIsValid(mq_namespace))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("extension \"queue\" is not installed in this database"),
+					 errhint("Run CREATE EXTENSION queue.")));
+	}
+	return mq_namespace;
+}
+
+static Oid
+objects_relid(void)
+{
+	if (!OidIsValid(mq_objects_relid))
+		mq_objects_relid = get_relname_relid("objects", mq_schema());
+	return mq_objects_relid;
+}
+
+/* Tell every backend (this one at the next command) that queues changed. */
+static void
+catalog_changed(void)
+{
+	CacheInvalidateRelcacheByRelid(objects_relid());
+}
+
+/* ---------------------------------------------------------------------
+ * Per-backend cache
+ * ---------------------------------------------------------------------
+ */
+
+void
+queue_cache_invalidate_all(void)
+{
+	HASH_SEQ_STATUS status;
+	QueueInfo  *entry;
+
+	cache_generation++;
+	mq_namespace = InvalidOid;
+	mq_objects_relid = InvalidOid;
+	if (queue_cache == NULL)
+		return;
+	hash_seq_init(&status, queue_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+}
+
+static void
+queue_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	QueueInfo  *entry;
+
+	if (!OidIsValid(relid) || relid == mq_objects_relid)
+	{
+		queue_cache_invalidate_all();
+		return;
+	}
+	if (queue_cache == NULL)
+		return;
+	hash_seq_init(&status, queue_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->valid && entry->relid == relid)
+		{
+			hash_seq_term(&status);
+			queue_cache_invalidate_all();
+			return;
+		}
+	}
+}
+
+static void
+queue_cache_init(void)
+{
+	HASHCTL		ctl;
+
+	if (!callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(queue_relcache_callback, (Datum) 0);
+		callbacks_registered = true;
+	}
+	ctl.keysize = QUEUE_NAME_MAXLEN + 1;
+	ctl.entrysize = sizeof(QueueInfo);
+	ctl.hcxt = CacheMemoryContext;
+	queue_cache = hash_create("queue cache", 64, &ctl,
+							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+static Oid
+storage_oid(int32 id, const char *suffix, bool missing_ok)
+{
+	char		relname[NAMEDATALEN];
+	Oid			relid;
+
+	snprintf(relname, sizeof(relname), "q_%d%s", id, suffix);
+	relid = get_relname_relid(relname, mq_schema());
+	if (!OidIsValid(relid) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("storage of queue %d is missing: relation \"mq.%s\" does not exist",
+						id, relname),
+				 errhint("The table was dropped outside the queue functions; drop the queue and create it again.")));
+	return relid;
+}
+
+/*
+ * Load a queue's entry from the catalog.  Returns false if there is no
+ * queue of that name.
+ */
+static bool
+queue_load(QueueInfo *entry)
+{
+	CatalogContext cxt;
+	Datum		arg = CStringGetTextDatum(entry->name);
+	Oid			argtype = TEXTOID;
+	bool		found = false;
+
+	catalog_enter(&cxt);
+	catalog_exec("SELECT o.id, q.visibility_timeout, q.unlogged"
+				 "  FROM mq.objects o JOIN mq.queues q ON q.id OPERATOR(pg_catalog.=) o.id"
+				 " WHERE o.name OPERATOR(pg_catalog.=) $1",
+				 1, &argtype, &arg, NULL);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		entry->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		entry->visibility_timeout = *DatumGetIntervalP(SPI_getbinval(tup, desc, 2, &isnull));
+		entry->unlogged = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		entry->relid = storage_oid(entry->id, "", false);
+		entry->pkid = storage_oid(entry->id, "_pkey", false);
+		entry->seqid = storage_oid(entry->id, "_seq", false);
+		found = true;
+	}
+	catalog_leave(&cxt);
+	return found;
+}
+
+/*
+ * Find a queue by (already validated) name; NULL if there is none.
+ */
+QueueInfo *
+queue_lookup(const char *name)
+{
+	QueueInfo  *entry;
+	bool		found;
+
+	if (queue_cache == NULL)
+		queue_cache_init();
+
+	entry = hash_search(queue_cache, name, HASH_ENTER, &found);
+	if (!found)
+		entry->valid = false;
+	while (!entry->valid)
+	{
+		uint64		generation = cache_generation;
+		char		key[QUEUE_NAME_MAXLEN + 1];
+
+		strlcpy(key, name, sizeof(key));
+		if (!queue_load(entry))
+		{
+			hash_search(queue_cache, key, HASH_REMOVE, NULL);
+			return NULL;
+		}
+		/* Loading may have processed invalidations; entry may have moved? no:
+		 * dynahash entries never move, but a concurrent change means reload. */
+		entry->valid = (generation == cache_generation);
+	}
+	return entry;
+}
+
+/* ---------------------------------------------------------------------
+ * Queue options
+ * ---------------------------------------------------------------------
+ */
+
+typedef enum QueueOption
+{
+	OPT_VISIBILITY_TIMEOUT,
+	OPT_MAX_DELIVERIES,
+	OPT_DEAD_LETTER_QUEUE,
+	OPT_MESSAGE_TTL,
+	OPT_MAX_LENGTH,
+	OPT_OVERFLOW,
+	OPT_MAX_INFLIGHT,
+	OPT_DEDUP_WINDOW,
+	OPT_UNLOGGED,
+	NUM_QUEUE_OPTIONS
+} QueueOption;
+
+typedef struct OptionDef
+{
+	const char *name;
+	Oid			type;
+	const char *default_sql;	/* value after reset */
+	bool		nullable;		/* NULL means "none" (create) */
+} OptionDef;
+
+static const OptionDef queue_options[NUM_QUEUE_OPTIONS] = {
+	{"visibility_timeout", INTERVALOID, "'30 seconds'::pg_catalog.interval", false},
+	{"max_deliveries", INT4OID, "NULL", true},
+	{"dead_letter_queue", INT4OID, "NULL", true},
+	{"message_ttl", INTERVALOID, "NULL", true},
+	{"max_length", INT8OID, "NULL", true},
+	{"overflow", TEXTOID, "'reject'", false},
+	{"max_inflight", INT4OID, "NULL", true},
+	{"dedup_window", INTERVALOID, "'1 day'::pg_catalog.interval", false},
+	{"unlogged", BOOLOID, "false", false},
+};
+
+static void
+option_not_yet(const char *option)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("queue option \"%s\" is not supported yet", option),
+			 errdetail("The option is part of the interface but has no effect in this version, so it cannot be set.")));
+}
+
+static void
+option_invalid(const char *option, const char *rule)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for queue option \"%s\"", option),
+			 errdetail("%s", rule)));
+}
+
+/* Validate one given (non-NULL) option value. */
+static void
+check_option(QueueOption opt, Datum value)
+{
+	const char *name = queue_options[opt].name;
+
+	switch (opt)
+	{
+		case OPT_VISIBILITY_TIMEOUT:
+			if (interval_is_negative(DatumGetIntervalP(value)))
+				option_invalid(name, "The visibility timeout must not be negative.");
+			break;
+		case OPT_MAX_DELIVERIES:
+		case OPT_MAX_INFLIGHT:
+			if (DatumGetInt32(value) < 1)
+				option_invalid(name, "The value must be at least 1.");
+			option_not_yet(name);
+			break;
+		case OPT_MAX_LENGTH:
+			if (DatumGetInt64(value) < 1)
+				option_invalid(name, "The value must be at least 1.");
+			option_not_yet(name);
+			break;
+		case OPT_DEAD_LETTER_QUEUE:
+			{
+				char		dlq[QUEUE_NAME_MAXLEN + 1];
+
+				queue_check_name("queue", DatumGetTextPP(value), dlq);
+				option_not_yet(name);
+			}
+			break;
+		case OPT_MESSAGE_TTL:
+			{
+				Interval   *iv = DatumGetIntervalP(value);
+				Interval	zero = {0};
+
+				if (DatumGetInt32(DirectFunctionCall2(interval_cmp,
+													  IntervalPGetDatum(iv),
+													  IntervalPGetDatum(&zero))) <= 0)
+					option_invalid(name, "The time to live must be positive.");
+				option_not_yet(name);
+			}
+			break;
+		case OPT_OVERFLOW:
+			{
+				char	   *s = TextDatumGetCString(value);
+
+				if (strcmp(s, "reject") != 0 && strcmp(s, "drop_oldest") != 0)
+					option_invalid(name, "Allowed values are \"reject\" and \"drop_oldest\".");
+				if (strcmp(s, "drop_oldest") == 0)
+					option_not_yet(name);
+			}
+			break;
+		case OPT_DEDUP_WINDOW:
+			if (interval_is_negative(DatumGetIntervalP(value)))
+				option_invalid(name, "The deduplication window must not be negative.");
+			break;
+		case OPT_UNLOGGED:
+			if (DatumGetBool(value))
+				option_not_yet(name);
+			break;
+		case NUM_QUEUE_OPTIONS:
+			break;
+	}
+}
+
+static void
+check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be NULL", argname)));
+}
+
+/* Validate and copy the queue name argument. */
+static void
+name_arg(FunctionCallInfo fcinfo, int argno, char *out)
+{
+	check_not_null(fcinfo, argno, "queue");
+	queue_check_name("queue", PG_GETARG_TEXT_PP(argno), out);
+}
+
+/* Look up a queue's id and storage OID under the DDL lock; false if none. */
+static bool
+find_queue_locked(const char *name, int32 *id, char *kind)
+{
+	Datum		arg = CStringGetTextDatum(name);
+	Oid			argtype = TEXTOID;
+	bool		isnull;
+
+	catalog_exec("SELECT id, kind FROM mq.objects WHERE name OPERATOR(pg_catalog.=) $1",
+				 1, &argtype, &arg, NULL);
+	if (SPI_processed == 0)
+		return false;
+	*id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*kind = DatumGetChar(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	return true;
+}
+
+static const char *
+kind_name(char kind)
+{
+	switch (kind)
+	{
+		case 'q':
+			return "queue";
+		case 't':
+			return "topic";
+		case 's':
+			return "stream";
+	}
+	return "object";
+}
+
+static void
+lock_catalog(void)
+{
+	catalog_ddl("LOCK TABLE mq.objects, mq.queues IN SHARE ROW EXCLUSIVE MODE");
+}
+
+/* ---------------------------------------------------------------------
+ * SQL-callable DDL
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * mq_create_queue(queue, visibility_timeout, max_deliveries,
+ *				   dead_letter_queue, message_ttl, max_length, overflow,
+ *				   max_inflight, dedup_window, unlogged, if_not_exists)
+ */
+Datum
+mq_create_queue(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	bool		if_not_exists;
+	CatalogContext cxt;
+	int32		id;
+	char		kind;
+	Datum		values[NUM_QUEUE_OPTIONS + 1];
+	char		nulls[NUM_QUEUE_OPTIONS + 1];
+	Oid			types[NUM_QUEUE_OPTIONS + 1];
+	int			i;
+	char		sql[1024];
+	bool		unlogged;
+
+	name_arg(fcinfo, 0, name);
+	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	{
+		if (PG_ARGISNULL(i + 1))
+		{
+			if (!queue_options[i].nullable)
+				check_not_null(fcinfo, i + 1, queue_options[i].name);
+		}
+		else
+			check_option(i, PG_GETARG_DATUM(i + 1));
+	}
+	check_not_null(fcinfo, NUM_QUEUE_OPTIONS + 1, "if_not_exists");
+	if_not_exists = PG_GETARG_BOOL(NUM_QUEUE_OPTIONS + 1);
+	unlogged = PG_GETARG_BOOL(OPT_UNLOGGED + 1);
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (find_queue_locked(name, &id, &kind))
+	{
+		if (if_not_exists && kind == 'q')
+		{
+			catalog_leave(&cxt);
+			ereport(NOTICE,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("queue \"%s\" already exists, skipping", name)));
+			PG_RETURN_VOID();
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 kind == 'q' ?
+				 errmsg("queue \"%s\" already exists", name) :
+				 errmsg("a %s named \"%s\" already exists", kind_name(kind), name),
+				 errdetail("Queues, topics and streams share one namespace.")));
+	}
+
+	catalog_exec("SELECT pg_catalog.nextval('mq.object_id_seq'::pg_catalog.regclass)::pg_catalog.int4",
+				 0, NULL, NULL, NULL);
+	{
+		bool		isnull;
+
+		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	{
+		Datum		oargs[3];
+		Oid			otypes[3] = {INT4OID, TEXTOID, OIDOID};
+
+		oargs[0] = Int32GetDatum(id);
+		oargs[1] = CStringGetTextDatum(name);
+		oargs[2] = ObjectIdGetDatum(cxt.save_userid);
+		catalog_exec("INSERT INTO mq.objects (id, name, kind, owner) VALUES ($1, $2, 'q', $3)",
+					 3, otypes, oargs, NULL);
+	}
+
+	values[0] = Int32GetDatum(id);
+	nulls[0] = ' ';
+	types[0] = INT4OID;
+	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	{
+		types[i + 1] = queue_options[i].type;
+		nulls[i + 1] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
+		values[i + 1] = PG_ARGISNULL(i + 1) ? (Datum) 0 : PG_GETARG_DATUM(i + 1);
+	}
+	/* dead_letter_queue is stored as the target queue's id. */
+	nulls[OPT_DEAD_LETTER_QUEUE + 1] = 'n';
+	values[OPT_DEAD_LETTER_QUEUE + 1] = (Datum) 0;
+	catalog_exec("INSERT INTO mq.queues (id, visibility_timeout, max_deliveries,"
+				 " dead_letter_queue, message_ttl, max_length, overflow,"
+				 " max_inflight, dedup_window, unlogged)"
+				 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+				 NUM_QUEUE_OPTIONS + 1, types, values, nulls);
+
+	/*
+	 * The storage table.  Fixed-width NOT NULL columns come first so that
+	 * "deliveries" sits at a fixed offset and can be rewritten in place.
+	 * Autovacuum is tuned for a table whose rows are all deleted soon after
+	 * they are inserted.
+	 */
+	snprintf(sql, sizeof(sql),
+			 "CREATE %s TABLE mq.q_%d ("
+			 " id pg_catalog.int8 NOT NULL,"
+			 " visible_at pg_catalog.timestamptz NOT NULL,"
+			 " enqueued_at pg_catalog.timestamptz NOT NULL,"
+			 " rank pg_catalog.int2 NOT NULL,"
+			 " deliveries pg_catalog.int4 NOT NULL,"
+			 " headers pg_catalog.jsonb,"
+			 " body pg_catalog.jsonb NOT NULL,"
+			 " CONSTRAINT q_%d_pkey PRIMARY KEY (rank, id)"
+			 ") WITH (autovacuum_vacuum_scale_factor = 0.01,"
+			 " autovacuum_vacuum_threshold = 1000,"
+			 " autovacuum_vacuum_insert_scale_factor = 0.01,"
+			 " autovacuum_vacuum_cost_delay = 0)",
+			 unlogged ? "UNLOGGED" : "", id, id);
+	catalog_ddl(sql);
+	snprintf(sql, sizeof(sql),
+			 "CREATE %s SEQUENCE mq.q_%d_seq AS pg_catalog.int8 OWNED BY mq.q_%d.id",
+			 unlogged ? "UNLOGGED" : "", id, id);
+	catalog_ddl(sql);
+
+	catalog_changed();
+	catalog_leave(&cxt);
+	PG_RETURN_VOID();
+}
+
+/*
+ * mq_alter_queue(queue, <options>, reset text[]): NULL options stay as they
+ * are; options named in reset go back to their defaults.
+ */
+Datum
+mq_alter_queue(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	bool		reset[NUM_QUEUE_OPTIONS] = {0};
+	StringInfoData sql;
+	Datum		values[NUM_QUEUE_OPTIONS + 1];
+	Oid			types[NUM_QUEUE_OPTIONS + 1];
+	int			nargs = 1;
+	int			i;
+	CatalogContext cxt;
+	int32		id;
+	char		kind;
+	bool		any = false;
+
+	name_arg(fcinfo, 0, name);
+	if (!PG_ARGISNULL(NUM_QUEUE_OPTIONS + 1))
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(NUM_QUEUE_OPTIONS + 1);
+		Datum	   *elems;
+		bool	   *elnulls;
+		int			nelems;
+		int			j;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &elnulls, &nelems);
+		for (j = 0; j < nelems; j++)
+		{
+			char	   *opt;
+			bool		known = false;
+
+			if (elnulls[j])
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("reset must not contain NULL")));
+			opt = TextDatumGetCString(elems[j]);
+			for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+			{
+				if (strcmp(opt, queue_options[i].name) == 0)
+				{
+					reset[i] = true;
+					known = true;
+				}
+			}
+			if (!known)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown queue option \"%s\" in reset", opt)));
+		}
+	}
+	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	{
+		if (PG_ARGISNULL(i + 1))
+			continue;
+		if (reset[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("queue option \"%s\" is both set and reset", queue_options[i].name)));
+		check_option(i, PG_GETARG_DATUM(i + 1));
+	}
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "UPDATE mq.queues SET ");
+	types[0] = INT4OID;
+	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	{
+		if (reset[i])
+			appendStringInfo(&sql, "%s%s = %s", any ? ", " : "",
+							 queue_options[i].name, queue_options[i].default_sql);
+		else if (!PG_ARGISNULL(i + 1))
+		{
+			types[nargs] = queue_options[i].type;
+			values[nargs] = PG_GETARG_DATUM(i + 1);
+			nargs++;
+			appendStringInfo(&sql, "%s%s = $%d", any ? ", " : "",
+							 queue_options[i].name, nargs);
+		}
+		else
+			continue;
+		any = true;
+	}
+	appendStringInfoString(&sql, " WHERE id OPERATOR(pg_catalog.=) $1");
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (!find_queue_locked(name, &id, &kind) || kind != 'q')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", name)));
+	if (any)
+	{
+		values[0] = Int32GetDatum(id);
+		catalog_exec(sql.data, nargs, types, values, NULL);
+		catalog_changed();
+	}
+	catalog_leave(&cxt);
+	PG_RETURN_VOID();
+}
+
+/* mq_drop_queue(queue, if_exists) */
+Datum
+mq_drop_queue(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	bool		if_exists;
+	CatalogContext cxt;
+	int32		id;
+	char		kind;
+	char		sql[256];
+	Datum		arg;
+	Oid			argtype = INT4OID;
+	Oid			relid;
+
+	name_arg(fcinfo, 0, name);
+	check_not_null(fcinfo, 1, "if_exists");
+	if_exists = PG_GETARG_BOOL(1);
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (!find_queue_locked(name, &id, &kind) || kind != 'q')
+	{
+		catalog_leave(&cxt);
+		if (!if_exists)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("queue \"%s\" does not exist", name)));
+		ereport(NOTICE,
+				(errmsg("queue \"%s\" does not exist, skipping", name)));
+		PG_RETURN_BOOL(false);
+	}
+
+	relid = storage_oid(id, "", true);
+	arg = Int32GetDatum(id);
+	catalog_exec("DELETE FROM mq.objects WHERE id OPERATOR(pg_catalog.=) $1",
+				 1, &argtype, &arg, NULL);
+	if (OidIsValid(relid))
+	{
+		snprintf(sql, sizeof(sql), "DROP TABLE mq.q_%d", id);
+		catalog_ddl(sql);
+		lease_forget_queue_at_commit(relid);
+	}
+	catalog_changed();
+	catalog_leave(&cxt);
+	PG_RETURN_BOOL(true);
+}

@@ -1,0 +1,98 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *	  Module entry point: settings and shared-memory hooks.
+ *
+ * The library must be listed in shared_preload_libraries, because leases
+ * live in shared memory that can only be reserved while the postmaster
+ * starts.  Loading it any other way (CREATE EXTENSION, LOAD, the first call
+ * of a function) fails with an error whose hint names the setting, so a
+ * misconfigured server is caught at CREATE EXTENSION time instead of on the
+ * first read.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+
+#include "queue.h"
+
+PG_MODULE_MAGIC;
+
+int			queue_max_leases = 65536;
+
+#if PG_VERSION_NUM >= 150000
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+
+/*
+ * Raise the error every entry point gives when the library was not
+ * preloaded.  _PG_init raises it too, so in practice it fires there.
+ */
+void
+queue_require_preload(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the queue extension must be loaded via shared_preload_libraries"),
+			 errdetail("It keeps leases in shared memory, which is reserved only at server start."),
+			 errhint("Add 'queue' to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+#if PG_VERSION_NUM >= 150000
+static void
+queue_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	lease_shmem_request();
+}
+#endif
+
+static void
+queue_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	lease_shmem_startup();
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		queue_require_preload();
+
+	DefineCustomIntVariable("queue.max_leases",
+							"Maximum number of messages leased at once, across all queues and databases.",
+							"Each lease takes about 128 bytes of shared memory.",
+							&queue_max_leases,
+							65536,
+							1024,
+							INT_MAX / 1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("queue");
+
+#if PG_VERSION_NUM >= 150000
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = queue_shmem_request;
+#else
+	lease_shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = queue_shmem_startup;
+
+	lease_register_callbacks();
+}

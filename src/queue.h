@@ -1,0 +1,162 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.h
+ *	  The few declarations the files of the queue extension share.
+ *
+ * The extension is split by concern (see docs/architecture.md):
+ *	  queue.c		_PG_init: settings, shared-memory hooks
+ *	  catalog.c		names -> queues: validation, per-backend cache, DDL
+ *	  lease.c		receipts, leases in shared memory, transaction hooks
+ *	  storage.c		direct access to a queue's storage table
+ *	  queue_ops.c	the SQL-callable queue functions (send, read, ack ...)
+ *	  views.c		figures for the mq_queues view
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef QUEUE_H
+#define QUEUE_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "storage/itemptr.h"
+#include "storage/lockdefs.h"
+#include "utils/relcache.h"
+
+/* Limits from SPEC section 2. */
+#define QUEUE_NAME_MAXLEN		48
+#define QUEUE_QTY_MAX			10000
+#define QUEUE_PRIORITY_MAX		255
+
+/* Settings (queue.c). */
+extern int	queue_max_leases;
+
+/* queue.c */
+extern void queue_require_preload(void);
+
+/*
+ * Interval helpers (catalog.c).  Intervals are compared the way PostgreSQL
+ * orders them (a month counts as 30 days).
+ */
+extern bool interval_is_negative(const Interval *iv);
+extern TimestampTz timestamp_plus_interval(TimestampTz ts, const Interval *iv);
+
+/*
+ * A queue as the per-backend cache knows it (catalog.c).  Entries stay valid
+ * until an invalidation arrives (create/alter/drop in any backend); callers
+ * must not keep a pointer across a call that can accept invalidations
+ * without re-checking "valid".
+ */
+typedef struct QueueInfo
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];	/* hash key */
+	bool		valid;
+	int32		id;				/* mq.objects.id */
+	Oid			relid;			/* mq.q_<id> */
+	Oid			pkid;			/* mq.q_<id>_pkey: (rank, id) */
+	Oid			seqid;			/* mq.q_<id>_seq: message ids */
+	Interval	visibility_timeout;
+	bool		unlogged;
+} QueueInfo;
+
+extern void queue_check_name(const char *what, text *name, char *out);
+extern QueueInfo *queue_lookup(const char *name);
+extern void queue_cache_invalidate_all(void);
+
+/* Shared memory (lease.c). */
+extern Size lease_shmem_size(void);
+extern void lease_shmem_request(void);
+extern void lease_shmem_startup(void);
+extern void lease_register_callbacks(void);
+
+/*
+ * Leases (lease.c).  A lease says that one delivery of a message belongs to
+ * its reader until "until"; it lives in shared memory only.  Leases are keyed
+ * by the storage table's OID, so a queue dropped and created again under the
+ * same name never matches an old lease or receipt.
+ */
+typedef enum LeaseCheck
+{
+	LEASE_OK,					/* the receipt names the current delivery */
+	LEASE_UNKNOWN,				/* no such receipt (acked, purged, restarted) */
+	LEASE_STALE,				/* the message was delivered again since */
+	LEASE_BUSY					/* already settled by a pending transaction */
+} LeaseCheck;
+
+extern void lease_reserve(int n);
+extern bool lease_held(Oid relid, int64 msgid, TimestampTz now);
+extern bool lease_claim(Oid relid, int64 msgid, int16 rank, TimestampTz now,
+						TimestampTz until, int64 *receipt);
+extern LeaseCheck lease_settle(Oid relid, int64 receipt, int64 *msgid,
+							   int16 *rank);
+extern void lease_drop(Oid relid, int64 receipt);
+extern LeaseCheck lease_extend(Oid relid, int64 receipt, TimestampTz until);
+extern void lease_forget_queue_at_commit(Oid relid);
+
+/*
+ * Storage (storage.c).  Each queue has one heap table mq.q_<id> with columns
+ * in this order; the primary key is (rank, id) where rank = 255 - priority,
+ * so an ascending index scan yields highest priority first, then id order.
+ */
+#define Anum_msg_id				1
+#define Anum_msg_visible_at		2
+#define Anum_msg_enqueued_at	3
+#define Anum_msg_rank			4
+#define Anum_msg_deliveries		5
+#define Anum_msg_headers		6
+#define Anum_msg_body			7
+#define Natts_msg				7
+
+typedef struct QueueRel
+{
+	QueueInfo  *info;
+	Relation	heap;
+	Relation	pk;
+	struct IndexInfo *pkinfo;
+} QueueRel;
+
+typedef struct StoredMsg
+{
+	int64		id;
+	int64		receipt;		/* set by the caller that leases it */
+	TimestampTz visible_at;
+	TimestampTz enqueued_at;
+	int16		rank;
+	int32		deliveries;
+	Datum		headers;		/* (Datum) 0 when NULL */
+	Datum		body;
+	ItemPointerData tid;
+} StoredMsg;
+
+struct StorageScan;
+typedef struct StorageScan StorageScan;
+
+extern bool storage_open(QueueRel *qrel, const char *name, QueueInfo *info,
+						 LOCKMODE lockmode);
+extern bool storage_open_by_name(QueueRel *qrel, const char *name,
+								 LOCKMODE lockmode);
+extern void storage_count(QueueRel *qrel, TimestampTz now, int64 *depth,
+						  int64 *ready, int64 *inflight, int64 *delayed,
+						  TimestampTz *oldest_ready);
+extern void storage_close(QueueRel *qrel);
+extern int64 storage_next_id(QueueRel *qrel);
+extern void storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
+						   TimestampTz visible_at, TimestampTz enqueued_at,
+						   int16 rank, Datum *headers, Datum *bodies);
+extern StorageScan *storage_scan_begin(QueueRel *qrel, bool for_claim);
+extern bool storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg);
+extern void storage_scan_set_deliveries(StorageScan *scan, int32 deliveries);
+extern void storage_scan_copy(StorageScan *scan, StoredMsg *msg);
+extern void storage_scan_release(StorageScan *scan);
+extern void storage_scan_end(StorageScan *scan);
+extern Datum storage_detoast(Datum d);
+extern bool storage_find(QueueRel *qrel, int16 rank, int64 msgid,
+						 ItemPointer tid);
+extern bool storage_delete(QueueRel *qrel, ItemPointer tid);
+extern bool storage_set_visible_at(QueueRel *qrel, ItemPointer tid,
+								   TimestampTz visible_at);
+extern int64 storage_delete_all(QueueRel *qrel);
+
+#endif							/* QUEUE_H */

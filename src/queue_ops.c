@@ -1,0 +1,650 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue_ops.c
+ *	  The SQL-callable queue functions: send, read, pop, peek, ack, nack,
+ *	  extend, purge (SPEC section 3).
+ *
+ * Each function checks its arguments (SPEC section 2 gives the SQLSTATEs),
+ * resolves the queue through the catalog cache and does its work through
+ * storage.c (rows) and lease.c (leases).  None is STRICT: a NULL where a
+ * value is required is an error, not a silent NULL result.
+ *
+ * How a read, an ack and a rollback fit together:
+ *	  read	 scan ready rows in (priority, id) order; for each, take a lease
+ *			 in shared memory and count the delivery in the row, in place.
+ *	  ack	 mark the lease SETTLING, delete the row; at commit the lease
+ *			 goes, at abort it is ACTIVE again and the row is still there.
+ *	  nack	 mark the lease SETTLING, update visible_at if delayed; at commit
+ *			 the lease goes and the message is ready (after the delay).
+ *	  abort	 of a reading transaction drops its leases: ready again at once,
+ *			 the delivery still counted.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "queue.h"
+
+PG_FUNCTION_INFO_V1(mq_send);
+PG_FUNCTION_INFO_V1(mq_send_batch);
+PG_FUNCTION_INFO_V1(mq_read);
+PG_FUNCTION_INFO_V1(mq_pop);
+PG_FUNCTION_INFO_V1(mq_peek);
+PG_FUNCTION_INFO_V1(mq_ack);
+PG_FUNCTION_INFO_V1(mq_ack_array);
+PG_FUNCTION_INFO_V1(mq_nack);
+PG_FUNCTION_INFO_V1(mq_extend);
+PG_FUNCTION_INFO_V1(mq_purge);
+
+/* Columns of the mq_message type. */
+#define Natts_mq_message 8
+
+/* ---------------------------------------------------------------------
+ * Argument checks
+ * ---------------------------------------------------------------------
+ */
+
+static void
+arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be NULL", argname)));
+}
+
+static int32
+arg_int_range(FunctionCallInfo fcinfo, int argno, const char *argname,
+			  int32 min, int32 max)
+{
+	int32		v;
+
+	arg_not_null(fcinfo, argno, argname);
+	v = PG_GETARG_INT32(argno);
+	if (v < min || v > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between %d and %d", argname, min, max),
+				 errdetail("The value given was %d.", v)));
+	return v;
+}
+
+/* A non-negative interval argument; NULL allowed only if nullable. */
+static Interval *
+arg_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
+			 bool nullable)
+{
+	Interval   *iv;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (!nullable)
+			arg_not_null(fcinfo, argno, argname);
+		return NULL;
+	}
+	iv = PG_GETARG_INTERVAL_P(argno);
+	if (interval_is_negative(iv))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", argname)));
+	return iv;
+}
+
+static bool
+interval_is_zero(const Interval *iv)
+{
+	return iv->month == 0 && iv->day == 0 && iv->time == 0;
+}
+
+static void
+not_yet(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("%s is not supported yet", what)));
+}
+
+/*
+ * Headers are NULL or a JSON object whose top-level keys do not start with
+ * "mq_" (reserved for the extension).  Returns the datum, or 0 for NULL.
+ */
+static Datum
+check_headers(Datum d, bool isnull)
+{
+	Jsonb	   *jb;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	if (isnull)
+		return (Datum) 0;
+	jb = DatumGetJsonbP(d);
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("headers must be a JSON object or NULL")));
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY && v.val.string.len >= 3 &&
+			strncmp(v.val.string.val, "mq_", 3) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("header key \"%.*s\" is reserved",
+							v.val.string.len, v.val.string.val),
+					 errdetail("Header keys starting with \"mq_\" are set by the queue extension.")));
+	}
+	return PointerGetDatum(jb);
+}
+
+/* Deconstruct a one-dimensional array argument. */
+static int
+arg_array(FunctionCallInfo fcinfo, int argno, const char *argname,
+		  Oid elemtype, int16 elmlen, bool elmbyval, char elmalign,
+		  Datum **elems, bool **nulls)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(argno);
+	int			n;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", argname)));
+	deconstruct_array(arr, elemtype, elmlen, elmbyval, elmalign, elems, nulls, &n);
+	return n;
+}
+
+/* ---------------------------------------------------------------------
+ * Opening a queue
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Validate the queue name argument and open the queue's storage.  Functions
+ * that change anything (all but peek) must not run read-only.
+ */
+static void
+open_queue(FunctionCallInfo fcinfo, int argno, const char *fname, bool writes,
+		   QueueRel *qrel)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+
+	arg_not_null(fcinfo, argno, "queue");
+	queue_check_name("queue", PG_GETARG_TEXT_PP(argno), name);
+	if (writes)
+		PreventCommandIfReadOnly(fname);
+	/* Leases are known only on the primary. */
+	PreventCommandDuringRecovery(fname);
+	if (!storage_open_by_name(qrel, name, writes ? RowExclusiveLock : AccessShareLock))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", name)));
+}
+
+/* ---------------------------------------------------------------------
+ * Results
+ * ---------------------------------------------------------------------
+ */
+
+static void
+put_message(ReturnSetInfo *rsinfo, StoredMsg *m, bool with_receipt)
+{
+	Datum		values[Natts_mq_message];
+	bool		nulls[Natts_mq_message] = {0};
+
+	values[0] = Int64GetDatum(m->id);
+	values[1] = Int64GetDatum(m->receipt);
+	nulls[1] = !with_receipt;
+	values[2] = storage_detoast(m->body);
+	values[3] = storage_detoast(m->headers);
+	nulls[3] = (m->headers == (Datum) 0);
+	values[4] = Int32GetDatum(m->deliveries);
+	values[5] = Int32GetDatum(QUEUE_PRIORITY_MAX - m->rank);
+	values[6] = TimestampTzGetDatum(m->enqueued_at);
+	values[7] = TimestampTzGetDatum(m->visible_at);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* ---------------------------------------------------------------------
+ * Sending
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * mq_send(queue, body, headers, delay, priority, idempotency_key) -> id
+ */
+Datum
+mq_send(PG_FUNCTION_ARGS)
+{
+	QueueRel	qrel;
+	Datum		body;
+	Datum		headers;
+	Interval   *delay;
+	int32		priority;
+	TimestampTz now;
+	int64		id;
+
+	arg_not_null(fcinfo, 1, "body");
+	body = PG_GETARG_DATUM(1);
+	headers = check_headers(PG_GETARG_DATUM(2), PG_ARGISNULL(2));
+	delay = arg_interval(fcinfo, 3, "delay", false);
+	priority = arg_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
+	if (!PG_ARGISNULL(5))
+		not_yet("idempotency_key");
+
+	open_queue(fcinfo, 0, "mq_send()", true, &qrel);
+	now = GetCurrentTimestamp();
+	id = storage_next_id(&qrel);
+	storage_insert(&qrel, 1, &id, timestamp_plus_interval(now, delay), now,
+				   QUEUE_PRIORITY_MAX - priority,
+				   headers ? &headers : NULL, &body);
+	storage_close(&qrel);
+	PG_RETURN_INT64(id);
+}
+
+/*
+ * mq_send_batch(queue, bodies, headers, delay, priority, idempotency_keys)
+ *	  -> SETOF id, in the order of bodies
+ */
+Datum
+mq_send_batch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	QueueRel	qrel;
+	Datum	   *bodies;
+	bool	   *bnulls;
+	int			n;
+	Datum	   *headers = NULL;
+	bool	   *hnulls = NULL;
+	Interval   *delay;
+	int32		priority;
+	TimestampTz now;
+	int64	   *ids;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	arg_not_null(fcinfo, 1, "bodies");
+	n = arg_array(fcinfo, 1, "bodies", JSONBOID, -1, false, TYPALIGN_INT, &bodies, &bnulls);
+	for (i = 0; i < n; i++)
+		if (bnulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("bodies must not contain NULL"),
+					 errdetail("Element %d is NULL.", i + 1)));
+	if (!PG_ARGISNULL(2))
+	{
+		int			nh = arg_array(fcinfo, 2, "headers", JSONBOID, -1, false,
+								   TYPALIGN_INT, &headers, &hnulls);
+
+		if (nh != n)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("headers must have as many elements as bodies"),
+					 errdetail("bodies has %d elements, headers has %d.", n, nh)));
+		for (i = 0; i < n; i++)
+			headers[i] = check_headers(headers[i], hnulls[i]);
+	}
+	delay = arg_interval(fcinfo, 3, "delay", false);
+	priority = arg_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
+	if (!PG_ARGISNULL(5))
+		not_yet("idempotency_keys");
+
+	open_queue(fcinfo, 0, "mq_send_batch()", true, &qrel);
+	if (n == 0)
+	{
+		storage_close(&qrel);
+		return (Datum) 0;
+	}
+	now = GetCurrentTimestamp();
+	ids = palloc(n * sizeof(int64));
+	for (i = 0; i < n; i++)
+		ids[i] = storage_next_id(&qrel);
+	storage_insert(&qrel, n, ids, timestamp_plus_interval(now, delay), now,
+				   QUEUE_PRIORITY_MAX - priority, headers, bodies);
+	storage_close(&qrel);
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		v = Int64GetDatum(ids[i]);
+		bool		isnull = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &v, &isnull);
+	}
+	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Reading
+ * ---------------------------------------------------------------------
+ */
+
+typedef enum TakeMode
+{
+	TAKE_LEASE,					/* mq_read */
+	TAKE_DELETE,				/* mq_pop */
+	TAKE_PEEK					/* mq_peek */
+} TakeMode;
+
+/*
+ * Collect up to qty ready messages in delivery order.  TAKE_LEASE and
+ * TAKE_DELETE lease each one and count its delivery; TAKE_DELETE then
+ * settles the lease and deletes the row.
+ */
+static int
+take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
+			  StoredMsg *out)
+{
+	Oid			relid = RelationGetRelid(qrel->heap);
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz until = now;
+	StorageScan *scan;
+	StoredMsg	m;
+	int			n = 0;
+
+	if (mode == TAKE_LEASE)
+		until = timestamp_plus_interval(now, vt);
+	else if (mode == TAKE_DELETE)
+		until = DT_NOEND;		/* held until settled below */
+	if (mode != TAKE_PEEK)
+		lease_reserve(mode == TAKE_DELETE ? 2 * qty : qty);
+
+	scan = storage_scan_begin(qrel, mode != TAKE_PEEK);
+	while (n < qty && storage_scan_next(scan, now, &m))
+	{
+		if (mode == TAKE_PEEK)
+		{
+			if (lease_held(relid, m.id, now))
+				continue;
+		}
+		else
+		{
+			if (!lease_claim(relid, m.id, m.rank, now, until, &m.receipt))
+				continue;
+			if (m.deliveries < PG_INT32_MAX)
+				m.deliveries++;
+			storage_scan_set_deliveries(scan, m.deliveries);
+			if (mode == TAKE_LEASE)
+				m.visible_at = until;
+		}
+		storage_scan_copy(scan, &m);
+		out[n++] = m;
+	}
+	storage_scan_end(scan);
+
+	if (mode == TAKE_DELETE)
+	{
+		int			kept = 0;
+		int			i;
+
+		for (i = 0; i < n; i++)
+		{
+			int64		msgid;
+			int16		rank;
+
+			if (lease_settle(relid, out[i].receipt, &msgid, &rank) == LEASE_OK &&
+				storage_delete(qrel, &out[i].tid))
+				out[kept++] = out[i];
+			else
+				lease_drop(relid, out[i].receipt);
+		}
+		n = kept;
+	}
+	return n;
+}
+
+static Datum
+take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
+		 const Interval *vt)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	QueueRel	qrel;
+	StoredMsg  *msgs;
+	int			n;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	open_queue(fcinfo, 0, fname, mode != TAKE_PEEK, &qrel);
+	if (mode == TAKE_LEASE && vt == NULL)
+		vt = &qrel.info->visibility_timeout;
+	msgs = palloc(qty * sizeof(StoredMsg));
+	n = take_messages(&qrel, mode, qty, vt, msgs);
+	storage_close(&qrel);
+	for (i = 0; i < n; i++)
+		put_message(rsinfo, &msgs[i], mode == TAKE_LEASE);
+	return (Datum) 0;
+}
+
+/* mq_read(queue, qty, vt, wait) -> SETOF mq_message */
+Datum
+mq_read(PG_FUNCTION_ARGS)
+{
+	int			qty = arg_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
+	Interval   *vt = arg_interval(fcinfo, 2, "vt", true);
+	Interval   *wait = arg_interval(fcinfo, 3, "wait", false);
+
+	if (!interval_is_zero(wait))
+		not_yet("waiting (wait > 0)");
+	return take_srf(fcinfo, TAKE_LEASE, "mq_read()", qty, vt);
+}
+
+/* mq_pop(queue, qty) -> SETOF mq_message: read and delete, at-most-once */
+Datum
+mq_pop(PG_FUNCTION_ARGS)
+{
+	int			qty = arg_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
+
+	return take_srf(fcinfo, TAKE_DELETE, "mq_pop()", qty, NULL);
+}
+
+/* mq_peek(queue, qty) -> SETOF mq_message: ready messages, no lease */
+Datum
+mq_peek(PG_FUNCTION_ARGS)
+{
+	int			qty = arg_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
+
+	return take_srf(fcinfo, TAKE_PEEK, "mq_peek()", qty, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Settling deliveries
+ * ---------------------------------------------------------------------
+ */
+
+static void
+receipt_error(LeaseCheck check, const char *queue, int64 receipt)
+{
+	switch (check)
+	{
+		case LEASE_STALE:
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("stale receipt %lld for queue \"%s\"", (long long) receipt, queue),
+					 errdetail("The lease expired and the message was delivered again with a new receipt."),
+					 errhint("Use a longer visibility timeout or call mq_extend while working.")));
+			break;
+		case LEASE_BUSY:
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("receipt %lld for queue \"%s\" is already being acked or nacked",
+							(long long) receipt, queue),
+					 errdetail("This delivery was acked or nacked earlier in this transaction or by a transaction still in progress.")));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("unknown receipt %lld for queue \"%s\"", (long long) receipt, queue),
+					 errdetail("No current delivery has this receipt: the message was acked or purged, or its lease was lost when the server restarted.")));
+			break;
+	}
+}
+
+typedef enum SettleHow
+{
+	HOW_ACK,
+	HOW_NACK
+} SettleHow;
+
+/*
+ * Ack or nack one delivery.  Returns LEASE_OK or why not.
+ */
+static LeaseCheck
+settle_one(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visible_at)
+{
+	Oid			relid = RelationGetRelid(qrel->heap);
+	int64		msgid;
+	int16		rank;
+	ItemPointerData tid;
+	LeaseCheck	check;
+	bool		done;
+
+	check = lease_settle(relid, receipt, &msgid, &rank);
+	if (check != LEASE_OK)
+		return check;
+	if (how == HOW_NACK && visible_at == 0)
+		return LEASE_OK;		/* the lease simply ends at commit */
+	done = storage_find(qrel, rank, msgid, &tid);
+	if (done)
+		done = (how == HOW_ACK) ?
+			storage_delete(qrel, &tid) :
+			storage_set_visible_at(qrel, &tid, visible_at);
+	if (!done)
+	{
+		/* Purged (or dropped) by a transaction that committed first. */
+		lease_drop(relid, receipt);
+		return LEASE_UNKNOWN;
+	}
+	return LEASE_OK;
+}
+
+static int64
+arg_receipt(FunctionCallInfo fcinfo, int argno)
+{
+	arg_not_null(fcinfo, argno, "receipt");
+	return PG_GETARG_INT64(argno);
+}
+
+static bool
+arg_strict(FunctionCallInfo fcinfo, int argno)
+{
+	arg_not_null(fcinfo, argno, "strict");
+	return PG_GETARG_BOOL(argno);
+}
+
+/* mq_ack(queue, receipt, strict) -> boolean */
+Datum
+mq_ack(PG_FUNCTION_ARGS)
+{
+	int64		receipt = arg_receipt(fcinfo, 1);
+	bool		strict = arg_strict(fcinfo, 2);
+	QueueRel	qrel;
+	LeaseCheck	check;
+
+	open_queue(fcinfo, 0, "mq_ack()", true, &qrel);
+	check = settle_one(&qrel, receipt, HOW_ACK, 0);
+	if (check != LEASE_OK && strict)
+		receipt_error(check, qrel.info->name, receipt);
+	storage_close(&qrel);
+	PG_RETURN_BOOL(check == LEASE_OK);
+}
+
+/* mq_ack(queue, receipts[], strict) -> number acked */
+Datum
+mq_ack_array(PG_FUNCTION_ARGS)
+{
+	bool		strict = arg_strict(fcinfo, 2);
+	Datum	   *receipts;
+	bool	   *rnulls;
+	int			n;
+	int			i;
+	int64		acked = 0;
+	QueueRel	qrel;
+
+	arg_not_null(fcinfo, 1, "receipts");
+	n = arg_array(fcinfo, 1, "receipts", INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+				  &receipts, &rnulls);
+	for (i = 0; i < n; i++)
+		if (rnulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("receipts must not contain NULL"),
+					 errdetail("Element %d is NULL.", i + 1)));
+	open_queue(fcinfo, 0, "mq_ack()", true, &qrel);
+	for (i = 0; i < n; i++)
+	{
+		int64		receipt = DatumGetInt64(receipts[i]);
+		LeaseCheck	check = settle_one(&qrel, receipt, HOW_ACK, 0);
+
+		if (check == LEASE_OK)
+			acked++;
+		else if (strict)
+			receipt_error(check, qrel.info->name, receipt);
+	}
+	storage_close(&qrel);
+	PG_RETURN_INT64(acked);
+}
+
+/* mq_nack(queue, receipt, delay, strict) -> boolean */
+Datum
+mq_nack(PG_FUNCTION_ARGS)
+{
+	int64		receipt = arg_receipt(fcinfo, 1);
+	Interval   *delay = arg_interval(fcinfo, 2, "delay", false);
+	bool		strict = arg_strict(fcinfo, 3);
+	TimestampTz visible_at = 0;
+	QueueRel	qrel;
+	LeaseCheck	check;
+
+	open_queue(fcinfo, 0, "mq_nack()", true, &qrel);
+	if (!interval_is_zero(delay))
+		visible_at = timestamp_plus_interval(GetCurrentTimestamp(), delay);
+	check = settle_one(&qrel, receipt, HOW_NACK, visible_at);
+	if (check != LEASE_OK && strict)
+		receipt_error(check, qrel.info->name, receipt);
+	storage_close(&qrel);
+	PG_RETURN_BOOL(check == LEASE_OK);
+}
+
+/* mq_extend(queue, receipt, vt, strict) -> boolean: lease ends at now + vt */
+Datum
+mq_extend(PG_FUNCTION_ARGS)
+{
+	int64		receipt = arg_receipt(fcinfo, 1);
+	Interval   *vt = arg_interval(fcinfo, 2, "vt", false);
+	bool		strict = arg_strict(fcinfo, 3);
+	QueueRel	qrel;
+	LeaseCheck	check;
+
+	open_queue(fcinfo, 0, "mq_extend()", true, &qrel);
+	check = lease_extend(RelationGetRelid(qrel.heap), receipt,
+						 timestamp_plus_interval(GetCurrentTimestamp(), vt));
+	if (check != LEASE_OK && strict)
+		receipt_error(check, qrel.info->name, receipt);
+	storage_close(&qrel);
+	PG_RETURN_BOOL(check == LEASE_OK);
+}
+
+/* mq_purge(queue) -> number of messages deleted */
+Datum
+mq_purge(PG_FUNCTION_ARGS)
+{
+	QueueRel	qrel;
+	int64		n;
+
+	open_queue(fcinfo, 0, "mq_purge()", true, &qrel);
+	n = storage_delete_all(&qrel);
+	lease_forget_queue_at_commit(RelationGetRelid(qrel.heap));
+	storage_close(&qrel);
+	PG_RETURN_INT64(n);
+}

@@ -1,0 +1,591 @@
+/*-------------------------------------------------------------------------
+ *
+ * storage.c
+ *	  Direct access to a queue's storage table mq.q_<id>.
+ *
+ * The hot paths go straight to the heap and its one index instead of
+ * through SPI: a send is a heap_insert plus one btree insert, a read an
+ * index scan that takes ready rows in (rank, id) order.
+ *
+ * Visibility.  Every scan here uses SnapshotSelf -- the latest committed
+ * state plus the calling transaction's own changes -- not the transaction's
+ * MVCC snapshot, so a call sees what has been committed by the time it runs
+ * at every isolation level, and takes no SSI predicate locks.  A row is
+ * ready only when HeapTupleSatisfiesUpdate() says nobody is deleting or
+ * updating it (an ack, a nack with delay, a purge in progress): readers
+ * skip such rows instead of waiting for them, like FOR UPDATE SKIP LOCKED,
+ * but without writing a row lock.
+ *
+ * The delivery count.  A read increments the row's "deliveries" column in
+ * place, in a generic WAL record, without creating a new row version.  The
+ * write is not transactional on purpose: a delivery counts even if the
+ * reading transaction rolls back.  It does not wait for a WAL flush; the
+ * reading transaction's commit (or the WAL writer) flushes it.
+ *
+ * Locking: a scan holds the content lock of the heap buffer that holds the
+ * current candidate (exclusive when it may claim it) from
+ * storage_scan_next() until the next call or storage_scan_release(); the
+ * caller decides about the lease meanwhile, so a row cannot be deleted
+ * between the readiness check and the claim.  Nothing else is locked while
+ * a buffer lock is held except the lease partition locks (see lease.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/generic_xlog.h"
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "storage/bufmgr.h"
+#include "utils/datum.h"
+#include "utils/rel.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "queue.h"
+
+/*
+ * Byte offsets of the fixed-width columns in a row's data area.  They are
+ * NOT NULL and precede every variable-width column, so they never move;
+ * storage_open() checks the table still has the layout that implies.
+ */
+#define OFF_ID			0
+#define OFF_VISIBLE_AT	8
+#define OFF_ENQUEUED_AT	16
+#define OFF_RANK		24
+#define OFF_DELIVERIES	28
+
+static const Oid msg_types[Natts_msg] = {
+	INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT2OID, INT4OID, JSONBOID, JSONBOID
+};
+
+struct StorageScan
+{
+	QueueRel   *qrel;
+	IndexScanDesc iscan;
+	bool		for_claim;
+	CommandId	cid;
+	Buffer		buf;
+	bool		locked;
+	HeapTupleData tuple;		/* current candidate, points into buf */
+};
+
+static void
+check_layout(Relation heap, const char *name)
+{
+	TupleDesc	desc = RelationGetDescr(heap);
+	int			i;
+	bool		ok = desc->natts == Natts_msg;
+
+	for (i = 0; ok && i < Natts_msg; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		ok = !att->attisdropped && att->atttypid == msg_types[i] &&
+			(i >= Anum_msg_headers - 1 || att->attnotnull);
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("storage of queue \"%s\" has an unexpected layout", name),
+				 errhint("The table %s was changed outside the queue functions.",
+						 RelationGetRelationName(heap))));
+}
+
+/*
+ * Open a queue's storage.  Returns false if the queue was
+ * dropped or changed while we waited for the lock: the caller looks the
+ * name up again.
+ */
+bool
+storage_open(QueueRel *qrel, const char *name, QueueInfo *info,
+			 LOCKMODE lockmode)
+{
+	Oid			relid = info->relid;
+	Oid			pkid = info->pkid;
+
+	qrel->info = info;
+	qrel->heap = try_table_open(relid, lockmode);
+	if (qrel->heap == NULL)
+	{
+		queue_cache_invalidate_all();
+		return false;
+	}
+	if (!info->valid || info->relid != relid)
+	{
+		table_close(qrel->heap, lockmode);
+		return false;
+	}
+	check_layout(qrel->heap, name);
+	qrel->pk = index_open(pkid, lockmode);
+	qrel->pkinfo = NULL;
+	return true;
+}
+
+/*
+ * Look a queue up by name and open its storage; false if there is no such
+ * queue.  Retries when the queue changed while we waited for the lock.
+ */
+bool
+storage_open_by_name(QueueRel *qrel, const char *name, LOCKMODE lockmode)
+{
+	for (;;)
+	{
+		QueueInfo  *info = queue_lookup(name);
+
+		if (info == NULL)
+			return false;
+		if (storage_open(qrel, name, info, lockmode))
+			return true;
+	}
+}
+
+/* Close, keeping the locks until the end of the transaction. */
+void
+storage_close(QueueRel *qrel)
+{
+	index_close(qrel->pk, NoLock);
+	table_close(qrel->heap, NoLock);
+}
+
+int64
+storage_next_id(QueueRel *qrel)
+{
+	return nextval_internal(qrel->info->seqid, false);
+}
+
+static void
+index_row(QueueRel *qrel, int16 rank, int64 id, ItemPointer tid)
+{
+	Datum		values[2];
+	bool		isnull[2] = {false, false};
+
+	if (qrel->pkinfo == NULL)
+		qrel->pkinfo = BuildIndexInfo(qrel->pk);
+	values[0] = Int16GetDatum(rank);
+	values[1] = Int64GetDatum(id);
+	index_insert(qrel->pk, values, isnull, tid, qrel->heap,
+				 UNIQUE_CHECK_YES, false, qrel->pkinfo);
+}
+
+static HeapTuple
+form_row(QueueRel *qrel, int64 id, TimestampTz visible_at,
+		 TimestampTz enqueued_at, int16 rank, Datum headers, Datum body)
+{
+	Datum		values[Natts_msg];
+	bool		isnull[Natts_msg] = {0};
+
+	values[Anum_msg_id - 1] = Int64GetDatum(id);
+	values[Anum_msg_visible_at - 1] = TimestampTzGetDatum(visible_at);
+	values[Anum_msg_enqueued_at - 1] = TimestampTzGetDatum(enqueued_at);
+	values[Anum_msg_rank - 1] = Int16GetDatum(rank);
+	values[Anum_msg_deliveries - 1] = Int32GetDatum(0);
+	values[Anum_msg_headers - 1] = headers;
+	isnull[Anum_msg_headers - 1] = (headers == (Datum) 0);
+	values[Anum_msg_body - 1] = body;
+	return heap_form_tuple(RelationGetDescr(qrel->heap), values, isnull);
+}
+
+/*
+ * Insert messages with the given ids.  One message goes through
+ * heap_insert; more through heap_multi_insert in chunks.
+ */
+#define INSERT_CHUNK 1000
+
+void
+storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
+			   TimestampTz visible_at, TimestampTz enqueued_at, int16 rank,
+			   Datum *headers, Datum *bodies)
+{
+	CommandId	cid = GetCurrentCommandId(true);
+
+	if (nmsgs == 1)
+	{
+		HeapTuple	tup = form_row(qrel, ids[0], visible_at, enqueued_at, rank,
+								   headers ? headers[0] : (Datum) 0, bodies[0]);
+
+		heap_insert(qrel->heap, tup, cid, 0, NULL);
+		index_row(qrel, rank, ids[0], &tup->t_self);
+		heap_freetuple(tup);
+		return;
+	}
+	else
+	{
+		TupleDesc	desc = RelationGetDescr(qrel->heap);
+		int			chunk = Min(nmsgs, INSERT_CHUNK);
+		TupleTableSlot **slots = palloc(chunk * sizeof(TupleTableSlot *));
+		BulkInsertState bistate = GetBulkInsertState();
+		int			done = 0;
+		int			i;
+
+		for (i = 0; i < chunk; i++)
+			slots[i] = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+		while (done < nmsgs)
+		{
+			int			n = Min(chunk, nmsgs - done);
+
+			for (i = 0; i < n; i++)
+			{
+				int			k = done + i;
+				HeapTuple	tup = form_row(qrel, ids[k], visible_at, enqueued_at, rank,
+										   headers ? headers[k] : (Datum) 0, bodies[k]);
+
+				ExecStoreHeapTuple(tup, slots[i], true);
+			}
+			heap_multi_insert(qrel->heap, slots, n, cid, 0, bistate);
+			for (i = 0; i < n; i++)
+			{
+				index_row(qrel, rank, ids[done + i], &slots[i]->tts_tid);
+				ExecClearTuple(slots[i]);
+			}
+			done += n;
+			CHECK_FOR_INTERRUPTS();
+		}
+		FreeBulkInsertState(bistate);
+		for (i = 0; i < chunk; i++)
+			ExecDropSingleTupleTableSlot(slots[i]);
+		pfree(slots);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Scans in delivery order
+ * ---------------------------------------------------------------------
+ */
+
+StorageScan *
+storage_scan_begin(QueueRel *qrel, bool for_claim)
+{
+	StorageScan *scan = palloc0(sizeof(StorageScan));
+
+	scan->qrel = qrel;
+	scan->for_claim = for_claim;
+	scan->cid = GetCurrentCommandId(false);
+	scan->buf = InvalidBuffer;
+	scan->iscan = index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, 0, 0);
+	index_rescan(scan->iscan, NULL, 0, NULL, 0);
+	return scan;
+}
+
+static inline char *
+row_data(HeapTupleHeader htup)
+{
+	return (char *) htup + htup->t_hoff;
+}
+
+static void
+decode_fixed(HeapTupleHeader htup, StoredMsg *msg)
+{
+	char	   *data = row_data(htup);
+
+	memcpy(&msg->id, data + OFF_ID, sizeof(int64));
+	memcpy(&msg->visible_at, data + OFF_VISIBLE_AT, sizeof(TimestampTz));
+	memcpy(&msg->enqueued_at, data + OFF_ENQUEUED_AT, sizeof(TimestampTz));
+	memcpy(&msg->rank, data + OFF_RANK, sizeof(int16));
+	memcpy(&msg->deliveries, data + OFF_DELIVERIES, sizeof(int32));
+	msg->headers = (Datum) 0;
+	msg->body = (Datum) 0;
+}
+
+void
+storage_scan_release(StorageScan *scan)
+{
+	if (scan->locked)
+	{
+		LockBuffer(scan->buf, BUFFER_LOCK_UNLOCK);
+		scan->locked = false;
+	}
+}
+
+/*
+ * Advance to the next row that nobody is changing and whose visible_at has
+ * come.  Returns with the row's buffer locked; fills the fixed fields of
+ * msg.  Leases are the caller's business.
+ */
+bool
+storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
+{
+	Relation	heap = scan->qrel->heap;
+
+	storage_scan_release(scan);
+	for (;;)
+	{
+		ItemPointer tid;
+		ItemPointerData ctid;
+		BlockNumber blkno;
+		bool		all_dead = false;
+
+		CHECK_FOR_INTERRUPTS();
+		tid = index_getnext_tid(scan->iscan, ForwardScanDirection);
+		if (tid == NULL)
+			return false;
+		ctid = *tid;
+		blkno = ItemPointerGetBlockNumber(&ctid);
+		if (!BufferIsValid(scan->buf) || BufferGetBlockNumber(scan->buf) != blkno)
+			scan->buf = ReleaseAndReadBuffer(scan->buf, heap, blkno);
+		LockBuffer(scan->buf, scan->for_claim ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE);
+		scan->locked = true;
+
+		if (!heap_hot_search_buffer(&ctid, heap, scan->buf, SnapshotSelf,
+									&scan->tuple, &all_dead, true))
+		{
+			/* Let the index forget entries no one can see any more. */
+			if (!scan->iscan->xactStartedInRecovery)
+				scan->iscan->kill_prior_tuple = all_dead;
+			storage_scan_release(scan);
+			continue;
+		}
+		scan->tuple.t_self = ctid;
+		if (HeapTupleSatisfiesUpdate(&scan->tuple, scan->cid, scan->buf) != TM_Ok)
+		{
+			storage_scan_release(scan);
+			continue;
+		}
+		decode_fixed(scan->tuple.t_data, msg);
+		if (msg->visible_at > now)
+		{
+			storage_scan_release(scan);
+			continue;
+		}
+		msg->tid = ctid;
+		return true;
+	}
+}
+
+/*
+ * Write a new delivery count into the current row, in place (see the file
+ * header).  The buffer must be locked exclusively.
+ */
+void
+storage_scan_set_deliveries(StorageScan *scan, int32 deliveries)
+{
+	Relation	heap = scan->qrel->heap;
+	OffsetNumber offnum = ItemPointerGetOffsetNumber(&scan->tuple.t_self);
+
+	Assert(scan->locked && scan->for_claim);
+	if (RelationNeedsWAL(heap))
+	{
+		GenericXLogState *state = GenericXLogStart(heap);
+		Page		page = GenericXLogRegisterBuffer(state, scan->buf, 0);
+		HeapTupleHeader htup = (HeapTupleHeader) PageGetItem(page, PageGetItemId(page, offnum));
+
+		memcpy(row_data(htup) + OFF_DELIVERIES, &deliveries, sizeof(int32));
+		GenericXLogFinish(state);
+	}
+	else
+	{
+		memcpy(row_data(scan->tuple.t_data) + OFF_DELIVERIES, &deliveries, sizeof(int32));
+		MarkBufferDirty(scan->buf);
+	}
+}
+
+/*
+ * Copy the current row's variable-width columns into msg.  TOAST pointers
+ * are copied as they are; storage_detoast() fetches them once no buffer
+ * lock is held.
+ */
+void
+storage_scan_copy(StorageScan *scan, StoredMsg *msg)
+{
+	TupleDesc	desc = RelationGetDescr(scan->qrel->heap);
+	bool		isnull;
+	Datum		d;
+
+	d = heap_getattr(&scan->tuple, Anum_msg_headers, desc, &isnull);
+	msg->headers = isnull ? (Datum) 0 : datumCopy(d, false, -1);
+	d = heap_getattr(&scan->tuple, Anum_msg_body, desc, &isnull);
+	msg->body = datumCopy(d, false, -1);
+}
+
+void
+storage_scan_end(StorageScan *scan)
+{
+	storage_scan_release(scan);
+	if (BufferIsValid(scan->buf))
+		ReleaseBuffer(scan->buf);
+	index_endscan(scan->iscan);
+	pfree(scan);
+}
+
+/* Fetch out-of-line values so results do not point into our TOAST table. */
+Datum
+storage_detoast(Datum d)
+{
+	if (d != (Datum) 0 && VARATT_IS_EXTERNAL(DatumGetPointer(d)))
+		return PointerGetDatum(detoast_external_attr((struct varlena *) DatumGetPointer(d)));
+	return d;
+}
+
+/* ---------------------------------------------------------------------
+ * Single rows
+ * ---------------------------------------------------------------------
+ */
+
+/* Find the current version of message (rank, msgid); false if gone. */
+bool
+storage_find(QueueRel *qrel, int16 rank, int64 msgid, ItemPointer tid)
+{
+	ScanKeyData keys[2];
+	IndexScanDesc iscan;
+	TupleTableSlot *slot;
+	bool		found = false;
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(rank));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(msgid));
+	slot = table_slot_create(qrel->heap, NULL);
+	iscan = index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, 2, 0);
+	index_rescan(iscan, keys, 2, NULL, 0);
+	if (index_getnext_slot(iscan, ForwardScanDirection, slot))
+	{
+		*tid = slot->tts_tid;
+		found = true;
+	}
+	index_endscan(iscan);
+	ExecDropSingleTupleTableSlot(slot);
+	return found;
+}
+
+/*
+ * Delete a row in the current transaction, waiting for a transaction that
+ * is changing it.  False if someone else deleted it first (or we did).
+ */
+bool
+storage_delete(QueueRel *qrel, ItemPointer tid)
+{
+	TM_FailureData tmfd;
+	TM_Result	result;
+
+	result = heap_delete(qrel->heap, tid, GetCurrentCommandId(true),
+						 InvalidSnapshot, true, &tmfd, false);
+	switch (result)
+	{
+		case TM_Ok:
+			return true;
+		case TM_SelfModified:
+		case TM_Updated:
+		case TM_Deleted:
+			return false;
+		default:
+			elog(ERROR, "unexpected heap_delete status: %u", result);
+	}
+	return false;
+}
+
+/*
+ * Give the row a new visible_at, as a regular (usually HOT) update in the
+ * current transaction.  False if the row is gone.
+ */
+bool
+storage_set_visible_at(QueueRel *qrel, ItemPointer tid, TimestampTz visible_at)
+{
+	HeapTupleData oldtup;
+	HeapTuple	newtup;
+	Buffer		buf;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	TM_Result	result;
+	StoredMsg	msg;
+
+	oldtup.t_self = *tid;
+	if (!heap_fetch(qrel->heap, SnapshotAny, &oldtup, &buf, false))
+		return false;
+	newtup = heap_copytuple(&oldtup);
+	ReleaseBuffer(buf);
+	memcpy(row_data(newtup->t_data) + OFF_VISIBLE_AT, &visible_at, sizeof(TimestampTz));
+	decode_fixed(newtup->t_data, &msg);
+
+#if PG_VERSION_NUM >= 160000
+	{
+		TU_UpdateIndexes update_indexes;
+
+		result = heap_update(qrel->heap, tid, newtup, GetCurrentCommandId(true),
+							 InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
+	}
+#else
+	result = heap_update(qrel->heap, tid, newtup, GetCurrentCommandId(true),
+						 InvalidSnapshot, true, &tmfd, &lockmode);
+#endif
+	if (result == TM_Ok)
+	{
+		if (!HeapTupleIsHeapOnly(newtup))
+			index_row(qrel, msg.rank, msg.id, &newtup->t_self);
+		heap_freetuple(newtup);
+		return true;
+	}
+	heap_freetuple(newtup);
+	if (result == TM_SelfModified || result == TM_Updated || result == TM_Deleted)
+		return false;
+	elog(ERROR, "unexpected heap_update status: %u", result);
+	return false;
+}
+
+/*
+ * Delete every message (purge), waiting for transactions that are changing
+ * a row.  Returns how many this transaction deleted.
+ */
+int64
+storage_delete_all(QueueRel *qrel)
+{
+	TableScanDesc scan;
+	HeapTuple	tup;
+	int64		count = 0;
+
+	scan = table_beginscan(qrel->heap, SnapshotSelf, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		ItemPointerData tid = tup->t_self;
+
+		if (storage_delete(qrel, &tid))
+			count++;
+		CHECK_FOR_INTERRUPTS();
+	}
+	table_endscan(scan);
+	return count;
+}
+
+/*
+ * Figures for mq_queues: every stored message as the latest committed state
+ * has it, split by lease and delay.
+ */
+void
+storage_count(QueueRel *qrel, TimestampTz now, int64 *depth, int64 *ready,
+			  int64 *inflight, int64 *delayed, TimestampTz *oldest_ready)
+{
+	Oid			relid = RelationGetRelid(qrel->heap);
+	TableScanDesc scan;
+	HeapTuple	tup;
+	StoredMsg	m;
+
+	*depth = *ready = *inflight = *delayed = 0;
+	*oldest_ready = DT_NOEND;
+	scan = table_beginscan(qrel->heap, SnapshotSelf, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		decode_fixed(tup->t_data, &m);
+		(*depth)++;
+		if (lease_held(relid, m.id, now))
+			(*inflight)++;
+		else if (m.visible_at > now)
+			(*delayed)++;
+		else
+		{
+			(*ready)++;
+			if (m.enqueued_at < *oldest_ready)
+				*oldest_ready = m.enqueued_at;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	table_endscan(scan);
+}

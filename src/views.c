@@ -1,0 +1,72 @@
+/*-------------------------------------------------------------------------
+ *
+ * views.c
+ *	  Figures behind the mq_queues view (SPEC section 6).
+ *
+ * mq.queue_figures(queue) counts a queue's stored messages and splits them
+ * into ready, inflight (leased, or being acked/nacked) and delayed.  It
+ * reads every row, so its cost grows with the depth of the queue; it is
+ * meant for inspection, not for hot paths.  On a hot standby the leases of
+ * the primary are unknown, so only depth is shown there.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "queue.h"
+
+PG_FUNCTION_INFO_V1(mq_queue_figures);
+
+/* mq.queue_figures(queue text) -> (depth, ready, inflight, delayed, oldest_ready_age) */
+Datum
+mq_queue_figures(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[5];
+	bool		nulls[5] = {true, true, true, true, true};
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	QueueRel	qrel;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+
+	if (!PG_ARGISNULL(0))
+	{
+		queue_check_name("queue", PG_GETARG_TEXT_PP(0), name);
+		if (storage_open_by_name(&qrel, name, AccessShareLock))
+		{
+			TimestampTz now = GetCurrentTimestamp();
+			int64		depth,
+						ready,
+						inflight,
+						delayed;
+			TimestampTz oldest;
+
+			storage_count(&qrel, now, &depth, &ready, &inflight, &delayed, &oldest);
+			storage_close(&qrel);
+			values[0] = Int64GetDatum(depth);
+			nulls[0] = false;
+			if (!RecoveryInProgress())
+			{
+				values[1] = Int64GetDatum(ready);
+				values[2] = Int64GetDatum(inflight);
+				values[3] = Int64GetDatum(delayed);
+				nulls[1] = nulls[2] = nulls[3] = false;
+				if (ready > 0)
+				{
+					values[4] = DirectFunctionCall2(timestamp_mi,
+													TimestampTzGetDatum(now),
+													TimestampTzGetDatum(oldest));
+					nulls[4] = false;
+				}
+			}
+		}
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
