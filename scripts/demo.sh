@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Start the private demo server, run the worked example, leave it running.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+"$QUEUE_ROOT/scripts/server.sh" start
+PSQL="$PGBIN/psql -X -h $DEMO_SOCK -p $DEMO_PORT -U postgres"
+if ! as_pg $PSQL -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'queue_demo'" | grep -q 1; then
+	as_pg $PSQL -d postgres -qc "CREATE DATABASE queue_demo"
+fi
+as_pg $PSQL -d queue_demo -q -v ON_ERROR_STOP=1 -f - <"$QUEUE_ROOT/scripts/demo.sql"
+
+cat <<MSG
+
+The demo server is running (data in $DEMO_DATA).  Inspect it with:
+
+    $PSQL -d queue_demo
+
+Stop it with: make stop
+MSG

@@ -1,0 +1,51 @@
+-- The worked example behind `make demo`.  Safe to run again.
+\pset footer off
+\set QUIET on
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS queue;
+SELECT mq_drop_queue('demo_orders', if_exists => true) \g /dev/null
+
+\echo
+\echo '== 1. A queue, and a producer that sends three orders (one urgent)'
+\echo
+\echo 'SELECT mq_create_queue(''demo_orders'', visibility_timeout => ''2 seconds'');'
+SELECT mq_create_queue('demo_orders', visibility_timeout => '2 seconds') \g /dev/null
+SELECT mq_send('demo_orders', '{"order": 1001, "item": "book"}') AS sent_id;
+SELECT mq_send('demo_orders', '{"order": 1002, "item": "lamp"}', headers => '{"source": "web"}') AS sent_id;
+SELECT mq_send('demo_orders', '{"order": 1003, "item": "pump"}', priority => 9) AS sent_id;
+
+\echo
+\echo '== 2. What the queue holds (mq_queues)'
+SELECT queue, depth, ready, inflight, delayed FROM mq_queues WHERE queue = 'demo_orders';
+
+\echo
+\echo '== 3. A consumer reads two: the urgent one first, then the oldest'
+CREATE TEMP TABLE got AS SELECT * FROM mq_read('demo_orders', qty => 2);
+SELECT id, receipt, body, deliveries, priority FROM got ORDER BY priority DESC, id;
+SELECT id AS first_id, receipt AS first_receipt, body AS first_body FROM got ORDER BY priority DESC, id LIMIT 1 \gset
+SELECT id AS second_id, receipt AS second_receipt FROM got ORDER BY priority DESC, id OFFSET 1 \gset
+\echo 'mq_peek shows only the one ready message; the other two are leased:'
+SELECT id, body->>'order' AS "order", deliveries, priority FROM mq_peek('demo_orders');
+
+\echo
+\echo '== 4. The consumer processes message' :first_id 'and acks it in the same transaction'
+BEGIN;
+CREATE TEMP TABLE shipped (order_no int);
+INSERT INTO shipped SELECT (:'first_body'::jsonb->>'order')::int;
+SELECT mq_ack('demo_orders', :first_receipt) AS acked;
+COMMIT;
+
+\echo
+\echo '== 5. The consumer of message' :second_id 'crashes without acking.'
+\echo '   Its 2-second lease ends and the message is delivered again (deliveries = 2):'
+SELECT pg_sleep(2.2) \g /dev/null
+SELECT id, body->>'order' AS "order", deliveries, priority FROM mq_read('demo_orders', 10) ORDER BY id;
+
+\echo
+\echo '== 6. The crashed consumer comes back: its old receipt no longer acks anything'
+SELECT mq_ack('demo_orders', :second_receipt, strict => false) AS late_ack;
+\echo '(with strict => true, the default, this raises SQLSTATE 55000 and rolls back the work)'
+
+\echo
+\echo '== 7. The queue now: two messages leased by the second reader'
+SELECT queue, depth, ready, inflight, delayed FROM mq_queues WHERE queue = 'demo_orders';

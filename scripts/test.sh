@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Run every test suite and print one last line: "N passed, M failed".
+#
+#   pg_regress   test/sql + test/expected   (one private server)
+#   isolation    test/specs                 (one private server)
+#   pgTAP        test/pgtap                 (one private server, pg_prove)
+#   TAP          test/t                     (each test starts its own servers)
+#
+# Servers run as the postgres user; all output goes to $QUEUE_TMP/test.
+# Pass suite names (regress isolation pgtap tap) to run only those, and
+# TAP test files with PROVE_TESTS="test/t/001_x.pl".
+set -uo pipefail
+. "$(dirname "$0")/env.sh"
+cd "$QUEUE_ROOT"
+
+OUT=$QUEUE_TMP/test
+SUITES=${*:-regress isolation pgtap tap}
+PASSED=0
+FAILED=0
+
+# The postgres user reads the tests from a copy, wherever the checkout is.
+rm -rf "$OUT/src"
+as_pg mkdir -p "$OUT"
+cp -r test "$OUT/src"
+chown -R "$PG_USER": "$OUT/src" 2>/dev/null || true
+TEST=$OUT/src
+
+record() {	# suite passed failed
+	PASSED=$((PASSED + $2))
+	FAILED=$((FAILED + $3))
+	printf '%-10s %d passed, %d failed\n' "$1:" "$2" "$3"
+}
+
+# pg_regress and pg_isolation_regress print one "... ok" / "... FAILED" line per test.
+count_regress() {	# suite logfile status
+	local ok bad
+	ok=$(grep -cE '\.\.\. ok' "$2")
+	bad=$(grep -cE '\.\.\. (FAILED|failed)' "$2")
+	if [ "$3" != 0 ] && [ "$bad" = 0 ]; then bad=1; fi
+	record "$1" "$ok" "$bad"
+}
+
+# prove and pg_prove end with "Files=F, Tests=T"; failing files are listed
+# in the summary report with "Failed: n" (or a bad exit status / plan).
+count_tap() {	# suite logfile status
+	local tests bad
+	tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\).*/\1/p' "$2" | tail -1)
+	tests=${tests:-0}
+	bad=$(awk '/^Test Summary Report/ {r=1} r && /\(Wstat: / {
+			n = 0
+			if (match($0, /Failed: [0-9]+/)) n = substr($0, RSTART + 8, RLENGTH - 8) + 0
+			bad += (n > 0 ? n : 1)
+		} END {print bad + 0}' "$2")
+	if [ "$3" != 0 ] && [ "$bad" = 0 ]; then bad=1; fi
+	if [ "$bad" -gt "$tests" ]; then tests=$bad; fi
+	record "$1" $((tests - bad)) "$bad"
+}
+
+run_regress() {
+	local dir=$OUT/regress tests
+	tests=$(cd "$TEST/sql" && ls *.sql | sed 's/\.sql$//' | sort | tr '\n' ' ')
+	rm -rf "$dir"; as_pg mkdir -p "$dir"
+	as_pg "$PGXS_DIR/src/test/regress/pg_regress" \
+		--bindir="$PGBIN" --inputdir="$TEST" --outputdir="$dir" \
+		--temp-instance="$dir/instance" --temp-config="$TEST/queue.conf" \
+		--port="$REGRESS_PORT" --dbname=queue_regress \
+		--load-extension=queue $tests >"$dir/output" 2>&1
+	local status=$?
+	cat "$dir/output"
+	[ -f "$dir/regression.diffs" ] && head -200 "$dir/regression.diffs"
+	count_regress regress "$dir/output" $status
+}
+
+run_isolation() {
+	local dir=$OUT/isolation specs
+	specs=$(cd "$TEST/specs" && ls *.spec | sed 's/\.spec$//' | sort | tr '\n' ' ')
+	rm -rf "$dir"; as_pg mkdir -p "$dir"
+	as_pg "$PGXS_DIR/src/test/isolation/pg_isolation_regress" \
+		--bindir="$PGBIN" --inputdir="$TEST" --outputdir="$dir" \
+		--temp-instance="$dir/instance" --temp-config="$TEST/queue.conf" \
+		--port="$ISOLATION_PORT" --dbname=queue_isolation \
+		--load-extension=queue $specs >"$dir/output" 2>&1
+	local status=$?
+	cat "$dir/output"
+	[ -f "$dir/regression.diffs" ] && head -200 "$dir/regression.diffs"
+	count_regress isolation "$dir/output" $status
+}
+
+run_pgtap() {
+	local dir=$OUT/pgtap status
+	rm -rf "$dir"; as_pg mkdir -p "$dir/sock"
+	as_pg "$PGBIN/initdb" -D "$dir/data" -A trust -U postgres --no-sync >"$dir/initdb.log" 2>&1
+	as_pg tee -a "$dir/data/postgresql.conf" >/dev/null <<CONF
+port = $PGTAP_PORT
+listen_addresses = ''
+unix_socket_directories = '$dir/sock'
+CONF
+	as_pg tee -a "$dir/data/postgresql.conf" <"$TEST/queue.conf" >/dev/null
+	as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+	as_pg "$PGBIN/psql" -X -q -h "$dir/sock" -p "$PGTAP_PORT" -U postgres -d postgres \
+		-c "CREATE DATABASE queue_pgtap" >/dev/null
+	as_pg "$PGBIN/psql" -X -q -h "$dir/sock" -p "$PGTAP_PORT" -U postgres -d queue_pgtap \
+		-c "CREATE EXTENSION pgtap; CREATE EXTENSION queue" >/dev/null
+	as_pg pg_prove -h "$dir/sock" -p "$PGTAP_PORT" -U postgres -d queue_pgtap \
+		"$TEST"/pgtap/*.sql >"$dir/output" 2>&1
+	status=$?
+	as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+	cat "$dir/output"
+	count_tap pgtap "$dir/output" $status
+}
+
+run_tap() {
+	local dir=$OUT/tap status
+	rm -rf "$dir"; as_pg mkdir -p "$dir"
+	as_pg env PATH="$PGBIN:$PATH" TESTDIR="$dir" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+		QUEUE_ROOT="$QUEUE_ROOT" \
+		prove -I "$PGXS_DIR/src/test/perl" -I "$TEST/t" ${PROVE_FLAGS:-} \
+		${PROVE_TESTS:-"$TEST"/t/*.pl} >"$dir/output" 2>&1
+	status=$?
+	cat "$dir/output"
+	count_tap tap "$dir/output" $status
+}
+
+for suite in $SUITES; do
+	echo "=== $suite"
+	case $suite in
+		regress) run_regress ;;
+		isolation) run_isolation ;;
+		pgtap) run_pgtap ;;
+		tap) run_tap ;;
+		*) echo "unknown suite $suite" >&2; exit 2 ;;
+	esac
+done
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
