@@ -19,11 +19,12 @@ PASSED=0
 FAILED=0
 
 # The postgres user reads the tests from a copy, wherever the checkout is.
-rm -rf "$OUT/src"
 as_pg mkdir -p "$OUT"
-cp -r test "$OUT/src"
-chown -R "$PG_USER": "$OUT/src" 2>/dev/null || true
-TEST=$OUT/src
+TEST=$OUT/src.$$
+rm -rf "$TEST"
+cp -r test "$TEST"
+chown -R "$PG_USER": "$TEST" 2>/dev/null || true
+trap 'rm -rf "$TEST"' EXIT
 
 record() {	# suite passed failed
 	PASSED=$((PASSED + $2))
