@@ -16,10 +16,12 @@
 
 #include <limits.h>
 
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
+#include "utils/tuplestore.h"
 
 #include "queue.h"
 
@@ -47,6 +49,32 @@ queue_require_preload(void)
 			 errdetail("It keeps leases in shared memory, which is reserved only at server start."),
 			 errhint("Add 'queue' to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
+
+#if PG_VERSION_NUM < 150000
+/* Set up a materialize-mode result as PostgreSQL 15's helper does. */
+void
+InitMaterializedSRF(FunctionCallInfo fcinfo, bits32 flags)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext oldcxt;
+	TupleDesc	desc;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	if (flags & MAT_SRF_USE_EXPECTED_DESC)
+		desc = CreateTupleDescCopy(rsinfo->expectedDesc);
+	else if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->setDesc = desc;
+	MemoryContextSwitchTo(oldcxt);
+}
+#endif
 
 #if PG_VERSION_NUM >= 150000
 static void
@@ -83,7 +111,11 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("queue");
+#else
+	EmitWarningsOnPlaceholders("queue");
+#endif
 
 #if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
