@@ -17,7 +17,7 @@ OBJS = \
 	src/views.o
 
 DATA_built = sql/queue--$(EXTVERSION).sql
-EXTRA_CLEAN = sql/queue--$(EXTVERSION).sql
+EXTRA_CLEAN = sql/queue--$(EXTVERSION).sql src/cflags.stamp
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -26,6 +26,14 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Objects are rebuilt when QUEUE_CFLAGS changes (say, assertions on or off).
+CFLAGS_STAMP = src/cflags.stamp
+$(OBJS): $(CFLAGS_STAMP) src/queue.h
+$(CFLAGS_STAMP): FORCE
+	@echo '$(QUEUE_CFLAGS)' | cmp -s - $@ || echo '$(QUEUE_CFLAGS)' > $@
+.PHONY: FORCE
+FORCE:
 
 # The install script has one source.
 sql/queue--$(EXTVERSION).sql: sql/queue.sql queue.control
@@ -40,7 +48,9 @@ setup:
 demo: setup
 	./scripts/demo.sh
 
-test: setup
+# The tests run against a build with assertions enabled.
+test:
+	QUEUE_CFLAGS=-DUSE_ASSERT_CHECKING ./scripts/setup.sh
 	./scripts/test.sh
 
 stop:

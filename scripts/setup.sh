@@ -23,8 +23,9 @@ if [ -n "$missing" ]; then
 	apt-get install -y -qq $missing >/dev/null
 fi
 
-make -C "$QUEUE_ROOT" -s
-make -C "$QUEUE_ROOT" -s install >/dev/null
+# QUEUE_CFLAGS (e.g. -DUSE_ASSERT_CHECKING) selects the build flavour.
+make -C "$QUEUE_ROOT" -s QUEUE_CFLAGS="${QUEUE_CFLAGS:-}"
+make -C "$QUEUE_ROOT" -s QUEUE_CFLAGS="${QUEUE_CFLAGS:-}" install >/dev/null
 
 mkdir -p "$QUEUE_TMP"
 if [ "$(id -u)" = 0 ]; then
