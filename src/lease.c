@@ -15,8 +15,10 @@
  *	  receipts	(db, queue storage OID, receipt)	-> message id, rank
  *
  * "leases" is the authority; "receipts" is an index that lets ack/nack/extend
- * find a message from its receipt.  A receipts entry may outlive its lease
- * for a moment; every use checks it against "leases".
+ * find a message from its receipt.  It holds the current delivery's receipt
+ * and the one before (so a late ack can be told it is stale rather than
+ * unknown), hence twice as many slots.  A receipts entry may outlive its
+ * lease for a moment; every use checks it against "leases".
  *
  * A lease is ACTIVE, or SETTLING while a transaction that acked or nacked it
  * is in progress.  Readers skip a message whose lease is SETTLING, or ACTIVE
@@ -75,6 +77,7 @@ typedef struct LeaseEntry
 {
 	LeaseKey	key;
 	int64		receipt;
+	int64		prev_receipt;	/* the delivery before, to call it stale */
 	TimestampTz until;
 	int16		rank;
 	uint8		state;
@@ -139,7 +142,7 @@ lease_shmem_size(void)
 	Size		size = MAXALIGN(sizeof(LeaseShared));
 
 	size = add_size(size, hash_estimate_size(queue_max_leases, sizeof(LeaseEntry)));
-	size = add_size(size, hash_estimate_size(queue_max_leases, sizeof(ReceiptEntry)));
+	size = add_size(size, hash_estimate_size(2 * (Size) queue_max_leases, sizeof(ReceiptEntry)));
 	return size;
 }
 
@@ -151,14 +154,14 @@ lease_shmem_request(void)
 }
 
 static HTAB *
-lease_hash_init(const char *name, Size keysize, Size entrysize)
+lease_hash_init(const char *name, long size, Size keysize, Size entrysize)
 {
 	HASHCTL		info;
 
 	info.keysize = keysize;
 	info.entrysize = entrysize;
 	info.num_partitions = LEASE_PARTITIONS;
-	return ShmemInitHash(name, queue_max_leases, queue_max_leases, &info,
+	return ShmemInitHash(name, size, size, &info,
 						 HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
 }
 
@@ -172,8 +175,10 @@ lease_shmem_startup(void)
 	if (!found)
 		pg_atomic_init_u64(&lease_shared->last_receipt, 0);
 	lease_locks = GetNamedLWLockTranche("queue_leases");
-	lease_table = lease_hash_init("queue leases", sizeof(LeaseKey), sizeof(LeaseEntry));
-	receipt_table = lease_hash_init("queue receipts", sizeof(ReceiptKey), sizeof(ReceiptEntry));
+	lease_table = lease_hash_init("queue leases", queue_max_leases,
+								  sizeof(LeaseKey), sizeof(LeaseEntry));
+	receipt_table = lease_hash_init("queue receipts", 2L * queue_max_leases,
+									sizeof(ReceiptKey), sizeof(ReceiptEntry));
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -360,7 +365,7 @@ lease_sweep(Oid dbid, Oid relid, TimestampTz expired_before)
 			hash_search(lease_table, &lease->key, HASH_REMOVE, NULL);
 	}
 
-	/* Receipts whose lease is gone (or names another delivery) go too. */
+	/* Receipts whose lease is gone (or names other deliveries) go too. */
 	hash_seq_init(&status, receipt_table);
 	while ((rcpt = hash_seq_search(&status)) != NULL)
 	{
@@ -370,7 +375,8 @@ lease_sweep(Oid dbid, Oid relid, TimestampTz expired_before)
 		key.relid = rcpt->key.relid;
 		key.msgid = rcpt->msgid;
 		lease = hash_search(lease_table, &key, HASH_FIND, NULL);
-		if (lease == NULL || lease->receipt != rcpt->key.receipt)
+		if (lease == NULL || (lease->receipt != rcpt->key.receipt &&
+							  lease->prev_receipt != rcpt->key.receipt))
 			hash_search(receipt_table, &rcpt->key, HASH_REMOVE, NULL);
 	}
 
@@ -404,6 +410,7 @@ lease_claim(Oid relid, int64 msgid, int16 rank, TimestampTz now,
 	LWLock	   *lock;
 	bool		found;
 	int64		old_receipt = 0;
+	int64		forgotten = 0;
 	ReceiptKey	rkey;
 	ReceiptEntry *rentry;
 	bool		swept = false;
@@ -433,7 +440,9 @@ retry:
 			return false;
 		}
 		old_receipt = entry->receipt;
+		forgotten = entry->prev_receipt;
 	}
+	entry->prev_receipt = old_receipt;
 	entry->receipt = new_receipt();
 	entry->until = until;
 	entry->rank = rank;
@@ -443,7 +452,7 @@ retry:
 
 	pending_add(PENDING_CLAIM, relid, msgid, *receipt);
 
-	/* Index the new receipt; forget the previous delivery's. */
+	/* Index the new receipt; forget the one two deliveries back. */
 	rkey.dbid = MyDatabaseId;
 	rkey.relid = relid;
 	rkey.receipt = *receipt;
@@ -457,8 +466,8 @@ retry:
 		rentry->rank = rank;
 	}
 	LWLockRelease(lock);
-	if (old_receipt != 0)
-		receipt_remove(relid, old_receipt);
+	if (forgotten != 0)
+		receipt_remove(relid, forgotten);
 	if (rentry == NULL)
 	{
 		/*
@@ -509,7 +518,7 @@ lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
 	if (entry == NULL)
 		result = LEASE_UNKNOWN;
 	else if (entry->receipt != receipt)
-		result = LEASE_STALE;
+		result = entry->prev_receipt == receipt ? LEASE_STALE : LEASE_UNKNOWN;
 	else if (entry->state == LEASE_SETTLING)
 		result = LEASE_BUSY;
 	else
@@ -533,6 +542,7 @@ lease_remove(Oid relid, int64 msgid, int64 receipt)
 	uint32		hash;
 	LWLock	   *lock;
 	bool		removed = false;
+	int64		prev = 0;
 
 	lease_key_init(&key, relid, msgid);
 	hash = get_hash_value(lease_table, &key);
@@ -541,12 +551,17 @@ lease_remove(Oid relid, int64 msgid, int64 receipt)
 	entry = hash_search_with_hash_value(lease_table, &key, hash, HASH_FIND, NULL);
 	if (entry && entry->receipt == receipt)
 	{
+		prev = entry->prev_receipt;
 		hash_search_with_hash_value(lease_table, &key, hash, HASH_REMOVE, NULL);
 		removed = true;
 	}
 	LWLockRelease(lock);
 	if (removed)
+	{
 		receipt_remove(relid, receipt);
+		if (prev != 0)
+			receipt_remove(relid, prev);
+	}
 }
 
 /*
@@ -609,7 +624,7 @@ lease_extend(Oid relid, int64 receipt, TimestampTz until)
 	if (entry == NULL)
 		result = LEASE_UNKNOWN;
 	else if (entry->receipt != receipt)
-		result = LEASE_STALE;
+		result = entry->prev_receipt == receipt ? LEASE_STALE : LEASE_UNKNOWN;
 	else if (entry->state == LEASE_SETTLING)
 		result = LEASE_BUSY;
 	else

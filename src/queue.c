@@ -102,7 +102,7 @@ _PG_init(void)
 
 	DefineCustomIntVariable("queue.max_leases",
 							"Maximum number of messages leased at once, across all queues and databases.",
-							"Each lease takes about 128 bytes of shared memory.",
+							"Each lease takes about 180 bytes of shared memory.",
 							&queue_max_leases,
 							65536,
 							1024,

@@ -485,7 +485,7 @@ receipt_error(LeaseCheck check, const char *queue, int64 receipt)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("unknown receipt %lld for queue \"%s\"", (long long) receipt, queue),
-					 errdetail("No current delivery has this receipt: the message was acked or purged, or its lease was lost when the server restarted.")));
+					 errdetail("No current delivery of this queue has this receipt: the message was acked or purged, delivered again more than once since, or the lease was lost in a server restart.")));
 			break;
 	}
 }
