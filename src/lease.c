@@ -115,7 +115,8 @@ typedef enum PendingKind
 {
 	PENDING_CLAIM,				/* took a lease: release it at abort */
 	PENDING_SETTLE,				/* acked/nacked: remove at commit, undo at abort */
-	PENDING_FORGET				/* purged or dropped a queue: sweep at commit */
+	PENDING_FORGET,				/* dropped a queue: sweep its leases at commit */
+	PENDING_FORGET_MSG			/* purged a leased message: drop its lease at commit */
 } PendingKind;
 
 typedef struct Pending
@@ -636,12 +637,61 @@ lease_extend(Oid relid, int64 receipt, TimestampTz until)
 	return result;
 }
 
-/* A queue was purged or dropped: forget its leases when that commits. */
+/* A queue was dropped: forget its leases when that commits. */
 void
 lease_forget_queue_at_commit(Oid relid)
 {
 	lease_reserve(1);
 	pending_add(PENDING_FORGET, relid, 0, 0);
+}
+
+/*
+ * A message was deleted by a purge: if it has a lease, drop the lease when
+ * that commits.  (Other messages of the queue keep theirs: a send that
+ * commits after the purge ran, and the lease a reader took of it, survive.)
+ */
+void
+lease_forget_message_at_commit(Oid relid, int64 msgid)
+{
+	LeaseKey	key;
+	uint32		hash;
+	LWLock	   *lock;
+	bool		found;
+
+	check_shmem();
+	lease_key_init(&key, relid, msgid);
+	hash = get_hash_value(lease_table, &key);
+	lock = partition_lock(hash);
+	LWLockAcquire(lock, LW_SHARED);
+	found = hash_search_with_hash_value(lease_table, &key, hash, HASH_FIND, NULL) != NULL;
+	LWLockRelease(lock);
+	if (found)
+	{
+		lease_reserve(1);
+		pending_add(PENDING_FORGET_MSG, relid, msgid, 0);
+	}
+}
+
+/* Remove a message's lease, whatever its receipt. */
+static void
+lease_remove_any(Oid relid, int64 msgid)
+{
+	LeaseKey	key;
+	LeaseEntry *entry;
+	uint32		hash;
+	LWLock	   *lock;
+	int64		receipt = 0;
+
+	lease_key_init(&key, relid, msgid);
+	hash = get_hash_value(lease_table, &key);
+	lock = partition_lock(hash);
+	LWLockAcquire(lock, LW_SHARED);
+	entry = hash_search_with_hash_value(lease_table, &key, hash, HASH_FIND, NULL);
+	if (entry)
+		receipt = entry->receipt;
+	LWLockRelease(lock);
+	if (receipt != 0)
+		lease_remove(relid, msgid, receipt);
 }
 
 /* ---------------------------------------------------------------------
@@ -667,6 +717,10 @@ pending_finish(Pending *p, bool commit)
 		case PENDING_FORGET:
 			if (commit)
 				lease_sweep(MyDatabaseId, p->relid, 0);
+			break;
+		case PENDING_FORGET_MSG:
+			if (commit)
+				lease_remove_any(p->relid, p->msgid);
 			break;
 	}
 }

@@ -100,6 +100,7 @@ extern LeaseCheck lease_settle(Oid relid, int64 receipt, int64 *msgid,
 extern void lease_drop(Oid relid, int64 receipt);
 extern LeaseCheck lease_extend(Oid relid, int64 receipt, TimestampTz until);
 extern void lease_forget_queue_at_commit(Oid relid);
+extern void lease_forget_message_at_commit(Oid relid, int64 msgid);
 
 /*
  * Storage (storage.c).  Each queue has one heap table mq.q_<id> with columns
@@ -163,6 +164,7 @@ extern bool storage_find(QueueRel *qrel, int16 rank, int64 msgid,
 extern bool storage_delete(QueueRel *qrel, ItemPointer tid);
 extern bool storage_set_visible_at(QueueRel *qrel, ItemPointer tid,
 								   TimestampTz visible_at);
-extern int64 storage_delete_all(QueueRel *qrel);
+extern int64 storage_delete_all(QueueRel *qrel,
+								void (*deleted) (Oid relid, int64 msgid));
 
 #endif							/* QUEUE_H */

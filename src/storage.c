@@ -533,10 +533,11 @@ storage_set_visible_at(QueueRel *qrel, ItemPointer tid, TimestampTz visible_at)
 
 /*
  * Delete every message (purge), waiting for transactions that are changing
- * a row.  Returns how many this transaction deleted.
+ * a row, and report each deleted message's id.  Returns how many this
+ * transaction deleted.
  */
 int64
-storage_delete_all(QueueRel *qrel)
+storage_delete_all(QueueRel *qrel, void (*deleted) (Oid relid, int64 msgid))
 {
 	TableScanDesc scan;
 	HeapTuple	tup;
@@ -546,9 +547,14 @@ storage_delete_all(QueueRel *qrel)
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		ItemPointerData tid = tup->t_self;
+		int64		msgid;
 
+		memcpy(&msgid, row_data(tup->t_data) + OFF_ID, sizeof(int64));
 		if (storage_delete(qrel, &tid))
+		{
+			deleted(RelationGetRelid(qrel->heap), msgid);
 			count++;
+		}
 		CHECK_FOR_INTERRUPTS();
 	}
 	table_endscan(scan);
