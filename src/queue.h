@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "storage/itemptr.h"
@@ -154,7 +155,7 @@ extern void storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 						   int16 rank, Datum *headers, Datum *bodies);
 extern StorageScan *storage_scan_begin(QueueRel *qrel, bool for_claim);
 extern bool storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg);
-extern void storage_scan_set_deliveries(StorageScan *scan, int32 deliveries);
+extern XLogRecPtr storage_scan_set_deliveries(StorageScan *scan, int32 deliveries);
 extern void storage_scan_copy(StorageScan *scan, StoredMsg *msg);
 extern void storage_scan_release(StorageScan *scan);
 extern void storage_scan_end(StorageScan *scan);

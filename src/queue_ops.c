@@ -352,6 +352,7 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	StorageScan *scan;
 	StoredMsg	m;
 	int			n = 0;
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
 
 	if (mode == TAKE_LEASE)
 		until = timestamp_plus_interval(now, vt);
@@ -374,7 +375,7 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 				continue;
 			if (m.deliveries < PG_INT32_MAX)
 				m.deliveries++;
-			storage_scan_set_deliveries(scan, m.deliveries);
+			lsn = storage_scan_set_deliveries(scan, m.deliveries);
 			if (mode == TAKE_LEASE)
 				m.visible_at = until;
 		}
@@ -382,6 +383,15 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 		out[n++] = m;
 	}
 	storage_scan_end(scan);
+
+	/*
+	 * The delivery counts must be on disk before anyone can act on these
+	 * messages, or a message that crashes the server every time it is
+	 * processed would never reach max_deliveries.  Concurrent readers share
+	 * the flushes (group commit).
+	 */
+	if (!XLogRecPtrIsInvalid(lsn))
+		XLogFlush(lsn);
 
 	if (mode == TAKE_DELETE)
 	{

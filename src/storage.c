@@ -19,8 +19,8 @@
  * The delivery count.  A read increments the row's "deliveries" column in
  * place, in a generic WAL record, without creating a new row version.  The
  * write is not transactional on purpose: a delivery counts even if the
- * reading transaction rolls back.  It does not wait for a WAL flush; the
- * reading transaction's commit (or the WAL writer) flushes it.
+ * reading transaction rolls back.  The caller flushes the WAL before the
+ * messages reach the client, so the count also survives a crash.
  *
  * Locking: a scan holds the content lock of the heap buffer that holds the
  * current candidate (exclusive when it may claim it) from
@@ -368,9 +368,11 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
  * Write a new delivery count into the current row, in place (see the file
  * header).  The buffer must be locked exclusively.
  */
-void
+XLogRecPtr
 storage_scan_set_deliveries(StorageScan *scan, int32 deliveries)
 {
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+
 	Relation	heap = scan->qrel->heap;
 	OffsetNumber offnum = ItemPointerGetOffsetNumber(&scan->tuple.t_self);
 
@@ -382,13 +384,14 @@ storage_scan_set_deliveries(StorageScan *scan, int32 deliveries)
 		HeapTupleHeader htup = (HeapTupleHeader) PageGetItem(page, PageGetItemId(page, offnum));
 
 		memcpy(row_data(htup) + OFF_DELIVERIES, &deliveries, sizeof(int32));
-		GenericXLogFinish(state);
+		lsn = GenericXLogFinish(state);
 	}
 	else
 	{
 		memcpy(row_data(scan->tuple.t_data) + OFF_DELIVERIES, &deliveries, sizeof(int32));
 		MarkBufferDirty(scan->buf);
 	}
+	return lsn;
 }
 
 /*

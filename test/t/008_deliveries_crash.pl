@@ -1,0 +1,54 @@
+# Delivery counts across server crashes.
+#
+# Once the WAL that carries a delivery count has been flushed (by a later
+# commit or by the WAL writer), the count survives a crash.
+#
+# A poison message that crashes the server on every delivery must still see
+# its count grow with each delivery, so that it reaches max_deliveries
+# (SPEC section 3; DESIGN.md, invariants).  Here the reader's backend is
+# killed right after each read, before anything else happens.
+use strict;
+use warnings;
+use QueueTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = QueueTest::new_node('deliveries_crash', restart_after_crash => 1);
+
+# The WAL writer flushed the count, then the server crashed.
+$node->safe_psql('postgres',
+	q{SELECT mq_create_queue('flushed'); SELECT mq_send('flushed', '{}')});
+my ($deliveries, $lsn) = split /\|/,
+  $node->safe_psql('postgres',
+	"SELECT deliveries, pg_current_wal_insert_lsn() FROM mq_read('flushed', 1, '1 hour')");
+is($deliveries, '1', 'flushed: first delivery');
+ok( $node->poll_query_until(
+		'postgres', "SELECT pg_current_wal_flush_lsn() >= '$lsn'::pg_lsn"),
+	'flushed: the WAL writer flushed the delivery');
+QueueTest::crash_backend($node);
+is($node->safe_psql('postgres', "SELECT deliveries FROM mq_read('flushed', 1, '1 hour')"),
+	'2', 'flushed: the count survived the crash');
+
+# A poison message: each delivery is followed at once by a crash.
+$node->safe_psql('postgres',
+	q{SELECT mq_create_queue('poison'); SELECT mq_send('poison', '{}')});
+my @seen;
+for my $delivery (1 .. 3)
+{
+	my $s = QueueTest::session($node);
+	my ($pid) = QueueTest::session_query($s, 'SELECT pg_backend_pid()');
+	QueueTest::session_query($s, 'BEGIN');
+	my ($out) = QueueTest::session_query($s,
+		"SELECT deliveries FROM mq_read('poison', 1, '1 hour')");
+	push @seen, $out;
+	QueueTest::crash_backend($node, $pid);
+	QueueTest::session_close($s);
+}
+push @seen,
+  $node->safe_psql('postgres',
+	"SELECT deliveries FROM mq_read('poison', 1, '1 hour')");
+is(join(',', @seen), '1,2,3,4',
+	'poison: every delivery counts although each ended in a crash');
+
+$node->stop;
+done_testing();
