@@ -454,8 +454,13 @@ option_invalid(const char *option, const char *rule)
 			 errdetail("%s", rule)));
 }
 
-/* Validate one given (non-NULL) option value. */
-static void
+/*
+ * Validate one given (non-NULL) option value: raise 22023 if it is invalid;
+ * return true if it asks for something not supported yet.  Callers check
+ * every option before raising 0A000 for the first unsupported one, so an
+ * invalid value is always reported as such.
+ */
+static bool
 check_option(QueueOption opt, Datum value)
 {
 	const char *name = queue_options[opt].name;
@@ -470,21 +475,18 @@ check_option(QueueOption opt, Datum value)
 		case OPT_MAX_INFLIGHT:
 			if (DatumGetInt32(value) < 1)
 				option_invalid(name, "The value must be at least 1.");
-			option_not_yet(name);
-			break;
+			return true;
 		case OPT_MAX_LENGTH:
 			if (DatumGetInt64(value) < 1)
 				option_invalid(name, "The value must be at least 1.");
-			option_not_yet(name);
-			break;
+			return true;
 		case OPT_DEAD_LETTER_QUEUE:
 			{
 				char		dlq[QUEUE_NAME_MAXLEN + 1];
 
 				queue_check_name("queue", DatumGetTextPP(value), dlq);
-				option_not_yet(name);
 			}
-			break;
+			return true;
 		case OPT_MESSAGE_TTL:
 			{
 				Interval   *iv = DatumGetIntervalP(value);
@@ -494,9 +496,8 @@ check_option(QueueOption opt, Datum value)
 													  IntervalPGetDatum(iv),
 													  IntervalPGetDatum(&zero))) <= 0)
 					option_invalid(name, "The time to live must be positive.");
-				option_not_yet(name);
 			}
-			break;
+			return true;
 		case OPT_OVERFLOW:
 			{
 				char	   *s = TextDatumGetCString(value);
@@ -504,7 +505,7 @@ check_option(QueueOption opt, Datum value)
 				if (strcmp(s, "reject") != 0 && strcmp(s, "drop_oldest") != 0)
 					option_invalid(name, "Allowed values are \"reject\" and \"drop_oldest\".");
 				if (strcmp(s, "drop_oldest") == 0)
-					option_not_yet(name);
+					return true;
 			}
 			break;
 		case OPT_DEDUP_WINDOW:
@@ -513,11 +514,12 @@ check_option(QueueOption opt, Datum value)
 			break;
 		case OPT_UNLOGGED:
 			if (DatumGetBool(value))
-				option_not_yet(name);
+				return true;
 			break;
 		case NUM_QUEUE_OPTIONS:
 			break;
 	}
+	return false;
 }
 
 static void
@@ -599,7 +601,9 @@ mq_create_queue(PG_FUNCTION_ARGS)
 	int			i;
 	char		sql[1024];
 	bool		unlogged;
+	int			unsupported = -1;
 
+	PreventCommandIfReadOnly("mq_create_queue()");
 	name_arg(fcinfo, 0, name);
 	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
 	{
@@ -608,10 +612,12 @@ mq_create_queue(PG_FUNCTION_ARGS)
 			if (!queue_options[i].nullable)
 				check_not_null(fcinfo, i + 1, queue_options[i].name);
 		}
-		else
-			check_option(i, PG_GETARG_DATUM(i + 1));
+		else if (check_option(i, PG_GETARG_DATUM(i + 1)) && unsupported < 0)
+			unsupported = i;
 	}
 	check_not_null(fcinfo, NUM_QUEUE_OPTIONS + 1, "if_not_exists");
+	if (unsupported >= 0)
+		option_not_yet(queue_options[unsupported].name);
 	if_not_exists = PG_GETARG_BOOL(NUM_QUEUE_OPTIONS + 1);
 	unlogged = PG_GETARG_BOOL(OPT_UNLOGGED + 1);
 
@@ -722,7 +728,9 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 	int32		id;
 	char		kind;
 	bool		any = false;
+	int			unsupported = -1;
 
+	PreventCommandIfReadOnly("mq_alter_queue()");
 	name_arg(fcinfo, 0, name);
 	if (!PG_ARGISNULL(NUM_QUEUE_OPTIONS + 1))
 	{
@@ -766,8 +774,11 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("queue option \"%s\" is both set and reset", queue_options[i].name)));
-		check_option(i, PG_GETARG_DATUM(i + 1));
+		if (check_option(i, PG_GETARG_DATUM(i + 1)) && unsupported < 0)
+			unsupported = i;
 	}
+	if (unsupported >= 0)
+		option_not_yet(queue_options[unsupported].name);
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "UPDATE mq.queues SET ");
@@ -821,6 +832,7 @@ mq_drop_queue(PG_FUNCTION_ARGS)
 	Oid			argtype = INT4OID;
 	Oid			relid;
 
+	PreventCommandIfReadOnly("mq_drop_queue()");
 	name_arg(fcinfo, 0, name);
 	check_not_null(fcinfo, 1, "if_exists");
 	if_exists = PG_GETARG_BOOL(1);

@@ -116,7 +116,8 @@ typedef enum PendingKind
 	PENDING_CLAIM,				/* took a lease: release it at abort */
 	PENDING_SETTLE,				/* acked/nacked: remove at commit, undo at abort */
 	PENDING_FORGET,				/* dropped a queue: sweep its leases at commit */
-	PENDING_FORGET_MSG			/* purged a leased message: drop its lease at commit */
+	PENDING_FORGET_MSG,			/* purged a leased message: drop its lease at commit */
+	PENDING_PURGE				/* purged a queue: nothing to do, but no PREPARE */
 } PendingKind;
 
 typedef struct Pending
@@ -672,6 +673,18 @@ lease_forget_message_at_commit(Oid relid, int64 msgid)
 	}
 }
 
+/*
+ * A queue was purged.  Nothing is left to do at commit unless leased
+ * messages went (see above), but the transaction is refused PREPARE all the
+ * same, so that whether a purge can be prepared does not depend on leases.
+ */
+void
+lease_note_purge(Oid relid)
+{
+	lease_reserve(1);
+	pending_add(PENDING_PURGE, relid, 0, 0);
+}
+
 /* Remove a message's lease, whatever its receipt. */
 static void
 lease_remove_any(Oid relid, int64 msgid)
@@ -721,6 +734,8 @@ pending_finish(Pending *p, bool commit)
 		case PENDING_FORGET_MSG:
 			if (commit)
 				lease_remove_any(p->relid, p->msgid);
+			break;
+		case PENDING_PURGE:
 			break;
 	}
 }

@@ -102,6 +102,7 @@ extern void lease_drop(Oid relid, int64 receipt);
 extern LeaseCheck lease_extend(Oid relid, int64 receipt, TimestampTz until);
 extern void lease_forget_queue_at_commit(Oid relid);
 extern void lease_forget_message_at_commit(Oid relid, int64 msgid);
+extern void lease_note_purge(Oid relid);
 
 /*
  * Storage (storage.c).  Each queue has one heap table mq.q_<id> with columns

@@ -653,6 +653,7 @@ mq_purge(PG_FUNCTION_ARGS)
 	int64		n;
 
 	open_queue(fcinfo, 0, "mq_purge()", true, &qrel);
+	lease_note_purge(RelationGetRelid(qrel.heap));
 	n = storage_delete_all(&qrel, lease_forget_message_at_commit);
 	storage_close(&qrel);
 	PG_RETURN_INT64(n);
