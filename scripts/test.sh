@@ -57,34 +57,28 @@ count_tap() {	# suite logfile status
 	record "$1" $((tests - bad)) "$bad"
 }
 
-run_regress() {
-	local dir=$OUT/regress tests
-	tests=$(cd "$TEST/sql" && ls *.sql | sed 's/\.sql$//' | sort | tr '\n' ' ')
+# pg_regress and pg_isolation_regress take the same options.
+run_regress_suite() {	# suite driver listdir extension port
+	local suite=$1 driver=$2 dir=$OUT/$1 tests status
+	tests=$(cd "$TEST/$3" && ls *."$4" | sed "s/\.$4\$//" | sort | tr '\n' ' ')
 	rm -rf "$dir"; as_pg mkdir -p "$dir"
-	as_pg "$PGXS_DIR/src/test/regress/pg_regress" \
+	as_pg "$driver" \
 		--bindir="$PGBIN" --inputdir="$TEST" --outputdir="$dir" \
 		--temp-instance="$dir/instance" --temp-config="$TEST/queue.conf" \
-		--port="$REGRESS_PORT" --dbname=queue_regress \
+		--port="$5" --dbname="queue_$suite" \
 		--load-extension=queue $tests >"$dir/output" 2>&1
-	local status=$?
+	status=$?
 	cat "$dir/output"
 	[ -f "$dir/regression.diffs" ] && head -200 "$dir/regression.diffs"
-	count_regress regress "$dir/output" $status
+	count_regress "$suite" "$dir/output" $status
+}
+
+run_regress() {
+	run_regress_suite regress "$PGXS_DIR/src/test/regress/pg_regress" sql sql "$REGRESS_PORT"
 }
 
 run_isolation() {
-	local dir=$OUT/isolation specs
-	specs=$(cd "$TEST/specs" && ls *.spec | sed 's/\.spec$//' | sort | tr '\n' ' ')
-	rm -rf "$dir"; as_pg mkdir -p "$dir"
-	as_pg "$PGXS_DIR/src/test/isolation/pg_isolation_regress" \
-		--bindir="$PGBIN" --inputdir="$TEST" --outputdir="$dir" \
-		--temp-instance="$dir/instance" --temp-config="$TEST/queue.conf" \
-		--port="$ISOLATION_PORT" --dbname=queue_isolation \
-		--load-extension=queue $specs >"$dir/output" 2>&1
-	local status=$?
-	cat "$dir/output"
-	[ -f "$dir/regression.diffs" ] && head -200 "$dir/regression.diffs"
-	count_regress isolation "$dir/output" $status
+	run_regress_suite isolation "$PGXS_DIR/src/test/isolation/pg_isolation_regress" specs spec "$ISOLATION_PORT"
 }
 
 run_pgtap() {

@@ -522,8 +522,9 @@ check_option(QueueOption opt, Datum value)
 	return false;
 }
 
-static void
-check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+/* Raise 22023 if a required argument is NULL (no queue function is STRICT). */
+void
+arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -535,7 +536,7 @@ check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
 static void
 name_arg(FunctionCallInfo fcinfo, int argno, char *out)
 {
-	check_not_null(fcinfo, argno, "queue");
+	arg_not_null(fcinfo, argno, "queue");
 	queue_check_name("queue", PG_GETARG_TEXT_PP(argno), out);
 }
 
@@ -610,12 +611,12 @@ mq_create_queue(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(i + 1))
 		{
 			if (!queue_options[i].nullable)
-				check_not_null(fcinfo, i + 1, queue_options[i].name);
+				arg_not_null(fcinfo, i + 1, queue_options[i].name);
 		}
 		else if (check_option(i, PG_GETARG_DATUM(i + 1)) && unsupported < 0)
 			unsupported = i;
 	}
-	check_not_null(fcinfo, NUM_QUEUE_OPTIONS + 1, "if_not_exists");
+	arg_not_null(fcinfo, NUM_QUEUE_OPTIONS + 1, "if_not_exists");
 	if (unsupported >= 0)
 		option_not_yet(queue_options[unsupported].name);
 	if_not_exists = PG_GETARG_BOOL(NUM_QUEUE_OPTIONS + 1);
@@ -834,7 +835,7 @@ mq_drop_queue(PG_FUNCTION_ARGS)
 
 	PreventCommandIfReadOnly("mq_drop_queue()");
 	name_arg(fcinfo, 0, name);
-	check_not_null(fcinfo, 1, "if_exists");
+	arg_not_null(fcinfo, 1, "if_exists");
 	if_exists = PG_GETARG_BOOL(1);
 
 	catalog_enter(&cxt);

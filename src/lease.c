@@ -493,13 +493,13 @@ retry:
 }
 
 /*
- * Begin to ack or nack the delivery named by a receipt: on LEASE_OK the
- * lease is SETTLING until the transaction ends, so no reader takes the
- * message meanwhile, and msgid/rank identify the row to change.  A lease
- * that expired but was not taken by another reader can still be settled.
+ * Find the lease a receipt names and check it is the current, active
+ * delivery.  If so, either mark it SETTLING (settle) or move its end to
+ * "until" (extend).  msgid and rank identify the message.
  */
-LeaseCheck
-lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
+static LeaseCheck
+lease_use(Oid relid, int64 receipt, bool settle, TimestampTz until,
+		  int64 *msgid, int16 *rank)
 {
 	LeaseKey	key;
 	LeaseEntry *entry;
@@ -508,7 +508,6 @@ lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
 	LeaseCheck	result;
 
 	check_shmem();
-	lease_reserve(1);
 	if (!receipt_find(relid, receipt, msgid, rank))
 		return LEASE_UNKNOWN;
 
@@ -525,11 +524,29 @@ lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
 		result = LEASE_BUSY;
 	else
 	{
-		entry->state = LEASE_SETTLING;
+		if (settle)
+			entry->state = LEASE_SETTLING;
+		else
+			entry->until = until;
 		result = LEASE_OK;
 	}
 	LWLockRelease(lock);
+	return result;
+}
 
+/*
+ * Begin to ack or nack the delivery named by a receipt: on LEASE_OK the
+ * lease is SETTLING until the transaction ends, so no reader takes the
+ * message meanwhile, and msgid/rank identify the row to change.  A lease
+ * that expired but was not taken by another reader can still be settled.
+ */
+LeaseCheck
+lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
+{
+	LeaseCheck	result;
+
+	lease_reserve(1);
+	result = lease_use(relid, receipt, true, 0, msgid, rank);
 	if (result == LEASE_OK)
 		pending_add(PENDING_SETTLE, relid, *msgid, receipt);
 	return result;
@@ -606,36 +623,10 @@ lease_unsettle(Oid relid, int64 msgid, int64 receipt)
 LeaseCheck
 lease_extend(Oid relid, int64 receipt, TimestampTz until)
 {
-	LeaseKey	key;
-	LeaseEntry *entry;
-	uint32		hash;
-	LWLock	   *lock;
 	int64		msgid;
 	int16		rank;
-	LeaseCheck	result;
 
-	check_shmem();
-	if (!receipt_find(relid, receipt, &msgid, &rank))
-		return LEASE_UNKNOWN;
-
-	lease_key_init(&key, relid, msgid);
-	hash = get_hash_value(lease_table, &key);
-	lock = partition_lock(hash);
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-	entry = hash_search_with_hash_value(lease_table, &key, hash, HASH_FIND, NULL);
-	if (entry == NULL)
-		result = LEASE_UNKNOWN;
-	else if (entry->receipt != receipt)
-		result = entry->prev_receipt == receipt ? LEASE_STALE : LEASE_UNKNOWN;
-	else if (entry->state == LEASE_SETTLING)
-		result = LEASE_BUSY;
-	else
-	{
-		entry->until = until;
-		result = LEASE_OK;
-	}
-	LWLockRelease(lock);
-	return result;
+	return lease_use(relid, receipt, false, until, &msgid, &rank);
 }
 
 /* A queue was dropped: forget its leases when that commits. */

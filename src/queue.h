@@ -69,6 +69,7 @@ typedef struct QueueInfo
 } QueueInfo;
 
 extern void queue_check_name(const char *what, text *name, char *out);
+extern void arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern QueueInfo *queue_lookup(const char *name);
 extern void queue_cache_invalidate_all(void);
 

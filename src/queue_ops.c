@@ -56,15 +56,6 @@ PG_FUNCTION_INFO_V1(mq_purge);
  * ---------------------------------------------------------------------
  */
 
-static void
-arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be NULL", argname)));
-}
-
 static int32
 arg_int_range(FunctionCallInfo fcinfo, int argno, const char *argname,
 			  int32 min, int32 max)
@@ -552,6 +543,19 @@ arg_strict(FunctionCallInfo fcinfo, int argno)
 	return PG_GETARG_BOOL(argno);
 }
 
+/*
+ * The end of every single-receipt function: raise the error a strict call
+ * gets, close the queue, and say whether it worked.
+ */
+static bool
+receipt_result(QueueRel *qrel, LeaseCheck check, bool strict, int64 receipt)
+{
+	if (check != LEASE_OK && strict)
+		receipt_error(check, qrel->info->name, receipt);
+	storage_close(qrel);
+	return check == LEASE_OK;
+}
+
 /* mq_ack(queue, receipt, strict) -> boolean */
 Datum
 mq_ack(PG_FUNCTION_ARGS)
@@ -559,14 +563,10 @@ mq_ack(PG_FUNCTION_ARGS)
 	int64		receipt = arg_receipt(fcinfo, 1);
 	bool		strict = arg_strict(fcinfo, 2);
 	QueueRel	qrel;
-	LeaseCheck	check;
 
 	open_queue(fcinfo, 0, "mq_ack()", true, &qrel);
-	check = settle_one(&qrel, receipt, HOW_ACK, 0);
-	if (check != LEASE_OK && strict)
-		receipt_error(check, qrel.info->name, receipt);
-	storage_close(&qrel);
-	PG_RETURN_BOOL(check == LEASE_OK);
+	PG_RETURN_BOOL(receipt_result(&qrel, settle_one(&qrel, receipt, HOW_ACK, 0),
+								  strict, receipt));
 }
 
 /* mq_ack(queue, receipts[], strict) -> number acked */
@@ -614,16 +614,12 @@ mq_nack(PG_FUNCTION_ARGS)
 	bool		strict = arg_strict(fcinfo, 3);
 	TimestampTz visible_at = 0;
 	QueueRel	qrel;
-	LeaseCheck	check;
 
 	open_queue(fcinfo, 0, "mq_nack()", true, &qrel);
 	if (!interval_is_zero(delay))
 		visible_at = timestamp_plus_interval(GetCurrentTimestamp(), delay);
-	check = settle_one(&qrel, receipt, HOW_NACK, visible_at);
-	if (check != LEASE_OK && strict)
-		receipt_error(check, qrel.info->name, receipt);
-	storage_close(&qrel);
-	PG_RETURN_BOOL(check == LEASE_OK);
+	PG_RETURN_BOOL(receipt_result(&qrel, settle_one(&qrel, receipt, HOW_NACK, visible_at),
+								  strict, receipt));
 }
 
 /* mq_extend(queue, receipt, vt, strict) -> boolean: lease ends at now + vt */
@@ -639,10 +635,7 @@ mq_extend(PG_FUNCTION_ARGS)
 	open_queue(fcinfo, 0, "mq_extend()", true, &qrel);
 	check = lease_extend(RelationGetRelid(qrel.heap), receipt,
 						 timestamp_plus_interval(GetCurrentTimestamp(), vt));
-	if (check != LEASE_OK && strict)
-		receipt_error(check, qrel.info->name, receipt);
-	storage_close(&qrel);
-	PG_RETURN_BOOL(check == LEASE_OK);
+	PG_RETURN_BOOL(receipt_result(&qrel, check, strict, receipt));
 }
 
 /* mq_purge(queue) -> number of messages deleted */
