@@ -1,0 +1,49 @@
+-- Objects the benchmark needs, created once in a fresh database.
+--
+--   queue 'q'   the extension's queue (default options: 30 s visibility timeout)
+--   raw_q       the same work by hand: one table, a bigserial key, no index on vt
+--   PgQ 'pq'    PgQ's queue (events only; no ticker or consumer is needed to insert)
+
+CREATE EXTENSION queue;
+CREATE EXTENSION pgq;
+
+CREATE TABLE raw_q (
+    id          bigserial PRIMARY KEY,
+    vt          timestamptz NOT NULL DEFAULT clock_timestamp(),
+    read_ct     int NOT NULL DEFAULT 0,
+    enqueued_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    headers     jsonb,
+    body        jsonb NOT NULL
+);
+
+CREATE SCHEMA bench;
+
+-- The message body every workload sends: about 100 bytes of JSON.
+CREATE FUNCTION bench.body(n bigint) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+RETURN jsonb_build_object('order', n, 'customer', 'c-000042', 'sku', 'SKU-12345-XL',
+                          'qty', 3, 'price', 19.99, 'note', 'gift');
+
+-- Messages stored by one contender: the queue's depth (ready + leased +
+-- delayed), the rows of raw_q, the events in PgQ's tables.
+CREATE FUNCTION bench.depth(contender text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+    pfx text;
+BEGIN
+    CASE contender
+    WHEN 'queue' THEN
+        SELECT depth INTO n FROM mq_queues WHERE queue = 'q';
+    WHEN 'raw' THEN
+        SELECT count(*) INTO n FROM raw_q;
+    WHEN 'pgq' THEN
+        SELECT queue_data_pfx INTO pfx FROM pgq.queue WHERE queue_name = 'pq';
+        EXECUTE format('SELECT count(*) FROM %s', pfx) INTO n;
+    END CASE;
+    RETURN n;
+END
+$$;
+
+SELECT mq_create_queue('q');
+SELECT pgq.create_queue('pq');
