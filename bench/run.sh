@@ -128,7 +128,7 @@ run_one() {	# round workload contender
 		before=$(depth "$who")
 		"$PGBIN/pgbench" -h "$SOCK" -p "$BENCH_PORT" -U postgres -n -M prepared \
 			-T "$SECONDS_PER_RUN" -c "$clients" -j "$jobs" \
-			-f "$BENCH/workloads/$name.$who.sql" "$DB" >"$out" 2>&1 || status=$?
+			-f "$WORKLOADS_DIR/$name.$who.sql" "$DB" >"$out" 2>&1 || status=$?
 		after=$(depth "$who")
 
 		local xacts tps
@@ -226,7 +226,40 @@ trap 'exit 130' INT TERM
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "starting the benchmark server (port $BENCH_PORT, data in $DATA)"
+# The pgbench scripts: bench/workloads/*.sql as they are, plus the three
+# batch scripts, written from one list of 100 bodies so that every
+# contender sends exactly the same messages.
+WORKLOADS_DIR=$DIR/workloads
+write_workloads() {
+	local bodies i
+	rm -rf "$WORKLOADS_DIR"
+	mkdir -p "$WORKLOADS_DIR"
+	cp "$BENCH"/workloads/*.sql "$WORKLOADS_DIR"/
+	bodies=$(for i in $(seq 1001 1100); do
+		printf '    %s{"order": %d, "customer": "c-000042", "sku": "SKU-12345-XL", "qty": 3, "price": 19.99, "note": "gift"}%s\n' "'" "$i" "'"
+	done)
+	{
+		echo "-- send, a batch of 100 messages per transaction: the queue (one jsonb[] of 100)"
+		echo "SELECT mq_send_batch('q', ARRAY["
+		echo "$bodies" | sed '$!s/$/,/'
+		echo "]::jsonb[]);"
+	} >"$WORKLOADS_DIR/batch.queue.sql"
+	{
+		echo "-- send, a batch of 100 messages per transaction: PgQ (100 insert_event calls in one statement)"
+		echo "SELECT count(pgq.insert_event('pq', 'order', b)) FROM unnest(ARRAY["
+		echo "$bodies" | sed '$!s/$/,/'
+		echo "]::text[]) AS b;"
+	} >"$WORKLOADS_DIR/batch.pgq.sql"
+	{
+		echo "-- send, a batch of 100 messages per transaction: raw SQL (one multi-row INSERT)"
+		echo "INSERT INTO raw_q (body) VALUES"
+		echo "$bodies" | sed 's/^    \(.*\)$/    (\1)/; $!s/$/,/; $s/$/;/'
+	} >"$WORKLOADS_DIR/batch.raw.sql"
+	chmod -R a+rX "$WORKLOADS_DIR"
+}
+
 start_server
+write_workloads
 : >"$RESULTS"
 
 echo "$RUNS runs of $SECONDS_PER_RUN s per workload and contender; backlog $BACKLOG"

@@ -316,23 +316,34 @@ lease_key_init(LeaseKey *key, Oid relid, int64 msgid)
 }
 
 /*
+ * Take the partition lock of a message's lease in the given mode and look
+ * the lease up; NULL if there is none.  The lock is held on return.
+ */
+static LeaseEntry *
+lease_find(Oid relid, int64 msgid, LWLockMode mode, LWLock **lock)
+{
+	LeaseKey	key;
+	uint32		hash;
+
+	lease_key_init(&key, relid, msgid);
+	hash = get_hash_value(lease_table, &key);
+	*lock = partition_lock(hash);
+	LWLockAcquire(*lock, mode);
+	return hash_search_with_hash_value(lease_table, &key, hash, HASH_FIND, NULL);
+}
+
+/*
  * Is the message leased (or being acked/nacked) right now?
  */
 bool
 lease_held(Oid relid, int64 msgid, TimestampTz now)
 {
-	LeaseKey	key;
 	LeaseEntry *entry;
-	uint32		hash;
 	LWLock	   *lock;
 	bool		held = false;
 
 	check_shmem();
-	lease_key_init(&key, relid, msgid);
-	hash = get_hash_value(lease_table, &key);
-	lock = partition_lock(hash);
-	LWLockAcquire(lock, LW_SHARED);
-	entry = hash_search_with_hash_value(lease_table, &key, hash, HASH_FIND, NULL);
+	entry = lease_find(relid, msgid, LW_SHARED, &lock);
 	if (entry)
 		held = entry->state == LEASE_SETTLING || entry->until > now;
 	LWLockRelease(lock);
@@ -501,9 +512,7 @@ static LeaseCheck
 lease_use(Oid relid, int64 receipt, bool settle, TimestampTz until,
 		  int64 *msgid, int16 *rank)
 {
-	LeaseKey	key;
 	LeaseEntry *entry;
-	uint32		hash;
 	LWLock	   *lock;
 	LeaseCheck	result;
 
@@ -511,11 +520,7 @@ lease_use(Oid relid, int64 receipt, bool settle, TimestampTz until,
 	if (!receipt_find(relid, receipt, msgid, rank))
 		return LEASE_UNKNOWN;
 
-	lease_key_init(&key, relid, *msgid);
-	hash = get_hash_value(lease_table, &key);
-	lock = partition_lock(hash);
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-	entry = hash_search_with_hash_value(lease_table, &key, hash, HASH_FIND, NULL);
+	entry = lease_find(relid, *msgid, LW_EXCLUSIVE, &lock);
 	if (entry == NULL)
 		result = LEASE_UNKNOWN;
 	else if (entry->receipt != receipt)
@@ -552,35 +557,30 @@ lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
 	return result;
 }
 
-/* Remove one lease if it still carries this receipt. */
+/*
+ * Remove a message's lease if it still carries this receipt (any receipt
+ * when receipt is 0), and the receipts that name it.
+ */
 static void
 lease_remove(Oid relid, int64 msgid, int64 receipt)
 {
-	LeaseKey	key;
 	LeaseEntry *entry;
-	uint32		hash;
 	LWLock	   *lock;
-	bool		removed = false;
+	int64		current = 0;
 	int64		prev = 0;
 
-	lease_key_init(&key, relid, msgid);
-	hash = get_hash_value(lease_table, &key);
-	lock = partition_lock(hash);
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-	entry = hash_search_with_hash_value(lease_table, &key, hash, HASH_FIND, NULL);
-	if (entry && entry->receipt == receipt)
+	entry = lease_find(relid, msgid, LW_EXCLUSIVE, &lock);
+	if (entry && (receipt == 0 || entry->receipt == receipt))
 	{
+		current = entry->receipt;
 		prev = entry->prev_receipt;
-		hash_search_with_hash_value(lease_table, &key, hash, HASH_REMOVE, NULL);
-		removed = true;
+		hash_search(lease_table, &entry->key, HASH_REMOVE, NULL);
 	}
 	LWLockRelease(lock);
-	if (removed)
-	{
-		receipt_remove(relid, receipt);
-		if (prev != 0)
-			receipt_remove(relid, prev);
-	}
+	if (current != 0)
+		receipt_remove(relid, current);
+	if (prev != 0)
+		receipt_remove(relid, prev);
 }
 
 /*
@@ -601,16 +601,10 @@ lease_drop(Oid relid, int64 receipt)
 static void
 lease_unsettle(Oid relid, int64 msgid, int64 receipt)
 {
-	LeaseKey	key;
 	LeaseEntry *entry;
-	uint32		hash;
 	LWLock	   *lock;
 
-	lease_key_init(&key, relid, msgid);
-	hash = get_hash_value(lease_table, &key);
-	lock = partition_lock(hash);
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-	entry = hash_search_with_hash_value(lease_table, &key, hash, HASH_FIND, NULL);
+	entry = lease_find(relid, msgid, LW_EXCLUSIVE, &lock);
 	if (entry && entry->receipt == receipt)
 		entry->state = LEASE_ACTIVE;
 	LWLockRelease(lock);
@@ -645,17 +639,11 @@ lease_forget_queue_at_commit(Oid relid)
 void
 lease_forget_message_at_commit(Oid relid, int64 msgid)
 {
-	LeaseKey	key;
-	uint32		hash;
 	LWLock	   *lock;
 	bool		found;
 
 	check_shmem();
-	lease_key_init(&key, relid, msgid);
-	hash = get_hash_value(lease_table, &key);
-	lock = partition_lock(hash);
-	LWLockAcquire(lock, LW_SHARED);
-	found = hash_search_with_hash_value(lease_table, &key, hash, HASH_FIND, NULL) != NULL;
+	found = lease_find(relid, msgid, LW_SHARED, &lock) != NULL;
 	LWLockRelease(lock);
 	if (found)
 	{
@@ -674,28 +662,6 @@ lease_note_purge(Oid relid)
 {
 	lease_reserve(1);
 	pending_add(PENDING_PURGE, relid, 0, 0);
-}
-
-/* Remove a message's lease, whatever its receipt. */
-static void
-lease_remove_any(Oid relid, int64 msgid)
-{
-	LeaseKey	key;
-	LeaseEntry *entry;
-	uint32		hash;
-	LWLock	   *lock;
-	int64		receipt = 0;
-
-	lease_key_init(&key, relid, msgid);
-	hash = get_hash_value(lease_table, &key);
-	lock = partition_lock(hash);
-	LWLockAcquire(lock, LW_SHARED);
-	entry = hash_search_with_hash_value(lease_table, &key, hash, HASH_FIND, NULL);
-	if (entry)
-		receipt = entry->receipt;
-	LWLockRelease(lock);
-	if (receipt != 0)
-		lease_remove(relid, msgid, receipt);
 }
 
 /* ---------------------------------------------------------------------
@@ -724,7 +690,7 @@ pending_finish(Pending *p, bool commit)
 			break;
 		case PENDING_FORGET_MSG:
 			if (commit)
-				lease_remove_any(p->relid, p->msgid);
+				lease_remove(p->relid, p->msgid, 0);
 			break;
 		case PENDING_PURGE:
 			break;
