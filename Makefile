@@ -12,6 +12,10 @@ OBJS = \
 	src/queue.o \
 	src/catalog.o \
 	src/lease.o \
+	src/policy.o \
+	src/dedup.o \
+	src/qstate.o \
+	src/xact.o \
 	src/storage.o \
 	src/queue_ops.o \
 	src/views.o

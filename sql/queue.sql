@@ -188,6 +188,11 @@ RETURNS boolean
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_extend';
 
+CREATE FUNCTION mq_redrive(dead_letter_queue text, max bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_redrive';
+
 /* ---------------------------------------------------------------------
  * Inspection
  * ---------------------------------------------------------------------

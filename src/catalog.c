@@ -342,8 +342,11 @@ queue_load(QueueInfo *entry)
 	bool		found = false;
 
 	catalog_enter(&cxt);
-	catalog_exec("SELECT o.id, q.visibility_timeout, q.unlogged"
+	catalog_exec("SELECT o.id, q.visibility_timeout, q.max_deliveries, d.name,"
+				 "       q.message_ttl, q.max_length, q.overflow, q.max_inflight,"
+				 "       q.dedup_window, q.unlogged"
 				 "  FROM mq.objects o JOIN mq.queues q ON q.id OPERATOR(pg_catalog.=) o.id"
+				 "  LEFT JOIN mq.objects d ON d.id OPERATOR(pg_catalog.=) q.dead_letter_queue"
 				 " WHERE o.name OPERATOR(pg_catalog.=) $1",
 				 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
@@ -351,13 +354,34 @@ queue_load(QueueInfo *entry)
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
+		Datum		d;
 
 		entry->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 		entry->visibility_timeout = *DatumGetIntervalP(SPI_getbinval(tup, desc, 2, &isnull));
-		entry->unlogged = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		entry->max_deliveries = isnull ? 0 : DatumGetInt32(d);
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		entry->dead_letter_queue[0] = '\0';
+		if (!isnull)
+			text_to_cstring_buffer(DatumGetTextPP(d), entry->dead_letter_queue,
+								   sizeof(entry->dead_letter_queue));
+		d = SPI_getbinval(tup, desc, 5, &isnull);
+		entry->has_ttl = !isnull;
+		if (!isnull)
+			entry->message_ttl = *DatumGetIntervalP(d);
+		d = SPI_getbinval(tup, desc, 6, &isnull);
+		entry->max_length = isnull ? 0 : DatumGetInt64(d);
+		d = SPI_getbinval(tup, desc, 7, &isnull);
+		entry->drop_oldest = strcmp(TextDatumGetCString(d), "drop_oldest") == 0;
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		entry->max_inflight = isnull ? 0 : DatumGetInt32(d);
+		entry->dedup_window = *DatumGetIntervalP(SPI_getbinval(tup, desc, 9, &isnull));
+		entry->unlogged = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 		entry->relid = storage_oid(entry->id, "", false);
 		entry->pkid = storage_oid(entry->id, "_pkey", false);
 		entry->seqid = storage_oid(entry->id, "_seq", false);
+		entry->keysid = storage_oid(entry->id, "_keys", false);
+		entry->keys_pkid = storage_oid(entry->id, "_keys_pkey", false);
 		found = true;
 	}
 	catalog_leave(&cxt);
@@ -437,15 +461,6 @@ static const OptionDef queue_options[NUM_QUEUE_OPTIONS] = {
 };
 
 static void
-option_not_yet(const char *option)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("queue option \"%s\" is not supported yet", option),
-			 errdetail("The option is part of the interface but has no effect in this version, so it cannot be set.")));
-}
-
-static void
 option_invalid(const char *option, const char *rule)
 {
 	ereport(ERROR,
@@ -454,16 +469,12 @@ option_invalid(const char *option, const char *rule)
 			 errdetail("%s", rule)));
 }
 
-/*
- * Validate one given (non-NULL) option value: raise 22023 if it is invalid;
- * return true if it asks for something not supported yet.  Callers check
- * every option before raising 0A000 for the first unsupported one, so an
- * invalid value is always reported as such.
- */
-static bool
+/* Validate one given (non-NULL) option value: 22023 if it is invalid. */
+static void
 check_option(QueueOption opt, Datum value)
 {
 	const char *name = queue_options[opt].name;
+	Interval	zero = {0};
 
 	switch (opt)
 	{
@@ -475,37 +486,29 @@ check_option(QueueOption opt, Datum value)
 		case OPT_MAX_INFLIGHT:
 			if (DatumGetInt32(value) < 1)
 				option_invalid(name, "The value must be at least 1.");
-			return true;
+			break;
 		case OPT_MAX_LENGTH:
 			if (DatumGetInt64(value) < 1)
 				option_invalid(name, "The value must be at least 1.");
-			return true;
+			break;
 		case OPT_DEAD_LETTER_QUEUE:
 			{
 				char		dlq[QUEUE_NAME_MAXLEN + 1];
 
 				queue_check_name("queue", DatumGetTextPP(value), dlq);
 			}
-			return true;
+			break;
 		case OPT_MESSAGE_TTL:
-			{
-				Interval   *iv = DatumGetIntervalP(value);
-				Interval	zero = {0};
-
-				if (DatumGetInt32(DirectFunctionCall2(interval_cmp,
-													  IntervalPGetDatum(iv),
-													  IntervalPGetDatum(&zero))) <= 0)
-					option_invalid(name, "The time to live must be positive.");
-			}
-			return true;
+			if (DatumGetInt32(DirectFunctionCall2(interval_cmp, value,
+												  IntervalPGetDatum(&zero))) <= 0)
+				option_invalid(name, "The time to live must be positive.");
+			break;
 		case OPT_OVERFLOW:
 			{
 				char	   *s = TextDatumGetCString(value);
 
 				if (strcmp(s, "reject") != 0 && strcmp(s, "drop_oldest") != 0)
 					option_invalid(name, "Allowed values are \"reject\" and \"drop_oldest\".");
-				if (strcmp(s, "drop_oldest") == 0)
-					return true;
 			}
 			break;
 		case OPT_DEDUP_WINDOW:
@@ -513,13 +516,9 @@ check_option(QueueOption opt, Datum value)
 				option_invalid(name, "The deduplication window must not be negative.");
 			break;
 		case OPT_UNLOGGED:
-			if (DatumGetBool(value))
-				return true;
-			break;
 		case NUM_QUEUE_OPTIONS:
 			break;
 	}
-	return false;
 }
 
 /* Raise 22023 if a required argument is NULL (no queue function is STRICT). */
@@ -584,6 +583,43 @@ lock_catalog(void)
  */
 
 /*
+ * The id of a dead-letter queue named by an option value (under the DDL
+ * lock).  A queue cannot be its own dead-letter queue.
+ */
+static int32
+resolve_dead_letter_queue(const char *self, Datum value)
+{
+	char		dlq[QUEUE_NAME_MAXLEN + 1];
+	int32		id;
+	char		kind;
+
+	queue_check_name("queue", DatumGetTextPP(value), dlq);
+	if (strcmp(dlq, self) == 0)
+		option_invalid("dead_letter_queue", "A queue cannot be its own dead-letter queue.");
+	if (!find_queue_locked(dlq, &id, &kind) || kind != 'q')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dead-letter queue \"%s\" does not exist", dlq),
+				 errhint("Create the dead-letter queue first.")));
+	return id;
+}
+
+/* Make a queue's storage logged or unlogged (rewrites the tables). */
+static void
+set_storage_logged(int32 id, bool unlogged)
+{
+	const char *how = unlogged ? "UNLOGGED" : "LOGGED";
+	char		sql[256];
+
+	snprintf(sql, sizeof(sql), "ALTER TABLE mq.q_%d SET %s", id, how);
+	catalog_ddl(sql);
+	snprintf(sql, sizeof(sql), "ALTER TABLE mq.q_%d_keys SET %s", id, how);
+	catalog_ddl(sql);
+	snprintf(sql, sizeof(sql), "ALTER SEQUENCE mq.q_%d_seq SET %s", id, how);
+	catalog_ddl(sql);
+}
+
+/*
  * mq_create_queue(queue, visibility_timeout, max_deliveries,
  *				   dead_letter_queue, message_ttl, max_length, overflow,
  *				   max_inflight, dedup_window, unlogged, if_not_exists)
@@ -601,8 +637,7 @@ mq_create_queue(PG_FUNCTION_ARGS)
 	Oid			types[NUM_QUEUE_OPTIONS + 1];
 	int			i;
 	char		sql[1024];
-	bool		unlogged;
-	int			unsupported = -1;
+	const char *persistence;
 
 	PreventCommandIfReadOnly("mq_create_queue()");
 	name_arg(fcinfo, 0, name);
@@ -613,14 +648,12 @@ mq_create_queue(PG_FUNCTION_ARGS)
 			if (!queue_options[i].nullable)
 				arg_not_null(fcinfo, i + 1, queue_options[i].name);
 		}
-		else if (check_option(i, PG_GETARG_DATUM(i + 1)) && unsupported < 0)
-			unsupported = i;
+		else
+			check_option(i, PG_GETARG_DATUM(i + 1));
 	}
 	arg_not_null(fcinfo, NUM_QUEUE_OPTIONS + 1, "if_not_exists");
-	if (unsupported >= 0)
-		option_not_yet(queue_options[unsupported].name);
 	if_not_exists = PG_GETARG_BOOL(NUM_QUEUE_OPTIONS + 1);
-	unlogged = PG_GETARG_BOOL(OPT_UNLOGGED + 1);
+	persistence = PG_GETARG_BOOL(OPT_UNLOGGED + 1) ? "UNLOGGED" : "";
 
 	catalog_enter(&cxt);
 	lock_catalog();
@@ -642,6 +675,20 @@ mq_create_queue(PG_FUNCTION_ARGS)
 				 errdetail("Queues, topics and streams share one namespace.")));
 	}
 
+	values[0] = (Datum) 0;
+	nulls[0] = ' ';
+	types[0] = INT4OID;
+	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	{
+		types[i + 1] = queue_options[i].type;
+		nulls[i + 1] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
+		values[i + 1] = PG_ARGISNULL(i + 1) ? (Datum) 0 : PG_GETARG_DATUM(i + 1);
+	}
+	/* dead_letter_queue is stored as the target queue's id. */
+	if (!PG_ARGISNULL(OPT_DEAD_LETTER_QUEUE + 1))
+		values[OPT_DEAD_LETTER_QUEUE + 1] =
+			Int32GetDatum(resolve_dead_letter_queue(name, PG_GETARG_DATUM(OPT_DEAD_LETTER_QUEUE + 1)));
+
 	catalog_exec("SELECT pg_catalog.nextval('mq.object_id_seq'::pg_catalog.regclass)::pg_catalog.int4",
 				 0, NULL, NULL, NULL);
 	{
@@ -649,6 +696,7 @@ mq_create_queue(PG_FUNCTION_ARGS)
 
 		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
+	values[0] = Int32GetDatum(id);
 
 	{
 		Datum		oargs[3];
@@ -660,19 +708,6 @@ mq_create_queue(PG_FUNCTION_ARGS)
 		catalog_exec("INSERT INTO mq.objects (id, name, kind, owner) VALUES ($1, $2, 'q', $3)",
 					 3, otypes, oargs, NULL);
 	}
-
-	values[0] = Int32GetDatum(id);
-	nulls[0] = ' ';
-	types[0] = INT4OID;
-	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
-	{
-		types[i + 1] = queue_options[i].type;
-		nulls[i + 1] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
-		values[i + 1] = PG_ARGISNULL(i + 1) ? (Datum) 0 : PG_GETARG_DATUM(i + 1);
-	}
-	/* dead_letter_queue is stored as the target queue's id. */
-	nulls[OPT_DEAD_LETTER_QUEUE + 1] = 'n';
-	values[OPT_DEAD_LETTER_QUEUE + 1] = (Datum) 0;
 	catalog_exec("INSERT INTO mq.queues (id, visibility_timeout, max_deliveries,"
 				 " dead_letter_queue, message_ttl, max_length, overflow,"
 				 " max_inflight, dedup_window, unlogged)"
@@ -699,11 +734,20 @@ mq_create_queue(PG_FUNCTION_ARGS)
 			 " autovacuum_vacuum_threshold = 1000,"
 			 " autovacuum_vacuum_insert_scale_factor = 0.01,"
 			 " autovacuum_vacuum_cost_delay = 0)",
-			 unlogged ? "UNLOGGED" : "", id, id);
+			 persistence, id, id);
 	catalog_ddl(sql);
 	snprintf(sql, sizeof(sql),
 			 "CREATE %s SEQUENCE mq.q_%d_seq AS pg_catalog.int8 OWNED BY mq.q_%d.id",
-			 unlogged ? "UNLOGGED" : "", id, id);
+			 persistence, id, id);
+	catalog_ddl(sql);
+	/* Idempotency keys (dedup.c). */
+	snprintf(sql, sizeof(sql),
+			 "CREATE %s TABLE mq.q_%d_keys ("
+			 " key pg_catalog.text COLLATE \"C\" NOT NULL,"
+			 " id pg_catalog.int8 NOT NULL,"
+			 " sent_at pg_catalog.timestamptz NOT NULL,"
+			 " CONSTRAINT q_%d_keys_pkey PRIMARY KEY (key))",
+			 persistence, id, id);
 	catalog_ddl(sql);
 
 	catalog_changed();
@@ -729,7 +773,8 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 	int32		id;
 	char		kind;
 	bool		any = false;
-	int			unsupported = -1;
+	bool		was_unlogged;
+	bool		unlogged;
 
 	PreventCommandIfReadOnly("mq_alter_queue()");
 	name_arg(fcinfo, 0, name);
@@ -775,24 +820,48 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("queue option \"%s\" is both set and reset", queue_options[i].name)));
-		if (check_option(i, PG_GETARG_DATUM(i + 1)) && unsupported < 0)
-			unsupported = i;
+		check_option(i, PG_GETARG_DATUM(i + 1));
 	}
-	if (unsupported >= 0)
-		option_not_yet(queue_options[unsupported].name);
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (!find_queue_locked(name, &id, &kind) || kind != 'q')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", name)));
+	{
+		Datum		arg = Int32GetDatum(id);
+		Oid			argtype = INT4OID;
+		bool		isnull;
+
+		catalog_exec("SELECT unlogged FROM mq.queues WHERE id OPERATOR(pg_catalog.=) $1",
+					 1, &argtype, &arg, NULL);
+		was_unlogged = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	unlogged = was_unlogged;
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "UPDATE mq.queues SET ");
 	types[0] = INT4OID;
+	values[0] = Int32GetDatum(id);
 	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
 	{
 		if (reset[i])
+		{
 			appendStringInfo(&sql, "%s%s = %s", any ? ", " : "",
 							 queue_options[i].name, queue_options[i].default_sql);
+			if (i == OPT_UNLOGGED)
+				unlogged = false;
+		}
 		else if (!PG_ARGISNULL(i + 1))
 		{
 			types[nargs] = queue_options[i].type;
 			values[nargs] = PG_GETARG_DATUM(i + 1);
+			if (i == OPT_DEAD_LETTER_QUEUE)
+				values[nargs] = Int32GetDatum(resolve_dead_letter_queue(name, values[nargs]));
+			if (i == OPT_UNLOGGED)
+				unlogged = DatumGetBool(values[nargs]);
 			nargs++;
 			appendStringInfo(&sql, "%s%s = $%d", any ? ", " : "",
 							 queue_options[i].name, nargs);
@@ -803,16 +872,11 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 	}
 	appendStringInfoString(&sql, " WHERE id OPERATOR(pg_catalog.=) $1");
 
-	catalog_enter(&cxt);
-	lock_catalog();
-	if (!find_queue_locked(name, &id, &kind) || kind != 'q')
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue \"%s\" does not exist", name)));
 	if (any)
 	{
-		values[0] = Int32GetDatum(id);
 		catalog_exec(sql.data, nargs, types, values, NULL);
+		if (unlogged != was_unlogged)
+			set_storage_logged(id, unlogged);
 		catalog_changed();
 	}
 	catalog_leave(&cxt);
@@ -852,16 +916,30 @@ mq_drop_queue(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	}
 
-	relid = storage_oid(id, "", true);
 	arg = Int32GetDatum(id);
+	catalog_exec("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(o.name), ', ' ORDER BY o.name)"
+				 "  FROM mq.queues q JOIN mq.objects o ON o.id OPERATOR(pg_catalog.=) q.id"
+				 " WHERE q.dead_letter_queue OPERATOR(pg_catalog.=) $1",
+				 1, &argtype, &arg, NULL);
+	{
+		bool		isnull;
+		Datum		users = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot drop queue \"%s\" because other queues use it as their dead-letter queue", name),
+					 errdetail("Used by: %s.", TextDatumGetCString(users)),
+					 errhint("Change or reset dead_letter_queue of those queues first.")));
+	}
+
+	relid = storage_oid(id, "", true);
 	catalog_exec("DELETE FROM mq.objects WHERE id OPERATOR(pg_catalog.=) $1",
 				 1, &argtype, &arg, NULL);
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS mq.q_%d, mq.q_%d_keys", id, id);
+	catalog_ddl(sql);
 	if (OidIsValid(relid))
-	{
-		snprintf(sql, sizeof(sql), "DROP TABLE mq.q_%d", id);
-		catalog_ddl(sql);
 		lease_forget_queue_at_commit(relid);
-	}
 	catalog_changed();
 	catalog_leave(&cxt);
 	PG_RETURN_BOOL(true);

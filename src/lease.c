@@ -22,13 +22,14 @@
  *
  * A lease is ACTIVE, or SETTLING while a transaction that acked or nacked it
  * is in progress.  Readers skip a message whose lease is SETTLING, or ACTIVE
- * and not yet expired.  Transaction callbacks finish the job: at commit a
- * settled lease is removed (the ack's DELETE or the nack's new visible_at is
- * then visible), at abort it becomes ACTIVE again; leases taken by a
- * transaction that aborts are removed at once, so the messages are ready
- * again immediately (their delivery count stays incremented).  PREPARE
- * TRANSACTION is refused while such work is pending, because the callbacks
- * of another backend would have to finish it.
+ * and not yet expired.  The transaction callbacks (xact.c) finish the job:
+ * at commit a settled lease is removed (the ack's DELETE or the nack's new
+ * visible_at is then visible), at abort it becomes ACTIVE again; leases taken
+ * by a transaction that aborts are removed at once, so the messages are
+ * ready again immediately (their delivery count stays incremented).
+ *
+ * Each queue's number of lease entries is kept in its shared state
+ * (qstate.c), which is how max_inflight is enforced.
  *
  * Receipts come from one shared counter that never runs below the wall
  * clock in microseconds times 1024.  Shared memory starts empty after a
@@ -106,32 +107,6 @@ static LeaseShared *lease_shared = NULL;
 static HTAB *lease_table = NULL;
 static HTAB *receipt_table = NULL;
 static LWLockPadded *lease_locks = NULL;
-
-/*
- * Work a transaction must finish at commit or abort.  Kept in an array that
- * lives in TopMemoryContext and is emptied at transaction end.
- */
-typedef enum PendingKind
-{
-	PENDING_CLAIM,				/* took a lease: release it at abort */
-	PENDING_SETTLE,				/* acked/nacked: remove at commit, undo at abort */
-	PENDING_FORGET,				/* dropped a queue: sweep its leases at commit */
-	PENDING_FORGET_MSG,			/* purged a leased message: drop its lease at commit */
-	PENDING_PURGE				/* purged a queue: nothing to do, but no PREPARE */
-} PendingKind;
-
-typedef struct Pending
-{
-	PendingKind kind;
-	SubTransactionId subid;
-	Oid			relid;
-	int64		msgid;
-	int64		receipt;
-} Pending;
-
-static Pending *pending = NULL;
-static int	npending = 0;
-static int	maxpending = 0;
 
 /* ---------------------------------------------------------------------
  * Shared memory
@@ -262,47 +237,6 @@ receipt_find(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
 }
 
 /* ---------------------------------------------------------------------
- * Pending work of the current transaction
- * ---------------------------------------------------------------------
- */
-
-/*
- * Make room for n more pending items before taking any lease, so that
- * recording one can never fail after the lease was taken.
- */
-void
-lease_reserve(int n)
-{
-	check_shmem();
-	if (npending + n <= maxpending)
-		return;
-	if (pending == NULL)
-	{
-		maxpending = Max(64, n);
-		pending = MemoryContextAlloc(TopMemoryContext, maxpending * sizeof(Pending));
-	}
-	else
-	{
-		maxpending = Max(maxpending * 2, npending + n);
-		pending = repalloc(pending, maxpending * sizeof(Pending));
-	}
-}
-
-static void
-pending_add(PendingKind kind, Oid relid, int64 msgid, int64 receipt)
-{
-	Pending    *p;
-
-	Assert(npending < maxpending);
-	p = &pending[npending++];
-	p->kind = kind;
-	p->subid = GetCurrentSubTransactionId();
-	p->relid = relid;
-	p->msgid = msgid;
-	p->receipt = receipt;
-}
-
-/* ---------------------------------------------------------------------
  * Leases
  * ---------------------------------------------------------------------
  */
@@ -351,15 +285,20 @@ lease_held(Oid relid, int64 msgid, TimestampTz now)
 }
 
 /*
- * Remove expired leases of every queue to make room.  Takes every partition
- * lock, so it runs only when the table is full.
+ * Remove leases, taking every partition lock, so only when it pays:
+ *	  relid invalid: the expired leases of every queue (the table is full);
+ *	  relid valid, expired_only: the expired leases of one queue (a reader at
+ *		max_inflight); returns the earliest end among its other leases;
+ *	  relid valid, !expired_only: every lease of a dropped queue.
+ * Receipts that no longer name a lease go too.
  */
-static void
-lease_sweep(Oid dbid, Oid relid, TimestampTz expired_before)
+static TimestampTz
+lease_sweep(Oid relid, bool expired_only, TimestampTz now, QueueState *qs)
 {
 	HASH_SEQ_STATUS status;
 	LeaseEntry *lease;
 	ReceiptEntry *rcpt;
+	TimestampTz earliest = DT_NOEND;
 	int			i;
 
 	for (i = 0; i < LEASE_PARTITIONS; i++)
@@ -368,17 +307,24 @@ lease_sweep(Oid dbid, Oid relid, TimestampTz expired_before)
 	hash_seq_init(&status, lease_table);
 	while ((lease = hash_seq_search(&status)) != NULL)
 	{
+		bool		expired = lease->state == LEASE_ACTIVE && lease->until <= now;
 		bool		doomed;
 
-		if (OidIsValid(relid))
-			doomed = lease->key.dbid == dbid && lease->key.relid == relid;
+		if (!OidIsValid(relid))
+			doomed = expired;
+		else if (lease->key.dbid != MyDatabaseId || lease->key.relid != relid)
+			continue;
 		else
-			doomed = lease->state == LEASE_ACTIVE && lease->until < expired_before;
+			doomed = expired || !expired_only;
 		if (doomed)
+		{
+			qstate_lease_removed(lease->key.dbid, lease->key.relid);
 			hash_search(lease_table, &lease->key, HASH_REMOVE, NULL);
+		}
+		else if (OidIsValid(relid) && lease->until < earliest)
+			earliest = lease->until;
 	}
 
-	/* Receipts whose lease is gone (or names other deliveries) go too. */
 	hash_seq_init(&status, receipt_table);
 	while ((rcpt = hash_seq_search(&status)) != NULL)
 	{
@@ -393,8 +339,13 @@ lease_sweep(Oid dbid, Oid relid, TimestampTz expired_before)
 			hash_search(receipt_table, &rcpt->key, HASH_REMOVE, NULL);
 	}
 
+	/* Claims wait for these locks, so none lowers the bound meanwhile. */
+	if (qs != NULL)
+		qstate_set_min_until(qs, earliest);
+
 	for (i = LEASE_PARTITIONS - 1; i >= 0; i--)
 		LWLockRelease(&lease_locks[i].lock);
+	return earliest;
 }
 
 static void
@@ -407,15 +358,42 @@ lease_table_full(void)
 			 errhint("Ack messages sooner, read fewer at once, or raise queue.max_leases.")));
 }
 
+/* Add a receipt to the index; false if the index is full. */
+static bool
+receipt_add(Oid relid, int64 receipt, int64 msgid, int16 rank)
+{
+	ReceiptKey	key;
+	ReceiptEntry *entry;
+	uint32		hash;
+	LWLock	   *lock;
+	bool		found;
+
+	key.dbid = MyDatabaseId;
+	key.relid = relid;
+	key.receipt = receipt;
+	hash = get_hash_value(receipt_table, &key);
+	lock = partition_lock(hash);
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	entry = hash_search_with_hash_value(receipt_table, &key, hash, HASH_ENTER_NULL, &found);
+	if (entry)
+	{
+		entry->msgid = msgid;
+		entry->rank = rank;
+	}
+	LWLockRelease(lock);
+	return entry != NULL;
+}
+
 /*
- * Lease a message unless it is leased already.  On success the new receipt
- * is returned and the lease is released again if the current
- * (sub)transaction aborts.  Callers hold the content lock of the message's
- * heap buffer, which keeps the row from being deleted meanwhile.
+ * Lease a message unless it is leased already (CLAIM_BUSY) or a new lease
+ * would pass the queue's max_inflight (CLAIM_LIMIT; limit 0 means none).  On
+ * success the new receipt is returned, and the lease is released again if
+ * the current (sub)transaction aborts.  Callers hold the content lock of the
+ * message's heap buffer, which keeps the row from being deleted meanwhile.
  */
-bool
-lease_claim(Oid relid, int64 msgid, int16 rank, TimestampTz now,
-			TimestampTz until, int64 *receipt)
+ClaimResult
+lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank,
+			TimestampTz now, TimestampTz until, uint32 limit, int64 *receipt)
 {
 	LeaseKey	key;
 	LeaseEntry *entry;
@@ -424,11 +402,8 @@ lease_claim(Oid relid, int64 msgid, int16 rank, TimestampTz now,
 	bool		found;
 	int64		old_receipt = 0;
 	int64		forgotten = 0;
-	ReceiptKey	rkey;
-	ReceiptEntry *rentry;
 	bool		swept = false;
 
-	Assert(npending < maxpending);
 	lease_key_init(&key, relid, msgid);
 	hash = get_hash_value(lease_table, &key);
 	lock = partition_lock(hash);
@@ -441,7 +416,7 @@ retry:
 		LWLockRelease(lock);
 		if (swept)
 			lease_table_full();
-		lease_sweep(InvalidOid, InvalidOid, now);
+		lease_sweep(InvalidOid, true, now, NULL);
 		swept = true;
 		goto retry;
 	}
@@ -450,10 +425,17 @@ retry:
 		if (entry->state == LEASE_SETTLING || entry->until > now)
 		{
 			LWLockRelease(lock);
-			return false;
+			return CLAIM_BUSY;
 		}
 		old_receipt = entry->receipt;
 		forgotten = entry->prev_receipt;
+		qstate_lease_add(qs, 0, until, false);
+	}
+	else if (!qstate_lease_add(qs, limit, until, true))
+	{
+		hash_search_with_hash_value(lease_table, &key, hash, HASH_REMOVE, NULL);
+		LWLockRelease(lock);
+		return CLAIM_LIMIT;
 	}
 	entry->prev_receipt = old_receipt;
 	entry->receipt = new_receipt();
@@ -463,44 +445,38 @@ retry:
 	*receipt = entry->receipt;
 	LWLockRelease(lock);
 
-	pending_add(PENDING_CLAIM, relid, msgid, *receipt);
+	xact_add(PENDING_CLAIM, relid, msgid, *receipt);
 
 	/* Index the new receipt; forget the one two deliveries back. */
-	rkey.dbid = MyDatabaseId;
-	rkey.relid = relid;
-	rkey.receipt = *receipt;
-	hash = get_hash_value(receipt_table, &rkey);
-	lock = partition_lock(hash);
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-	rentry = hash_search_with_hash_value(receipt_table, &rkey, hash, HASH_ENTER_NULL, &found);
-	if (rentry)
-	{
-		rentry->msgid = msgid;
-		rentry->rank = rank;
-	}
-	LWLockRelease(lock);
 	if (forgotten != 0)
 		receipt_remove(relid, forgotten);
-	if (rentry == NULL)
+	if (!receipt_add(relid, *receipt, msgid, rank))
 	{
 		/*
-		 * The receipts table has as many slots as the leases table and every
-		 * receipt belongs to a lease, so this means stale receipts piled up.
+		 * The receipts table has twice as many slots as the leases table and
+		 * a lease has at most two receipts, so stale receipts piled up.
 		 * Sweep them and try once more.
 		 */
-		lease_sweep(InvalidOid, InvalidOid, now);
-		LWLockAcquire(lock, LW_EXCLUSIVE);
-		rentry = hash_search_with_hash_value(receipt_table, &rkey, hash, HASH_ENTER_NULL, &found);
-		if (rentry)
-		{
-			rentry->msgid = msgid;
-			rentry->rank = rank;
-		}
-		LWLockRelease(lock);
-		if (rentry == NULL)
+		lease_sweep(InvalidOid, true, now, NULL);
+		if (!receipt_add(relid, *receipt, msgid, rank))
 			lease_table_full();
 	}
-	return true;
+	return CLAIM_OK;
+}
+
+/*
+ * A reader of a queue at max_inflight: remove the queue's expired leases if
+ * any can have expired.  True if some went.
+ */
+bool
+lease_sweep_expired(QueueState *qs, Oid relid, TimestampTz now)
+{
+	uint32		before = qstate_leases(qs);
+
+	if (!qstate_leases_may_have_expired(qs, now))
+		return false;
+	lease_sweep(relid, true, now, qs);
+	return qstate_leases(qs) < before;
 }
 
 /*
@@ -550,10 +526,10 @@ lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
 {
 	LeaseCheck	result;
 
-	lease_reserve(1);
+	xact_reserve(1);
 	result = lease_use(relid, receipt, true, 0, msgid, rank);
 	if (result == LEASE_OK)
-		pending_add(PENDING_SETTLE, relid, *msgid, receipt);
+		xact_add(PENDING_SETTLE, relid, *msgid, receipt);
 	return result;
 }
 
@@ -561,8 +537,8 @@ lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
  * Remove a message's lease if it still carries this receipt (any receipt
  * when receipt is 0), and the receipts that name it.
  */
-static void
-lease_remove(Oid relid, int64 msgid, int64 receipt)
+void
+lease_release(Oid relid, int64 msgid, int64 receipt)
 {
 	LeaseEntry *entry;
 	LWLock	   *lock;
@@ -575,6 +551,7 @@ lease_remove(Oid relid, int64 msgid, int64 receipt)
 		current = entry->receipt;
 		prev = entry->prev_receipt;
 		hash_search(lease_table, &entry->key, HASH_REMOVE, NULL);
+		qstate_lease_removed(MyDatabaseId, relid);
 	}
 	LWLockRelease(lock);
 	if (current != 0)
@@ -594,11 +571,11 @@ lease_drop(Oid relid, int64 receipt)
 	int16		rank;
 
 	if (receipt_find(relid, receipt, &msgid, &rank))
-		lease_remove(relid, msgid, receipt);
+		lease_release(relid, msgid, receipt);
 }
 
 /* Undo lease_settle(): the lease is ACTIVE again. */
-static void
+void
 lease_unsettle(Oid relid, int64 msgid, int64 receipt)
 {
 	LeaseEntry *entry;
@@ -627,8 +604,15 @@ lease_extend(Oid relid, int64 receipt, TimestampTz until)
 void
 lease_forget_queue_at_commit(Oid relid)
 {
-	lease_reserve(1);
-	pending_add(PENDING_FORGET, relid, 0, 0);
+	xact_reserve(1);
+	xact_add(PENDING_FORGET, relid, 0, 0);
+}
+
+/* At the commit of a drop: remove every lease of the queue. */
+void
+lease_forget_queue(Oid relid)
+{
+	lease_sweep(relid, false, 0, NULL);
 }
 
 /*
@@ -647,8 +631,8 @@ lease_forget_message_at_commit(Oid relid, int64 msgid)
 	LWLockRelease(lock);
 	if (found)
 	{
-		lease_reserve(1);
-		pending_add(PENDING_FORGET_MSG, relid, msgid, 0);
+		xact_reserve(1);
+		xact_add(PENDING_FORGET_MSG, relid, msgid, 0);
 	}
 }
 
@@ -660,108 +644,7 @@ lease_forget_message_at_commit(Oid relid, int64 msgid)
 void
 lease_note_purge(Oid relid)
 {
-	lease_reserve(1);
-	pending_add(PENDING_PURGE, relid, 0, 0);
+	xact_reserve(1);
+	xact_add(PENDING_PURGE, relid, 0, 0);
 }
 
-/* ---------------------------------------------------------------------
- * Transaction callbacks
- * ---------------------------------------------------------------------
- */
-
-static void
-pending_finish(Pending *p, bool commit)
-{
-	switch (p->kind)
-	{
-		case PENDING_CLAIM:
-			if (!commit)
-				lease_remove(p->relid, p->msgid, p->receipt);
-			break;
-		case PENDING_SETTLE:
-			if (commit)
-				lease_remove(p->relid, p->msgid, p->receipt);
-			else
-				lease_unsettle(p->relid, p->msgid, p->receipt);
-			break;
-		case PENDING_FORGET:
-			if (commit)
-				lease_sweep(MyDatabaseId, p->relid, 0);
-			break;
-		case PENDING_FORGET_MSG:
-			if (commit)
-				lease_remove(p->relid, p->msgid, 0);
-			break;
-		case PENDING_PURGE:
-			break;
-	}
-}
-
-static void
-lease_xact_callback(XactEvent event, void *arg)
-{
-	int			i;
-
-	switch (event)
-	{
-		case XACT_EVENT_PRE_PREPARE:
-			if (npending > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that has read, acked, nacked, purged or dropped queue messages")));
-			break;
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			for (i = 0; i < npending; i++)
-				pending_finish(&pending[i], true);
-			npending = 0;
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			/* Undo in reverse: a settle is undone before its claim. */
-			for (i = npending - 1; i >= 0; i--)
-				pending_finish(&pending[i], false);
-			npending = 0;
-			break;
-		default:
-			break;
-	}
-}
-
-static void
-lease_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-					   SubTransactionId parentSubid, void *arg)
-{
-	int			i;
-
-	switch (event)
-	{
-		case SUBXACT_EVENT_COMMIT_SUB:
-			for (i = 0; i < npending; i++)
-				if (pending[i].subid == mySubid)
-					pending[i].subid = parentSubid;
-			break;
-		case SUBXACT_EVENT_ABORT_SUB:
-			{
-				int			keep = 0;
-
-				for (i = npending - 1; i >= 0; i--)
-					if (pending[i].subid == mySubid)
-						pending_finish(&pending[i], false);
-				for (i = 0; i < npending; i++)
-					if (pending[i].subid != mySubid)
-						pending[keep++] = pending[i];
-				npending = keep;
-			}
-			break;
-		default:
-			break;
-	}
-}
-
-void
-lease_register_callbacks(void)
-{
-	RegisterXactCallback(lease_xact_callback, NULL);
-	RegisterSubXactCallback(lease_subxact_callback, NULL);
-}

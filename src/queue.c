@@ -83,6 +83,7 @@ queue_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	lease_shmem_request();
+	qstate_shmem_request();
 }
 #endif
 
@@ -92,6 +93,7 @@ queue_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	lease_shmem_startup();
+	qstate_shmem_startup();
 }
 
 void
@@ -111,6 +113,17 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("queue.max_queues",
+							"Maximum number of queues in use at once, across all databases.",
+							"Each takes about 100 bytes of shared memory for its lease count and depth.",
+							&queue_max_queues,
+							8192,
+							64,
+							INT_MAX / 1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("queue");
 #else
@@ -122,9 +135,10 @@ _PG_init(void)
 	shmem_request_hook = queue_shmem_request;
 #else
 	lease_shmem_request();
+	qstate_shmem_request();
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = queue_shmem_startup;
 
-	lease_register_callbacks();
+	xact_register_callbacks();
 }

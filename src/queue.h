@@ -64,7 +64,17 @@ typedef struct QueueInfo
 	Oid			relid;			/* mq.q_<id> */
 	Oid			pkid;			/* mq.q_<id>_pkey: (rank, id) */
 	Oid			seqid;			/* mq.q_<id>_seq: message ids */
+	Oid			keysid;			/* mq.q_<id>_keys: idempotency keys */
+	Oid			keys_pkid;		/* mq.q_<id>_keys_pkey */
 	Interval	visibility_timeout;
+	int32		max_deliveries; /* 0: none */
+	char		dead_letter_queue[QUEUE_NAME_MAXLEN + 1];	/* "": none */
+	bool		has_ttl;
+	Interval	message_ttl;
+	int64		max_length;		/* 0: none */
+	bool		drop_oldest;
+	int32		max_inflight;	/* 0: none */
+	Interval	dedup_window;
 	bool		unlogged;
 } QueueInfo;
 
@@ -73,11 +83,46 @@ extern void arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname
 extern QueueInfo *queue_lookup(const char *name);
 extern void queue_cache_invalidate_all(void);
 
-/* Shared memory (lease.c). */
+/* Work left for commit or abort (xact.c). */
+typedef enum PendingKind
+{
+	PENDING_CLAIM,
+	PENDING_SETTLE,
+	PENDING_FORGET,
+	PENDING_FORGET_MSG,
+	PENDING_PURGE,
+	PENDING_DEPTH
+} PendingKind;
+
+extern void xact_reserve(int n);
+extern void xact_add(PendingKind kind, Oid relid, int64 msgid, int64 receipt);
+extern void xact_note_depth(Oid relid, int64 delta);
+extern int64 xact_depth_delta(Oid relid);
+extern void xact_register_callbacks(void);
+
+/* Shared per-queue state (qstate.c). */
+typedef struct QueueState QueueState;
+
+extern int	queue_max_queues;
+extern Size qstate_shmem_size(void);
+extern void qstate_shmem_request(void);
+extern void qstate_shmem_startup(void);
+extern QueueState *qstate_get(Oid relid);
+extern void qstate_forget(Oid relid);
+extern uint32 qstate_leases(QueueState *qs);
+extern bool qstate_lease_add(QueueState *qs, uint32 limit, TimestampTz until,
+							 bool new_entry);
+extern void qstate_lease_removed(Oid dbid, Oid relid);
+extern bool qstate_leases_may_have_expired(QueueState *qs, TimestampTz now);
+extern void qstate_set_min_until(QueueState *qs, TimestampTz until);
+extern void qstate_apply_depth(Oid relid, int64 delta, TransactionId xid);
+extern bool qstate_depth_counted(Oid relid);
+extern int64 qstate_depth(QueueState *qs, Relation heap);
+
+/* Shared memory for leases (lease.c). */
 extern Size lease_shmem_size(void);
 extern void lease_shmem_request(void);
 extern void lease_shmem_startup(void);
-extern void lease_register_callbacks(void);
 
 /*
  * Leases (lease.c).  A lease says that one delivery of a message belongs to
@@ -93,15 +138,26 @@ typedef enum LeaseCheck
 	LEASE_BUSY					/* already settled by a pending transaction */
 } LeaseCheck;
 
-extern void lease_reserve(int n);
+typedef enum ClaimResult
+{
+	CLAIM_OK,
+	CLAIM_BUSY,					/* leased already */
+	CLAIM_LIMIT					/* the queue is at max_inflight */
+} ClaimResult;
+
 extern bool lease_held(Oid relid, int64 msgid, TimestampTz now);
-extern bool lease_claim(Oid relid, int64 msgid, int16 rank, TimestampTz now,
-						TimestampTz until, int64 *receipt);
+extern ClaimResult lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank,
+							   TimestampTz now, TimestampTz until, uint32 limit,
+							   int64 *receipt);
+extern bool lease_sweep_expired(QueueState *qs, Oid relid, TimestampTz now);
 extern LeaseCheck lease_settle(Oid relid, int64 receipt, int64 *msgid,
 							   int16 *rank);
+extern void lease_release(Oid relid, int64 msgid, int64 receipt);
+extern void lease_unsettle(Oid relid, int64 msgid, int64 receipt);
 extern void lease_drop(Oid relid, int64 receipt);
 extern LeaseCheck lease_extend(Oid relid, int64 receipt, TimestampTz until);
 extern void lease_forget_queue_at_commit(Oid relid);
+extern void lease_forget_queue(Oid relid);
 extern void lease_forget_message_at_commit(Oid relid, int64 msgid);
 extern void lease_note_purge(Oid relid);
 
@@ -125,6 +181,8 @@ typedef struct QueueRel
 	Relation	heap;
 	Relation	pk;
 	struct IndexInfo *pkinfo;
+	Relation	keys;			/* opened by dedup.c when needed */
+	Relation	keys_pk;
 } QueueRel;
 
 typedef struct StoredMsg
@@ -169,5 +227,27 @@ extern bool storage_set_visible_at(QueueRel *qrel, ItemPointer tid,
 								   TimestampTz visible_at);
 extern int64 storage_delete_all(QueueRel *qrel,
 								void (*deleted) (Oid relid, int64 msgid));
+
+extern bool storage_fetch(QueueRel *qrel, ItemPointer tid, StoredMsg *msg);
+
+/* Dead letters (policy.c). */
+typedef enum DeadReason
+{
+	DEAD_MAX_DELIVERIES,
+	DEAD_TTL,
+	DEAD_MAX_LENGTH
+} DeadReason;
+
+extern bool dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason,
+						TimestampTz now);
+extern char *dead_letter_source(Datum headers, Datum *stripped);
+
+/* Idempotency keys (dedup.c). */
+extern void dedup_check_key(text *key);
+extern int64 dedup_lookup(QueueRel *qrel, text *key, TimestampTz now,
+						  ItemPointer stale);
+extern void dedup_record(QueueRel *qrel, text *key, int64 id, TimestampTz now,
+						 ItemPointer stale);
+extern void dedup_close(QueueRel *qrel);
 
 #endif							/* QUEUE_H */

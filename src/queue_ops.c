@@ -47,9 +47,22 @@ PG_FUNCTION_INFO_V1(mq_ack_array);
 PG_FUNCTION_INFO_V1(mq_nack);
 PG_FUNCTION_INFO_V1(mq_extend);
 PG_FUNCTION_INFO_V1(mq_purge);
+PG_FUNCTION_INFO_V1(mq_redrive);
 
 /* Columns of the mq_message type. */
 #define Natts_mq_message 8
+
+typedef enum TakeMode
+{
+	TAKE_LEASE,					/* mq_read: lease and count a delivery */
+	TAKE_DELETE,				/* mq_pop: lease, count, delete */
+	TAKE_PEEK,					/* mq_peek: look only */
+	TAKE_DROP,					/* drop_oldest: dead-letter to make room */
+	TAKE_REDRIVE				/* mq_redrive: hold for the caller to move */
+} TakeMode;
+
+static int take_messages(QueueRel *qrel, TakeMode mode, int qty,
+						 const Interval *vt, StoredMsg *out);
 
 /* ---------------------------------------------------------------------
  * Argument checks
@@ -214,6 +227,39 @@ put_message(ReturnSetInfo *rsinfo, StoredMsg *m, bool with_receipt)
  */
 
 /*
+ * Make room for nnew more messages under max_length, or raise 53400.  The
+ * count is the committed depth plus this transaction's own changes, so
+ * sends that commit at the same moment can each see room for themselves:
+ * the depth can overshoot by their number, no more.
+ */
+static void
+enforce_max_length(QueueRel *qrel, int64 nnew)
+{
+	QueueInfo  *info = qrel->info;
+	int64		depth;
+	int64		excess;
+
+	if (info->max_length == 0 || nnew == 0)
+		return;
+	depth = qstate_depth(qstate_get(RelationGetRelid(qrel->heap)), qrel->heap) +
+		xact_depth_delta(RelationGetRelid(qrel->heap));
+	excess = depth + nnew - info->max_length;
+	if (excess <= 0)
+		return;
+	if (info->drop_oldest && nnew <= info->max_length &&
+		take_messages(qrel, TAKE_DROP, (int) Min(excess, PG_INT32_MAX), NULL, NULL) >= excess)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("queue \"%s\" is full", info->name),
+			 errdetail("It holds %lld messages, max_length is %lld, and this send adds %lld.",
+					   (long long) depth, (long long) info->max_length, (long long) nnew),
+			 info->drop_oldest ?
+			 errhint("overflow is drop_oldest, but not enough ready messages could be dropped to make room.") :
+			 errhint("Consume messages, or raise max_length with mq_alter_queue.")));
+}
+
+/*
  * mq_send(queue, body, headers, delay, priority, idempotency_key) -> id
  */
 Datum
@@ -224,8 +270,10 @@ mq_send(PG_FUNCTION_ARGS)
 	Datum		headers;
 	Interval   *delay;
 	int32		priority;
+	text	   *key = NULL;
 	TimestampTz now;
 	int64		id;
+	ItemPointerData stale;
 
 	arg_not_null(fcinfo, 1, "body");
 	body = PG_GETARG_DATUM(1);
@@ -233,14 +281,25 @@ mq_send(PG_FUNCTION_ARGS)
 	delay = arg_interval(fcinfo, 3, "delay", false);
 	priority = arg_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
 	if (!PG_ARGISNULL(5))
-		not_yet("idempotency_key");
+	{
+		key = PG_GETARG_TEXT_PP(5);
+		dedup_check_key(key);
+	}
 
 	open_queue(fcinfo, 0, "mq_send()", true, &qrel);
 	now = GetCurrentTimestamp();
+	if (key != NULL && (id = dedup_lookup(&qrel, key, now, &stale)) != 0)
+	{
+		storage_close(&qrel);
+		PG_RETURN_INT64(id);
+	}
+	enforce_max_length(&qrel, 1);
 	id = storage_next_id(&qrel);
 	storage_insert(&qrel, 1, &id, timestamp_plus_interval(now, delay), now,
 				   QUEUE_PRIORITY_MAX - priority,
 				   headers ? &headers : NULL, &body);
+	if (key != NULL)
+		dedup_record(&qrel, key, id, now, &stale);
 	storage_close(&qrel);
 	PG_RETURN_INT64(id);
 }
@@ -248,6 +307,9 @@ mq_send(PG_FUNCTION_ARGS)
 /*
  * mq_send_batch(queue, bodies, headers, delay, priority, idempotency_keys)
  *	  -> SETOF id, in the order of bodies
+ *
+ * A body whose key was sent before (also earlier in the same batch) is not
+ * sent again; its place in the result holds the first message's id.
  */
 Datum
 mq_send_batch(PG_FUNCTION_ARGS)
@@ -259,10 +321,14 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	int			n;
 	Datum	   *headers = NULL;
 	bool	   *hnulls = NULL;
+	Datum	   *keys = NULL;
+	bool	   *knulls = NULL;
 	Interval   *delay;
 	int32		priority;
 	TimestampTz now;
 	int64	   *ids;
+	int64	   *newids;
+	int			nnew = 0;
 	int			i;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
@@ -290,7 +356,19 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	delay = arg_interval(fcinfo, 3, "delay", false);
 	priority = arg_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
 	if (!PG_ARGISNULL(5))
-		not_yet("idempotency_keys");
+	{
+		int			nk = arg_array(fcinfo, 5, "idempotency_keys", TEXTOID, -1, false,
+								   TYPALIGN_INT, &keys, &knulls);
+
+		if (nk != n)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("idempotency_keys must have as many elements as bodies"),
+					 errdetail("bodies has %d elements, idempotency_keys has %d.", n, nk)));
+		for (i = 0; i < n; i++)
+			if (!knulls[i])
+				dedup_check_key(DatumGetTextPP(keys[i]));
+	}
 
 	open_queue(fcinfo, 0, "mq_send_batch()", true, &qrel);
 	if (n == 0)
@@ -300,10 +378,38 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	}
 	now = GetCurrentTimestamp();
 	ids = palloc(n * sizeof(int64));
+	newids = palloc(n * sizeof(int64));
+
+	/*
+	 * Give each new message its id and record its key at once, so that a
+	 * later duplicate in the same batch finds it; the new messages are then
+	 * moved to the front of bodies/headers for one insert.
+	 */
 	for (i = 0; i < n; i++)
-		ids[i] = storage_next_id(&qrel);
-	storage_insert(&qrel, n, ids, timestamp_plus_interval(now, delay), now,
-				   QUEUE_PRIORITY_MAX - priority, headers, bodies);
+	{
+		if (keys != NULL && !knulls[i])
+		{
+			text	   *key = DatumGetTextPP(keys[i]);
+			ItemPointerData stale;
+
+			ids[i] = dedup_lookup(&qrel, key, now, &stale);
+			if (ids[i] != 0)
+				continue;
+			ids[i] = storage_next_id(&qrel);
+			dedup_record(&qrel, key, ids[i], now, &stale);
+		}
+		else
+			ids[i] = storage_next_id(&qrel);
+		newids[nnew] = ids[i];
+		bodies[nnew] = bodies[i];
+		if (headers)
+			headers[nnew] = headers[i];
+		nnew++;
+	}
+	enforce_max_length(&qrel, nnew);
+	if (nnew > 0)
+		storage_insert(&qrel, nnew, newids, timestamp_plus_interval(now, delay), now,
+					   QUEUE_PRIORITY_MAX - priority, headers, bodies);
 	storage_close(&qrel);
 
 	for (i = 0; i < n; i++)
@@ -321,55 +427,126 @@ mq_send_batch(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-typedef enum TakeMode
+
+/* At most this many messages leave a queue as dead letters per call. */
+#define DEAD_PER_CALL 1000
+
+typedef struct DeadMsg
 {
-	TAKE_LEASE,					/* mq_read */
-	TAKE_DELETE,				/* mq_pop */
-	TAKE_PEEK					/* mq_peek */
-} TakeMode;
+	StoredMsg	m;
+	DeadReason	reason;
+} DeadMsg;
+
+/* Why a ready message must leave its queue instead of being delivered. */
+static bool
+is_dead(QueueInfo *info, StoredMsg *m, TimestampTz now, DeadReason *reason)
+{
+	if (info->has_ttl &&
+		timestamp_plus_interval(m->enqueued_at, &info->message_ttl) <= now)
+	{
+		*reason = DEAD_TTL;
+		return true;
+	}
+	if (info->max_deliveries > 0 && m->deliveries >= info->max_deliveries)
+	{
+		*reason = DEAD_MAX_DELIVERIES;
+		return true;
+	}
+	return false;
+}
 
 /*
- * Collect up to qty ready messages in delivery order.  TAKE_LEASE and
- * TAKE_DELETE lease each one and count its delivery; TAKE_DELETE then
- * settles the lease and deletes the row.
+ * The one scan behind read, pop, peek, drop_oldest and redrive: walk the
+ * ready messages in delivery order and take up to qty of them (see
+ * TakeMode).  Messages that have expired or used up max_deliveries are moved
+ * out as dead letters on the way (and not taken; TAKE_DROP counts them as
+ * room made).  Under max_inflight a read takes no more new leases than the
+ * limit allows.  Returns the number taken; out (NULL for TAKE_DROP) gets
+ * them.
  */
 static int
 take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 			  StoredMsg *out)
 {
+	QueueInfo  *info = qrel->info;
 	Oid			relid = RelationGetRelid(qrel->heap);
 	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz until = now;
+	TimestampTz until = DT_NOEND;	/* held until settled below */
+	uint32		limit = mode == TAKE_LEASE ? (uint32) info->max_inflight : 0;
+	bool		swept = false;
+	QueueState *qs = NULL;
 	StorageScan *scan;
 	StoredMsg	m;
+	DeadMsg    *dead = NULL;
+	int			ndead = 0;
 	int			n = 0;
+	int			i;
 	XLogRecPtr	lsn = InvalidXLogRecPtr;
 
 	if (mode == TAKE_LEASE)
 		until = timestamp_plus_interval(now, vt);
-	else if (mode == TAKE_DELETE)
-		until = DT_NOEND;		/* held until settled below */
 	if (mode != TAKE_PEEK)
-		lease_reserve(mode == TAKE_DELETE ? 2 * qty : qty);
+		qs = qstate_get(relid);
 
 	scan = storage_scan_begin(qrel, mode != TAKE_PEEK);
 	while (n < qty && storage_scan_next(scan, now, &m))
 	{
+		DeadReason	reason;
+		bool		doomed = is_dead(info, &m, now, &reason);
+		ClaimResult claim;
+
 		if (mode == TAKE_PEEK)
 		{
-			if (lease_held(relid, m.id, now))
+			if (doomed || lease_held(relid, m.id, now))
 				continue;
+			storage_scan_copy(scan, &m);
+			out[n++] = m;
+			continue;
 		}
-		else
+		if (mode == TAKE_DROP && !doomed)
 		{
-			if (!lease_claim(relid, m.id, m.rank, now, until, &m.receipt))
+			doomed = true;
+			reason = DEAD_MAX_LENGTH;
+		}
+
+		xact_reserve(2);
+		if (doomed)
+		{
+			if (ndead >= DEAD_PER_CALL)
 				continue;
+			if (lease_claim(qs, relid, m.id, m.rank, now, DT_NOEND, 0, &m.receipt) != CLAIM_OK)
+				continue;
+			storage_scan_copy(scan, &m);
+			if (dead == NULL)
+				dead = palloc(DEAD_PER_CALL * sizeof(DeadMsg));
+			dead[ndead].m = m;
+			dead[ndead].reason = reason;
+			ndead++;
+			if (mode == TAKE_DROP)
+				n++;
+			continue;
+		}
+
+		claim = lease_claim(qs, relid, m.id, m.rank, now, until, limit, &m.receipt);
+		if (claim == CLAIM_LIMIT && !swept)
+		{
+			/* Expired leases may be holding the places; sweep once. */
+			swept = true;
+			if (lease_sweep_expired(qs, relid, now))
+				claim = lease_claim(qs, relid, m.id, m.rank, now, until, limit, &m.receipt);
+		}
+		if (claim == CLAIM_LIMIT)
+			break;
+		if (claim != CLAIM_OK)
+			continue;
+		if (mode == TAKE_LEASE || mode == TAKE_DELETE)
+		{
 			if (m.deliveries < PG_INT32_MAX)
 				m.deliveries++;
 			lsn = storage_scan_set_deliveries(scan, m.deliveries);
-			if (mode == TAKE_LEASE)
-				m.visible_at = until;
 		}
+		if (mode == TAKE_LEASE)
+			m.visible_at = until;
 		storage_scan_copy(scan, &m);
 		out[n++] = m;
 	}
@@ -384,10 +561,23 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	if (!XLogRecPtrIsInvalid(lsn))
 		XLogFlush(lsn);
 
+	for (i = 0; i < ndead; i++)
+	{
+		int64		msgid;
+		int16		rank;
+
+		if (lease_settle(relid, dead[i].m.receipt, &msgid, &rank) != LEASE_OK ||
+			!dead_letter(qrel, &dead[i].m, dead[i].reason, now))
+		{
+			lease_drop(relid, dead[i].m.receipt);
+			if (mode == TAKE_DROP)
+				n--;
+		}
+	}
+
 	if (mode == TAKE_DELETE)
 	{
 		int			kept = 0;
-		int			i;
 
 		for (i = 0; i < n; i++)
 		{
@@ -504,6 +694,7 @@ static LeaseCheck
 settle_one(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visible_at)
 {
 	Oid			relid = RelationGetRelid(qrel->heap);
+	int32		max_deliveries = qrel->info->max_deliveries;
 	int64		msgid;
 	int16		rank;
 	ItemPointerData tid;
@@ -513,13 +704,22 @@ settle_one(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visible_at)
 	check = lease_settle(relid, receipt, &msgid, &rank);
 	if (check != LEASE_OK)
 		return check;
-	if (how == HOW_NACK && visible_at == 0)
+	if (how == HOW_NACK && visible_at == 0 && max_deliveries == 0)
 		return LEASE_OK;		/* the lease simply ends at commit */
 	done = storage_find(qrel, rank, msgid, &tid);
-	if (done)
-		done = (how == HOW_ACK) ?
-			storage_delete(qrel, &tid) :
-			storage_set_visible_at(qrel, &tid, visible_at);
+	if (done && how == HOW_ACK)
+		done = storage_delete(qrel, &tid);
+	else if (done)
+	{
+		StoredMsg	m;
+
+		/* A nack of the last allowed delivery dead-letters the message. */
+		done = storage_fetch(qrel, &tid, &m);
+		if (done && max_deliveries > 0 && m.deliveries >= max_deliveries)
+			done = dead_letter(qrel, &m, DEAD_MAX_DELIVERIES, GetCurrentTimestamp());
+		else if (done && visible_at != 0)
+			done = storage_set_visible_at(qrel, &tid, visible_at);
+	}
 	if (!done)
 	{
 		/* Purged (or dropped) by a transaction that committed first. */
@@ -650,4 +850,80 @@ mq_purge(PG_FUNCTION_ARGS)
 	n = storage_delete_all(&qrel, lease_forget_message_at_commit);
 	storage_close(&qrel);
 	PG_RETURN_INT64(n);
+}
+
+/*
+ * mq_redrive(dead_letter_queue, max) -> number moved
+ *
+ * Moves ready dead letters (messages with an mq_dead_letter header) back to
+ * the queues named in their headers, with the header removed and the
+ * delivery count reset; at most max of them (NULL: all).  Dead letters
+ * whose queue no longer exists stay.  Like dead letters, redriven messages
+ * are not held back by the target's max_length.
+ */
+Datum
+mq_redrive(PG_FUNCTION_ARGS)
+{
+	QueueRel	dlq;
+	int64		max = PG_INT64_MAX;
+	int64		moved = 0;
+	Oid			relid;
+	StoredMsg  *msgs = palloc(QUEUE_QTY_MAX * sizeof(StoredMsg));
+
+	if (!PG_ARGISNULL(1))
+	{
+		max = PG_GETARG_INT64(1);
+		if (max < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max must be at least 1 or NULL"),
+					 errdetail("The value given was %lld.", (long long) max)));
+	}
+	open_queue(fcinfo, 0, "mq_redrive()", true, &dlq);
+	relid = RelationGetRelid(dlq.heap);
+
+	while (moved < max)
+	{
+		int			n = take_messages(&dlq, TAKE_REDRIVE,
+									  (int) Min(max - moved, QUEUE_QTY_MAX), NULL, msgs);
+		int64		batch = 0;
+		int			i;
+
+		for (i = 0; i < n; i++)
+		{
+			StoredMsg  *m = &msgs[i];
+			Datum		headers = (Datum) 0;
+			char	   *source = dead_letter_source(storage_detoast(m->headers), &headers);
+			QueueRel	target;
+			int64		msgid;
+			int16		rank;
+
+			if (source == NULL || strcmp(source, dlq.info->name) == 0 ||
+				!storage_open_by_name(&target, source, RowExclusiveLock))
+			{
+				/* Not ours to move: leave it where it is. */
+				lease_release(relid, m->id, m->receipt);
+				continue;
+			}
+			if (lease_settle(relid, m->receipt, &msgid, &rank) == LEASE_OK &&
+				storage_delete(&dlq, &m->tid))
+			{
+				TimestampTz now = GetCurrentTimestamp();
+				Datum		body = storage_detoast(m->body);
+				int64		id = storage_next_id(&target);
+
+				storage_insert(&target, 1, &id, now, now, m->rank,
+							   headers ? &headers : NULL, &body);
+				batch++;
+			}
+			else
+				lease_drop(relid, m->receipt);
+			storage_close(&target);
+		}
+		moved += batch;
+		if (batch == 0)
+			break;
+	}
+	storage_close(&dlq);
+	PG_RETURN_INT64(moved);
 }

@@ -131,6 +131,8 @@ storage_open(QueueRel *qrel, const char *name, QueueInfo *info,
 	check_layout(qrel->heap, name);
 	qrel->pk = index_open(pkid, lockmode);
 	qrel->pkinfo = NULL;
+	qrel->keys = NULL;
+	qrel->keys_pk = NULL;
 	return true;
 }
 
@@ -156,6 +158,7 @@ storage_open_by_name(QueueRel *qrel, const char *name, LOCKMODE lockmode)
 void
 storage_close(QueueRel *qrel)
 {
+	dedup_close(qrel);
 	index_close(qrel->pk, NoLock);
 	table_close(qrel->heap, NoLock);
 }
@@ -219,7 +222,6 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 		heap_insert(qrel->heap, tup, cid, 0, NULL);
 		index_row(qrel, rank, ids[0], &tup->t_self);
 		heap_freetuple(tup);
-		return;
 	}
 	else
 	{
@@ -258,6 +260,7 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 			ExecDropSingleTupleTableSlot(slots[i]);
 		pfree(slots);
 	}
+	xact_note_depth(RelationGetRelid(qrel->heap), nmsgs);
 }
 
 /* ---------------------------------------------------------------------
@@ -460,6 +463,30 @@ storage_find(QueueRel *qrel, int16 rank, int64 msgid, ItemPointer tid)
 	return found;
 }
 
+/* Read the row at tid (the caller knows it is the current version). */
+bool
+storage_fetch(QueueRel *qrel, ItemPointer tid, StoredMsg *msg)
+{
+	HeapTupleData tuple;
+	Buffer		buf;
+	TupleDesc	desc = RelationGetDescr(qrel->heap);
+	bool		isnull;
+	Datum		d;
+
+	tuple.t_self = *tid;
+	if (!heap_fetch(qrel->heap, SnapshotSelf, &tuple, &buf, false))
+		return false;
+	decode_fixed(tuple.t_data, msg);
+	msg->tid = *tid;
+	msg->receipt = 0;
+	d = heap_getattr(&tuple, Anum_msg_headers, desc, &isnull);
+	msg->headers = isnull ? (Datum) 0 : datumCopy(d, false, -1);
+	d = heap_getattr(&tuple, Anum_msg_body, desc, &isnull);
+	msg->body = datumCopy(d, false, -1);
+	ReleaseBuffer(buf);
+	return true;
+}
+
 /*
  * Delete a row in the current transaction, waiting for a transaction that
  * is changing it.  False if someone else deleted it first (or we did).
@@ -475,6 +502,7 @@ storage_delete(QueueRel *qrel, ItemPointer tid)
 	switch (result)
 	{
 		case TM_Ok:
+			xact_note_depth(RelationGetRelid(qrel->heap), -1);
 			return true;
 		case TM_SelfModified:
 		case TM_Updated:

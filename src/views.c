@@ -7,7 +7,8 @@
  * into ready, inflight (leased, or being acked/nacked) and delayed.  It
  * reads every row, so its cost grows with the depth of the queue; it is
  * meant for inspection, not for hot paths.  On a hot standby the leases of
- * the primary are unknown, so only depth is shown there.
+ * the primary are unknown, so only depth is shown there (and not even that
+ * for an unlogged queue, whose storage a standby cannot read).
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +32,7 @@ mq_queue_figures(PG_FUNCTION_ARGS)
 	bool		nulls[5] = {true, true, true, true, true};
 	char		name[QUEUE_NAME_MAXLEN + 1];
 	QueueRel	qrel;
+	QueueInfo  *info;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -39,7 +41,11 @@ mq_queue_figures(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(0))
 	{
 		queue_check_name("queue", PG_GETARG_TEXT_PP(0), name);
-		if (storage_open_by_name(&qrel, name, AccessShareLock))
+		if (RecoveryInProgress() && (info = queue_lookup(name)) != NULL && info->unlogged)
+		{
+			/* Unlogged storage cannot be read on a standby. */
+		}
+		else if (storage_open_by_name(&qrel, name, AccessShareLock))
 		{
 			TimestampTz now = GetCurrentTimestamp();
 			int64		depth,

@@ -1,0 +1,183 @@
+/*-------------------------------------------------------------------------
+ *
+ * policy.c
+ *	  Dead letters: moving a message out of its queue, and back.
+ *
+ * A message leaves its queue as a dead letter when it has been delivered
+ * max_deliveries times (on a nack, or on the read after its last lease
+ * ended), when it outlived message_ttl, or when drop_oldest makes room for
+ * a send.  It is deleted from its queue and, if the queue has a
+ * dead_letter_queue, sent there in the same transaction with body, headers
+ * and priority kept and the header
+ *
+ *	  "mq_dead_letter": {"queue": ..., "reason": "max_deliveries" | "ttl" |
+ *						 "max_length", "deliveries": n, "at": ...}
+ *
+ * (replacing any earlier one).  Without a dead-letter queue it is dropped.
+ * A dead-letter queue takes dead letters whatever its own max_length:
+ * a dead letter is never lost to the limits of the queue meant to keep it.
+ *
+ * mq_redrive() reverses the move: the message goes back to the queue named
+ * in its header, with the header removed and its delivery count reset.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "queue.h"
+
+#define DEAD_LETTER_KEY "mq_dead_letter"
+
+static void
+push_string(JsonbParseState **st, JsonbIteratorToken tok, const char *s)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	pushJsonbValue(st, tok, &v);
+}
+
+/*
+ * headers with key replaced by value (value NULL: removed).  headers may be
+ * (Datum) 0 for none; the result is (Datum) 0 if no key is left.
+ */
+static Datum
+headers_with(Datum headers, const char *key, Jsonb *value)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	int			nkeys = 0;
+	int			keylen = strlen(key);
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	if (headers != (Datum) 0)
+	{
+		Jsonb	   *jb = DatumGetJsonbP(headers);
+		JsonbIterator *it = JsonbIteratorInit(&jb->root);
+		JsonbValue	k;
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+		{
+			if (tok != WJB_KEY)
+				continue;
+			tok = JsonbIteratorNext(&it, &v, true);
+			Assert(tok == WJB_VALUE);
+			if (k.val.string.len == keylen &&
+				memcmp(k.val.string.val, key, keylen) == 0)
+				continue;
+			pushJsonbValue(&st, WJB_KEY, &k);
+			pushJsonbValue(&st, WJB_VALUE, &v);
+			nkeys++;
+		}
+	}
+	if (value != NULL)
+	{
+		JsonbValue	v;
+
+		push_string(&st, WJB_KEY, key);
+		v.type = jbvBinary;
+		v.val.binary.data = &value->root;
+		v.val.binary.len = VARSIZE(value) - VARHDRSZ;
+		pushJsonbValue(&st, WJB_VALUE, &v);
+		nkeys++;
+	}
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	if (nkeys == 0)
+		return (Datum) 0;
+	return JsonbPGetDatum(JsonbValueToJsonb(res));
+}
+
+/* The mq_dead_letter header object. */
+static Jsonb *
+dead_letter_info(const char *queue, const char *reason, int32 deliveries,
+				 TimestampTz at)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue	v;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_string(&st, WJB_KEY, "queue");
+	push_string(&st, WJB_VALUE, queue);
+	push_string(&st, WJB_KEY, "reason");
+	push_string(&st, WJB_VALUE, reason);
+	push_string(&st, WJB_KEY, "deliveries");
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(deliveries);
+	pushJsonbValue(&st, WJB_VALUE, &v);
+	push_string(&st, WJB_KEY, "at");
+	push_string(&st, WJB_VALUE, DatumGetCString(DirectFunctionCall1(timestamptz_out,
+																	TimestampTzGetDatum(at))));
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * Move a message out of its queue: delete its row and, if the queue has a
+ * dead-letter queue, send it there.  The caller has settled the message's
+ * lease, so nobody else touches it.  False if the row was gone already.
+ */
+bool
+dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason, TimestampTz now)
+{
+	static const char *const reasons[] = {"max_deliveries", "ttl", "max_length"};
+	const char *dlq = qrel->info->dead_letter_queue;
+	QueueRel	target;
+	Datum		headers;
+	Datum		body;
+	int64		id;
+
+	if (!storage_delete(qrel, &m->tid))
+		return false;
+	if (dlq[0] == '\0')
+		return true;
+
+	if (!storage_open_by_name(&target, dlq, RowExclusiveLock))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dead-letter queue \"%s\" of queue \"%s\" does not exist",
+						dlq, qrel->info->name)));
+	headers = headers_with(storage_detoast(m->headers), DEAD_LETTER_KEY,
+						   dead_letter_info(qrel->info->name, reasons[reason],
+											m->deliveries, now));
+	body = storage_detoast(m->body);
+	id = storage_next_id(&target);
+	storage_insert(&target, 1, &id, now, now, m->rank, &headers, &body);
+	storage_close(&target);
+	return true;
+}
+
+/*
+ * For mq_redrive: the queue a dead letter came from (NULL if the message
+ * carries no usable mq_dead_letter header) and its headers without it.
+ */
+char *
+dead_letter_source(Datum headers, Datum *stripped)
+{
+	Jsonb	   *jb;
+	JsonbValue	info;
+	JsonbValue	queue;
+	char	   *name;
+
+	if (headers == (Datum) 0)
+		return NULL;
+	jb = DatumGetJsonbP(headers);
+	if (getKeyJsonValueFromContainer(&jb->root, DEAD_LETTER_KEY,
+									 strlen(DEAD_LETTER_KEY), &info) == NULL ||
+		info.type != jbvBinary ||
+		!JsonContainerIsObject(info.val.binary.data) ||
+		getKeyJsonValueFromContainer(info.val.binary.data, "queue", 5, &queue) == NULL ||
+		queue.type != jbvString || queue.val.string.len < 1 ||
+		queue.val.string.len > QUEUE_NAME_MAXLEN)
+		return NULL;
+	name = pnstrdup(queue.val.string.val, queue.val.string.len);
+	*stripped = headers_with(headers, DEAD_LETTER_KEY, NULL);
+	return name;
+}

@@ -1,0 +1,511 @@
+/*-------------------------------------------------------------------------
+ *
+ * qstate.c
+ *	  Shared per-queue state: the number of leases and the committed depth.
+ *
+ * One entry per queue in use, keyed by (database, storage table OID), in a
+ * shared hash of queue.max_queues entries, created on first use and removed
+ * when the queue is dropped.
+ *
+ * Leases.  nleases counts the queue's lease entries (lease.c keeps it up to
+ * date), which bounds the leased messages from above: max_inflight is
+ * enforced against it.  min_until is a lower bound of the ends of those
+ * leases, so a reader at the limit knows when sweeping expired leases can
+ * help.
+ *
+ * Depth.  max_length needs the number of committed messages without
+ * counting rows on every send.  The counter starts UNINIT; the first send
+ * that needs it rebuilds it (COUNTING) and then it is READY and follows the
+ * commits of every transaction that inserts or deletes rows (xact.c hands
+ * over each transaction's net change at commit).  A rebuild must not lose
+ * or double-count a transaction that commits while rows are being counted:
+ *
+ *	  1. under the partition lock: take snapshot S, publish S's xmin, xmax and
+ *		 running xids in a shared slot, state = COUNTING;
+ *	  2. count the rows S sees (without the counting transaction's own
+ *		 changes);
+ *	  3. meanwhile a committing transaction checks its xid against the
+ *		 published S: if S already saw it committed, its rows are in the
+ *		 count and its change is ignored; otherwise the change goes to
+ *		 after_delta;
+ *	  4. under the partition lock: depth = count + after_delta, READY.
+ *
+ * A transaction that commits before step 1 finds the state UNINIT and its
+ * rows are in S; one that commits after step 4 adds to depth.  Shared memory
+ * is rebuilt empty after a restart, so every counter is rebuilt from the
+ * table.  A backend that dies while counting is noticed by the next one,
+ * which takes over.
+ *
+ * Locking: an entry's depth fields are read and written under its partition
+ * LWLock; the snapshot slots under the extra lock at the end of the tranche,
+ * which is taken only while holding a partition lock (never the other way).
+ * nleases and min_until are atomics.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/tableam.h"
+#include "access/twophase.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "postmaster/autovacuum.h"
+#include "postmaster/bgworker.h"
+#include "replication/walsender.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "queue.h"
+
+#define QSTATE_PARTITIONS	16
+#define QSTATE_SLOTS		4
+
+int			queue_max_queues = 8192;
+
+typedef enum DepthState
+{
+	DEPTH_UNINIT = 0,
+	DEPTH_COUNTING,
+	DEPTH_READY
+} DepthState;
+
+typedef struct QueueStateKey
+{
+	Oid			dbid;
+	Oid			relid;
+} QueueStateKey;
+
+struct QueueState
+{
+	QueueStateKey key;
+	pg_atomic_uint32 nleases;
+	pg_atomic_uint64 min_until;
+	/* under the partition lock */
+	uint8		depth_state;
+	int8		slot;			/* COUNTING: the published snapshot */
+	int			counter_pid;	/* COUNTING: who counts */
+	int64		depth;
+	int64		after_delta;
+};
+
+/* A snapshot published while a depth counter is rebuilt. */
+typedef struct SnapshotSlot
+{
+	bool		used;
+	TransactionId xmin;
+	TransactionId xmax;
+	TransactionId own_xid;
+	int			xcnt;
+	TransactionId xip[FLEXIBLE_ARRAY_MEMBER];
+} SnapshotSlot;
+
+static HTAB *qstate_table = NULL;
+static LWLockPadded *qstate_locks = NULL;
+static char *slots = NULL;
+
+/* Running transactions a snapshot can list (procarray's maxProcs). */
+static int
+max_xids(void)
+{
+	return MaxConnections + autovacuum_max_workers + 1 + max_worker_processes +
+		max_wal_senders + max_prepared_xacts;
+}
+
+static Size
+slot_size(void)
+{
+	return MAXALIGN(offsetof(SnapshotSlot, xip) + sizeof(TransactionId) * max_xids());
+}
+
+static SnapshotSlot *
+slot_get(int i)
+{
+	return (SnapshotSlot *) (slots + i * slot_size());
+}
+
+Size
+qstate_shmem_size(void)
+{
+	return add_size(hash_estimate_size(queue_max_queues, sizeof(QueueState)),
+					mul_size(QSTATE_SLOTS, slot_size()));
+}
+
+void
+qstate_shmem_request(void)
+{
+	RequestAddinShmemSpace(qstate_shmem_size());
+	RequestNamedLWLockTranche("queue_state", QSTATE_PARTITIONS + 1);
+}
+
+void
+qstate_shmem_startup(void)
+{
+	HASHCTL		info;
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	qstate_locks = GetNamedLWLockTranche("queue_state");
+	info.keysize = sizeof(QueueStateKey);
+	info.entrysize = sizeof(QueueState);
+	info.num_partitions = QSTATE_PARTITIONS;
+	qstate_table = ShmemInitHash("queue state", queue_max_queues, queue_max_queues, &info,
+								 HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
+	slots = ShmemInitStruct("queue depth snapshots", QSTATE_SLOTS * slot_size(), &found);
+	if (!found)
+		memset(slots, 0, QSTATE_SLOTS * slot_size());
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static LWLock *
+slots_lock(void)
+{
+	return &qstate_locks[QSTATE_PARTITIONS].lock;
+}
+
+/* Find (or create) a queue's entry, with its partition lock held. */
+static QueueState *
+qstate_find(Oid relid, bool create, LWLockMode mode, LWLock **lock)
+{
+	QueueStateKey key;
+	uint32		hash;
+	QueueState *qs;
+	bool		found;
+
+	if (qstate_table == NULL)
+		queue_require_preload();
+	key.dbid = MyDatabaseId;
+	key.relid = relid;
+	hash = get_hash_value(qstate_table, &key);
+	*lock = &qstate_locks[hash % QSTATE_PARTITIONS].lock;
+	LWLockAcquire(*lock, create ? LW_EXCLUSIVE : mode);
+	if (!create)
+		return hash_search_with_hash_value(qstate_table, &key, hash, HASH_FIND, NULL);
+	qs = hash_search_with_hash_value(qstate_table, &key, hash, HASH_ENTER_NULL, &found);
+	if (qs == NULL)
+	{
+		LWLockRelease(*lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many queues in use"),
+				 errdetail("All %d slots for shared queue state are taken.", queue_max_queues),
+				 errhint("Raise queue.max_queues.")));
+	}
+	if (!found)
+	{
+		pg_atomic_init_u32(&qs->nleases, 0);
+		pg_atomic_init_u64(&qs->min_until, (uint64) PG_INT64_MAX);
+		qs->depth_state = DEPTH_UNINIT;
+		qs->slot = -1;
+		qs->counter_pid = 0;
+		qs->depth = 0;
+		qs->after_delta = 0;
+	}
+	return qs;
+}
+
+/*
+ * The shared state of a queue, created if need be.  The pointer stays valid
+ * while the caller holds a lock on the queue's storage table (entries go
+ * only when the queue is dropped).
+ */
+QueueState *
+qstate_get(Oid relid)
+{
+	LWLock	   *lock;
+	QueueState *qs = qstate_find(relid, true, LW_EXCLUSIVE, &lock);
+
+	LWLockRelease(lock);
+	return qs;
+}
+
+/* The queue was dropped (at commit). */
+void
+qstate_forget(Oid relid)
+{
+	QueueStateKey key;
+	LWLock	   *lock;
+
+	if (qstate_find(relid, false, LW_EXCLUSIVE, &lock) != NULL)
+	{
+		key.dbid = MyDatabaseId;
+		key.relid = relid;
+		hash_search(qstate_table, &key, HASH_REMOVE, NULL);
+	}
+	LWLockRelease(lock);
+}
+
+/* ---------------------------------------------------------------------
+ * Leases
+ * ---------------------------------------------------------------------
+ */
+
+uint32
+qstate_leases(QueueState *qs)
+{
+	return pg_atomic_read_u32(&qs->nleases);
+}
+
+/*
+ * A lease ending at "until" was taken: a new lease entry (counted unless
+ * that would pass limit, 0 meaning none; false then, counting nothing) or
+ * an expired entry taken over.
+ */
+bool
+qstate_lease_add(QueueState *qs, uint32 limit, TimestampTz until, bool new_entry)
+{
+	uint64		cur;
+
+	if (!new_entry)
+		;
+	else if (limit > 0)
+	{
+		if (pg_atomic_fetch_add_u32(&qs->nleases, 1) >= limit)
+		{
+			pg_atomic_fetch_sub_u32(&qs->nleases, 1);
+			return false;
+		}
+	}
+	else
+		pg_atomic_fetch_add_u32(&qs->nleases, 1);
+
+	cur = pg_atomic_read_u64(&qs->min_until);
+	while ((int64) cur > until &&
+		   !pg_atomic_compare_exchange_u64(&qs->min_until, &cur, (uint64) until))
+		;
+	return true;
+}
+
+/* A lease of the queue was removed. */
+void
+qstate_lease_removed(Oid dbid, Oid relid)
+{
+	QueueStateKey key;
+	QueueState *qs;
+	uint32		hash;
+	LWLock	   *lock;
+
+	key.dbid = dbid;
+	key.relid = relid;
+	hash = get_hash_value(qstate_table, &key);
+	lock = &qstate_locks[hash % QSTATE_PARTITIONS].lock;
+	LWLockAcquire(lock, LW_SHARED);
+	qs = hash_search_with_hash_value(qstate_table, &key, hash, HASH_FIND, NULL);
+	if (qs)
+		pg_atomic_fetch_sub_u32(&qs->nleases, 1);
+	LWLockRelease(lock);
+}
+
+/* Could sweeping remove an expired lease of this queue now? */
+bool
+qstate_leases_may_have_expired(QueueState *qs, TimestampTz now)
+{
+	return (int64) pg_atomic_read_u64(&qs->min_until) <= now;
+}
+
+/* After a sweep of the queue's leases: the earliest end that is left. */
+void
+qstate_set_min_until(QueueState *qs, TimestampTz until)
+{
+	pg_atomic_write_u64(&qs->min_until, (uint64) until);
+}
+
+/* ---------------------------------------------------------------------
+ * Depth
+ * ---------------------------------------------------------------------
+ */
+
+/* Did the published snapshot already see xid committed? */
+static bool
+slot_sees(SnapshotSlot *slot, TransactionId xid)
+{
+	int			i;
+
+	if (xid == slot->own_xid)
+		return false;
+	if (TransactionIdPrecedes(xid, slot->xmin))
+		return true;
+	if (TransactionIdFollowsOrEquals(xid, slot->xmax))
+		return false;
+	for (i = 0; i < slot->xcnt; i++)
+		if (TransactionIdEquals(slot->xip[i], xid))
+			return false;
+	return true;
+}
+
+/* At commit: a transaction (xid) changed the queue's rows by delta. */
+void
+qstate_apply_depth(Oid relid, int64 delta, TransactionId xid)
+{
+	LWLock	   *lock;
+	QueueState *qs;
+
+	if (delta == 0 || qstate_table == NULL)
+		return;
+	qs = qstate_find(relid, false, LW_EXCLUSIVE, &lock);
+	if (qs != NULL)
+	{
+		if (qs->depth_state == DEPTH_READY)
+			qs->depth += delta;
+		else if (qs->depth_state == DEPTH_COUNTING)
+		{
+			bool		seen;
+
+			LWLockAcquire(slots_lock(), LW_SHARED);
+			seen = TransactionIdIsValid(xid) && slot_sees(slot_get(qs->slot), xid);
+			LWLockRelease(slots_lock());
+			if (!seen)
+				qs->after_delta += delta;
+		}
+	}
+	LWLockRelease(lock);
+}
+
+/* Is the queue's depth being counted (so PREPARE must not skip a change)? */
+bool
+qstate_depth_counted(Oid relid)
+{
+	LWLock	   *lock;
+	QueueState *qs;
+	bool		counted;
+
+	if (qstate_table == NULL)
+		return false;
+	qs = qstate_find(relid, false, LW_SHARED, &lock);
+	counted = qs != NULL && qs->depth_state != DEPTH_UNINIT;
+	LWLockRelease(lock);
+	return counted;
+}
+
+/* A free snapshot slot, or -1 (slots lock held). */
+static int
+free_slot(void)
+{
+	int			i;
+
+	for (i = 0; i < QSTATE_SLOTS; i++)
+		if (!slot_get(i)->used)
+			return i;
+	return -1;
+}
+
+/* Count the rows a snapshot sees, leaving out the caller's own changes. */
+static int64
+count_rows(Relation heap, Snapshot snapshot)
+{
+	TableScanDesc scan;
+	int64		n = 0;
+
+	snapshot->curcid = FirstCommandId;
+	scan = table_beginscan(heap, snapshot, 0, NULL);
+	while (heap_getnext(scan, ForwardScanDirection) != NULL)
+	{
+		n++;
+		CHECK_FOR_INTERRUPTS();
+	}
+	table_endscan(scan);
+	return n;
+}
+
+/*
+ * The number of committed messages in the queue, rebuilding the counter if
+ * need be.  heap is the queue's storage, opened by the caller.
+ */
+int64
+qstate_depth(QueueState *qs, Relation heap)
+{
+	LWLock	   *lock;
+	Oid			relid = RelationGetRelid(heap);
+
+	for (;;)
+	{
+		volatile int slotno;
+		Snapshot	snapshot;
+		int64		count;
+
+		qs = qstate_find(relid, true, LW_EXCLUSIVE, &lock);
+		if (qs->depth_state == DEPTH_READY)
+		{
+			int64		depth = qs->depth;
+
+			LWLockRelease(lock);
+			return depth;
+		}
+		if (qs->depth_state == DEPTH_COUNTING &&
+			BackendPidGetProc(qs->counter_pid) != NULL)
+		{
+			/* Someone else is counting; wait for them. */
+			LWLockRelease(lock);
+			pg_usleep(1000L);
+			CHECK_FOR_INTERRUPTS();
+			continue;
+		}
+
+		/* Count ourselves (taking over from a counter that died). */
+		LWLockAcquire(slots_lock(), LW_EXCLUSIVE);
+		slotno = qs->depth_state == DEPTH_COUNTING ? qs->slot : free_slot();
+		if (slotno < 0)
+		{
+			LWLockRelease(slots_lock());
+			LWLockRelease(lock);
+			pg_usleep(1000L);
+			CHECK_FOR_INTERRUPTS();
+			continue;
+		}
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
+		{
+			SnapshotSlot *slot = slot_get(slotno);
+
+			slot->used = true;
+			slot->xmin = snapshot->xmin;
+			slot->xmax = snapshot->xmax;
+			slot->own_xid = GetTopTransactionIdIfAny();
+			slot->xcnt = Min(snapshot->xcnt, max_xids());
+			memcpy(slot->xip, snapshot->xip, slot->xcnt * sizeof(TransactionId));
+		}
+		LWLockRelease(slots_lock());
+		qs->depth_state = DEPTH_COUNTING;
+		qs->slot = slotno;
+		qs->counter_pid = MyProcPid;
+		qs->after_delta = 0;
+		LWLockRelease(lock);
+
+		PG_TRY();
+		{
+			count = count_rows(heap, snapshot);
+		}
+		PG_CATCH();
+		{
+			/* Leave the counter for the next one to rebuild. */
+			qs = qstate_find(relid, true, LW_EXCLUSIVE, &lock);
+			if (qs->depth_state == DEPTH_COUNTING && qs->counter_pid == MyProcPid)
+			{
+				qs->depth_state = DEPTH_UNINIT;
+				LWLockAcquire(slots_lock(), LW_EXCLUSIVE);
+				slot_get(slotno)->used = false;
+				LWLockRelease(slots_lock());
+			}
+			LWLockRelease(lock);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		UnregisterSnapshot(snapshot);
+
+		qs = qstate_find(relid, true, LW_EXCLUSIVE, &lock);
+		if (qs->depth_state == DEPTH_COUNTING && qs->counter_pid == MyProcPid)
+		{
+			qs->depth = count + qs->after_delta;
+			qs->depth_state = DEPTH_READY;
+			LWLockAcquire(slots_lock(), LW_EXCLUSIVE);
+			slot_get(slotno)->used = false;
+			LWLockRelease(slots_lock());
+		}
+		LWLockRelease(lock);
+	}
+}
