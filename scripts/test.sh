@@ -7,13 +7,14 @@
 #   TAP          test/t                     (each test starts its own servers)
 #
 # Servers run as the postgres user; all output goes to $QUEUE_TMP/test.
-# Pass suite names (regress isolation pgtap tap) to run only those, and
-# TAP test files with PROVE_TESTS="test/t/001_x.pl".
+# Pass suite names (regress isolation pgtap tap) to run only those, TAP
+# test files with PROVE_TESTS="001_x.pl 002_y.pl", and another output
+# directory with QUEUE_TEST_OUT.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$QUEUE_ROOT"
 
-OUT=$QUEUE_TMP/test
+OUT=${QUEUE_TEST_OUT:-$QUEUE_TMP/test}
 SUITES=${*:-regress isolation pgtap tap}
 PASSED=0
 FAILED=0
@@ -23,6 +24,7 @@ as_pg mkdir -p "$OUT"
 TEST=$OUT/src.$$
 rm -rf "$TEST"
 cp -r test "$TEST"
+cp -r examples "$TEST/examples"
 chown -R "$PG_USER": "$TEST" 2>/dev/null || true
 trap 'rm -rf "$TEST"' EXIT
 
@@ -105,12 +107,15 @@ CONF
 }
 
 run_tap() {
-	local dir=$OUT/tap status
+	local dir=$OUT/tap status tests="" t
 	rm -rf "$dir"; as_pg mkdir -p "$dir"
+	for t in ${PROVE_TESTS:-}; do
+		case $t in /*) tests="$tests $t" ;; *) tests="$tests $TEST/t/$t" ;; esac
+	done
 	as_pg env PATH="$PGBIN:$PATH" TESTDIR="$dir" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-		QUEUE_ROOT="$QUEUE_ROOT" \
+		QUEUE_ROOT="$QUEUE_ROOT" QUEUE_EXAMPLES="$TEST/examples" \
 		prove -I "$PGXS_DIR/src/test/perl" -I "$TEST/t" ${PROVE_FLAGS:-} \
-		${PROVE_TESTS:-"$TEST"/t/*.pl} >"$dir/output" 2>&1
+		${tests:-"$TEST"/t/*.pl} >"$dir/output" 2>&1
 	status=$?
 	cat "$dir/output"
 	count_tap tap "$dir/output" $status
