@@ -219,8 +219,14 @@ QueueState *
 qstate_get(Oid relid)
 {
 	LWLock	   *lock;
-	QueueState *qs = qstate_find(relid, true, LW_EXCLUSIVE, &lock);
+	QueueState *qs = qstate_find(relid, false, LW_SHARED, &lock);
 
+	/* Nearly always there: look under a shared lock, create only if not. */
+	if (qs == NULL)
+	{
+		LWLockRelease(lock);
+		qs = qstate_find(relid, true, LW_EXCLUSIVE, &lock);
+	}
 	LWLockRelease(lock);
 	return qs;
 }
