@@ -18,7 +18,9 @@ OBJS = \
 	src/xact.o \
 	src/storage.o \
 	src/queue_ops.o \
-	src/views.o
+	src/views.o \
+	src/wakeup.o \
+	src/worker.o
 
 DATA_built = sql/queue--$(EXTVERSION).sql
 EXTRA_CLEAN = sql/queue--$(EXTVERSION).sql src/cflags.stamp

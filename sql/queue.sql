@@ -231,6 +231,34 @@ SELECT o.name AS queue,
  CROSS JOIN LATERAL mq.queue_figures(o.name) f
  WHERE o.kind = 'q';
 
+CREATE FUNCTION mq.queue_stats(
+    queue text,
+    OUT sent bigint,
+    OUT delivered bigint,
+    OUT acked bigint,
+    OUT nacked bigint,
+    OUT dead_lettered bigint,
+    OUT expired bigint,
+    OUT rejected bigint,
+    OUT appended bigint,
+    OUT consumed bigint,
+    OUT stats_reset timestamptz)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_queue_stats';
+
+-- Counters since the server started or since mq_stats_reset(), counted when
+-- the transaction that did the work commits.
+CREATE VIEW mq_stats AS
+SELECT o.name AS queue, s.*
+  FROM mq.objects o
+ CROSS JOIN LATERAL mq.queue_stats(o.name) s
+ WHERE o.kind = 'q';
+
+CREATE FUNCTION mq_stats_reset(queue text DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_stats_reset';
+
 /* ---------------------------------------------------------------------
  * Privileges (SPEC section 8): creating objects is granted deliberately.
  * ---------------------------------------------------------------------

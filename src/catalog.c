@@ -388,6 +388,30 @@ queue_load(QueueInfo *entry)
 	return found;
 }
 
+/* The names of every queue of the database. */
+List *
+queue_names(void)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	CatalogContext cxt;
+	List	   *names = NIL;
+	uint64		i;
+
+	catalog_enter(&cxt);
+	catalog_exec("SELECT name FROM mq.objects WHERE kind OPERATOR(pg_catalog.=) 'q' ORDER BY name",
+				 0, NULL, NULL, NULL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		names = lappend(names, pstrdup(name));
+		MemoryContextSwitchTo(old);
+	}
+	catalog_leave(&cxt);
+	return names;
+}
+
 /*
  * Find a queue by (already validated) name; NULL if there is none.
  */

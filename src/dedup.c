@@ -145,7 +145,13 @@ dedup_record(QueueRel *qrel, text *key, int64 id, TimestampTz now,
 	IndexInfo  *ii;
 
 	if (ItemPointerIsValid(stale))
-		simple_heap_delete(qrel->keys, stale);
+	{
+		TM_FailureData tmfd;
+
+		/* The worker may have pruned it meanwhile: gone is gone. */
+		(void) heap_delete(qrel->keys, stale, GetCurrentCommandId(true),
+						   InvalidSnapshot, true, &tmfd, false);
+	}
 	values[0] = PointerGetDatum(key);
 	values[1] = Int64GetDatum(id);
 	values[2] = TimestampTzGetDatum(now);
@@ -155,4 +161,37 @@ dedup_record(QueueRel *qrel, text *key, int64 id, TimestampTz now,
 	index_insert(qrel->keys_pk, values, isnull, &tup->t_self, qrel->keys,
 				 UNIQUE_CHECK_YES, false, ii);
 	heap_freetuple(tup);
+}
+
+/*
+ * Remove up to max key rows whose window has passed (background worker).
+ * No lock is needed: such a row no longer makes any send a duplicate, and a
+ * sender replacing it tolerates finding it gone.
+ */
+int64
+dedup_prune(QueueRel *qrel, TimestampTz now, int max)
+{
+	TableScanDesc scan;
+	HeapTuple	tup;
+	int64		n = 0;
+
+	dedup_open(qrel);
+	scan = table_beginscan(qrel->keys, SnapshotSelf, 0, NULL);
+	while (n < max && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		TimestampTz sent_at = DatumGetTimestampTz(heap_getattr(tup, 3,
+															   RelationGetDescr(qrel->keys),
+															   &isnull));
+		TM_FailureData tmfd;
+
+		if (timestamp_plus_interval(sent_at, &qrel->info->dedup_window) > now)
+			continue;
+		if (heap_delete(qrel->keys, &tup->t_self, GetCurrentCommandId(true),
+						InvalidSnapshot, false, &tmfd, false) == TM_Ok)
+			n++;
+		CHECK_FOR_INTERRUPTS();
+	}
+	table_endscan(scan);
+	return n;
 }

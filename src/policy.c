@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "utils/builtins.h"
+#include "utils/rel.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
@@ -136,6 +137,8 @@ dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason, TimestampTz now)
 
 	if (!storage_delete(qrel, &m->tid))
 		return false;
+	xact_count(RelationGetRelid(qrel->heap),
+			   reason == DEAD_TTL ? STAT_EXPIRED : STAT_DEAD_LETTERED, 1);
 	if (dlq[0] == '\0')
 		return true;
 

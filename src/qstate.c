@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * qstate.c
- *	  Shared per-queue state: the number of leases and the committed depth.
+ *	  Shared per-queue state: leases, long polls, statistics, committed depth.
  *
  * One entry per queue in use, keyed by (database, storage table OID), in a
  * shared hash of queue.max_queues entries, created on first use and removed
@@ -12,6 +12,12 @@
  * enforced against it.  min_until is a lower bound of the ends of those
  * leases, so a reader at the limit knows when sweeping expired leases can
  * help.
+ *
+ * Waiters and statistics.  nwaiters counts the long polls registered for
+ * the queue (wakeup.c), so a commit to a queue nobody waits on wakes nobody
+ * at the cost of one atomic read.  stats holds the counters of mq_stats,
+ * added at commit by xact.c; they live in shared memory only and start from
+ * zero after a restart.
  *
  * Depth.  max_length needs the number of committed messages without
  * counting rows on every send.  The counter starts UNINIT; the first send
@@ -61,6 +67,7 @@
 #include "utils/hsearch.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "queue.h"
 
@@ -86,7 +93,10 @@ struct QueueState
 {
 	QueueStateKey key;
 	pg_atomic_uint32 nleases;
+	pg_atomic_uint32 nwaiters;	/* long polls registered (wakeup.c) */
 	pg_atomic_uint64 min_until;
+	pg_atomic_uint64 stats[NUM_QUEUE_STATS];	/* counted at commit */
+	pg_atomic_uint64 stats_reset;	/* TimestampTz of the last reset */
 	/* under the partition lock */
 	uint8		depth_state;
 	int8		slot;			/* COUNTING: the published snapshot */
@@ -169,9 +179,12 @@ slots_lock(void)
 	return &qstate_locks[QSTATE_PARTITIONS].lock;
 }
 
-/* Find (or create) a queue's entry, with its partition lock held. */
+/*
+ * Find (or create) a queue's entry, with its partition lock held.  When the
+ * table is full, creating raises 53400, or returns NULL if quiet.
+ */
 static QueueState *
-qstate_find(Oid relid, bool create, LWLockMode mode, LWLock **lock)
+qstate_find_ext(Oid relid, bool create, bool quiet, LWLockMode mode, LWLock **lock)
 {
 	QueueStateKey key;
 	uint32		hash;
@@ -188,6 +201,8 @@ qstate_find(Oid relid, bool create, LWLockMode mode, LWLock **lock)
 	if (!create)
 		return hash_search_with_hash_value(qstate_table, &key, hash, HASH_FIND, NULL);
 	qs = hash_search_with_hash_value(qstate_table, &key, hash, HASH_ENTER_NULL, &found);
+	if (qs == NULL && quiet)
+		return NULL;
 	if (qs == NULL)
 	{
 		LWLockRelease(*lock);
@@ -199,7 +214,13 @@ qstate_find(Oid relid, bool create, LWLockMode mode, LWLock **lock)
 	}
 	if (!found)
 	{
+		int			i;
+
 		pg_atomic_init_u32(&qs->nleases, 0);
+		pg_atomic_init_u32(&qs->nwaiters, 0);
+		for (i = 0; i < NUM_QUEUE_STATS; i++)
+			pg_atomic_init_u64(&qs->stats[i], 0);
+		pg_atomic_init_u64(&qs->stats_reset, (uint64) GetCurrentTimestamp());
 		pg_atomic_init_u64(&qs->min_until, (uint64) PG_INT64_MAX);
 		qs->depth_state = DEPTH_UNINIT;
 		qs->slot = -1;
@@ -208,6 +229,12 @@ qstate_find(Oid relid, bool create, LWLockMode mode, LWLock **lock)
 		qs->after_delta = 0;
 	}
 	return qs;
+}
+
+static QueueState *
+qstate_find(Oid relid, bool create, LWLockMode mode, LWLock **lock)
+{
+	return qstate_find_ext(relid, create, false, mode, lock);
 }
 
 /*
@@ -315,11 +342,105 @@ qstate_leases_may_have_expired(QueueState *qs, TimestampTz now)
 	return (int64) pg_atomic_read_u64(&qs->min_until) <= now;
 }
 
+/* A lower bound of the ends of the queue's leases (DT_NOEND: none). */
+TimestampTz
+qstate_min_until(QueueState *qs)
+{
+	return (TimestampTz) pg_atomic_read_u64(&qs->min_until);
+}
+
 /* After a sweep of the queue's leases: the earliest end that is left. */
 void
 qstate_set_min_until(QueueState *qs, TimestampTz until)
 {
 	pg_atomic_write_u64(&qs->min_until, (uint64) until);
+}
+
+/* ---------------------------------------------------------------------
+ * Waiters and statistics
+ * ---------------------------------------------------------------------
+ */
+
+uint32
+qstate_waiters(QueueState *qs)
+{
+	return pg_atomic_read_u32(&qs->nwaiters);
+}
+
+void
+qstate_waiters_add(QueueState *qs, int delta)
+{
+	if (delta > 0)
+		pg_atomic_fetch_add_u32(&qs->nwaiters, delta);
+	else
+		pg_atomic_fetch_sub_u32(&qs->nwaiters, -delta);
+}
+
+/* After a commit or abort that changed a queue: wake its long polls. */
+void
+qstate_wake(Oid relid)
+{
+	LWLock	   *lock;
+	QueueState *qs;
+
+	if (qstate_table == NULL)
+		return;
+	qs = qstate_find(relid, false, LW_SHARED, &lock);
+	if (qs != NULL)
+		wakeup_queue(qs, MyDatabaseId, relid);
+	LWLockRelease(lock);
+}
+
+/* At commit: add a transaction's counts (never fails; lost if no room). */
+void
+qstate_add_stats(Oid relid, const int64 *counts)
+{
+	LWLock	   *lock;
+	QueueState *qs;
+	int			i;
+
+	if (qstate_table == NULL)
+		return;
+	qs = qstate_find_ext(relid, false, true, LW_SHARED, &lock);
+	if (qs == NULL)
+	{
+		LWLockRelease(lock);
+		qs = qstate_find_ext(relid, true, true, LW_EXCLUSIVE, &lock);
+	}
+	if (qs != NULL)
+		for (i = 0; i < NUM_QUEUE_STATS; i++)
+			if (counts[i] != 0)
+				pg_atomic_fetch_add_u64(&qs->stats[i], (uint64) counts[i]);
+	LWLockRelease(lock);
+}
+
+/*
+ * Read a queue's counters (zeros and false if it has no shared state);
+ * with reset, set them to zero afterwards.
+ */
+bool
+qstate_read_stats(Oid relid, int64 *counts, TimestampTz *reset_at, bool reset)
+{
+	LWLock	   *lock;
+	QueueState *qs;
+	int			i;
+
+	memset(counts, 0, sizeof(int64) * NUM_QUEUE_STATS);
+	*reset_at = 0;
+	if (qstate_table == NULL)
+		queue_require_preload();
+	qs = qstate_find(relid, false, LW_SHARED, &lock);
+	if (qs != NULL)
+	{
+		for (i = 0; i < NUM_QUEUE_STATS; i++)
+			counts[i] = reset ? (int64) pg_atomic_exchange_u64(&qs->stats[i], 0) :
+				(int64) pg_atomic_read_u64(&qs->stats[i]);
+		if (reset)
+			pg_atomic_write_u64(&qs->stats_reset, (uint64) GetCurrentTimestamp());
+		*reset_at = (TimestampTz) pg_atomic_read_u64(&qs->stats_reset);
+	}
+	LWLockRelease(lock);
+	return qs != NULL;
 }
 
 /* ---------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
 #include "utils/tuplestore.h"
@@ -28,6 +29,7 @@
 PG_MODULE_MAGIC;
 
 int			queue_max_leases = 65536;
+int			queue_max_wait = 20000;	/* ms */
 
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -84,6 +86,8 @@ queue_shmem_request(void)
 		prev_shmem_request_hook();
 	lease_shmem_request();
 	qstate_shmem_request();
+	RequestAddinShmemSpace(wakeup_shmem_size());
+	RequestAddinShmemSpace(worker_shmem_size());
 }
 #endif
 
@@ -94,6 +98,10 @@ queue_shmem_startup(void)
 		prev_shmem_startup_hook();
 	lease_shmem_startup();
 	qstate_shmem_startup();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	wakeup_shmem_startup();
+	worker_shmem_startup();
+	LWLockRelease(AddinShmemInitLock);
 }
 
 void
@@ -112,6 +120,59 @@ _PG_init(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("queue.max_wait",
+							"Longest time a waiting read (wait => ...) sleeps.",
+							"Longer waits are cut to this.",
+							&queue_max_wait,
+							20000,
+							0,
+							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("queue.naptime",
+							"Time between two rounds of the background worker.",
+							NULL,
+							&queue_naptime,
+							1000,
+							10,
+							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("queue.max_workers",
+							"Most worker processes serving databases at once (the launcher not counted).",
+							"Each takes a background worker slot (max_worker_processes).",
+							&queue_max_workers,
+							4,
+							1,
+							64,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("queue.worker_batch",
+							"Most messages expired and keys pruned per queue in one round of the worker.",
+							NULL,
+							&queue_worker_batch,
+							1000,
+							1,
+							1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("queue.worker_enabled",
+							 "Whether the background worker serves databases.",
+							 NULL,
+							 &queue_worker_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("queue.max_queues",
 							"Maximum number of queues in use at once, across all databases.",
@@ -136,9 +197,12 @@ _PG_init(void)
 #else
 	lease_shmem_request();
 	qstate_shmem_request();
+	RequestAddinShmemSpace(wakeup_shmem_size());
+	RequestAddinShmemSpace(worker_shmem_size());
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = queue_shmem_startup;
 
 	xact_register_callbacks();
+	worker_register();
 }

@@ -22,6 +22,7 @@
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 #include "storage/itemptr.h"
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
@@ -33,6 +34,7 @@
 
 /* Settings (queue.c). */
 extern int	queue_max_leases;
+extern int	queue_max_wait;
 
 /* queue.c */
 extern void queue_require_preload(void);
@@ -81,7 +83,23 @@ typedef struct QueueInfo
 extern void queue_check_name(const char *what, text *name, char *out);
 extern void arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern QueueInfo *queue_lookup(const char *name);
+extern List *queue_names(void);
 extern void queue_cache_invalidate_all(void);
+
+/* The counters of mq_stats, in its column order. */
+typedef enum QueueStat
+{
+	STAT_SENT,
+	STAT_DELIVERED,
+	STAT_ACKED,
+	STAT_NACKED,
+	STAT_DEAD_LETTERED,
+	STAT_EXPIRED,
+	STAT_REJECTED,
+	STAT_APPENDED,
+	STAT_CONSUMED,
+	NUM_QUEUE_STATS
+} QueueStat;
 
 /* Work left for commit or abort (xact.c). */
 typedef enum PendingKind
@@ -97,11 +115,13 @@ typedef enum PendingKind
 extern void xact_reserve(int n);
 extern void xact_add(PendingKind kind, Oid relid, int64 msgid, int64 receipt);
 extern void xact_note_depth(Oid relid, int64 delta);
+extern void xact_count(Oid relid, QueueStat stat, int64 n);
 extern int64 xact_depth_delta(Oid relid);
 extern void xact_register_callbacks(void);
 
 /* Shared per-queue state (qstate.c). */
 typedef struct QueueState QueueState;
+
 
 extern int	queue_max_queues;
 extern Size qstate_shmem_size(void);
@@ -115,9 +135,24 @@ extern bool qstate_lease_add(QueueState *qs, uint32 limit, TimestampTz until,
 extern void qstate_lease_removed(Oid dbid, Oid relid);
 extern bool qstate_leases_may_have_expired(QueueState *qs, TimestampTz now);
 extern void qstate_set_min_until(QueueState *qs, TimestampTz until);
+extern TimestampTz qstate_min_until(QueueState *qs);
 extern void qstate_apply_depth(Oid relid, int64 delta, TransactionId xid);
 extern bool qstate_depth_counted(Oid relid);
 extern int64 qstate_depth(QueueState *qs, Relation heap);
+extern uint32 qstate_waiters(QueueState *qs);
+extern void qstate_waiters_add(QueueState *qs, int delta);
+extern void qstate_wake(Oid relid);
+extern void qstate_add_stats(Oid relid, const int64 *counts);
+extern bool qstate_read_stats(Oid relid, int64 *counts, TimestampTz *reset_at,
+							  bool reset);
+
+/* Long polls (wakeup.c). */
+extern Size wakeup_shmem_size(void);
+extern void wakeup_shmem_startup(void);
+extern void wakeup_register(QueueState *qs, Oid relid);
+extern void wakeup_unregister(void);
+extern void wakeup_sleep(long msecs);
+extern void wakeup_queue(QueueState *qs, Oid dbid, Oid relid);
 
 /* Shared memory for leases (lease.c). */
 extern Size lease_shmem_size(void);
@@ -213,8 +248,10 @@ extern int64 storage_next_id(QueueRel *qrel);
 extern void storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 						   TimestampTz visible_at, TimestampTz enqueued_at,
 						   int16 rank, Datum *headers, Datum *bodies);
-extern StorageScan *storage_scan_begin(QueueRel *qrel, bool for_claim);
+extern StorageScan *storage_scan_begin(QueueRel *qrel, bool for_claim,
+									  bool include_delayed);
 extern bool storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg);
+extern TimestampTz storage_scan_next_visible(StorageScan *scan);
 extern XLogRecPtr storage_scan_set_deliveries(StorageScan *scan, int32 deliveries);
 extern void storage_scan_copy(StorageScan *scan, StoredMsg *msg);
 extern void storage_scan_release(StorageScan *scan);
@@ -249,5 +286,20 @@ extern int64 dedup_lookup(QueueRel *qrel, text *key, TimestampTz now,
 extern void dedup_record(QueueRel *qrel, text *key, int64 id, TimestampTz now,
 						 ItemPointer stale);
 extern void dedup_close(QueueRel *qrel);
+extern int64 dedup_prune(QueueRel *qrel, TimestampTz now, int max);
+
+/* Maintenance (queue_ops.c), for the background worker. */
+extern int64 queue_expire(const char *name, int max);
+extern int64 queue_prune_keys(const char *name, int max);
+
+/* The background worker (worker.c). */
+extern int	queue_naptime;
+extern int	queue_max_workers;
+extern int	queue_worker_batch;
+extern bool queue_worker_enabled;
+extern Size worker_shmem_size(void);
+extern void worker_shmem_startup(void);
+extern void worker_register(void);
+extern void worker_xact_end(bool commit);
 
 #endif							/* QUEUE_H */

@@ -58,11 +58,13 @@ typedef enum TakeMode
 	TAKE_DELETE,				/* mq_pop: lease, count, delete */
 	TAKE_PEEK,					/* mq_peek: look only */
 	TAKE_DROP,					/* drop_oldest: dead-letter to make room */
-	TAKE_REDRIVE				/* mq_redrive: hold for the caller to move */
+	TAKE_REDRIVE,				/* mq_redrive: hold for the caller to move */
+	TAKE_EXPIRE					/* the worker: only move dead letters out */
 } TakeMode;
 
 static int take_messages(QueueRel *qrel, TakeMode mode, int qty,
-						 const Interval *vt, StoredMsg *out);
+						 const Interval *vt, StoredMsg *out,
+						 TimestampTz *next_visible);
 
 /* ---------------------------------------------------------------------
  * Argument checks
@@ -110,14 +112,6 @@ static bool
 interval_is_zero(const Interval *iv)
 {
 	return iv->month == 0 && iv->day == 0 && iv->time == 0;
-}
-
-static void
-not_yet(const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("%s is not supported yet", what)));
 }
 
 /*
@@ -247,7 +241,7 @@ enforce_max_length(QueueRel *qrel, int64 nnew)
 	if (excess <= 0)
 		return;
 	if (info->drop_oldest && nnew <= info->max_length &&
-		take_messages(qrel, TAKE_DROP, (int) Min(excess, PG_INT32_MAX), NULL, NULL) >= excess)
+		take_messages(qrel, TAKE_DROP, (int) Min(excess, PG_INT32_MAX), NULL, NULL, NULL) >= excess)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -466,7 +460,7 @@ is_dead(QueueInfo *info, StoredMsg *m, TimestampTz now, DeadReason *reason)
  */
 static int
 take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
-			  StoredMsg *out)
+			  StoredMsg *out, TimestampTz *next_visible)
 {
 	QueueInfo  *info = qrel->info;
 	Oid			relid = RelationGetRelid(qrel->heap);
@@ -488,7 +482,7 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	if (mode != TAKE_PEEK)
 		qs = qstate_get(relid);
 
-	scan = storage_scan_begin(qrel, mode != TAKE_PEEK);
+	scan = storage_scan_begin(qrel, mode != TAKE_PEEK, mode == TAKE_EXPIRE);
 	while (n < qty && storage_scan_next(scan, now, &m))
 	{
 		DeadReason	reason;
@@ -508,6 +502,8 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 			doomed = true;
 			reason = DEAD_MAX_LENGTH;
 		}
+		if (mode == TAKE_EXPIRE && !doomed)
+			continue;
 
 		xact_reserve(2);
 		if (doomed)
@@ -522,7 +518,7 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 			dead[ndead].m = m;
 			dead[ndead].reason = reason;
 			ndead++;
-			if (mode == TAKE_DROP)
+			if (mode == TAKE_DROP || mode == TAKE_EXPIRE)
 				n++;
 			continue;
 		}
@@ -544,12 +540,15 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 			if (m.deliveries < PG_INT32_MAX)
 				m.deliveries++;
 			lsn = storage_scan_set_deliveries(scan, m.deliveries);
+			xact_count(relid, STAT_DELIVERED, 1);
 		}
 		if (mode == TAKE_LEASE)
 			m.visible_at = until;
 		storage_scan_copy(scan, &m);
 		out[n++] = m;
 	}
+	if (next_visible)
+		*next_visible = storage_scan_next_visible(scan);
 	storage_scan_end(scan);
 
 	/*
@@ -570,7 +569,7 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 			!dead_letter(qrel, &dead[i].m, dead[i].reason, now))
 		{
 			lease_drop(relid, dead[i].m.receipt);
-			if (mode == TAKE_DROP)
+			if (mode == TAKE_DROP || mode == TAKE_EXPIRE)
 				n--;
 		}
 	}
@@ -586,7 +585,10 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 
 			if (lease_settle(relid, out[i].receipt, &msgid, &rank) == LEASE_OK &&
 				storage_delete(qrel, &out[i].tid))
+			{
 				out[kept++] = out[i];
+				xact_count(relid, STAT_ACKED, 1);
+			}
 			else
 				lease_drop(relid, out[i].receipt);
 		}
@@ -595,13 +597,46 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	return n;
 }
 
+/*
+ * Sleep until the queue may have a ready message: a commit wakes us
+ * (wakeup.c), or a delayed message or a lease ends by itself, or the
+ * deadline comes.  Returns false at the deadline.
+ */
+static bool
+wait_for_messages(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
+				  TimestampTz next_visible)
+{
+	Oid			relid = RelationGetRelid(qrel->heap);
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz wake = Min(deadline, next_visible);
+	long		msecs;
+
+	if (now >= deadline)
+		return false;
+	/* A lease of the queue may end before anything else happens. */
+	if (qstate_leases(qs) > 0)
+	{
+		TimestampTz lease_end;
+
+		lease_sweep_expired(qs, relid, now);
+		lease_end = qstate_min_until(qs);
+		if (lease_end > now && lease_end < wake)
+			wake = lease_end;
+	}
+	msecs = (long) ((wake - now + 999) / 1000);
+	wakeup_sleep(Max(msecs, 1));
+	return true;
+}
+
 static Datum
 take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
-		 const Interval *vt)
+		 const Interval *vt, const Interval *wait)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	QueueRel	qrel;
 	StoredMsg  *msgs;
+	TimestampTz deadline = 0;
+	QueueState *qs = NULL;
 	int			n;
 	int			i;
 
@@ -610,7 +645,28 @@ take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
 	if (mode == TAKE_LEASE && vt == NULL)
 		vt = &qrel.info->visibility_timeout;
 	msgs = palloc(qty * sizeof(StoredMsg));
-	n = take_messages(&qrel, mode, qty, vt, msgs);
+	if (wait != NULL)
+	{
+		int64		usecs = (int64) wait->month * DAYS_PER_MONTH * USECS_PER_DAY +
+		(int64) wait->day * USECS_PER_DAY + wait->time;
+
+		usecs = Min(usecs, (int64) queue_max_wait * 1000);
+		deadline = GetCurrentTimestamp() + usecs;
+		qs = qstate_get(RelationGetRelid(qrel.heap));
+	}
+	for (;;)
+	{
+		TimestampTz next_visible;
+
+		/* Register before looking, so that no commit goes unnoticed. */
+		if (qs != NULL)
+			wakeup_register(qs, RelationGetRelid(qrel.heap));
+		n = take_messages(&qrel, mode, qty, vt, msgs, &next_visible);
+		if (n > 0 || qs == NULL ||
+			!wait_for_messages(&qrel, qs, deadline, next_visible))
+			break;
+	}
+	wakeup_unregister();
 	storage_close(&qrel);
 	for (i = 0; i < n; i++)
 		put_message(rsinfo, &msgs[i], mode == TAKE_LEASE);
@@ -625,9 +681,15 @@ mq_read(PG_FUNCTION_ARGS)
 	Interval   *vt = arg_interval(fcinfo, 2, "vt", true);
 	Interval   *wait = arg_interval(fcinfo, 3, "wait", false);
 
-	if (!interval_is_zero(wait))
-		not_yet("waiting (wait > 0)");
-	return take_srf(fcinfo, TAKE_LEASE, "mq_read()", qty, vt);
+	if (interval_is_zero(wait))
+		wait = NULL;
+	else if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a waiting mq_read needs READ COMMITTED isolation"),
+				 errdetail("In REPEATABLE READ and SERIALIZABLE the transaction snapshot is held for the whole wait."),
+				 errhint("Read with wait => '0', or use READ COMMITTED.")));
+	return take_srf(fcinfo, TAKE_LEASE, "mq_read()", qty, vt, wait);
 }
 
 /* mq_pop(queue, qty) -> SETOF mq_message: read and delete, at-most-once */
@@ -636,7 +698,7 @@ mq_pop(PG_FUNCTION_ARGS)
 {
 	int			qty = arg_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
 
-	return take_srf(fcinfo, TAKE_DELETE, "mq_pop()", qty, NULL);
+	return take_srf(fcinfo, TAKE_DELETE, "mq_pop()", qty, NULL, NULL);
 }
 
 /* mq_peek(queue, qty) -> SETOF mq_message: ready messages, no lease */
@@ -645,7 +707,7 @@ mq_peek(PG_FUNCTION_ARGS)
 {
 	int			qty = arg_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
 
-	return take_srf(fcinfo, TAKE_PEEK, "mq_peek()", qty, NULL);
+	return take_srf(fcinfo, TAKE_PEEK, "mq_peek()", qty, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------------
@@ -705,7 +767,11 @@ settle_one(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visible_at)
 	if (check != LEASE_OK)
 		return check;
 	if (how == HOW_NACK && visible_at == 0 && max_deliveries == 0)
-		return LEASE_OK;		/* the lease simply ends at commit */
+	{
+		/* The lease simply ends at commit. */
+		xact_count(relid, STAT_NACKED, 1);
+		return LEASE_OK;
+	}
 	done = storage_find(qrel, rank, msgid, &tid);
 	if (done && how == HOW_ACK)
 		done = storage_delete(qrel, &tid);
@@ -726,6 +792,7 @@ settle_one(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visible_at)
 		lease_drop(relid, receipt);
 		return LEASE_UNKNOWN;
 	}
+	xact_count(relid, how == HOW_ACK ? STAT_ACKED : STAT_NACKED, 1);
 	return LEASE_OK;
 }
 
@@ -885,7 +952,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 	while (moved < max)
 	{
 		int			n = take_messages(&dlq, TAKE_REDRIVE,
-									  (int) Min(max - moved, QUEUE_QTY_MAX), NULL, msgs);
+									  (int) Min(max - moved, QUEUE_QTY_MAX), NULL, msgs, NULL);
 		int64		batch = 0;
 		int			i;
 
@@ -926,4 +993,48 @@ mq_redrive(PG_FUNCTION_ARGS)
 	}
 	storage_close(&dlq);
 	PG_RETURN_INT64(moved);
+}
+
+/* ---------------------------------------------------------------------
+ * Maintenance (called by the background worker)
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Move up to max messages that expired or used up max_deliveries out of a
+ * queue (delayed ones too).  Returns how many went; 0 for an unknown queue.
+ */
+int64
+queue_expire(const char *name, int max)
+{
+	QueueRel	qrel;
+	int64		n = 0;
+
+	if (!storage_open_by_name(&qrel, name, RowExclusiveLock))
+		return 0;
+	while (n < max && (qrel.info->has_ttl || qrel.info->max_deliveries > 0))
+	{
+		int			batch = (int) Min(max - n, DEAD_PER_CALL);
+		int			moved = take_messages(&qrel, TAKE_EXPIRE, batch, NULL, NULL, NULL);
+
+		n += moved;
+		if (moved < batch)
+			break;
+	}
+	storage_close(&qrel);
+	return n;
+}
+
+/* Remove up to max idempotency keys past their window. */
+int64
+queue_prune_keys(const char *name, int max)
+{
+	QueueRel	qrel;
+	int64		n;
+
+	if (!storage_open_by_name(&qrel, name, RowExclusiveLock))
+		return 0;
+	n = dedup_prune(&qrel, GetCurrentTimestamp(), max);
+	storage_close(&qrel);
+	return n;
 }

@@ -80,6 +80,8 @@ struct StorageScan
 	Buffer		buf;
 	bool		locked;
 	HeapTupleData tuple;		/* current candidate, points into buf */
+	TimestampTz next_visible;	/* earliest visible_at passed over */
+	bool		include_delayed;	/* return rows whose visible_at is ahead */
 };
 
 static void
@@ -261,6 +263,7 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 		pfree(slots);
 	}
 	xact_note_depth(RelationGetRelid(qrel->heap), nmsgs);
+	xact_count(RelationGetRelid(qrel->heap), STAT_SENT, nmsgs);
 }
 
 /* ---------------------------------------------------------------------
@@ -269,14 +272,16 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
  */
 
 StorageScan *
-storage_scan_begin(QueueRel *qrel, bool for_claim)
+storage_scan_begin(QueueRel *qrel, bool for_claim, bool include_delayed)
 {
 	StorageScan *scan = palloc0(sizeof(StorageScan));
 
 	scan->qrel = qrel;
 	scan->for_claim = for_claim;
+	scan->include_delayed = include_delayed;
 	scan->cid = GetCurrentCommandId(false);
 	scan->buf = InvalidBuffer;
+	scan->next_visible = DT_NOEND;
 	scan->iscan = index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, 0, 0);
 	index_rescan(scan->iscan, NULL, 0, NULL, 0);
 	return scan;
@@ -314,7 +319,7 @@ storage_scan_release(StorageScan *scan)
 
 /*
  * Advance to the next row that nobody is changing and whose visible_at has
- * come.  Returns with the row's buffer locked; fills the fixed fields of
+ * come (or any, for a scan that includes delayed rows).  Returns with the row's buffer locked; fills the fixed fields of
  * msg.  Leases are the caller's business.
  */
 bool
@@ -357,8 +362,10 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
 			continue;
 		}
 		decode_fixed(scan->tuple.t_data, msg);
-		if (msg->visible_at > now)
+		if (msg->visible_at > now && !scan->include_delayed)
 		{
+			if (msg->visible_at < scan->next_visible)
+				scan->next_visible = msg->visible_at;
 			storage_scan_release(scan);
 			continue;
 		}
@@ -413,6 +420,13 @@ storage_scan_copy(StorageScan *scan, StoredMsg *msg)
 	msg->headers = isnull ? (Datum) 0 : datumCopy(d, false, -1);
 	d = heap_getattr(&scan->tuple, Anum_msg_body, desc, &isnull);
 	msg->body = datumCopy(d, false, -1);
+}
+
+/* The earliest visible_at of the delayed messages the scan passed over. */
+TimestampTz
+storage_scan_next_visible(StorageScan *scan)
+{
+	return scan->next_visible;
 }
 
 void

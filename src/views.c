@@ -76,3 +76,79 @@ mq_queue_figures(PG_FUNCTION_ARGS)
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
+
+PG_FUNCTION_INFO_V1(mq_queue_stats);
+PG_FUNCTION_INFO_V1(mq_stats_reset);
+
+/*
+ * Read (and, with reset, zero) the counters of one queue into values/nulls
+ * of an mq_stats row (counters, then stats_reset); false if no such queue.
+ */
+static bool
+queue_stats_row(const char *name, bool reset, Datum *values, bool *nulls)
+{
+	QueueInfo  *info = queue_lookup(name);
+	int64		counts[NUM_QUEUE_STATS];
+	TimestampTz reset_at;
+	int			i;
+
+	if (info == NULL)
+		return false;
+	qstate_read_stats(info->relid, counts, &reset_at, reset);
+	for (i = 0; i < NUM_QUEUE_STATS; i++)
+	{
+		values[i] = Int64GetDatum(counts[i]);
+		nulls[i] = false;
+	}
+	values[NUM_QUEUE_STATS] = TimestampTzGetDatum(reset_at);
+	nulls[NUM_QUEUE_STATS] = reset_at == 0;
+	return true;
+}
+
+/* mq.queue_stats(queue) -> the counters of mq_stats for one queue */
+Datum
+mq_queue_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[NUM_QUEUE_STATS + 1];
+	bool		nulls[NUM_QUEUE_STATS + 1];
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	int			i;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+	for (i = 0; i <= NUM_QUEUE_STATS; i++)
+		nulls[i] = true;
+	if (!PG_ARGISNULL(0))
+	{
+		queue_check_name("queue", PG_GETARG_TEXT_PP(0), name);
+		queue_stats_row(name, false, values, nulls);
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/* mq_stats_reset(queue DEFAULT NULL): zero one queue's counters, or all */
+Datum
+mq_stats_reset(PG_FUNCTION_ARGS)
+{
+	Datum		values[NUM_QUEUE_STATS + 1];
+	bool		nulls[NUM_QUEUE_STATS + 1];
+	char		name[QUEUE_NAME_MAXLEN + 1];
+
+	if (PG_ARGISNULL(0))
+	{
+		List	   *names = queue_names();
+		ListCell   *lc;
+
+		foreach(lc, names)
+			queue_stats_row((char *) lfirst(lc), true, values, nulls);
+		PG_RETURN_VOID();
+	}
+	queue_check_name("queue", PG_GETARG_TEXT_PP(0), name);
+	if (!queue_stats_row(name, true, values, nulls))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", name)));
+	PG_RETURN_VOID();
+}

@@ -27,6 +27,10 @@
  * The array lives in TopMemoryContext; callers reserve room before they
  * change shared state, so recording an item can never fail afterwards.
  *
+ * Beside it, the transaction's counts for mq_stats (added at commit), and
+ * after commit or abort the long polls of the queues it changed are woken
+ * (wakeup.c).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -48,6 +52,18 @@ typedef struct Pending
 static Pending *pending = NULL;
 static int	npending = 0;
 static int	maxpending = 0;
+
+/* Counters for mq_stats, per queue and subtransaction, added at commit. */
+typedef struct StatDelta
+{
+	Oid			relid;
+	SubTransactionId subid;
+	int64		counts[NUM_QUEUE_STATS];
+} StatDelta;
+
+static StatDelta *deltas = NULL;
+static int	ndeltas = 0;
+static int	maxdeltas = 0;
 
 /* Make room for n more items. */
 void
@@ -105,6 +121,34 @@ xact_note_depth(Oid relid, int64 delta)
 	xact_add(PENDING_DEPTH, relid, delta, 0);
 }
 
+/* Count n events of one kind for mq_stats, if this transaction commits. */
+void
+xact_count(Oid relid, QueueStat stat, int64 n)
+{
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	StatDelta  *d = NULL;
+	int			i;
+
+	for (i = ndeltas - 1; i >= 0 && d == NULL; i--)
+		if (deltas[i].relid == relid && deltas[i].subid == subid)
+			d = &deltas[i];
+	if (d == NULL)
+	{
+		if (ndeltas == maxdeltas)
+		{
+			maxdeltas = Max(8, 2 * maxdeltas);
+			deltas = deltas == NULL ?
+				MemoryContextAlloc(TopMemoryContext, maxdeltas * sizeof(StatDelta)) :
+				repalloc(deltas, maxdeltas * sizeof(StatDelta));
+		}
+		d = &deltas[ndeltas++];
+		memset(d, 0, sizeof(StatDelta));
+		d->relid = relid;
+		d->subid = subid;
+	}
+	d->counts[stat] += n;
+}
+
 /* The change this transaction has made to a queue's row count so far. */
 int64
 xact_depth_delta(Oid relid)
@@ -153,6 +197,35 @@ pending_finish(Pending *p, bool commit)
 	}
 }
 
+/*
+ * Wake the long polls of every queue this transaction made a difference to:
+ * at commit, queues whose rows or leases it changed; at abort, queues whose
+ * leases it gave back (the messages are ready again).
+ */
+static void
+wake_queues(bool commit)
+{
+	Oid			last = InvalidOid;
+	int			i;
+
+	for (i = 0; i < npending; i++)
+	{
+		Pending    *p = &pending[i];
+		bool		wakes;
+
+		if (commit)
+			wakes = p->kind == PENDING_DEPTH || p->kind == PENDING_SETTLE ||
+				p->kind == PENDING_FORGET_MSG;
+		else
+			wakes = p->kind == PENDING_CLAIM;
+		if (wakes && p->relid != last)
+		{
+			qstate_wake(p->relid);
+			last = p->relid;
+		}
+	}
+}
+
 static void
 queue_xact_callback(XactEvent event, void *arg)
 {
@@ -171,21 +244,31 @@ queue_xact_callback(XactEvent event, void *arg)
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							 errmsg("cannot PREPARE a transaction that changed a queue with max_length")));
 			break;
-		case XACT_EVENT_PREPARE:
-			npending = 0;
-			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			for (i = 0; i < npending; i++)
 				pending_finish(&pending[i], true);
+			for (i = 0; i < ndeltas; i++)
+				qstate_add_stats(deltas[i].relid, deltas[i].counts);
+			wake_queues(true);
+			worker_xact_end(true);
 			npending = 0;
+			ndeltas = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			/* Undo in reverse: a settle is undone before its claim. */
 			for (i = npending - 1; i >= 0; i--)
 				pending_finish(&pending[i], false);
+			wakeup_unregister();
+			wake_queues(false);
+			worker_xact_end(false);
 			npending = 0;
+			ndeltas = 0;
+			break;
+		case XACT_EVENT_PREPARE:
+			npending = 0;
+			ndeltas = 0;
 			break;
 		default:
 			break;
@@ -204,6 +287,9 @@ queue_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			for (i = 0; i < npending; i++)
 				if (pending[i].subid == mySubid)
 					pending[i].subid = parentSubid;
+			for (i = 0; i < ndeltas; i++)
+				if (deltas[i].subid == mySubid)
+					deltas[i].subid = parentSubid;
 			break;
 		case SUBXACT_EVENT_ABORT_SUB:
 			{
@@ -211,11 +297,21 @@ queue_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 				for (i = npending - 1; i >= 0; i--)
 					if (pending[i].subid == mySubid)
+					{
 						pending_finish(&pending[i], false);
+						if (pending[i].kind == PENDING_CLAIM)
+							qstate_wake(pending[i].relid);
+					}
 				for (i = 0; i < npending; i++)
 					if (pending[i].subid != mySubid)
 						pending[keep++] = pending[i];
 				npending = keep;
+				keep = 0;
+				for (i = 0; i < ndeltas; i++)
+					if (deltas[i].subid != mySubid)
+						deltas[keep++] = deltas[i];
+				ndeltas = keep;
+				wakeup_unregister();
 			}
 			break;
 		default:
