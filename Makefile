@@ -18,6 +18,7 @@ OBJS = \
 	src/xact.o \
 	src/storage.o \
 	src/queue_ops.o \
+	src/topic.o \
 	src/views.o \
 	src/wakeup.o \
 	src/worker.o

@@ -42,7 +42,21 @@ CREATE TABLE mq.queues (
     unlogged            boolean NOT NULL
 );
 
+-- Topics and their subscriptions; dropping a queue removes its subscriptions.
+CREATE TABLE mq.topics (
+    id            int PRIMARY KEY REFERENCES mq.objects (id) ON DELETE CASCADE,
+    dedup_window  interval NOT NULL
+);
+CREATE TABLE mq.subscriptions (
+    topic    int NOT NULL REFERENCES mq.topics (id) ON DELETE CASCADE,
+    queue    int NOT NULL REFERENCES mq.queues (id) ON DELETE CASCADE,
+    pattern  text COLLATE "C" NOT NULL,
+    PRIMARY KEY (topic, queue, pattern)
+);
+
 SELECT pg_catalog.pg_extension_config_dump('mq.objects', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.topics', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.queues', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.object_id_seq', '');
 
@@ -194,6 +208,44 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_redrive';
 
 /* ---------------------------------------------------------------------
+ * Topics (SPEC section 4)
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq_create_topic(
+    topic text,
+    dedup_window interval DEFAULT '1 day',
+    if_not_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_topic';
+
+CREATE FUNCTION mq_drop_topic(topic text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_drop_topic';
+
+CREATE FUNCTION mq_subscribe(topic text, queue text, pattern text DEFAULT '#')
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_subscribe';
+
+CREATE FUNCTION mq_unsubscribe(topic text, queue text, pattern text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_unsubscribe';
+
+CREATE FUNCTION mq_publish(
+    topic text,
+    routing_key text,
+    body jsonb,
+    headers jsonb DEFAULT NULL,
+    idempotency_key text DEFAULT NULL)
+RETURNS int
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_publish';
+
+/* ---------------------------------------------------------------------
  * Inspection
  * ---------------------------------------------------------------------
  */
@@ -259,9 +311,18 @@ RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_stats_reset';
 
+-- One row per subscription; a topic without any shows once, with NULLs.
+CREATE VIEW mq_topics AS
+SELECT t.name AS topic, q.name AS queue, s.pattern
+  FROM mq.objects t
+  LEFT JOIN mq.subscriptions s ON s.topic = t.id
+  LEFT JOIN mq.objects q ON q.id = s.queue
+ WHERE t.kind = 't';
+
 /* ---------------------------------------------------------------------
  * Privileges (SPEC section 8): creating objects is granted deliberately.
  * ---------------------------------------------------------------------
  */
 
 REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_topic(text, interval, boolean) FROM PUBLIC;

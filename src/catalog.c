@@ -48,7 +48,7 @@ PG_FUNCTION_INFO_V1(mq_alter_queue);
 PG_FUNCTION_INFO_V1(mq_drop_queue);
 
 static HTAB *queue_cache = NULL;
-static uint64 cache_generation = 0;
+uint64		catalog_generation = 0;
 static Oid	mq_namespace = InvalidOid;
 static Oid	mq_objects_relid = InvalidOid;
 static bool callbacks_registered = false;
@@ -130,12 +130,6 @@ timestamp_plus_interval(TimestampTz ts, const Interval *iv)
  * ---------------------------------------------------------------------
  */
 
-typedef struct CatalogContext
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-} CatalogContext;
 
 static Oid
 extension_owner(void)
@@ -164,7 +158,7 @@ extension_owner(void)
  * Connect to SPI and act as the extension owner with a pinned search_path
  * until catalog_leave().  An error unwinds both with the transaction.
  */
-static void
+void
 catalog_enter(CatalogContext *cxt)
 {
 	Oid			owner;
@@ -182,7 +176,7 @@ catalog_enter(CatalogContext *cxt)
 							 true, 0, false);
 }
 
-static void
+void
 catalog_leave(CatalogContext *cxt)
 {
 	AtEOXact_GUC(true, cxt->save_nestlevel);
@@ -192,7 +186,7 @@ catalog_leave(CatalogContext *cxt)
 }
 
 /* Run one catalog statement against the latest committed state. */
-static int
+int
 catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 			 const char *nulls)
 {
@@ -210,7 +204,7 @@ catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 	return ret;
 }
 
-static void
+void
 catalog_ddl(const char *sql)
 {
 	int			ret = SPI_execute(sql, false, 0);
@@ -243,7 +237,7 @@ objects_relid(void)
 }
 
 /* Tell every backend (this one at the next command) that queues changed. */
-static void
+void
 catalog_changed(void)
 {
 	CacheInvalidateRelcacheByRelid(objects_relid());
@@ -260,7 +254,7 @@ queue_cache_invalidate_all(void)
 	HASH_SEQ_STATUS status;
 	QueueInfo  *entry;
 
-	cache_generation++;
+	catalog_generation++;
 	mq_namespace = InvalidOid;
 	mq_objects_relid = InvalidOid;
 	if (queue_cache == NULL)
@@ -312,20 +306,24 @@ queue_cache_init(void)
 							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 }
 
-static Oid
-storage_oid(int32 id, const char *suffix, bool missing_ok)
+/*
+ * The OID of relation mq.<kind>_<id><suffix> (kind 'q' for a queue, 't' for
+ * a topic), the storage of an object.
+ */
+Oid
+storage_oid(char kind, int32 id, const char *suffix, bool missing_ok)
 {
 	char		relname[NAMEDATALEN];
 	Oid			relid;
 
-	snprintf(relname, sizeof(relname), "q_%d%s", id, suffix);
+	snprintf(relname, sizeof(relname), "%c_%d%s", kind, id, suffix);
 	relid = get_relname_relid(relname, mq_schema());
 	if (!OidIsValid(relid) && !missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("storage of queue %d is missing: relation \"mq.%s\" does not exist",
-						id, relname),
-				 errhint("The table was dropped outside the queue functions; drop the queue and create it again.")));
+				 errmsg("storage of %s %d is missing: relation \"mq.%s\" does not exist",
+						kind_name(kind), id, relname),
+				 errhint("The table was dropped outside the queue functions; drop the object and create it again.")));
 	return relid;
 }
 
@@ -377,11 +375,11 @@ queue_load(QueueInfo *entry)
 		entry->max_inflight = isnull ? 0 : DatumGetInt32(d);
 		entry->dedup_window = *DatumGetIntervalP(SPI_getbinval(tup, desc, 9, &isnull));
 		entry->unlogged = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
-		entry->relid = storage_oid(entry->id, "", false);
-		entry->pkid = storage_oid(entry->id, "_pkey", false);
-		entry->seqid = storage_oid(entry->id, "_seq", false);
-		entry->keysid = storage_oid(entry->id, "_keys", false);
-		entry->keys_pkid = storage_oid(entry->id, "_keys_pkey", false);
+		entry->relid = storage_oid('q', entry->id, "", false);
+		entry->pkid = storage_oid('q', entry->id, "_pkey", false);
+		entry->seqid = storage_oid('q', entry->id, "_seq", false);
+		entry->keysid = storage_oid('q', entry->id, "_keys", false);
+		entry->keys_pkid = storage_oid('q', entry->id, "_keys_pkey", false);
 		found = true;
 	}
 	catalog_leave(&cxt);
@@ -392,14 +390,23 @@ queue_load(QueueInfo *entry)
 List *
 queue_names(void)
 {
+	return object_names('q');
+}
+
+/* The names of every object of a kind ('q', 't', 's') in the database. */
+List *
+object_names(char kind)
+{
 	MemoryContext caller = CurrentMemoryContext;
 	CatalogContext cxt;
 	List	   *names = NIL;
 	uint64		i;
+	Datum		arg = CharGetDatum(kind);
+	Oid			argtype = CHAROID;
 
 	catalog_enter(&cxt);
-	catalog_exec("SELECT name FROM mq.objects WHERE kind OPERATOR(pg_catalog.=) 'q' ORDER BY name",
-				 0, NULL, NULL, NULL);
+	catalog_exec("SELECT name FROM mq.objects WHERE kind OPERATOR(pg_catalog.=) $1 ORDER BY name",
+				 1, &argtype, &arg, NULL);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
@@ -429,7 +436,7 @@ queue_lookup(const char *name)
 		entry->valid = false;
 	while (!entry->valid)
 	{
-		uint64		generation = cache_generation;
+		uint64		generation = catalog_generation;
 		char		key[QUEUE_NAME_MAXLEN + 1];
 
 		strlcpy(key, name, sizeof(key));
@@ -440,7 +447,7 @@ queue_lookup(const char *name)
 		}
 		/* Loading may have processed invalidations; entry may have moved? no:
 		 * dynahash entries never move, but a concurrent change means reload. */
-		entry->valid = (generation == cache_generation);
+		entry->valid = (generation == catalog_generation);
 	}
 	return entry;
 }
@@ -564,8 +571,8 @@ name_arg(FunctionCallInfo fcinfo, int argno, char *out)
 }
 
 /* Look up a queue's id and storage OID under the DDL lock; false if none. */
-static bool
-find_queue_locked(const char *name, int32 *id, char *kind)
+bool
+find_object_locked(const char *name, int32 *id, char *kind)
 {
 	Datum		arg = CStringGetTextDatum(name);
 	Oid			argtype = TEXTOID;
@@ -580,7 +587,7 @@ find_queue_locked(const char *name, int32 *id, char *kind)
 	return true;
 }
 
-static const char *
+const char *
 kind_name(char kind)
 {
 	switch (kind)
@@ -595,10 +602,10 @@ kind_name(char kind)
 	return "object";
 }
 
-static void
+void
 lock_catalog(void)
 {
-	catalog_ddl("LOCK TABLE mq.objects, mq.queues IN SHARE ROW EXCLUSIVE MODE");
+	catalog_ddl("LOCK TABLE mq.objects, mq.queues, mq.topics, mq.subscriptions IN SHARE ROW EXCLUSIVE MODE");
 }
 
 /* ---------------------------------------------------------------------
@@ -620,7 +627,7 @@ resolve_dead_letter_queue(const char *self, Datum value)
 	queue_check_name("queue", DatumGetTextPP(value), dlq);
 	if (strcmp(dlq, self) == 0)
 		option_invalid("dead_letter_queue", "A queue cannot be its own dead-letter queue.");
-	if (!find_queue_locked(dlq, &id, &kind) || kind != 'q')
+	if (!find_object_locked(dlq, &id, &kind) || kind != 'q')
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dead-letter queue \"%s\" does not exist", dlq),
@@ -681,7 +688,7 @@ mq_create_queue(PG_FUNCTION_ARGS)
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	if (find_queue_locked(name, &id, &kind))
+	if (find_object_locked(name, &id, &kind))
 	{
 		if (if_not_exists && kind == 'q')
 		{
@@ -849,7 +856,7 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	if (!find_queue_locked(name, &id, &kind) || kind != 'q')
+	if (!find_object_locked(name, &id, &kind) || kind != 'q')
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" does not exist", name)));
@@ -928,7 +935,7 @@ mq_drop_queue(PG_FUNCTION_ARGS)
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	if (!find_queue_locked(name, &id, &kind) || kind != 'q')
+	if (!find_object_locked(name, &id, &kind) || kind != 'q')
 	{
 		catalog_leave(&cxt);
 		if (!if_exists)
@@ -957,7 +964,7 @@ mq_drop_queue(PG_FUNCTION_ARGS)
 					 errhint("Change or reset dead_letter_queue of those queues first.")));
 	}
 
-	relid = storage_oid(id, "", true);
+	relid = storage_oid('q', id, "", true);
 	catalog_exec("DELETE FROM mq.objects WHERE id OPERATOR(pg_catalog.=) $1",
 				 1, &argtype, &arg, NULL);
 	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS mq.q_%d, mq.q_%d_keys", id, id);

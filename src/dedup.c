@@ -4,8 +4,8 @@
  *	  Idempotency keys: a send repeated with the same key within the
  *	  queue's dedup_window inserts nothing and returns the first message's id.
  *
- * Each queue has a table mq.q_<id>_keys (key, id, sent_at) with primary key
- * (key).  A keyed send, in the sender's own transaction:
+ * Each queue (and topic) has a table mq.q_<id>_keys (mq.t_<id>_keys) of
+ * (key, id, sent_at) with primary key (key).  A keyed send, in the sender's own transaction:
  *
  *	  1. takes a transaction-level lock on (queue, key) -- an advisory lock
  *		 with a tag of our own, so it never meets a user's advisory locks;
@@ -54,22 +54,22 @@
 #define DEDUP_LOCK_FIELD4 0x4d51
 
 static void
-dedup_open(QueueRel *qrel)
+dedup_open(KeyTable *kt)
 {
-	if (qrel->keys != NULL)
+	if (kt->rel != NULL)
 		return;
-	qrel->keys = table_open(qrel->info->keysid, RowExclusiveLock);
-	qrel->keys_pk = index_open(qrel->info->keys_pkid, RowExclusiveLock);
+	kt->rel = table_open(kt->keysid, RowExclusiveLock);
+	kt->pk = index_open(kt->keys_pkid, RowExclusiveLock);
 }
 
 void
-dedup_close(QueueRel *qrel)
+dedup_close(KeyTable *kt)
 {
-	if (qrel->keys == NULL)
+	if (kt->rel == NULL)
 		return;
-	index_close(qrel->keys_pk, NoLock);
-	table_close(qrel->keys, NoLock);
-	qrel->keys = NULL;
+	index_close(kt->pk, NoLock);
+	table_close(kt->rel, NoLock);
+	kt->rel = NULL;
 }
 
 /* Check an idempotency key argument. */
@@ -86,12 +86,11 @@ dedup_check_key(text *key)
 }
 
 static void
-lock_key(QueueRel *qrel, text *key)
+lock_key(KeyTable *kt, text *key)
 {
 	LOCKTAG		tag;
 	uint64		h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(key),
-										VARSIZE_ANY_EXHDR(key),
-										RelationGetRelid(qrel->heap));
+										VARSIZE_ANY_EXHDR(key), kt->keysid);
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
 						 DEDUP_LOCK_FIELD4);
@@ -100,32 +99,40 @@ lock_key(QueueRel *qrel, text *key)
 
 /*
  * Lock the key and look it up.  Returns the first message's id if this send
- * is a duplicate, else 0; *stale is set to the row to replace, if any.
+ * is a duplicate (and sets *found, if given), else 0; *stale is set to the
+ * row to replace, if any.
  */
 int64
-dedup_lookup(QueueRel *qrel, text *key, TimestampTz now, ItemPointer stale)
+dedup_lookup(KeyTable *kt, text *key, TimestampTz now, ItemPointer stale,
+			 bool *found)
 {
 	ScanKeyData skey;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	int64		id = 0;
 
-	dedup_open(qrel);
-	lock_key(qrel, key);
+	dedup_open(kt);
+	lock_key(kt, key);
 	ItemPointerSetInvalid(stale);
+	if (found)
+		*found = false;
 
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   C_COLLATION_OID, F_TEXTEQ, PointerGetDatum(key));
-	slot = table_slot_create(qrel->keys, NULL);
-	scan = index_beginscan(qrel->keys, qrel->keys_pk, SnapshotSelf, 1, 0);
+	slot = table_slot_create(kt->rel, NULL);
+	scan = index_beginscan(kt->rel, kt->pk, SnapshotSelf, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		bool		isnull;
 		TimestampTz sent_at = DatumGetTimestampTz(slot_getattr(slot, 3, &isnull));
 
-		if (timestamp_plus_interval(sent_at, &qrel->info->dedup_window) > now)
+		if (timestamp_plus_interval(sent_at, kt->window) > now)
+		{
 			id = DatumGetInt64(slot_getattr(slot, 2, &isnull));
+			if (found)
+				*found = true;
+		}
 		else
 			*stale = slot->tts_tid;
 	}
@@ -136,7 +143,7 @@ dedup_lookup(QueueRel *qrel, text *key, TimestampTz now, ItemPointer stale)
 
 /* Record the key of a message just sent (the key is locked). */
 void
-dedup_record(QueueRel *qrel, text *key, int64 id, TimestampTz now,
+dedup_record(KeyTable *kt, text *key, int64 id, TimestampTz now,
 			 ItemPointer stale)
 {
 	Datum		values[3];
@@ -149,16 +156,16 @@ dedup_record(QueueRel *qrel, text *key, int64 id, TimestampTz now,
 		TM_FailureData tmfd;
 
 		/* The worker may have pruned it meanwhile: gone is gone. */
-		(void) heap_delete(qrel->keys, stale, GetCurrentCommandId(true),
+		(void) heap_delete(kt->rel, stale, GetCurrentCommandId(true),
 						   InvalidSnapshot, true, &tmfd, false);
 	}
 	values[0] = PointerGetDatum(key);
 	values[1] = Int64GetDatum(id);
 	values[2] = TimestampTzGetDatum(now);
-	tup = heap_form_tuple(RelationGetDescr(qrel->keys), values, isnull);
-	heap_insert(qrel->keys, tup, GetCurrentCommandId(true), 0, NULL);
-	ii = BuildIndexInfo(qrel->keys_pk);
-	index_insert(qrel->keys_pk, values, isnull, &tup->t_self, qrel->keys,
+	tup = heap_form_tuple(RelationGetDescr(kt->rel), values, isnull);
+	heap_insert(kt->rel, tup, GetCurrentCommandId(true), 0, NULL);
+	ii = BuildIndexInfo(kt->pk);
+	index_insert(kt->pk, values, isnull, &tup->t_self, kt->rel,
 				 UNIQUE_CHECK_YES, false, ii);
 	heap_freetuple(tup);
 }
@@ -169,25 +176,25 @@ dedup_record(QueueRel *qrel, text *key, int64 id, TimestampTz now,
  * sender replacing it tolerates finding it gone.
  */
 int64
-dedup_prune(QueueRel *qrel, TimestampTz now, int max)
+dedup_prune(KeyTable *kt, TimestampTz now, int max)
 {
 	TableScanDesc scan;
 	HeapTuple	tup;
 	int64		n = 0;
 
-	dedup_open(qrel);
-	scan = table_beginscan(qrel->keys, SnapshotSelf, 0, NULL);
+	dedup_open(kt);
+	scan = table_beginscan(kt->rel, SnapshotSelf, 0, NULL);
 	while (n < max && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		bool		isnull;
 		TimestampTz sent_at = DatumGetTimestampTz(heap_getattr(tup, 3,
-															   RelationGetDescr(qrel->keys),
+															   RelationGetDescr(kt->rel),
 															   &isnull));
 		TM_FailureData tmfd;
 
-		if (timestamp_plus_interval(sent_at, &qrel->info->dedup_window) > now)
+		if (timestamp_plus_interval(sent_at, kt->window) > now)
 			continue;
-		if (heap_delete(qrel->keys, &tup->t_self, GetCurrentCommandId(true),
+		if (heap_delete(kt->rel, &tup->t_self, GetCurrentCommandId(true),
 						InvalidSnapshot, false, &tmfd, false) == TM_Ok)
 			n++;
 		CHECK_FOR_INTERRUPTS();

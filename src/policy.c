@@ -49,8 +49,8 @@ push_string(JsonbParseState **st, JsonbIteratorToken tok, const char *s)
  * headers with key replaced by value (value NULL: removed).  headers may be
  * (Datum) 0 for none; the result is (Datum) 0 if no key is left.
  */
-static Datum
-headers_with(Datum headers, const char *key, Jsonb *value)
+Datum
+headers_with(Datum headers, const char *key, JsonbValue *value)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
@@ -82,13 +82,8 @@ headers_with(Datum headers, const char *key, Jsonb *value)
 	}
 	if (value != NULL)
 	{
-		JsonbValue	v;
-
 		push_string(&st, WJB_KEY, key);
-		v.type = jbvBinary;
-		v.val.binary.data = &value->root;
-		v.val.binary.len = VARSIZE(value) - VARHDRSZ;
-		pushJsonbValue(&st, WJB_VALUE, &v);
+		pushJsonbValue(&st, WJB_VALUE, value);
 		nkeys++;
 	}
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
@@ -147,9 +142,16 @@ dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason, TimestampTz now)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dead-letter queue \"%s\" of queue \"%s\" does not exist",
 						dlq, qrel->info->name)));
-	headers = headers_with(storage_detoast(m->headers), DEAD_LETTER_KEY,
-						   dead_letter_info(qrel->info->name, reasons[reason],
-											m->deliveries, now));
+	{
+		Jsonb	   *info = dead_letter_info(qrel->info->name, reasons[reason],
+											m->deliveries, now);
+		JsonbValue	v;
+
+		v.type = jbvBinary;
+		v.val.binary.data = &info->root;
+		v.val.binary.len = VARSIZE(info) - VARHDRSZ;
+		headers = headers_with(storage_detoast(m->headers), DEAD_LETTER_KEY, &v);
+	}
 	body = storage_detoast(m->body);
 	id = storage_next_id(&target);
 	storage_insert(&target, 1, &id, now, now, m->rank, &headers, &body);

@@ -86,6 +86,26 @@ extern QueueInfo *queue_lookup(const char *name);
 extern List *queue_names(void);
 extern void queue_cache_invalidate_all(void);
 
+/* Catalog SQL, run as the extension owner with a pinned search_path. */
+typedef struct CatalogContext
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} CatalogContext;
+
+extern uint64 catalog_generation;	/* bumped by every invalidation */
+extern void catalog_enter(CatalogContext *cxt);
+extern void catalog_leave(CatalogContext *cxt);
+extern int	catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
+						 const char *nulls);
+extern void catalog_ddl(const char *sql);
+extern void catalog_changed(void);
+extern void lock_catalog(void);
+extern bool find_object_locked(const char *name, int32 *id, char *kind);
+extern const char *kind_name(char kind);
+extern Oid	storage_oid(char kind, int32 id, const char *suffix, bool missing_ok);
+
 /* The counters of mq_stats, in its column order. */
 typedef enum QueueStat
 {
@@ -210,14 +230,23 @@ extern void lease_note_purge(Oid relid);
 #define Anum_msg_body			7
 #define Natts_msg				7
 
+/* An object's idempotency keys (dedup.c): its table, opened when needed. */
+typedef struct KeyTable
+{
+	Oid			keysid;			/* mq.<q|t>_<id>_keys */
+	Oid			keys_pkid;
+	const Interval *window;		/* the object's dedup_window */
+	Relation	rel;
+	Relation	pk;
+} KeyTable;
+
 typedef struct QueueRel
 {
 	QueueInfo  *info;
 	Relation	heap;
 	Relation	pk;
 	struct IndexInfo *pkinfo;
-	Relation	keys;			/* opened by dedup.c when needed */
-	Relation	keys_pk;
+	KeyTable	keys;
 } QueueRel;
 
 typedef struct StoredMsg
@@ -278,15 +307,25 @@ typedef enum DeadReason
 extern bool dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason,
 						TimestampTz now);
 extern char *dead_letter_source(Datum headers, Datum *stripped);
+struct JsonbValue;
+extern Datum headers_with(Datum headers, const char *key, struct JsonbValue *value);
 
 /* Idempotency keys (dedup.c). */
 extern void dedup_check_key(text *key);
-extern int64 dedup_lookup(QueueRel *qrel, text *key, TimestampTz now,
-						  ItemPointer stale);
-extern void dedup_record(QueueRel *qrel, text *key, int64 id, TimestampTz now,
+extern int64 dedup_lookup(KeyTable *kt, text *key, TimestampTz now,
+						  ItemPointer stale, bool *found);
+extern void dedup_record(KeyTable *kt, text *key, int64 id, TimestampTz now,
 						 ItemPointer stale);
-extern void dedup_close(QueueRel *qrel);
-extern int64 dedup_prune(QueueRel *qrel, TimestampTz now, int max);
+extern void dedup_close(KeyTable *kt);
+extern int64 dedup_prune(KeyTable *kt, TimestampTz now, int max);
+
+/* For other senders (queue_ops.c). */
+extern Datum check_headers(Datum d, bool isnull);
+extern bool queue_make_room(QueueRel *qrel, int64 nnew, int64 *depth);
+
+/* Topics (topic.c). */
+extern int64 topic_prune_keys(const char *name, int max);
+extern List *object_names(char kind);
 
 /* Maintenance (queue_ops.c), for the background worker. */
 extern int64 queue_expire(const char *name, int max);

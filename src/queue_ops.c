@@ -118,7 +118,7 @@ interval_is_zero(const Interval *iv)
  * Headers are NULL or a JSON object whose top-level keys do not start with
  * "mq_" (reserved for the extension).  Returns the datum, or 0 for NULL.
  */
-static Datum
+Datum
 check_headers(Datum d, bool isnull)
 {
 	Jsonb	   *jb;
@@ -226,22 +226,35 @@ put_message(ReturnSetInfo *rsinfo, StoredMsg *m, bool with_receipt)
  * sends that commit at the same moment can each see room for themselves:
  * the depth can overshoot by their number, no more.
  */
+/*
+ * Is there room for nnew more messages (making it with drop_oldest)?
+ * *depth gets the depth counted.
+ */
+bool
+queue_make_room(QueueRel *qrel, int64 nnew, int64 *depth)
+{
+	QueueInfo  *info = qrel->info;
+	int64		excess;
+
+	*depth = 0;
+	if (info->max_length == 0 || nnew == 0)
+		return true;
+	*depth = qstate_depth(qstate_get(RelationGetRelid(qrel->heap)), qrel->heap) +
+		xact_depth_delta(RelationGetRelid(qrel->heap));
+	excess = *depth + nnew - info->max_length;
+	if (excess <= 0)
+		return true;
+	return info->drop_oldest && nnew <= info->max_length &&
+		take_messages(qrel, TAKE_DROP, (int) Min(excess, PG_INT32_MAX), NULL, NULL, NULL) >= excess;
+}
+
 static void
 enforce_max_length(QueueRel *qrel, int64 nnew)
 {
 	QueueInfo  *info = qrel->info;
 	int64		depth;
-	int64		excess;
 
-	if (info->max_length == 0 || nnew == 0)
-		return;
-	depth = qstate_depth(qstate_get(RelationGetRelid(qrel->heap)), qrel->heap) +
-		xact_depth_delta(RelationGetRelid(qrel->heap));
-	excess = depth + nnew - info->max_length;
-	if (excess <= 0)
-		return;
-	if (info->drop_oldest && nnew <= info->max_length &&
-		take_messages(qrel, TAKE_DROP, (int) Min(excess, PG_INT32_MAX), NULL, NULL, NULL) >= excess)
+	if (queue_make_room(qrel, nnew, &depth))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -282,7 +295,7 @@ mq_send(PG_FUNCTION_ARGS)
 
 	open_queue(fcinfo, 0, "mq_send()", true, &qrel);
 	now = GetCurrentTimestamp();
-	if (key != NULL && (id = dedup_lookup(&qrel, key, now, &stale)) != 0)
+	if (key != NULL && (id = dedup_lookup(&qrel.keys, key, now, &stale, NULL)) != 0)
 	{
 		storage_close(&qrel);
 		PG_RETURN_INT64(id);
@@ -293,7 +306,7 @@ mq_send(PG_FUNCTION_ARGS)
 				   QUEUE_PRIORITY_MAX - priority,
 				   headers ? &headers : NULL, &body);
 	if (key != NULL)
-		dedup_record(&qrel, key, id, now, &stale);
+		dedup_record(&qrel.keys, key, id, now, &stale);
 	storage_close(&qrel);
 	PG_RETURN_INT64(id);
 }
@@ -386,11 +399,11 @@ mq_send_batch(PG_FUNCTION_ARGS)
 			text	   *key = DatumGetTextPP(keys[i]);
 			ItemPointerData stale;
 
-			ids[i] = dedup_lookup(&qrel, key, now, &stale);
+			ids[i] = dedup_lookup(&qrel.keys, key, now, &stale, NULL);
 			if (ids[i] != 0)
 				continue;
 			ids[i] = storage_next_id(&qrel);
-			dedup_record(&qrel, key, ids[i], now, &stale);
+			dedup_record(&qrel.keys, key, ids[i], now, &stale);
 		}
 		else
 			ids[i] = storage_next_id(&qrel);
@@ -1034,7 +1047,7 @@ queue_prune_keys(const char *name, int max)
 
 	if (!storage_open_by_name(&qrel, name, RowExclusiveLock))
 		return 0;
-	n = dedup_prune(&qrel, GetCurrentTimestamp(), max);
+	n = dedup_prune(&qrel.keys, GetCurrentTimestamp(), max);
 	storage_close(&qrel);
 	return n;
 }

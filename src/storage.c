@@ -133,8 +133,11 @@ storage_open(QueueRel *qrel, const char *name, QueueInfo *info,
 	check_layout(qrel->heap, name);
 	qrel->pk = index_open(pkid, lockmode);
 	qrel->pkinfo = NULL;
-	qrel->keys = NULL;
-	qrel->keys_pk = NULL;
+	qrel->keys.keysid = info->keysid;
+	qrel->keys.keys_pkid = info->keys_pkid;
+	qrel->keys.window = &info->dedup_window;
+	qrel->keys.rel = NULL;
+	qrel->keys.pk = NULL;
 	return true;
 }
 
@@ -160,7 +163,7 @@ storage_open_by_name(QueueRel *qrel, const char *name, LOCKMODE lockmode)
 void
 storage_close(QueueRel *qrel)
 {
-	dedup_close(qrel);
+	dedup_close(&qrel->keys);
 	index_close(qrel->pk, NoLock);
 	table_close(qrel->heap, NoLock);
 }

@@ -571,9 +571,9 @@ extension_present(void)
 	return present;
 }
 
-/* One queue's share of a round, in its own transaction. */
+/* One queue's or topic's share of a round, in its own transaction. */
 static void
-serve_queue(const char *name, bool prune)
+serve_object(const char *name, char kind, bool prune)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 
@@ -581,8 +581,10 @@ serve_queue(const char *name, bool prune)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
-		int64		expired = queue_expire(name, queue_worker_batch);
-		int64		pruned = prune ? queue_prune_keys(name, queue_worker_batch) : 0;
+		int64		expired = kind == 'q' ? queue_expire(name, queue_worker_batch) : 0;
+		int64		pruned = !prune ? 0 : kind == 'q' ?
+		queue_prune_keys(name, queue_worker_batch) :
+		topic_prune_keys(name, queue_worker_batch);
 
 		if (expired > 0 || pruned > 0)
 			elog(DEBUG1, "queue \"%s\": %lld expired, %lld keys pruned", name,
@@ -599,8 +601,8 @@ serve_queue(const char *name, bool prune)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		ereport(LOG,
-				(errmsg("queue worker: maintenance of queue \"%s\" failed: %s",
-						name, edata->message)));
+				(errmsg("queue worker: maintenance of %s \"%s\" failed: %s",
+						kind_name(kind), name, edata->message)));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
@@ -634,6 +636,7 @@ queue_worker_main(Datum arg)
 		bool		prune;
 		bool		yield;
 		List	   *names;
+		List	   *topics;
 		ListCell   *lc;
 
 		CHECK_FOR_INTERRUPTS();
@@ -655,12 +658,18 @@ queue_worker_main(Datum arg)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		MemoryContextSwitchTo(round_cxt);
 		names = queue_names();
+		topics = prune ? object_names('t') : NIL;
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(round_cxt);
 		foreach(lc, names)
 		{
-			serve_queue((const char *) lfirst(lc), prune);
+			serve_object((const char *) lfirst(lc), 'q', prune);
+			CHECK_FOR_INTERRUPTS();
+		}
+		foreach(lc, topics)
+		{
+			serve_object((const char *) lfirst(lc), 't', true);
 			CHECK_FOR_INTERRUPTS();
 		}
 		pgstat_report_activity(STATE_IDLE, NULL);

@@ -1,0 +1,653 @@
+/*-------------------------------------------------------------------------
+ *
+ * topic.c
+ *	  Topics: publish once, every subscribed queue gets its own copy
+ *	  (SPEC section 4).
+ *
+ * A topic is a name in mq.objects (kind 't') with its dedup_window in
+ * mq.topics and its idempotency keys in mq.t_<id>_keys.  Subscriptions are
+ * rows (topic, queue, pattern) of mq.subscriptions; dropping a queue removes
+ * its subscriptions (foreign key, ON DELETE CASCADE).
+ *
+ * Patterns follow AMQP topic exchanges: words separated by '.', where '*'
+ * matches exactly one word and '#' zero or more.  A routing key is words of
+ * the name alphabet without '.' (the empty key has no words).  Matching is a
+ * small dynamic programme over the two word lists.
+ *
+ * Each backend caches a topic with its subscriptions compiled into word
+ * lists, so a publish parses no pattern.  Subscribing, unsubscribing and
+ * every other catalog change bump catalog_generation (catalog.c), which
+ * makes the next publish reload.
+ *
+ * mq_publish writes one copy per matching queue, in the caller's
+ * transaction (commit = every subscriber has it, rollback = nobody), with
+ * the headers mq_topic and mq_routing_key added.  A queue bound by several
+ * matching patterns gets one copy.  A subscriber that is full under
+ * overflow 'reject' does not fail the publish: its copy is skipped and
+ * counted as rejected in mq_stats; one with 'drop_oldest' makes room.  The
+ * result counts the queues that accepted a copy; a duplicate publish
+ * (idempotency key within the topic's dedup_window) delivers nothing and
+ * returns NULL.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "queue.h"
+
+PG_FUNCTION_INFO_V1(mq_create_topic);
+PG_FUNCTION_INFO_V1(mq_drop_topic);
+PG_FUNCTION_INFO_V1(mq_subscribe);
+PG_FUNCTION_INFO_V1(mq_unsubscribe);
+PG_FUNCTION_INFO_V1(mq_publish);
+
+#define PATTERN_MAXLEN 255
+
+/* A pattern or routing key split into words. */
+typedef struct Words
+{
+	int			n;
+	char	  **w;
+} Words;
+
+typedef struct Binding
+{
+	char		queue[QUEUE_NAME_MAXLEN + 1];
+	Words		pattern;
+} Binding;
+
+typedef struct TopicInfo
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];	/* hash key */
+	uint64		generation;		/* catalog_generation when loaded; 0: none */
+	int32		id;
+	Interval	dedup_window;
+	Oid			keysid;
+	Oid			keys_pkid;
+	int			nbindings;
+	Binding    *bindings;
+	MemoryContext cxt;			/* bindings live here */
+} TopicInfo;
+
+static HTAB *topic_cache = NULL;
+
+/* ---------------------------------------------------------------------
+ * Patterns and routing keys
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/*
+ * Split s into words; with wildcards, '*' and '#' may be whole words.
+ * Returns false if s is not well formed.
+ */
+static bool
+split_words(const char *s, bool wildcards, Words *out)
+{
+	int			len = strlen(s);
+	int			i;
+	int			start = 0;
+
+	out->n = 0;
+	out->w = palloc(sizeof(char *) * (len / 2 + 2));
+	if (len == 0)
+		return !wildcards;		/* the empty routing key has no words */
+	if (len > PATTERN_MAXLEN)
+		return false;
+	for (i = 0; i <= len; i++)
+	{
+		if (i == len || s[i] == '.')
+		{
+			int			wl = i - start;
+			const char *w = s + start;
+			int			j;
+
+			if (wl == 0)
+				return false;	/* empty word */
+			if (wildcards && wl == 1 && (w[0] == '*' || w[0] == '#'))
+				;
+			else
+				for (j = 0; j < wl; j++)
+					if (!word_char(w[j]))
+						return false;
+			out->w[out->n++] = pnstrdup(w, wl);
+			start = i + 1;
+		}
+	}
+	return true;
+}
+
+/* Does the pattern match the routing key?  (AMQP topic semantics.) */
+static bool
+words_match(const Words *p, const Words *k)
+{
+	/* m[j]: pattern suffix from i matches key suffix from j */
+	bool	   *next = palloc((k->n + 1) * sizeof(bool));
+	bool	   *cur = palloc((k->n + 1) * sizeof(bool));
+	bool		result;
+	int			i,
+				j;
+
+	for (j = 0; j <= k->n; j++)
+		next[j] = (j == k->n);
+	for (i = p->n - 1; i >= 0; i--)
+	{
+		const char *pw = p->w[i];
+
+		for (j = k->n; j >= 0; j--)
+		{
+			if (strcmp(pw, "#") == 0)
+				cur[j] = next[j] || (j < k->n && cur[j + 1]);
+			else if (j < k->n && (strcmp(pw, "*") == 0 || strcmp(pw, k->w[j]) == 0))
+				cur[j] = next[j + 1];
+			else
+				cur[j] = false;
+		}
+		memcpy(next, cur, (k->n + 1) * sizeof(bool));
+	}
+	result = next[0];
+	pfree(next);
+	pfree(cur);
+	return result;
+}
+
+static void
+check_pattern(const char *pattern)
+{
+	Words		w;
+
+	if (!split_words(pattern, true, &w))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid pattern \"%s\"", pattern),
+				 errdetail("A pattern is 1 to %d characters: words of A-Z, a-z, 0-9, \"_\" and \"-\", or \"*\" (one word) or \"#\" (zero or more words), separated by single dots.",
+						   PATTERN_MAXLEN)));
+}
+
+/* ---------------------------------------------------------------------
+ * The per-backend cache
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+topic_load(TopicInfo *t)
+{
+	CatalogContext cxt;
+	Datum		arg = CStringGetTextDatum(t->name);
+	Oid			argtype = TEXTOID;
+	bool		found = false;
+	uint64		i;
+
+	if (t->cxt == NULL)
+		t->cxt = AllocSetContextCreate(CacheMemoryContext, "queue topic",
+									   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(t->cxt);
+	t->nbindings = 0;
+	t->bindings = NULL;
+
+	catalog_enter(&cxt);
+	catalog_exec("SELECT o.id, t.dedup_window FROM mq.objects o"
+				 "  JOIN mq.topics t ON t.id OPERATOR(pg_catalog.=) o.id"
+				 " WHERE o.name OPERATOR(pg_catalog.=) $1",
+				 1, &argtype, &arg, NULL);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		t->id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		t->dedup_window = *DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 2, &isnull));
+		t->keysid = storage_oid('t', t->id, "_keys", false);
+		t->keys_pkid = storage_oid('t', t->id, "_keys_pkey", false);
+		found = true;
+
+		arg = Int32GetDatum(t->id);
+		argtype = INT4OID;
+		catalog_exec("SELECT q.name, s.pattern FROM mq.subscriptions s"
+					 "  JOIN mq.objects q ON q.id OPERATOR(pg_catalog.=) s.queue"
+					 " WHERE s.topic OPERATOR(pg_catalog.=) $1 ORDER BY q.name, s.pattern",
+					 1, &argtype, &arg, NULL);
+		t->bindings = MemoryContextAlloc(t->cxt, sizeof(Binding) * Max(SPI_processed, 1));
+		for (i = 0; i < SPI_processed; i++)
+		{
+			Binding    *b = &t->bindings[t->nbindings];
+			MemoryContext old;
+
+			strlcpy(b->queue, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+					sizeof(b->queue));
+			old = MemoryContextSwitchTo(t->cxt);
+			if (split_words(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
+							true, &b->pattern))
+				t->nbindings++;
+			MemoryContextSwitchTo(old);
+		}
+	}
+	catalog_leave(&cxt);
+	return found;
+}
+
+/* A topic by (validated) name, current as of the latest catalog change. */
+static TopicInfo *
+topic_lookup(const char *name)
+{
+	TopicInfo  *t;
+	bool		found;
+
+	if (topic_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = QUEUE_NAME_MAXLEN + 1;
+		ctl.entrysize = sizeof(TopicInfo);
+		ctl.hcxt = CacheMemoryContext;
+		topic_cache = hash_create("queue topic cache", 16, &ctl,
+								  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	t = hash_search(topic_cache, name, HASH_ENTER, &found);
+	if (!found)
+	{
+		t->generation = 0;
+		t->cxt = NULL;
+	}
+	while (t->generation != catalog_generation + 1)
+	{
+		uint64		generation = catalog_generation;
+
+		if (!topic_load(t))
+		{
+			if (t->cxt != NULL)
+				MemoryContextDelete(t->cxt);
+			hash_search(topic_cache, name, HASH_REMOVE, NULL);
+			return NULL;
+		}
+		/* A change that arrived while loading makes us load again. */
+		if (generation == catalog_generation)
+			t->generation = generation + 1;
+	}
+	return t;
+}
+
+/* ---------------------------------------------------------------------
+ * DDL
+ * ---------------------------------------------------------------------
+ */
+
+static void
+topic_arg(FunctionCallInfo fcinfo, int argno, char *out)
+{
+	arg_not_null(fcinfo, argno, "topic");
+	queue_check_name("topic", PG_GETARG_TEXT_PP(argno), out);
+}
+
+static void
+no_such(const char *what, const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("%s \"%s\" does not exist", what, name)));
+}
+
+/* mq_create_topic(topic, dedup_window, if_not_exists) */
+Datum
+mq_create_topic(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	CatalogContext cxt;
+	int32		id;
+	char		kind;
+	char		sql[512];
+	bool		if_not_exists;
+
+	PreventCommandIfReadOnly("mq_create_topic()");
+	topic_arg(fcinfo, 0, name);
+	arg_not_null(fcinfo, 1, "dedup_window");
+	if (interval_is_negative(PG_GETARG_INTERVAL_P(1)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dedup_window must not be negative")));
+	arg_not_null(fcinfo, 2, "if_not_exists");
+	if_not_exists = PG_GETARG_BOOL(2);
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (find_object_locked(name, &id, &kind))
+	{
+		if (if_not_exists && kind == 't')
+		{
+			catalog_leave(&cxt);
+			ereport(NOTICE,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("topic \"%s\" already exists, skipping", name)));
+			PG_RETURN_VOID();
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 kind == 't' ?
+				 errmsg("topic \"%s\" already exists", name) :
+				 errmsg("a %s named \"%s\" already exists", kind_name(kind), name),
+				 errdetail("Queues, topics and streams share one namespace.")));
+	}
+	catalog_exec("SELECT pg_catalog.nextval('mq.object_id_seq'::pg_catalog.regclass)::pg_catalog.int4",
+				 0, NULL, NULL, NULL);
+	{
+		bool		isnull;
+		Datum		args[3];
+		Oid			types[3] = {INT4OID, TEXTOID, OIDOID};
+
+		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		args[0] = Int32GetDatum(id);
+		args[1] = CStringGetTextDatum(name);
+		args[2] = ObjectIdGetDatum(cxt.save_userid);
+		catalog_exec("INSERT INTO mq.objects (id, name, kind, owner) VALUES ($1, $2, 't', $3)",
+					 3, types, args, NULL);
+		types[1] = INTERVALOID;
+		args[1] = PG_GETARG_DATUM(1);
+		catalog_exec("INSERT INTO mq.topics (id, dedup_window) VALUES ($1, $2)",
+					 2, types, args, NULL);
+	}
+	snprintf(sql, sizeof(sql),
+			 "CREATE TABLE mq.t_%d_keys ("
+			 " key pg_catalog.text COLLATE \"C\" NOT NULL,"
+			 " id pg_catalog.int8 NOT NULL,"
+			 " sent_at pg_catalog.timestamptz NOT NULL,"
+			 " CONSTRAINT t_%d_keys_pkey PRIMARY KEY (key))",
+			 id, id);
+	catalog_ddl(sql);
+	catalog_changed();
+	catalog_leave(&cxt);
+	PG_RETURN_VOID();
+}
+
+/* mq_drop_topic(topic, if_exists) -> boolean */
+Datum
+mq_drop_topic(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	CatalogContext cxt;
+	int32		id;
+	char		kind;
+	char		sql[128];
+	Datum		arg;
+	Oid			argtype = INT4OID;
+
+	PreventCommandIfReadOnly("mq_drop_topic()");
+	topic_arg(fcinfo, 0, name);
+	arg_not_null(fcinfo, 1, "if_exists");
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (!find_object_locked(name, &id, &kind) || kind != 't')
+	{
+		catalog_leave(&cxt);
+		if (!PG_GETARG_BOOL(1))
+			no_such("topic", name);
+		ereport(NOTICE,
+				(errmsg("topic \"%s\" does not exist, skipping", name)));
+		PG_RETURN_BOOL(false);
+	}
+	arg = Int32GetDatum(id);
+	catalog_exec("DELETE FROM mq.objects WHERE id OPERATOR(pg_catalog.=) $1",
+				 1, &argtype, &arg, NULL);
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS mq.t_%d_keys", id);
+	catalog_ddl(sql);
+	catalog_changed();
+	catalog_leave(&cxt);
+	PG_RETURN_BOOL(true);
+}
+
+/* Look up a topic and a queue under the DDL lock; 42704 if either is missing. */
+static void
+find_topic_and_queue(const char *topic, const char *queue, int32 *tid, int32 *qid)
+{
+	char		kind;
+
+	if (!find_object_locked(topic, tid, &kind) || kind != 't')
+		no_such("topic", topic);
+	if (!find_object_locked(queue, qid, &kind) || kind != 'q')
+		no_such("queue", queue);
+}
+
+/* mq_subscribe(topic, queue, pattern) */
+Datum
+mq_subscribe(PG_FUNCTION_ARGS)
+{
+	char		topic[QUEUE_NAME_MAXLEN + 1];
+	char		queue[QUEUE_NAME_MAXLEN + 1];
+	char	   *pattern;
+	CatalogContext cxt;
+	int32		tid,
+				qid;
+	Datum		args[3];
+	Oid			types[3] = {INT4OID, INT4OID, TEXTOID};
+
+	PreventCommandIfReadOnly("mq_subscribe()");
+	topic_arg(fcinfo, 0, topic);
+	arg_not_null(fcinfo, 1, "queue");
+	queue_check_name("queue", PG_GETARG_TEXT_PP(1), queue);
+	arg_not_null(fcinfo, 2, "pattern");
+	pattern = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	check_pattern(pattern);
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	find_topic_and_queue(topic, queue, &tid, &qid);
+	args[0] = Int32GetDatum(tid);
+	args[1] = Int32GetDatum(qid);
+	args[2] = CStringGetTextDatum(pattern);
+	catalog_exec("INSERT INTO mq.subscriptions (topic, queue, pattern) VALUES ($1, $2, $3)"
+				 " ON CONFLICT DO NOTHING",
+				 3, types, args, NULL);
+	catalog_changed();
+	catalog_leave(&cxt);
+	PG_RETURN_VOID();
+}
+
+/* mq_unsubscribe(topic, queue, pattern) -> subscriptions removed */
+Datum
+mq_unsubscribe(PG_FUNCTION_ARGS)
+{
+	char		topic[QUEUE_NAME_MAXLEN + 1];
+	char		queue[QUEUE_NAME_MAXLEN + 1];
+	CatalogContext cxt;
+	int32		tid,
+				qid;
+	Datum		args[3];
+	Oid			types[3] = {INT4OID, INT4OID, TEXTOID};
+	char		nulls[3] = {' ', ' ', ' '};
+	uint64		n;
+
+	PreventCommandIfReadOnly("mq_unsubscribe()");
+	topic_arg(fcinfo, 0, topic);
+	arg_not_null(fcinfo, 1, "queue");
+	queue_check_name("queue", PG_GETARG_TEXT_PP(1), queue);
+	if (PG_ARGISNULL(2))
+		nulls[2] = 'n';
+	else
+	{
+		args[2] = PG_GETARG_DATUM(2);
+		check_pattern(TextDatumGetCString(args[2]));
+	}
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	find_topic_and_queue(topic, queue, &tid, &qid);
+	args[0] = Int32GetDatum(tid);
+	args[1] = Int32GetDatum(qid);
+	catalog_exec("DELETE FROM mq.subscriptions WHERE topic OPERATOR(pg_catalog.=) $1"
+				 " AND queue OPERATOR(pg_catalog.=) $2"
+				 " AND ($3 IS NULL OR pattern OPERATOR(pg_catalog.=) $3)",
+				 3, types, args, nulls);
+	n = SPI_processed;
+	if (n > 0)
+		catalog_changed();
+	catalog_leave(&cxt);
+	PG_RETURN_INT64((int64) n);
+}
+
+/* ---------------------------------------------------------------------
+ * Publishing
+ * ---------------------------------------------------------------------
+ */
+
+/* headers + {"mq_topic": topic, "mq_routing_key": key} */
+static Datum
+publish_headers(Datum headers, const char *topic, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) topic;
+	v.val.string.len = strlen(topic);
+	headers = headers_with(headers, "mq_topic", &v);
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	return headers_with(headers, "mq_routing_key", &v);
+}
+
+/* mq_publish(topic, routing_key, body, headers, idempotency_key) -> int */
+Datum
+mq_publish(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	char	   *routing_key;
+	Datum		body;
+	Datum		headers;
+	text	   *key = NULL;
+	TopicInfo  *t;
+	Words		rk;
+	KeyTable	keys;
+	ItemPointerData stale;
+	TimestampTz now;
+	char	  **targets;
+	int			ntargets = 0;
+	int			accepted = 0;
+	int			i,
+				j;
+
+	topic_arg(fcinfo, 0, name);
+	arg_not_null(fcinfo, 1, "routing_key");
+	routing_key = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (!split_words(routing_key, false, &rk))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid routing key \"%s\"", routing_key),
+				 errdetail("A routing key is empty or up to %d characters: words of A-Z, a-z, 0-9, \"_\" and \"-\" separated by single dots.",
+						   PATTERN_MAXLEN)));
+	arg_not_null(fcinfo, 2, "body");
+	body = PG_GETARG_DATUM(2);
+	headers = check_headers(PG_GETARG_DATUM(3), PG_ARGISNULL(3));
+	if (!PG_ARGISNULL(4))
+	{
+		key = PG_GETARG_TEXT_PP(4);
+		dedup_check_key(key);
+	}
+	PreventCommandIfReadOnly("mq_publish()");
+	PreventCommandDuringRecovery("mq_publish()");
+
+	t = topic_lookup(name);
+	if (t == NULL)
+		no_such("topic", name);
+	now = GetCurrentTimestamp();
+
+	if (key != NULL)
+	{
+		bool		duplicate;
+
+		keys.keysid = t->keysid;
+		keys.keys_pkid = t->keys_pkid;
+		keys.window = &t->dedup_window;
+		keys.rel = NULL;
+		keys.pk = NULL;
+		(void) dedup_lookup(&keys, key, now, &stale, &duplicate);
+		if (duplicate)
+		{
+			dedup_close(&keys);
+			PG_RETURN_NULL();
+		}
+	}
+
+	/* The queues whose patterns match, each once. */
+	targets = palloc(sizeof(char *) * Max(t->nbindings, 1));
+	for (i = 0; i < t->nbindings; i++)
+	{
+		Binding    *b = &t->bindings[i];
+		bool		seen = false;
+
+		for (j = 0; j < ntargets && !seen; j++)
+			seen = strcmp(targets[j], b->queue) == 0;
+		if (!seen && words_match(&b->pattern, &rk))
+			targets[ntargets++] = pstrdup(b->queue);
+	}
+
+	headers = publish_headers(headers, name, routing_key);
+	for (i = 0; i < ntargets; i++)
+	{
+		QueueRel	qrel;
+		int64		depth;
+		int64		id;
+
+		/* A queue dropped meanwhile has no subscription any more. */
+		if (!storage_open_by_name(&qrel, targets[i], RowExclusiveLock))
+			continue;
+		if (!queue_make_room(&qrel, 1, &depth))
+		{
+			xact_count(RelationGetRelid(qrel.heap), STAT_REJECTED, 1);
+			storage_close(&qrel);
+			continue;
+		}
+		id = storage_next_id(&qrel);
+		storage_insert(&qrel, 1, &id, now, now, QUEUE_PRIORITY_MAX,
+					   &headers, &body);
+		storage_close(&qrel);
+		accepted++;
+	}
+
+	if (key != NULL)
+	{
+		dedup_record(&keys, key, accepted, now, &stale);
+		dedup_close(&keys);
+	}
+	PG_RETURN_INT32(accepted);
+}
+
+/* ---------------------------------------------------------------------
+ * Maintenance
+ * ---------------------------------------------------------------------
+ */
+
+/* Remove up to max idempotency keys of a topic past their window. */
+int64
+topic_prune_keys(const char *name, int max)
+{
+	TopicInfo  *t = topic_lookup(name);
+	KeyTable	keys;
+	int64		n;
+
+	if (t == NULL)
+		return 0;
+	keys.keysid = t->keysid;
+	keys.keys_pkid = t->keys_pkid;
+	keys.window = &t->dedup_window;
+	keys.rel = NULL;
+	keys.pk = NULL;
+	n = dedup_prune(&keys, GetCurrentTimestamp(), max);
+	dedup_close(&keys);
+	return n;
+}
