@@ -8,7 +8,8 @@
 #
 # Servers run as the postgres user; all output goes to $QUEUE_TMP/test.
 # Pass suite names (regress isolation pgtap tap) to run only those, TAP
-# test files with PROVE_TESTS="001_x.pl 002_y.pl", and another output
+# test files with PROVE_TESTS="001_x.pl 002_y.pl", pg_regress or isolation
+# tests with REGRESS_TESTS="name1 name2", and another output
 # directory with QUEUE_TEST_OUT.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
@@ -62,7 +63,7 @@ count_tap() {	# suite logfile status
 # pg_regress and pg_isolation_regress take the same options.
 run_regress_suite() {	# suite driver listdir extension port
 	local suite=$1 driver=$2 dir=$OUT/$1 tests status
-	tests=$(cd "$TEST/$3" && ls *."$4" | sed "s/\.$4\$//" | sort | tr '\n' ' ')
+	tests=${REGRESS_TESTS:-$(cd "$TEST/$3" && ls *."$4" | sed "s/\.$4\$//" | sort | tr '\n' ' ')}
 	rm -rf "$dir"; as_pg mkdir -p "$dir"
 	as_pg "$driver" \
 		--bindir="$PGBIN" --inputdir="$TEST" --outputdir="$dir" \
