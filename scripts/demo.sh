@@ -10,7 +10,7 @@ if ! as_pg $PSQL -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'qu
 fi
 as_pg $PSQL -d queue_demo -q -v ON_ERROR_STOP=1 -f - <"$QUEUE_ROOT/scripts/demo.sql"
 echo
-echo "== 8. Exactly-once with the application's own tables (examples/outbox.sql)"
+echo "== 9. Exactly-once with the application's own tables (examples/outbox.sql)"
 echo
 as_pg $PSQL -d queue_demo -q -v ON_ERROR_STOP=1 -f - <"$QUEUE_ROOT/examples/outbox.sql"
 

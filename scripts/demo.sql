@@ -3,7 +3,8 @@
 \set QUIET on
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS queue;
-SELECT mq_drop_queue('demo_orders', if_exists => true) \g /dev/null
+SELECT mq_drop_topic('demo_events', if_exists => true) \g /dev/null
+SELECT mq_drop_queue(q, if_exists => true) FROM unnest(ARRAY['demo_orders', 'demo_payments', 'demo_fraud', 'demo_analytics']) q \g /dev/null
 
 \echo
 \echo '== 1. A queue, and a producer that sends three orders (one urgent)'
@@ -49,3 +50,16 @@ SELECT mq_ack('demo_orders', :second_receipt, strict => false) AS late_ack;
 \echo
 \echo '== 7. The queue now: two messages leased by the second reader'
 SELECT queue, depth, ready, inflight, delayed FROM mq_queues WHERE queue = 'demo_orders';
+
+\echo
+\echo '== 8. Pub/sub: one publish, a copy for every matching subscriber'
+SELECT mq_create_topic('demo_events') \g /dev/null
+SELECT mq_create_queue(q) FROM unnest(ARRAY['demo_payments', 'demo_fraud', 'demo_analytics']) q \g /dev/null
+SELECT mq_subscribe('demo_events', 'demo_payments', 'order.created') \g /dev/null
+SELECT mq_subscribe('demo_events', 'demo_fraud', 'order.*') \g /dev/null
+SELECT mq_subscribe('demo_events', 'demo_analytics', '#') \g /dev/null
+SELECT topic, queue, pattern FROM mq_topics WHERE topic = 'demo_events' ORDER BY queue;
+SELECT mq_publish('demo_events', 'order.created', '{"order": 1004}') AS "order.created reached";
+SELECT mq_publish('demo_events', 'order.refunded', '{"order": 1001}') AS "order.refunded reached";
+SELECT mq_publish('demo_events', 'user.signed_up', '{"user": 7}') AS "user.signed_up reached";
+SELECT queue, depth FROM mq_queues WHERE queue IN ('demo_payments', 'demo_fraud', 'demo_analytics') ORDER BY queue;
