@@ -53,6 +53,14 @@
 /* locktag_field4 of our key locks; user advisory locks use 1 and 2. */
 #define DEDUP_LOCK_FIELD4 0x4d51
 
+/* A zero dedup_window keeps no keys: every send is new. */
+static bool
+dedup_off(const KeyTable *kt)
+{
+	return kt->window->month == 0 && kt->window->day == 0 &&
+		kt->window->time == 0;
+}
+
 static void
 dedup_open(KeyTable *kt)
 {
@@ -111,11 +119,13 @@ dedup_lookup(KeyTable *kt, text *key, TimestampTz now, ItemPointer stale,
 	TupleTableSlot *slot;
 	int64		id = 0;
 
-	dedup_open(kt);
-	lock_key(kt, key);
 	ItemPointerSetInvalid(stale);
 	if (found)
 		*found = false;
+	if (dedup_off(kt))
+		return 0;
+	dedup_open(kt);
+	lock_key(kt, key);
 
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   C_COLLATION_OID, F_TEXTEQ, PointerGetDatum(key));
@@ -151,10 +161,18 @@ dedup_record(KeyTable *kt, text *key, int64 id, TimestampTz now,
 	HeapTuple	tup;
 	IndexInfo  *ii;
 
+	if (dedup_off(kt))
+		return;
 	if (ItemPointerIsValid(stale))
 	{
 		TM_FailureData tmfd;
 
+		/*
+		 * The stale row may have been written by this very command (a batch,
+		 * or sends in one SELECT, whose key's window passed in between): make
+		 * it visible to the delete.
+		 */
+		CommandCounterIncrement();
 		/* The worker may have pruned it meanwhile: gone is gone. */
 		(void) heap_delete(kt->rel, stale, GetCurrentCommandId(true),
 						   InvalidSnapshot, true, &tmfd, false);
