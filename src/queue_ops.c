@@ -438,6 +438,9 @@ mq_send_batch(PG_FUNCTION_ARGS)
 /* At most this many messages leave a queue as dead letters per call. */
 #define DEAD_PER_CALL 1000
 
+/* mq_redrive looks past at most this many letters it cannot move. */
+#define REDRIVE_KEEP_MAX 10000
+
 typedef struct DeadMsg
 {
 	StoredMsg	m;
@@ -938,8 +941,9 @@ mq_purge(PG_FUNCTION_ARGS)
  * Moves ready dead letters (messages with an mq_dead_letter header) back to
  * the queues named in their headers, with the header removed and the
  * delivery count reset; at most max of them (NULL: all).  Dead letters
- * whose queue no longer exists stay.  Like dead letters, redriven messages
- * are not held back by the target's max_length.
+ * whose queue no longer exists stay, and do not hold back the others (up
+ * to REDRIVE_KEEP_MAX of them are looked past in one call).  Like dead
+ * letters, redriven messages are not held back by the target's max_length.
  */
 Datum
 mq_redrive(PG_FUNCTION_ARGS)
@@ -949,6 +953,9 @@ mq_redrive(PG_FUNCTION_ARGS)
 	int64		moved = 0;
 	Oid			relid;
 	StoredMsg  *msgs = palloc(QUEUE_QTY_MAX * sizeof(StoredMsg));
+	int			keptcap = 64;
+	int			nkept = 0;
+	StoredMsg  *kept = palloc(keptcap * sizeof(StoredMsg));
 
 	if (!PG_ARGISNULL(1))
 	{
@@ -962,13 +969,18 @@ mq_redrive(PG_FUNCTION_ARGS)
 	open_queue(fcinfo, 0, "mq_redrive()", true, &dlq);
 	relid = RelationGetRelid(dlq.heap);
 
-	while (moved < max)
+	/*
+	 * Letters that cannot move stay leased until the end, so that the next
+	 * batch looks past them instead of finding them again.
+	 */
+	while (moved < max && nkept < REDRIVE_KEEP_MAX)
 	{
 		int			n = take_messages(&dlq, TAKE_REDRIVE,
 									  (int) Min(max - moved, QUEUE_QTY_MAX), NULL, msgs, NULL);
-		int64		batch = 0;
 		int			i;
 
+		if (n == 0)
+			break;
 		for (i = 0; i < n; i++)
 		{
 			StoredMsg  *m = &msgs[i];
@@ -982,7 +994,12 @@ mq_redrive(PG_FUNCTION_ARGS)
 				!storage_open_by_name(&target, source, RowExclusiveLock))
 			{
 				/* Not ours to move: leave it where it is. */
-				lease_release(relid, m->id, m->receipt);
+				if (nkept == keptcap)
+				{
+					keptcap *= 2;
+					kept = repalloc(kept, keptcap * sizeof(StoredMsg));
+				}
+				kept[nkept++] = *m;
 				continue;
 			}
 			if (lease_settle(relid, m->receipt, &msgid, &rank) == LEASE_OK &&
@@ -994,15 +1011,17 @@ mq_redrive(PG_FUNCTION_ARGS)
 
 				storage_insert(&target, 1, &id, now, now, m->rank,
 							   headers ? &headers : NULL, &body);
-				batch++;
+				moved++;
 			}
 			else
 				lease_drop(relid, m->receipt);
 			storage_close(&target);
 		}
-		moved += batch;
-		if (batch == 0)
-			break;
+	}
+	while (nkept > 0)
+	{
+		nkept--;
+		lease_release(relid, kept[nkept].id, kept[nkept].receipt);
 	}
 	storage_close(&dlq);
 	PG_RETURN_INT64(moved);
