@@ -908,6 +908,8 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 		catalog_exec(sql.data, nargs, types, values, NULL);
 		if (unlogged != was_unlogged)
 			set_storage_logged(id, unlogged);
+		if (reset[OPT_MAX_LENGTH] || !PG_ARGISNULL(OPT_MAX_LENGTH + 1))
+			qstate_depth_forget(storage_oid('q', id, "", false));
 		catalog_changed();
 	}
 	catalog_leave(&cxt);

@@ -510,6 +510,33 @@ qstate_depth_counted(Oid relid)
 	return counted;
 }
 
+/*
+ * Stop keeping the queue's committed depth (max_length was set or reset):
+ * a queue without max_length needs no count, and one that gets a limit
+ * counts its rows afresh on the next send.
+ */
+void
+qstate_depth_forget(Oid relid)
+{
+	LWLock	   *lock;
+	QueueState *qs;
+
+	if (qstate_table == NULL)
+		return;
+	qs = qstate_find(relid, false, LW_EXCLUSIVE, &lock);
+	if (qs != NULL && qs->depth_state != DEPTH_UNINIT)
+	{
+		if (qs->depth_state == DEPTH_COUNTING)
+		{
+			LWLockAcquire(slots_lock(), LW_EXCLUSIVE);
+			slot_get(qs->slot)->used = false;
+			LWLockRelease(slots_lock());
+		}
+		qs->depth_state = DEPTH_UNINIT;
+	}
+	LWLockRelease(lock);
+}
+
 /* A free snapshot slot, or -1 (slots lock held). */
 static int
 free_slot(void)

@@ -158,6 +158,7 @@ extern void qstate_set_min_until(QueueState *qs, TimestampTz until);
 extern TimestampTz qstate_min_until(QueueState *qs);
 extern void qstate_apply_depth(Oid relid, int64 delta, TransactionId xid);
 extern bool qstate_depth_counted(Oid relid);
+extern void qstate_depth_forget(Oid relid);
 extern int64 qstate_depth(QueueState *qs, Relation heap);
 extern uint32 qstate_waiters(QueueState *qs);
 extern void qstate_waiters_add(QueueState *qs, int delta);
