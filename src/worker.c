@@ -465,24 +465,55 @@ launcher_round(void)
 	list_databases();
 	for (i = 0; i < ndbs; i++)
 	{
-		DbEntry    *e = &dbs[i];
 		pid_t		pid;
 
-		if (e->handle != NULL &&
-			GetBackgroundWorkerPid(e->handle, &pid) == BGWH_STOPPED)
-			reap(e, now);
-		if (!e->seen || e->handle != NULL || !queue_worker_enabled)
-			continue;
-		if (rescan)
-			e->no_extension = false;
-		if (e->no_extension &&
-			!TimestampDifferenceExceeds(e->checked_at, now, RECHECK_MSECS))
-			continue;
-		if (now < e->wait_until || is_paused(e->dbid, now))
-			continue;
-		if (!start_worker(e))
-			waiting = true;
+		if (dbs[i].handle != NULL &&
+			GetBackgroundWorkerPid(dbs[i].handle, &pid) == BGWH_STOPPED)
+			reap(&dbs[i], now);
 	}
+
+	/*
+	 * Start workers for the databases that need one, those that ran least
+	 * recently first, so that a worker that just gave its place up does not
+	 * take it straight back.
+	 */
+	for (;;)
+	{
+		DbEntry    *next = NULL;
+
+		for (i = 0; i < ndbs; i++)
+		{
+			DbEntry    *e = &dbs[i];
+
+			if (!e->seen || e->handle != NULL || !queue_worker_enabled)
+				continue;
+			if (rescan)
+				e->no_extension = false;
+			if (e->no_extension &&
+				!TimestampDifferenceExceeds(e->checked_at, now, RECHECK_MSECS))
+				continue;
+			if (now < e->wait_until || is_paused(e->dbid, now))
+				continue;
+			if (next == NULL || e->last_run < next->last_run)
+				next = e;
+		}
+		if (next == NULL)
+			break;
+		if (!start_worker(next))
+		{
+			waiting = true;
+			break;
+		}
+	}
+
+	/* Workers in places beyond queue.max_workers (lowered) give them up. */
+	for (i = 0; i < ndbs; i++)
+		if (dbs[i].handle != NULL && dbs[i].slot >= queue_max_workers)
+		{
+			SpinLockAcquire(&worker_shared->mutex);
+			worker_shared->slots[dbs[i].slot].yield = true;
+			SpinLockRelease(&worker_shared->mutex);
+		}
 
 	/* Databases wait for a place: the longest-running worker gives way. */
 	if (waiting)
