@@ -2,7 +2,7 @@
 -- types and defaults, return types, the mq_message type, not STRICT, and
 -- EXECUTE on mq_create_queue revoked from PUBLIC.
 BEGIN;
-SELECT plan(35);
+SELECT plan(37);
 
 -- Defaults are shown in this style.
 SET LOCAL IntervalStyle = 'postgres';
@@ -162,13 +162,15 @@ SELECT throws_ok($$SELECT mq_create_queue('api_denied')$$, '42501', 'permission 
                  'a role without a grant cannot call mq_create_queue');
 RESET ROLE;
 
--- mq_redrive is part of section 3 but not built yet.
-SELECT todo('mq_redrive is not implemented yet', 2);
+-- mq_redrive: one function, its arguments and return type, not STRICT.
 SELECT has_function('public', 'mq_redrive', ARRAY['text', 'bigint'], 'mq_redrive(text, bigint) exists');
-SELECT is((SELECT pg_get_function_arguments(p.oid) || ' -> ' || pg_get_function_result(p.oid)
-             FROM pg_proc p WHERE p.proname = 'mq_redrive' AND p.pronamespace = 'public'::regnamespace),
-          'dead_letter_queue text, max bigint DEFAULT NULL::bigint -> bigint',
-          'mq_redrive arguments and return type');
+SELECT results_eq(
+    $$SELECT pg_get_function_arguments(p.oid) || ' -> ' || pg_get_function_result(p.oid)
+        FROM pg_proc p WHERE p.proname = 'mq_redrive' AND p.pronamespace = 'public'::regnamespace$$,
+    $$VALUES ('dead_letter_queue text, max bigint DEFAULT NULL::bigint -> bigint')$$,
+    'mq_redrive exists once, with these arguments and return type');
+SELECT isnt_strict('public', 'mq_redrive', ARRAY['text', 'bigint'], 'mq_redrive is not strict');
+SELECT function_returns('public', 'mq_redrive', ARRAY['text', 'bigint'], 'bigint', 'mq_redrive returns bigint');
 
 SELECT * FROM finish();
 ROLLBACK;

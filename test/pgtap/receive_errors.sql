@@ -2,7 +2,7 @@
 -- and stale or unknown receipts: 55000 under strict, false (or a count)
 -- otherwise.  A failing call leases, deletes and counts nothing.
 BEGIN;
-SELECT plan(113);
+SELECT plan(115);
 SET LOCAL client_min_messages = warning;
 
 -- Everything stored in a queue, as one value, to compare before and after.
@@ -28,9 +28,8 @@ SELECT throws_ok($$SELECT * FROM mq_read('recv_err', vt => '-1 second')$$, '2202
 SELECT throws_ok($$SELECT * FROM mq_read('recv_err', vt => '-1 day')$$, '22023', NULL, 'read: negative vt in days');
 SELECT throws_ok($$SELECT * FROM mq_read('recv_err', wait => NULL)$$, '22023', NULL, 'read: wait NULL');
 SELECT throws_ok($$SELECT * FROM mq_read('recv_err', wait => '-1 second')$$, '22023', NULL, 'read: negative wait');
-SELECT throws_ok($$SELECT * FROM mq_read('recv_err', wait => '1 second')$$, '0A000', NULL, 'read: wait > 0 not supported yet');
-SELECT throws_ok($$SELECT * FROM mq_read('recv_err', wait => '1 microsecond')$$, '0A000', NULL, 'read: the shortest wait not supported yet');
-SELECT throws_ok($$SELECT * FROM mq_read('recv_err', 0, wait => '1 second')$$, '22023', NULL, 'read: bad qty reported before the unsupported wait');
+SELECT throws_ok($$SELECT * FROM mq_read('recv_err', 0, wait => '1 second')$$, '22023', NULL, 'read: bad qty with a wait');
+SELECT throws_ok($$SELECT * FROM mq_read('recv_err', vt => '-1 second', wait => '1 second')$$, '22023', NULL, 'read: negative vt with a wait');
 SELECT throws_ok($$SELECT * FROM mq_read('recv_missing')$$, '42704', NULL, 'read: unknown queue');
 SELECT is(pg_temp.contents('recv_err'), :'before', 'no failed read leased or counted anything');
 
@@ -52,6 +51,9 @@ SELECT is((SELECT count(*) FROM mq_peek('recv_err', 1)), 1::bigint, 'peek: qty 1
 SELECT is((SELECT count(*) FROM mq_peek('recv_err', 10000)), 3::bigint, 'peek: qty 10000');
 SELECT is((SELECT count(*) FROM mq_read('recv_err', 10000, vt => '0', wait => '0')), 3::bigint, 'read: qty 10000, vt 0, wait 0');
 SELECT is((SELECT count(*) FROM mq_read('recv_err', 1, vt => NULL)), 1::bigint, 'read: qty 1, vt NULL');
+SELECT lives_ok($$SELECT mq_create_queue('recv_empty')$$, 'an empty queue');
+SELECT is((SELECT count(*) FROM mq_read('recv_empty', wait => '1 microsecond')), 0::bigint, 'read: the shortest wait on an empty queue');
+SELECT is((SELECT count(*) FROM mq_read('recv_empty', 10000, vt => '0', wait => '10 milliseconds')), 0::bigint, 'read: qty 10000, vt 0, a wait on an empty queue');
 SELECT is((SELECT count(*) FROM mq_pop('recv_err', 10000)), 2::bigint, 'pop: qty 10000 takes what is ready');
 SELECT lives_ok($$SELECT mq_purge('recv_err')$$, 'empty the queue');
 

@@ -1,7 +1,7 @@
 -- Bad input to mq_send and mq_send_batch: each failing call raises the
 -- SQLSTATE of SPEC section 2 and sends nothing at all.
 BEGIN;
-SELECT plan(76);
+SELECT plan(95);
 SET LOCAL client_min_messages = warning;
 
 -- Everything stored in a queue, as one value, to compare before and after.
@@ -43,11 +43,13 @@ SELECT throws_ok($$SELECT mq_send('send_err', '1', delay => '-1 second')$$, '220
 SELECT throws_ok($$SELECT mq_send('send_err', '1', delay => '-1 day')$$, '22023', NULL, 'send: negative delay in days');
 SELECT throws_ok($$SELECT mq_send('send_err', '1', delay => '1 day -25 hours')$$, '22023', NULL, 'send: delay negative in total');
 
--- Not supported yet.
-SELECT throws_ok($$SELECT mq_send('send_err', '1', idempotency_key => 'k1')$$, '0A000', NULL, 'send: idempotency_key not supported yet');
-SELECT throws_ok($$SELECT mq_send('send_err', '1', idempotency_key => '')$$, '0A000', NULL, 'send: empty idempotency_key not supported yet');
--- An invalid value is reported before the unsupported key.
-SELECT throws_ok($$SELECT mq_send('send_err', '1', priority => 300, idempotency_key => 'k')$$, '22023', NULL, 'send: invalid priority before unsupported key');
+-- Idempotency keys of 0 or more than 1000 bytes.
+SELECT throws_ok($$SELECT mq_send('send_err', '1', idempotency_key => '')$$, '22023', 'idempotency key must be 1 to 1000 bytes long', 'send: empty idempotency_key');
+SELECT throws_ok($$SELECT mq_send('send_err', '1', idempotency_key => repeat('k', 1001))$$, '22023', NULL, 'send: idempotency_key of 1001 bytes');
+SELECT throws_ok($$SELECT mq_send('send_err', '1', idempotency_key => repeat('é', 501))$$, '22023', NULL, 'send: idempotency_key of 501 characters, 1002 bytes');
+SELECT throws_ok($$SELECT mq_send('send_err', '1', priority => 300, idempotency_key => 'k')$$, '22023', NULL, 'send: invalid priority with a valid key');
+-- A key that fails its send is not recorded.
+SELECT throws_ok($$SELECT mq_send('send_err', '1', headers => '{"mq_x": 1}', idempotency_key => 'k-failed')$$, '22023', NULL, 'send: reserved header with a valid key');
 
 -- An unknown queue, and a bad argument on top of it.
 SELECT throws_ok($$SELECT mq_send('send_missing', '1')$$, '42704', NULL, 'send: unknown queue');
@@ -62,7 +64,11 @@ SELECT lives_ok($$SELECT mq_send('send_err', '"mixed"', delay => '1 day -23 hour
 SELECT lives_ok($$SELECT mq_send('send_err', 'null')$$, 'send: JSON null body');
 SELECT lives_ok($$SELECT mq_send('send_err', '{}', headers => '{"nested": {"mq_x": 1}, "x_mq_": 2, "MQ": 3}')$$, 'send: mq_ deeper down or not at the start is allowed');
 SELECT lives_ok($$SELECT mq_send('send_err', '1', idempotency_key => NULL)$$, 'send: idempotency_key NULL');
-SELECT is((SELECT depth FROM mq_queues WHERE queue = 'send_err'), 9::bigint, 'seven messages more');
+SELECT lives_ok($$SELECT mq_send('send_err', '"k1"', idempotency_key => 'k')$$, 'send: idempotency_key of 1 byte');
+SELECT lives_ok($$SELECT mq_send('send_err', '"k1000"', idempotency_key => repeat('k', 1000))$$, 'send: idempotency_key of 1000 bytes');
+SELECT lives_ok($$SELECT mq_send('send_err', '"k500"', idempotency_key => repeat('é', 500))$$, 'send: idempotency_key of 500 characters, 1000 bytes');
+SELECT lives_ok($$SELECT mq_send('send_err', '"k-failed"', idempotency_key => 'k-failed')$$, 'send: the key of a failed send');
+SELECT is((SELECT depth FROM mq_queues WHERE queue = 'send_err'), 13::bigint, 'eleven messages more');
 SELECT lives_ok($$SELECT mq_purge('send_err')$$, 'empty the queue');
 SELECT lives_ok($$SELECT mq_send('send_err', '{"n": 1}', headers => '{"h": 1}', priority => 4)$$, 'a first message again');
 SELECT pg_temp.contents('send_err') AS before \gset
@@ -99,11 +105,19 @@ SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1']::jsonb[], priorit
 SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1']::jsonb[], priority => 256)$$, '22023', NULL, 'batch: priority 256');
 SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1']::jsonb[], delay => '-1 second')$$, '22023', NULL, 'batch: negative delay');
 
--- Not supported yet.
-SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1']::jsonb[], idempotency_keys => ARRAY['k'])$$, '0A000', NULL, 'batch: idempotency_keys not supported yet');
-SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1']::jsonb[], idempotency_keys => ARRAY[NULL]::text[])$$, '0A000', NULL, 'batch: idempotency_keys {NULL} not supported yet');
-SELECT throws_ok($$SELECT mq_send_batch('send_err', '{}'::jsonb[], idempotency_keys => '{}')$$, '0A000', NULL, 'batch: empty idempotency_keys not supported yet');
-SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1', NULL]::jsonb[], idempotency_keys => ARRAY['a', 'b'])$$, '22023', NULL, 'batch: a NULL body is reported before the unsupported keys');
+-- idempotency_keys of another length than bodies, multi-dimensional, or
+-- with a key of 0 or more than 1000 bytes; and keys with other errors.
+SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1', '2']::jsonb[], idempotency_keys => ARRAY['a'])$$, '22023', NULL, 'batch: fewer keys than bodies');
+SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1']::jsonb[], idempotency_keys => ARRAY['a', 'b'])$$, '22023', NULL, 'batch: more keys than bodies');
+SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1', '2']::jsonb[], idempotency_keys => '{}')$$, '22023', NULL, 'batch: empty keys, two bodies');
+SELECT throws_ok($$SELECT mq_send_batch('send_err', '{}'::jsonb[], idempotency_keys => ARRAY['a'])$$, '22023', NULL, 'batch: one key, no bodies');
+SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1', '2']::jsonb[], idempotency_keys => ARRAY[['a'], ['b']])$$, '22023', NULL, 'batch: two-dimensional keys');
+SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1', '2', '3', '4']::jsonb[], idempotency_keys => ARRAY[['a', 'b'], ['c', 'd']])$$, '22023', NULL, 'batch: 2x2 keys for four bodies');
+SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1', '2']::jsonb[], idempotency_keys => ARRAY['a', ''])$$, '22023', NULL, 'batch: an empty key');
+SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1', '2']::jsonb[], idempotency_keys => ARRAY[repeat('k', 1001), 'b'])$$, '22023', NULL, 'batch: a key of 1001 bytes');
+SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1', NULL]::jsonb[], idempotency_keys => ARRAY['a', 'b'])$$, '22023', NULL, 'batch: a NULL body with keys');
+SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1', '2']::jsonb[], priority => 256, idempotency_keys => ARRAY['a', 'b'])$$, '22023', NULL, 'batch: priority 256 with keys');
+SELECT throws_ok($$SELECT mq_send_batch('send_err', ARRAY['1', '2']::jsonb[], ARRAY['{}', '{"mq_x": 1}']::jsonb[], idempotency_keys => ARRAY['b-failed', NULL])$$, '22023', NULL, 'batch: a reserved header with keys');
 
 -- An unknown queue.
 SELECT throws_ok($$SELECT mq_send_batch('send_missing', ARRAY['1']::jsonb[])$$, '42704', NULL, 'batch: unknown queue');
@@ -115,7 +129,16 @@ SELECT is(pg_temp.contents('send_err'), :'before', 'no failed mq_send_batch chan
 SELECT is((SELECT count(*) FROM mq_send_batch('send_err', '{}'::jsonb[])), 0::bigint, 'batch: empty bodies return no rows');
 SELECT is((SELECT count(*) FROM mq_send_batch('send_err', '{}'::jsonb[], '{}'::jsonb[])), 0::bigint, 'batch: empty bodies and headers return no rows');
 SELECT is((SELECT count(*) FROM mq_send_batch('send_err', '{}'::jsonb[], NULL, '0', 0, NULL)), 0::bigint, 'batch: empty bodies with every argument');
+SELECT is((SELECT count(*) FROM mq_send_batch('send_err', '{}'::jsonb[], idempotency_keys => '{}')), 0::bigint, 'batch: empty bodies and keys return no rows');
 SELECT is(pg_temp.contents('send_err'), :'before', 'empty batches send nothing');
+SELECT is((SELECT count(*) FROM mq_send_batch('send_err', ARRAY['"b-failed"', '"k null"']::jsonb[], idempotency_keys => ARRAY['b-failed', NULL])),
+          2::bigint, 'batch: the key of the failed batch, and a NULL key');
+SELECT is((SELECT count(*) FROM mq_send_batch('send_err', ARRAY['"m1000"']::jsonb[], idempotency_keys => ARRAY[repeat('m', 1000)])),
+          1::bigint, 'batch: a key of 1000 bytes');
+SELECT is((SELECT depth FROM mq_queues WHERE queue = 'send_err'), 4::bigint, 'three messages more: no key of a failed batch was kept');
+SELECT lives_ok($$SELECT mq_purge('send_err')$$, 'empty the queue');
+SELECT lives_ok($$SELECT mq_send('send_err', '{"n": 1}', headers => '{"h": 1}', priority => 4)$$, 'a first message once more');
+SELECT pg_temp.contents('send_err') AS before \gset
 SELECT is((SELECT count(*) FROM mq_send_batch('send_err', ARRAY['"h null"', '"h obj"']::jsonb[], ARRAY[NULL, '{"a": 1}']::jsonb[])),
           2::bigint, 'batch: a NULL header element means no headers');
 SELECT is((SELECT count(*) FROM mq_send_batch('send_err', '[5:6]={"\"lb 5\"", "\"lb 6\""}'::jsonb[])),
