@@ -6,12 +6,16 @@
 #   sql_error($node, $sql)       run SQL that should fail; (SQLSTATE, stderr)
 #   crash_backend($node, $pid)   SIGKILL one backend and wait until the
 #                                postmaster has reinitialised and recovered
-#   psql_script($node, $file, $out, $err)
+#   restart($node, $how)         'fast' or 'immediate' shutdown and start,
+#                                or 'crash' (crash_backend)
+#   psql_script($node, $file, $out, $err, %opts)
 #                                run a psql script in the background, its
 #                                output going to files (no pumping needed)
+#   finished($run)               true once such a script has ended
 #   session($node)               a background psql session that goes on
 #                                after errors and prints SQLSTATEs
 #   session_query($s, $sql)      (stdout, stderr, SQLSTATE) of one query
+#   session_pid($s)              the backend pid of a session
 #   session_close($s)            end a session, even one whose backend died
 package QueueTest;
 
@@ -99,17 +103,46 @@ sub crash_backend
 	return;
 }
 
+# Restart a node: 'fast' or 'immediate' stop and start, or 'crash': a
+# backend killed with SIGKILL, so that the postmaster reinitialises (the
+# node needs restart_after_crash = on).
+sub restart
+{
+	my ($node, $how) = @_;
+	if ($how eq 'crash')
+	{
+		crash_backend($node);
+	}
+	else
+	{
+		$node->stop($how);
+		$node->start;
+	}
+	return;
+}
+
 # Start psql on a script file in the background.  Output goes to files so
-# that psql never blocks on a full pipe while nobody pumps it.
+# that psql never blocks on a full pipe while nobody pumps it.  Options:
+#   on_error_stop => 0     go on after SQL errors (psql still exits when
+#                          its connection is lost)
 sub psql_script
 {
-	my ($node, $file, $out, $err) = @_;
+	my ($node, $file, $out, $err, %opts) = @_;
+	my $stop = exists $opts{on_error_stop} ? $opts{on_error_stop} : 1;
 	return IPC::Run::start(
 		[
-			'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+			'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=' . ($stop ? 1 : 0),
 			'-d', $node->connstr('postgres'), '-f', $file
 		],
-		'<', \undef, '>', $out, '2>', $err);
+		'<', '/dev/null', '>', $out, '2>', $err);
+}
+
+# True once a psql_script run has ended (stdin, stdout and stderr are
+# files, so no pipe keeps the harness pumpable).
+sub finished
+{
+	my ($run) = @_;
+	return !$run->pumpable;
 }
 
 # A background psql session that survives SQL errors and prints the
@@ -133,6 +166,13 @@ sub session_query
 	return ($out, $err, $state // '');
 }
 
+# The backend pid of a session.
+sub session_pid
+{
+	my ($s) = @_;
+	return $s->query_safe('SELECT pg_backend_pid()');
+}
+
 # End a session; its backend may be gone already.
 sub session_close
 {
@@ -140,6 +180,203 @@ sub session_close
 	eval { $s->quit; };
 	$s->{run}->kill_kill if $@;
 	return;
+}
+
+# Helpers for the tests of long polls, the background worker and mq_stats.
+#
+#   session_start($s, $sql)      send a query to a session without waiting
+#   session_done($s)             whether that query has finished
+#   session_result($s, $timeout) wait for it: (stdout, stderr, SQLSTATE)
+#   poll_until($node, $db, $sql, $expected, $timeout)
+#                                run a query until it prints $expected;
+#                                the seconds it took, or undef at the timeout
+#   wait_until_sleeping($node, @pids)
+#                                until every backend of @pids sleeps in a
+#                                long poll (wait event Extension)
+#   queue_workers($node, $db)    pids of the queue workers serving a
+#                                database (of all databases with no $db)
+#   queue_launchers($node)       pids of queue launcher processes
+#   wait_for_worker($node, $db, $timeout, $old_pid)
+#                                a queue worker serving $db (other than
+#                                $old_pid): its pid and the seconds it took,
+#                                or undef at the timeout
+#   reload_settings($node, name => value, ...)
+#                                ALTER SYSTEM SET and reload, and wait until
+#                                a new session shows every value (give each
+#                                value as SHOW prints it)
+#   log_wait($node, $re, $offset, $timeout)
+#                                until the server log (from $offset) matches
+#                                $re: true, or false at the timeout
+#   cpu_ticks($pid)              user + system CPU of a process, in clock ticks
+#   server_time($node)           the server's clock, epoch seconds
+#   new_standby($primary, $name, %opts)
+#                                a started streaming standby made from a base
+#                                backup of $primary (which needs wal_level
+#                                replica and WAL senders); conf => [ lines ]
+
+use Time::HiRes ();
+
+sub session_start
+{
+	my ($s, $sql) = @_;
+	die "a query is still running in this session" if $s->{queue_pending};
+	my $banner = 'queue_test: QUERY_DONE ' . $s->{query_cnt}++ . ':';
+	$s->{queue_pending} = $banner;
+	$s->{stdin} .= "$sql\n;\n\\echo '$banner'\n\\warn '$banner'\n";
+	$s->{run}->pump_nb;
+	return;
+}
+
+sub session_done
+{
+	my ($s) = @_;
+	my $banner = $s->{queue_pending} or die "no query was started";
+	$s->{run}->pump_nb;
+	return $s->{stdout} =~ /\Q$banner\E\r?\n/
+	  && $s->{stderr} =~ /\Q$banner\E\r?\n/;
+}
+
+sub session_result
+{
+	my ($s, $timeout) = @_;
+	my $banner = $s->{queue_pending} or die "no query was started";
+	my $deadline = Time::HiRes::time()
+	  + ($timeout // $PostgreSQL::Test::Utils::timeout_default);
+	until (session_done($s))
+	{
+		die "query did not finish within the timeout"
+		  if Time::HiRes::time() > $deadline;
+		Time::HiRes::usleep(5_000);
+	}
+	my ($out, $err) = ($s->{stdout}, $s->{stderr});
+	$out =~ s/\r?\n?\Q$banner\E\r?\n//;
+	$err =~ s/\Q$banner\E\r?\n//;
+	$s->{stdout} = '';
+	$s->{stderr} = '';
+	delete $s->{queue_pending};
+	my ($state) = $err =~ /(?:ERROR|FATAL):\s+([0-9A-Z]{5}):/;
+	return ($out, $err, $state // '');
+}
+
+sub poll_until
+{
+	my ($node, $db, $sql, $expected, $timeout) = @_;
+	my $start = Time::HiRes::time();
+	my $out;
+	while (1)
+	{
+		my ($ret, $stdout, $stderr) = $node->psql($db, $sql);
+		$out = $stdout;
+		return Time::HiRes::time() - $start
+		  if $ret == 0 && $stdout eq $expected;
+		last if Time::HiRes::time() - $start > $timeout;
+		Time::HiRes::usleep(50_000);
+	}
+	Test::More::diag("poll_until: after ${timeout}s, $sql\n"
+		  . "printed '$out', expected '$expected'");
+	return undef;
+}
+
+sub wait_until_sleeping
+{
+	my ($node, @pids) = @_;
+	my $list = join ',', @pids;
+	return poll_until(
+		$node, 'postgres',
+		"SELECT count(*) FROM pg_stat_activity
+		  WHERE pid IN ($list) AND state = 'active'
+		    AND wait_event_type = 'Extension'",
+		scalar(@pids), 60);
+}
+
+sub queue_workers
+{
+	my ($node, $db) = @_;
+	my $which = defined $db ? "AND datname = '$db'" : '';
+	return split /\n/, $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity
+		  WHERE backend_type = 'queue worker' $which ORDER BY pid");
+}
+
+sub queue_launchers
+{
+	my ($node) = @_;
+	return split /\n/, $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity
+		  WHERE backend_type = 'queue launcher' ORDER BY pid");
+}
+
+sub wait_for_worker
+{
+	my ($node, $db, $timeout, $old_pid) = @_;
+	my $start = Time::HiRes::time();
+	while (Time::HiRes::time() - $start <= $timeout)
+	{
+		my @pids = grep { !defined $old_pid || $_ != $old_pid }
+		  queue_workers($node, $db);
+		return ($pids[0], Time::HiRes::time() - $start) if @pids;
+		Time::HiRes::usleep(50_000);
+	}
+	return;
+}
+
+sub reload_settings
+{
+	my ($node, %settings) = @_;
+	$node->safe_psql('postgres', "ALTER SYSTEM SET $_ = '$settings{$_}'")
+	  for sort keys %settings;
+	$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+	my $names = join ', ', map { "current_setting('$_')" } sort keys %settings;
+	my $values = join '|', map { $settings{$_} } sort keys %settings;
+	defined poll_until($node, 'postgres', "SELECT $names", $values, 60)
+	  or die "settings not in effect after a reload: $values";
+	return;
+}
+
+sub log_wait
+{
+	my ($node, $re, $offset, $timeout) = @_;
+	my $start = Time::HiRes::time();
+	while (1)
+	{
+		my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile, $offset);
+		return 1 if $log =~ $re;
+		last if Time::HiRes::time() - $start > $timeout;
+		Time::HiRes::usleep(50_000);
+	}
+	Test::More::diag("log_wait: no $re in the log after ${timeout}s");
+	return 0;
+}
+
+sub cpu_ticks
+{
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/stat" or die "cannot read /proc/$pid/stat: $!";
+	my $stat = <$fh>;
+	close $fh;
+	$stat =~ s/^.*\)\s+//s;
+	my @fields = split ' ', $stat;
+	return $fields[11] + $fields[12];    # utime and stime (fields 14, 15)
+}
+
+sub server_time
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		'SELECT extract(epoch FROM clock_timestamp())');
+}
+
+sub new_standby
+{
+	my ($primary, $name, %opts) = @_;
+	my $backup = "${name}_base";
+	$primary->backup($backup);
+	my $standby = PostgreSQL::Test::Cluster->new($name);
+	$standby->init_from_backup($primary, $backup, has_streaming => 1);
+	$standby->append_conf('postgresql.conf', $_) for @{ $opts{conf} || [] };
+	$standby->start;
+	$primary->wait_for_catchup($standby);
+	return $standby;
 }
 
 1;
