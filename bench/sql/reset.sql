@@ -5,3 +5,4 @@ SELECT mq_drop_queue('q', if_exists => true);
 SELECT mq_create_queue('q');
 SELECT pgq.drop_queue('pq', true) FROM pgq.queue WHERE queue_name = 'pq';
 SELECT pgq.create_queue('pq');
+SELECT bench.fanout_reset();

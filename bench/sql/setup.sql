@@ -3,6 +3,8 @@
 --   queue 'q'   the extension's queue (default options: 30 s visibility timeout)
 --   raw_q       the same work by hand: one table, a bigserial key, no index on vt
 --   PgQ 'pq'    PgQ's queue (events only; no ticker or consumer is needed to insert)
+--   topic 'orders' with queues f1..f10 subscribed ('order.#'): the fan-out
+--               workload, against 10 mq_send calls to f1..f10 in one transaction
 
 CREATE EXTENSION queue;
 CREATE EXTENSION pgq;
@@ -37,6 +39,8 @@ BEGIN
         SELECT depth INTO n FROM mq_queues WHERE queue = 'q';
     WHEN 'raw' THEN
         SELECT count(*) INTO n FROM raw_q;
+    WHEN 'fanout' THEN
+        SELECT sum(depth) INTO n FROM mq_queues WHERE queue ~ '^f[0-9]+$';
     WHEN 'pgq' THEN
         SELECT queue_data_pfx INTO pfx FROM pgq.queue WHERE queue_name = 'pq';
         EXECUTE format('SELECT count(*) FROM %s', pfx) INTO n;
@@ -45,5 +49,18 @@ BEGIN
 END
 $$;
 
+-- The fan-out queues and their topic, made afresh (reset.sql too).
+CREATE FUNCTION bench.fanout_reset() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM mq_drop_topic('orders', if_exists => true);
+    PERFORM mq_drop_queue('f' || i, if_exists => true) FROM generate_series(1, 10) AS i;
+    PERFORM mq_create_topic('orders');
+    PERFORM mq_create_queue('f' || i) FROM generate_series(1, 10) AS i;
+    PERFORM mq_subscribe('orders', 'f' || i, 'order.#') FROM generate_series(1, 10) AS i;
+END
+$$;
+
 SELECT mq_create_queue('q');
 SELECT pgq.create_queue('pq');
+SELECT bench.fanout_reset();
