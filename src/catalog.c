@@ -270,7 +270,8 @@ queue_relcache_callback(Datum arg, Oid relid)
 	HASH_SEQ_STATUS status;
 	QueueInfo  *entry;
 
-	if (!OidIsValid(relid) || relid == mq_objects_relid)
+	/* Until we know mq.objects again, any relation may be it. */
+	if (!OidIsValid(relid) || !OidIsValid(mq_objects_relid) || relid == mq_objects_relid)
 	{
 		queue_cache_invalidate_all();
 		return;
@@ -289,16 +290,27 @@ queue_relcache_callback(Datum arg, Oid relid)
 	}
 }
 
-static void
-queue_cache_init(void)
+/*
+ * Make sure that this backend hears of catalog changes (catalog_generation
+ * moves): every cache of names calls this before it looks.
+ */
+void
+catalog_cache_ready(void)
 {
-	HASHCTL		ctl;
-
 	if (!callbacks_registered)
 	{
 		CacheRegisterRelcacheCallback(queue_relcache_callback, (Datum) 0);
 		callbacks_registered = true;
 	}
+	(void) objects_relid();
+}
+
+static void
+queue_cache_init(void)
+{
+	HASHCTL		ctl;
+
+	catalog_cache_ready();
 	ctl.keysize = QUEUE_NAME_MAXLEN + 1;
 	ctl.entrysize = sizeof(QueueInfo);
 	ctl.hcxt = CacheMemoryContext;

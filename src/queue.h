@@ -101,6 +101,7 @@ extern int	catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 						 const char *nulls);
 extern void catalog_ddl(const char *sql);
 extern void catalog_changed(void);
+extern void catalog_cache_ready(void);
 extern void lock_catalog(void);
 extern bool find_object_locked(const char *name, int32 *id, char *kind);
 extern const char *kind_name(char kind);

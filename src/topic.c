@@ -250,6 +250,8 @@ topic_lookup(const char *name)
 	TopicInfo  *t;
 	bool		found;
 
+	catalog_cache_ready();
+
 	if (topic_cache == NULL)
 	{
 		HASHCTL		ctl;
