@@ -19,6 +19,9 @@ OBJS = \
 	src/storage.o \
 	src/queue_ops.o \
 	src/topic.o \
+	src/position.o \
+	src/stream.o \
+	src/group.o \
 	src/views.o \
 	src/wakeup.o \
 	src/worker.o

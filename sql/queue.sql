@@ -54,7 +54,26 @@ CREATE TABLE mq.subscriptions (
     PRIMARY KEY (topic, queue, pattern)
 );
 
+-- Streams and their segments (one storage table each, mq.s_<id>_<seg>);
+-- records are appended to the newest segment.
+CREATE TABLE mq.streams (
+    id            int PRIMARY KEY REFERENCES mq.objects (id) ON DELETE CASCADE,
+    partitions    int NOT NULL,
+    max_age       interval,
+    max_bytes     bigint,
+    max_messages  bigint,
+    dedup_window  interval NOT NULL
+);
+CREATE TABLE mq.stream_segments (
+    stream      int NOT NULL REFERENCES mq.streams (id) ON DELETE CASCADE,
+    seg         int NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (stream, seg)
+);
+
 SELECT pg_catalog.pg_extension_config_dump('mq.objects', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.streams', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.stream_segments', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.topics', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.queues', '');
@@ -74,6 +93,15 @@ CREATE TYPE mq_message AS (
     priority    int,
     enqueued_at timestamptz,
     visible_at  timestamptz
+);
+
+CREATE TYPE mq_record AS (
+    partition    int,
+    "position"   bigint,
+    key          text,
+    body         jsonb,
+    headers      jsonb,
+    appended_at  timestamptz
 );
 
 /* ---------------------------------------------------------------------
@@ -304,7 +332,7 @@ CREATE VIEW mq_stats AS
 SELECT o.name AS queue, s.*
   FROM mq.objects o
  CROSS JOIN LATERAL mq.queue_stats(o.name) s
- WHERE o.kind = 'q';
+ WHERE o.kind IN ('q', 's');
 
 CREATE FUNCTION mq_stats_reset(queue text DEFAULT NULL)
 RETURNS void
@@ -320,9 +348,152 @@ SELECT t.name AS topic, q.name AS queue, s.pattern
  WHERE t.kind = 't';
 
 /* ---------------------------------------------------------------------
+ * Streams
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq_create_stream(
+    stream text,
+    partitions int DEFAULT 1,
+    max_age interval DEFAULT NULL,
+    max_bytes bigint DEFAULT NULL,
+    max_messages bigint DEFAULT NULL,
+    dedup_window interval DEFAULT '1 day',
+    if_not_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_stream';
+
+CREATE FUNCTION mq_alter_stream(
+    stream text,
+    max_age interval DEFAULT NULL,
+    max_bytes bigint DEFAULT NULL,
+    max_messages bigint DEFAULT NULL,
+    dedup_window interval DEFAULT NULL,
+    reset text[] DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_alter_stream';
+
+CREATE FUNCTION mq_drop_stream(stream text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_drop_stream';
+
+CREATE FUNCTION mq_append(
+    stream text,
+    body jsonb,
+    key text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    idempotency_key text DEFAULT NULL)
+RETURNS TABLE(partition int, "position" bigint)
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1
+AS 'MODULE_PATHNAME', 'mq_append';
+
+CREATE FUNCTION mq_append_batch(
+    stream text,
+    bodies jsonb[],
+    keys text[] DEFAULT NULL,
+    headers jsonb[] DEFAULT NULL,
+    idempotency_keys text[] DEFAULT NULL)
+RETURNS TABLE(partition int, "position" bigint)
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_append_batch';
+
+CREATE FUNCTION mq_stream_read(
+    stream text,
+    partition int,
+    from_position bigint,
+    max int DEFAULT 100)
+RETURNS SETOF mq_record
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_stream_read';
+
+CREATE FUNCTION mq_create_group(
+    stream text,
+    consumer_group text,
+    start text DEFAULT 'earliest',
+    if_not_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_group';
+
+CREATE FUNCTION mq_drop_group(stream text, consumer_group text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_drop_group';
+
+CREATE FUNCTION mq_consume(
+    stream text,
+    consumer_group text,
+    max int DEFAULT 100,
+    wait interval DEFAULT '0')
+RETURNS SETOF mq_record
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_consume';
+
+CREATE FUNCTION mq_seek(stream text, consumer_group text, partition int, to_position bigint)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_seek_position';
+
+CREATE FUNCTION mq_seek(stream text, consumer_group text, at timestamptz)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_seek_time';
+
+CREATE FUNCTION mq.group_figures(
+    stream text,
+    OUT consumer_group text,
+    OUT partition int,
+    OUT "position" bigint,
+    OUT lag bigint)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_group_figures';
+
+-- One row per consumer group and partition.
+CREATE VIEW mq_groups AS
+SELECT o.name AS stream, f.consumer_group, f.partition, f."position", f.lag
+  FROM mq.objects o
+ CROSS JOIN LATERAL mq.group_figures(o.name) f
+ WHERE o.kind = 's';
+
+CREATE FUNCTION mq.stream_figures(
+    stream text,
+    OUT partition int,
+    OUT first_position bigint,
+    OUT next_position bigint,
+    OUT records bigint,
+    OUT bytes bigint)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_stream_figures';
+
+-- One row per stream partition.
+CREATE VIEW mq_streams AS
+SELECT o.name AS stream,
+       s.partitions,
+       f.partition,
+       f.first_position,
+       f.next_position,
+       f.records,
+       f.bytes,
+       s.max_age,
+       s.max_bytes,
+       s.max_messages,
+       s.dedup_window,
+       o.created_at
+  FROM mq.objects o
+  JOIN mq.streams s ON s.id = o.id
+ CROSS JOIN LATERAL mq.stream_figures(o.name) f
+ WHERE o.kind = 's';
+
+/* ---------------------------------------------------------------------
  * Privileges (SPEC section 8): creating objects is granted deliberately.
  * ---------------------------------------------------------------------
  */
 
 REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mq_create_topic(text, interval, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_stream(text, int, interval, bigint, bigint, interval, boolean) FROM PUBLIC;

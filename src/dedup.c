@@ -54,7 +54,7 @@
 #define DEDUP_LOCK_FIELD4 0x4d51
 
 /* A zero dedup_window keeps no keys: every send is new. */
-static bool
+bool
 dedup_off(const KeyTable *kt)
 {
 	return kt->window->month == 0 && kt->window->day == 0 &&

@@ -86,6 +86,7 @@ queue_shmem_request(void)
 		prev_shmem_request_hook();
 	lease_shmem_request();
 	qstate_shmem_request();
+	position_shmem_request();
 	RequestAddinShmemSpace(wakeup_shmem_size());
 	RequestAddinShmemSpace(worker_shmem_size());
 }
@@ -98,6 +99,7 @@ queue_shmem_startup(void)
 		prev_shmem_startup_hook();
 	lease_shmem_startup();
 	qstate_shmem_startup();
+	position_shmem_startup();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	wakeup_shmem_startup();
 	worker_shmem_startup();
@@ -185,6 +187,17 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("queue.max_partitions",
+							"Maximum number of stream partitions in use at once, across all databases.",
+							"Each takes about 600 bytes of shared memory for its position counter and the positions held by open transactions.",
+							&queue_max_partitions,
+							16384,
+							64,
+							INT_MAX / 1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("queue");
 #else
@@ -197,6 +210,7 @@ _PG_init(void)
 #else
 	lease_shmem_request();
 	qstate_shmem_request();
+	position_shmem_request();
 	RequestAddinShmemSpace(wakeup_shmem_size());
 	RequestAddinShmemSpace(worker_shmem_size());
 #endif

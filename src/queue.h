@@ -9,7 +9,12 @@
  *	  lease.c		receipts, leases in shared memory, transaction hooks
  *	  storage.c		direct access to a queue's storage table
  *	  queue_ops.c	the SQL-callable queue functions (send, read, ack ...)
- *	  views.c		figures for the mq_queues view
+ *	  policy.c		dead letters;  dedup.c  idempotency keys
+ *	  qstate.c		shared per-queue state;  xact.c  commit and abort work
+ *	  wakeup.c		long polls;  worker.c  the background worker
+ *	  topic.c		topics;  stream.c  streams;  group.c  consumer groups
+ *	  position.c	stream positions and the stable horizon
+ *	  views.c		figures for the mq_queues and mq_stats views
  *
  *-------------------------------------------------------------------------
  */
@@ -130,7 +135,9 @@ typedef enum PendingKind
 	PENDING_FORGET,
 	PENDING_FORGET_MSG,
 	PENDING_PURGE,
-	PENDING_DEPTH
+	PENDING_DEPTH,
+	PENDING_APPEND,				/* a stream was appended to: wake at commit */
+	PENDING_CONSUME				/* a consumer group's position moved */
 } PendingKind;
 
 extern void xact_reserve(int n);
@@ -168,11 +175,70 @@ extern void qstate_add_stats(Oid relid, const int64 *counts);
 extern bool qstate_read_stats(Oid relid, int64 *counts, TimestampTz *reset_at,
 							  bool reset);
 
+/* Stream positions and the stable horizon (position.c). */
+extern int	queue_max_partitions;
+extern Size position_shmem_size(void);
+extern void position_shmem_request(void);
+extern void position_shmem_startup(void);
+extern int64 position_take(Oid stream, int32 partition, int n,
+						   int64 (*init) (void *arg, int32 partition), void *arg);
+extern int64 position_horizon(Oid stream, int32 partition);
+extern int64 position_next(Oid stream, int32 partition);
+extern bool position_holding(void);
+extern void position_xact_end(void);
+extern void position_forget_stream(Oid stream);
+
+/* Streams (stream.c): a stream as the per-backend cache knows it. */
+typedef struct Segment
+{
+	int32		seg;
+	Oid			relid;
+	Oid			pkid;
+} Segment;
+
+typedef struct StreamInfo
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];	/* hash key */
+	uint64		generation;		/* catalog_generation + 1 when loaded; 0: none */
+	int32		id;
+	int32		partitions;
+	Interval	dedup_window;
+	Oid			ident;			/* mq.s_<id>_groups: identity in shared memory */
+	Oid			keysid;
+	Oid			keys_pkid;
+	int			nsegments;
+	Segment    *segments;		/* oldest first */
+	MemoryContext cxt;			/* segments live here */
+} StreamInfo;
+
+/* Records read by scan_partition go to a RecordFn; false stops the scan. */
+struct TupleTableSlot;
+typedef bool (*RecordFn) (void *arg, struct TupleTableSlot *slot);
+
+typedef struct ReadState
+{
+	struct ReturnSetInfo *rsinfo;
+	int			max;
+	int			got;
+	int64		last;			/* position of the last record put */
+} ReadState;
+
+extern StreamInfo *stream_lookup(const char *name);
+extern StreamInfo *stream_open(const char *name);
+extern void stream_arg(FunctionCallInfo fcinfo, int argno, char *out);
+extern int32 partition_arg(FunctionCallInfo fcinfo, int argno, const StreamInfo *s);
+extern void prevent_read_during_recovery(const char *fname);
+extern int64 scan_partition(StreamInfo *s, int32 partition, int64 from,
+							RecordFn fn, void *arg);
+extern bool put_record(void *arg, struct TupleTableSlot *slot);
+extern int64 next_from_storage(void *arg, int32 partition);
+
 /* Long polls (wakeup.c). */
 extern Size wakeup_shmem_size(void);
 extern void wakeup_shmem_startup(void);
 extern void wakeup_register(QueueState *qs, Oid relid);
 extern void wakeup_unregister(void);
+extern void wakeup_subxact_abort(SubTransactionId subid);
 extern void wakeup_sleep(long msecs);
 extern void wakeup_queue(QueueState *qs, Oid dbid, Oid relid);
 
@@ -319,10 +385,18 @@ extern int64 dedup_lookup(KeyTable *kt, text *key, TimestampTz now,
 extern void dedup_record(KeyTable *kt, text *key, int64 id, TimestampTz now,
 						 ItemPointer stale);
 extern void dedup_close(KeyTable *kt);
+extern bool dedup_off(const KeyTable *kt);
 extern int64 dedup_prune(KeyTable *kt, TimestampTz now, int max);
 
 /* For other senders (queue_ops.c). */
 extern Datum check_headers(Datum d, bool isnull);
+extern int32 arg_int_range(FunctionCallInfo fcinfo, int argno, const char *argname,
+						   int32 min, int32 max);
+extern Interval *arg_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
+							  bool nullable);
+extern int	arg_array(FunctionCallInfo fcinfo, int argno, const char *argname,
+					  Oid elemtype, int16 elmlen, bool elmbyval, char elmalign,
+					  Datum **elems, bool **nulls);
 extern bool queue_make_room(QueueRel *qrel, int64 nnew, int64 *depth);
 
 /* Topics (topic.c). */

@@ -71,7 +71,7 @@ static int take_messages(QueueRel *qrel, TakeMode mode, int qty,
  * ---------------------------------------------------------------------
  */
 
-static int32
+int32
 arg_int_range(FunctionCallInfo fcinfo, int argno, const char *argname,
 			  int32 min, int32 max)
 {
@@ -88,7 +88,7 @@ arg_int_range(FunctionCallInfo fcinfo, int argno, const char *argname,
 }
 
 /* A non-negative interval argument; NULL allowed only if nullable. */
-static Interval *
+Interval *
 arg_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
 			 bool nullable)
 {
@@ -148,7 +148,7 @@ check_headers(Datum d, bool isnull)
 }
 
 /* Deconstruct a one-dimensional array argument. */
-static int
+int
 arg_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 		  Oid elemtype, int16 elmlen, bool elmbyval, char elmalign,
 		  Datum **elems, bool **nulls)

@@ -88,13 +88,14 @@ static bool
 queue_stats_row(const char *name, bool reset, Datum *values, bool *nulls)
 {
 	QueueInfo  *info = queue_lookup(name);
+	StreamInfo *stream = info == NULL ? stream_lookup(name) : NULL;
 	int64		counts[NUM_QUEUE_STATS];
 	TimestampTz reset_at;
 	int			i;
 
-	if (info == NULL)
+	if (info == NULL && stream == NULL)
 		return false;
-	qstate_read_stats(info->relid, counts, &reset_at, reset);
+	qstate_read_stats(info ? info->relid : stream->ident, counts, &reset_at, reset);
 	for (i = 0; i < NUM_QUEUE_STATS; i++)
 	{
 		values[i] = Int64GetDatum(counts[i]);
@@ -138,7 +139,7 @@ mq_stats_reset(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 	{
-		List	   *names = queue_names();
+		List	   *names = list_concat(queue_names(), object_names('s'));
 		ListCell   *lc;
 
 		foreach(lc, names)
@@ -149,6 +150,6 @@ mq_stats_reset(PG_FUNCTION_ARGS)
 	if (!queue_stats_row(name, true, values, nulls))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue \"%s\" does not exist", name)));
+				 errmsg("queue or stream \"%s\" does not exist", name)));
 	PG_RETURN_VOID();
 }

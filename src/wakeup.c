@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "access/xact.h"
 #include "access/twophase.h"
 #include "port/atomics.h"
 #include "postmaster/autovacuum.h"
@@ -52,6 +53,9 @@ static int	nslots = 0;
 
 /* The queue this backend waits on, so that an error can unregister it. */
 static QueueState *my_queue = NULL;
+
+/* The subtransaction that registered (an abort above it keeps the wait). */
+static SubTransactionId my_subid = InvalidSubTransactionId;
 
 static int
 slot_count(void)
@@ -109,6 +113,7 @@ wakeup_register(QueueState *qs, Oid relid)
 	pg_atomic_write_u32(&slot->waiting, 1);
 	qstate_waiters_add(qs, 1);
 	my_queue = qs;
+	my_subid = GetCurrentSubTransactionId();
 	pg_memory_barrier();
 }
 
@@ -130,6 +135,18 @@ wakeup_unregister(void)
 	pg_atomic_write_u32(&slots[MyProc->pgprocno].waiting, 0);
 	qstate_waiters_add(my_queue, -1);
 	my_queue = NULL;
+}
+
+/*
+ * A subtransaction aborts: the wait goes if it was registered in it (or in
+ * one below it), not if it was registered around it -- as mq_consume's
+ * internal subtransactions are, which give a claim up and wait on.
+ */
+void
+wakeup_subxact_abort(SubTransactionId subid)
+{
+	if (my_queue != NULL && my_subid >= subid)
+		wakeup_unregister();
 }
 
 /* Wake every backend waiting for the queue (after a commit or abort). */

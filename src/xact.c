@@ -182,6 +182,7 @@ pending_finish(Pending *p, bool commit)
 			{
 				lease_forget_queue(p->relid);
 				qstate_forget(p->relid);
+				position_forget_stream(p->relid);
 			}
 			break;
 		case PENDING_FORGET_MSG:
@@ -193,6 +194,9 @@ pending_finish(Pending *p, bool commit)
 		case PENDING_DEPTH:
 			if (commit)
 				qstate_apply_depth(p->relid, p->msgid, GetTopTransactionIdIfAny());
+			break;
+		case PENDING_APPEND:
+		case PENDING_CONSUME:
 			break;
 	}
 }
@@ -215,7 +219,7 @@ wake_queues(bool commit)
 
 		if (commit)
 			wakes = p->kind == PENDING_DEPTH || p->kind == PENDING_SETTLE ||
-				p->kind == PENDING_FORGET_MSG;
+				p->kind == PENDING_FORGET_MSG || p->kind == PENDING_APPEND;
 		else
 			wakes = p->kind == PENDING_CLAIM;
 		if (wakes && p->relid != last)
@@ -235,6 +239,15 @@ queue_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_PREPARE:
 			for (i = 0; i < npending; i++)
+				if (pending[i].kind == PENDING_APPEND || pending[i].kind == PENDING_CONSUME)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot PREPARE a transaction that has appended to or consumed from a stream")));
+			if (position_holding())
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that has appended to or consumed from a stream")));
+			for (i = 0; i < npending; i++)
 				if (pending[i].kind != PENDING_DEPTH)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -250,6 +263,8 @@ queue_xact_callback(XactEvent event, void *arg)
 				pending_finish(&pending[i], true);
 			for (i = 0; i < ndeltas; i++)
 				qstate_add_stats(deltas[i].relid, deltas[i].counts);
+			/* Positions go before the wake, or a woken reader finds them held. */
+			position_xact_end();
 			wake_queues(true);
 			worker_xact_end(true);
 			npending = 0;
@@ -260,6 +275,7 @@ queue_xact_callback(XactEvent event, void *arg)
 			/* Undo in reverse: a settle is undone before its claim. */
 			for (i = npending - 1; i >= 0; i--)
 				pending_finish(&pending[i], false);
+			position_xact_end();
 			wakeup_unregister();
 			wake_queues(false);
 			worker_xact_end(false);
@@ -311,7 +327,7 @@ queue_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					if (deltas[i].subid != mySubid)
 						deltas[keep++] = deltas[i];
 				ndeltas = keep;
-				wakeup_unregister();
+				wakeup_subxact_abort(mySubid);
 			}
 			break;
 		default:

@@ -1,0 +1,547 @@
+/*-------------------------------------------------------------------------
+ *
+ * group.c
+ *	  Consumer groups of a stream: claims, positions, seek.
+ *
+ * A group is a set of rows (consumer_group, partition, position) in the
+ * stream's table mq.s_<id>_groups, one per partition, position being the
+ * next record the group reads there.
+ *
+ * mq_consume picks a partition with unread records below the stable
+ * horizon, starting at a different partition on every call so that none
+ * starves, and claims it by locking its row (FOR UPDATE SKIP LOCKED): the
+ * claim lasts until the calling transaction ends, and no other member of
+ * the group gets that partition meanwhile.  It returns up to max records
+ * after the group's position and moves the position past the last one, in
+ * the caller's transaction: commit means processed, rollback means they are
+ * delivered again.  Each claim is taken in an internal subtransaction, so a
+ * partition that turns out to have nothing to read is given up at once (and
+ * a waiting consume holds no claim while it sleeps).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "queue.h"
+
+PG_FUNCTION_INFO_V1(mq_create_group);
+PG_FUNCTION_INFO_V1(mq_drop_group);
+PG_FUNCTION_INFO_V1(mq_consume);
+PG_FUNCTION_INFO_V1(mq_seek_position);
+PG_FUNCTION_INFO_V1(mq_seek_time);
+PG_FUNCTION_INFO_V1(mq_group_figures);
+
+/* Where consumes start looking, moved on every call. */
+static uint32 next_start = 0;
+
+static void
+group_arg(FunctionCallInfo fcinfo, int argno, char *out)
+{
+	arg_not_null(fcinfo, argno, "consumer_group");
+	queue_check_name("consumer group", PG_GETARG_TEXT_PP(argno), out);
+}
+
+static void
+no_group(const char *group, const char *stream)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("consumer group \"%s\" of stream \"%s\" does not exist", group, stream)));
+}
+
+/*
+ * The end of what a partition can be read up to now: the next position,
+ * or the stable horizon if a transaction in progress holds one below it.
+ */
+static int64
+stable_end(StreamInfo *s, int32 partition)
+{
+	int64		next = position_next(s->ident, partition);
+	int64		horizon = position_horizon(s->ident, partition);
+
+	if (next < 0)
+		next = next_from_storage(s, partition);
+	return Min(next, horizon);
+}
+
+/* The first committed record of a partition (its stable end if none). */
+static bool
+first_record(void *arg, TupleTableSlot *slot)
+{
+	bool		isnull;
+
+	*(int64 *) arg = DatumGetInt64(slot_getattr(slot, 2, &isnull));
+	return false;
+}
+
+static int64
+first_position(StreamInfo *s, int32 partition)
+{
+	int64		first = -1;
+
+	(void) scan_partition(s, partition, 0, first_record, &first);
+	return first >= 0 ? first : stable_end(s, partition);
+}
+
+/* Run catalog SQL on the groups table of stream id: %d in sql is the id. */
+static int
+groups_exec(StreamInfo *s, const char *sql, int nargs, Oid *types, Datum *values)
+{
+	char		buf[512];
+
+	snprintf(buf, sizeof(buf), sql, s->id);
+	return catalog_exec(buf, nargs, types, values, NULL);
+}
+
+static bool
+group_exists(StreamInfo *s, const char *group)
+{
+	Datum		arg = CStringGetTextDatum(group);
+	Oid			type = TEXTOID;
+
+	groups_exec(s, "SELECT 1 FROM mq.s_%d_groups WHERE consumer_group OPERATOR(pg_catalog.=) $1 LIMIT 1",
+				1, &type, &arg);
+	return SPI_processed > 0;
+}
+
+/* mq_create_group(stream, consumer_group, start, if_not_exists) */
+Datum
+mq_create_group(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	char		group[QUEUE_NAME_MAXLEN + 1];
+	char	   *start;
+	bool		latest;
+	CatalogContext cxt;
+	StreamInfo *s;
+	int32		p;
+
+	PreventCommandIfReadOnly("mq_create_group()");
+	stream_arg(fcinfo, 0, name);
+	group_arg(fcinfo, 1, group);
+	arg_not_null(fcinfo, 2, "start");
+	start = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(start, "earliest") != 0 && strcmp(start, "latest") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("start must be 'earliest' or 'latest'"),
+				 errdetail("The value given was \"%s\".", start)));
+	latest = strcmp(start, "latest") == 0;
+	arg_not_null(fcinfo, 3, "if_not_exists");
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	s = stream_open(name);
+	if (group_exists(s, group))
+	{
+		catalog_leave(&cxt);
+		if (!PG_GETARG_BOOL(3))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("consumer group \"%s\" of stream \"%s\" already exists", group, name)));
+		ereport(NOTICE,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("consumer group \"%s\" of stream \"%s\" already exists, skipping", group, name)));
+		PG_RETURN_VOID();
+	}
+	for (p = 0; p < s->partitions; p++)
+	{
+		Datum		args[3];
+		Oid			types[3] = {TEXTOID, INT4OID, INT8OID};
+
+		if (latest)
+			prevent_read_during_recovery("mq_create_group()");
+		args[0] = CStringGetTextDatum(group);
+		args[1] = Int32GetDatum(p);
+		args[2] = Int64GetDatum(latest ? stable_end(s, p) : 0);
+		groups_exec(s, "INSERT INTO mq.s_%d_groups (consumer_group, partition, position)"
+					" VALUES ($1, $2, $3)", 3, types, args);
+	}
+	catalog_leave(&cxt);
+	PG_RETURN_VOID();
+}
+
+/* mq_drop_group(stream, consumer_group, if_exists) -> boolean */
+Datum
+mq_drop_group(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	char		group[QUEUE_NAME_MAXLEN + 1];
+	CatalogContext cxt;
+	StreamInfo *s;
+	Datum		arg;
+	Oid			type = TEXTOID;
+	bool		deleted;
+
+	PreventCommandIfReadOnly("mq_drop_group()");
+	stream_arg(fcinfo, 0, name);
+	group_arg(fcinfo, 1, group);
+	arg_not_null(fcinfo, 2, "if_exists");
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	s = stream_open(name);
+	arg = CStringGetTextDatum(group);
+	deleted = groups_exec(s, "DELETE FROM mq.s_%d_groups WHERE consumer_group OPERATOR(pg_catalog.=) $1",
+						  1, &type, &arg) > 0 && SPI_processed > 0;
+	catalog_leave(&cxt);
+	if (!deleted)
+	{
+		if (!PG_GETARG_BOOL(2))
+			no_group(group, name);
+		ereport(NOTICE,
+				(errmsg("consumer group \"%s\" of stream \"%s\" does not exist, skipping",
+						group, name)));
+		PG_RETURN_BOOL(false);
+	}
+	PG_RETURN_BOOL(true);
+}
+
+/* The group's positions, one per partition (palloc'd); NULL if no such group. */
+static int64 *
+group_positions(StreamInfo *s, const char *group)
+{
+	CatalogContext cxt;
+	Datum		arg = CStringGetTextDatum(group);
+	Oid			type = TEXTOID;
+	int64	   *positions = palloc(sizeof(int64) * s->partitions);
+	MemoryContext outer = CurrentMemoryContext;
+	bool		found;
+	uint64		i;
+
+	catalog_enter(&cxt);
+	groups_exec(s, "SELECT partition, position FROM mq.s_%d_groups"
+				" WHERE consumer_group OPERATOR(pg_catalog.=) $1", 1, &type, &arg);
+	found = SPI_processed > 0;
+	for (i = 0; i < s->partitions; i++)
+		positions[i] = 0;
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int32		p = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		int64		pos = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+
+		if (p >= 0 && p < s->partitions)
+			positions[p] = pos;
+	}
+	catalog_leave(&cxt);
+	MemoryContextSwitchTo(outer);
+	return found ? positions : NULL;
+}
+
+/*
+ * Try to claim partition p of the group and read from it, in an internal
+ * subtransaction: kept (with the claim and the new position) if records
+ * were read, given up otherwise.  Returns how many were read.
+ */
+static int
+consume_partition(StreamInfo *s, const char *group, int32 p, ReadState *rs)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	CatalogContext cxt;
+	Datum		args[3];
+	Oid			types[3] = {TEXTOID, INT4OID, INT8OID};
+	int64		from = -1;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(outer);
+
+	catalog_enter(&cxt);
+	args[0] = CStringGetTextDatum(group);
+	args[1] = Int32GetDatum(p);
+	groups_exec(s, "SELECT position FROM mq.s_%d_groups"
+				" WHERE consumer_group OPERATOR(pg_catalog.=) $1 AND partition OPERATOR(pg_catalog.=) $2"
+				" FOR UPDATE SKIP LOCKED", 2, types, args);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		from = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	rs->got = 0;
+	if (from >= 0)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(outer);
+
+		(void) scan_partition(s, p, from, put_record, rs);
+		MemoryContextSwitchTo(spi);
+		if (rs->got > 0)
+		{
+			args[2] = Int64GetDatum(rs->last + 1);
+			groups_exec(s, "UPDATE mq.s_%d_groups SET position = $3"
+						" WHERE consumer_group OPERATOR(pg_catalog.=) $1 AND partition OPERATOR(pg_catalog.=) $2",
+						3, types, args);
+		}
+	}
+	catalog_leave(&cxt);
+
+	if (rs->got > 0)
+		ReleaseCurrentSubTransaction();
+	else
+		RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(outer);
+	CurrentResourceOwner = owner;
+	return rs->got;
+}
+
+/* One look at every partition of the group; records read, or 0. */
+static int
+consume_once(StreamInfo *s, const char *group, ReadState *rs)
+{
+	int64	   *positions = group_positions(s, group);
+	uint32		start = next_start++;
+	int32		k;
+
+	if (positions == NULL)
+		no_group(group, s->name);
+	for (k = 0; k < s->partitions; k++)
+	{
+		int32		p = (int32) ((start + (uint32) k) % (uint32) s->partitions);
+		int64		next = position_next(s->ident, p);
+
+		/* Nothing to read there (when the counter is known): skip it. */
+		if (next >= 0 && positions[p] >= Min(next, position_horizon(s->ident, p)))
+			continue;
+		if (consume_partition(s, group, p, rs) > 0)
+		{
+			xact_count(s->ident, STAT_CONSUMED, rs->got);
+			xact_reserve(1);
+			xact_add(PENDING_CONSUME, s->ident, 0, 0);
+			return rs->got;
+		}
+	}
+	return 0;
+}
+
+/* mq_consume(stream, consumer_group, max, wait) -> SETOF mq_record */
+Datum
+mq_consume(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	char		group[QUEUE_NAME_MAXLEN + 1];
+	Interval   *wait;
+	TimestampTz deadline = 0;
+	QueueState *qs = NULL;
+	ReadState	rs;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	stream_arg(fcinfo, 0, name);
+	group_arg(fcinfo, 1, group);
+	rs.max = arg_int_range(fcinfo, 2, "max", 1, QUEUE_QTY_MAX);
+	wait = arg_interval(fcinfo, 3, "wait", false);
+	if (wait->month == 0 && wait->day == 0 && wait->time == 0)
+		wait = NULL;
+	else if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a waiting mq_consume needs READ COMMITTED isolation"),
+				 errhint("Consume with wait => '0', or use READ COMMITTED.")));
+	PreventCommandIfReadOnly("mq_consume()");
+	prevent_read_during_recovery("mq_consume()");
+	rs.rsinfo = rsinfo;
+	rs.got = 0;
+	rs.last = -1;
+
+	if (wait != NULL)
+	{
+		int64		usecs = (int64) wait->month * DAYS_PER_MONTH * USECS_PER_DAY +
+		(int64) wait->day * USECS_PER_DAY + wait->time;
+
+		deadline = GetCurrentTimestamp() + Min(usecs, (int64) queue_max_wait * 1000);
+	}
+	for (;;)
+	{
+		StreamInfo *s = stream_open(name);
+		TimestampTz now;
+
+		/* Register before looking, so that no commit goes unnoticed. */
+		if (wait != NULL)
+		{
+			qs = qstate_get(s->ident);
+			wakeup_register(qs, s->ident);
+		}
+		if (consume_once(s, group, &rs) > 0 || wait == NULL)
+			break;
+		now = GetCurrentTimestamp();
+		if (now >= deadline)
+			break;
+		wakeup_sleep(Max((long) ((deadline - now + 999) / 1000), 1));
+	}
+	if (qs != NULL)
+		wakeup_unregister();
+	return (Datum) 0;
+}
+
+/*
+ * Move a group's position in one partition (clamped to what is retained);
+ * false if the group has no such row.
+ */
+static bool
+seek_partition(StreamInfo *s, const char *group, int32 p, int64 to)
+{
+	Datum		args[3];
+	Oid			types[3] = {TEXTOID, INT4OID, INT8OID};
+	int64		first = first_position(s, p);
+	int64		end = stable_end(s, p);
+
+	to = Max(to, first);
+	to = Min(to, Max(end, first));
+	args[0] = CStringGetTextDatum(group);
+	args[1] = Int32GetDatum(p);
+	args[2] = Int64GetDatum(to);
+	groups_exec(s, "UPDATE mq.s_%d_groups SET position = $3"
+				" WHERE consumer_group OPERATOR(pg_catalog.=) $1 AND partition OPERATOR(pg_catalog.=) $2",
+				3, types, args);
+	return SPI_processed > 0;
+}
+
+/* mq_seek(stream, consumer_group, partition, to_position) */
+Datum
+mq_seek_position(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	char		group[QUEUE_NAME_MAXLEN + 1];
+	CatalogContext cxt;
+	StreamInfo *s;
+	int32		p;
+	bool		found;
+
+	PreventCommandIfReadOnly("mq_seek()");
+	prevent_read_during_recovery("mq_seek()");
+	stream_arg(fcinfo, 0, name);
+	group_arg(fcinfo, 1, group);
+	arg_not_null(fcinfo, 3, "to_position");
+	s = stream_open(name);
+	p = partition_arg(fcinfo, 2, s);
+	catalog_enter(&cxt);
+	found = seek_partition(s, group, p, PG_GETARG_INT64(3));
+	catalog_leave(&cxt);
+	if (!found)
+		no_group(group, name);
+	PG_RETURN_VOID();
+}
+
+/* The lowest position appended at or after a time. */
+typedef struct TimeSeek
+{
+	TimestampTz at;
+	int64		found;
+} TimeSeek;
+
+static bool
+seek_record(void *arg, TupleTableSlot *slot)
+{
+	TimeSeek   *t = (TimeSeek *) arg;
+	bool		isnull;
+
+	if (DatumGetTimestampTz(slot_getattr(slot, 3, &isnull)) < t->at)
+		return true;
+	t->found = DatumGetInt64(slot_getattr(slot, 2, &isnull));
+	return false;
+}
+
+/* mq_seek(stream, consumer_group, at): every partition to its first record at or after at */
+Datum
+mq_seek_time(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	char		group[QUEUE_NAME_MAXLEN + 1];
+	CatalogContext cxt;
+	StreamInfo *s;
+	int32		p;
+	int64	   *positions;
+
+	PreventCommandIfReadOnly("mq_seek()");
+	prevent_read_during_recovery("mq_seek()");
+	stream_arg(fcinfo, 0, name);
+	group_arg(fcinfo, 1, group);
+	arg_not_null(fcinfo, 2, "at");
+	s = stream_open(name);
+	positions = group_positions(s, group);
+	if (positions == NULL)
+		no_group(group, name);
+	catalog_enter(&cxt);
+	for (p = 0; p < s->partitions; p++)
+	{
+		TimeSeek	t;
+
+		t.at = PG_GETARG_TIMESTAMPTZ(2);
+		t.found = -1;
+		(void) scan_partition(s, p, 0, seek_record, &t);
+		(void) seek_partition(s, group, p, t.found >= 0 ? t.found : stable_end(s, p));
+	}
+	catalog_leave(&cxt);
+	PG_RETURN_VOID();
+}
+
+/*
+ * mq.group_figures(stream) -> (consumer_group, partition, position, lag):
+ * lag is what the group has yet to read up to the stable end (NULL on a
+ * standby).
+ */
+Datum
+mq_group_figures(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	CatalogContext cxt;
+	StreamInfo *s;
+	uint64		i;
+	uint64		n;
+	char	  **groups;
+	int32	   *parts;
+	int64	   *positions;
+	MemoryContext outer = CurrentMemoryContext;
+
+	InitMaterializedSRF(fcinfo, 0);
+	stream_arg(fcinfo, 0, name);
+	s = stream_lookup(name);
+	if (s == NULL)
+		return (Datum) 0;
+	catalog_enter(&cxt);
+	groups_exec(s, "SELECT consumer_group, partition, position FROM mq.s_%d_groups"
+				" ORDER BY consumer_group, partition", 0, NULL, NULL);
+	n = SPI_processed;
+	groups = MemoryContextAlloc(outer, sizeof(char *) * Max(n, 1));
+	parts = MemoryContextAlloc(outer, sizeof(int32) * Max(n, 1));
+	positions = MemoryContextAlloc(outer, sizeof(int64) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		char	   *g = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		groups[i] = MemoryContextStrdup(outer, g);
+		parts[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		positions[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+	}
+	catalog_leave(&cxt);
+	MemoryContextSwitchTo(outer);
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, true};
+
+		values[0] = CStringGetTextDatum(groups[i]);
+		values[1] = Int32GetDatum(parts[i]);
+		values[2] = Int64GetDatum(positions[i]);
+		if (!RecoveryInProgress() && parts[i] < s->partitions)
+		{
+			values[3] = Int64GetDatum(Max(stable_end(s, parts[i]) - positions[i], 0));
+			nulls[3] = false;
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,353 @@
+/*-------------------------------------------------------------------------
+ *
+ * position.c
+ *	  Stream positions: per-partition counters and the stable horizon.
+ *
+ * Every stream partition in use has an entry in a shared hash of
+ * queue.max_partitions entries, keyed by (database, stream, partition), with
+ * the next position to hand out and the positions held by transactions
+ * still in progress.  An append takes its position under the entry's
+ * partition lock and, if its transaction holds none of that partition yet,
+ * records the position there with its PGPROC number.  Positions are dense:
+ * only a rolled-back append leaves a hole.
+ *
+ * The stable horizon of a partition is the lowest position held by a
+ * transaction other than the caller's; readers only return records below
+ * it.  A held position is released after the transaction has ended
+ * (XACT_EVENT_COMMIT and XACT_EVENT_ABORT run after ProcArrayEndTransaction),
+ * or when the backend exits.  A reader reads the horizon first and only then
+ * scans, with a snapshot taken after it: every position below the horizon
+ * belongs to a transaction that has ended, whose rows the scan therefore
+ * sees as they finally are.  So a reader that has returned position p never
+ * later finds a committed record below p that it did not return.
+ *
+ * A counter starts uninitialised (after a restart, or a promotion: shared
+ * memory starts empty); the first append computes it from the storage, the
+ * highest committed position plus one.  No transaction can hold a position
+ * of an uninitialised partition, so that value is final.
+ *
+ * At most HOLDS_PER_PARTITION transactions hold positions of one partition
+ * at a time; another appender waits until one of them ends.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "queue.h"
+
+#define POSITION_PARTITIONS		16
+#define HOLDS_PER_PARTITION		32
+
+int			queue_max_partitions = 16384;
+
+typedef struct PartitionKey
+{
+	Oid			dbid;
+	Oid			stream;			/* the stream's identity relation */
+	int32		partition;
+} PartitionKey;
+
+typedef struct Hold
+{
+	int64		position;
+	int			procno;			/* -1: free */
+} Hold;
+
+typedef struct PartitionEntry
+{
+	PartitionKey key;
+	bool		initialised;
+	int64		next;
+	int			nholds;
+	Hold		holds[HOLDS_PER_PARTITION];
+} PartitionEntry;
+
+static HTAB *partition_table = NULL;
+static LWLockPadded *partition_locks = NULL;
+
+/* The partitions this backend's transaction holds a position of. */
+static PartitionKey *held = NULL;
+static int	nheld = 0;
+static int	maxheld = 0;
+static bool exit_hook_set = false;
+
+Size
+position_shmem_size(void)
+{
+	return hash_estimate_size(queue_max_partitions, sizeof(PartitionEntry));
+}
+
+void
+position_shmem_request(void)
+{
+	RequestAddinShmemSpace(position_shmem_size());
+	RequestNamedLWLockTranche("queue_positions", POSITION_PARTITIONS);
+}
+
+void
+position_shmem_startup(void)
+{
+	HASHCTL		info;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	partition_locks = GetNamedLWLockTranche("queue_positions");
+	info.keysize = sizeof(PartitionKey);
+	info.entrysize = sizeof(PartitionEntry);
+	info.num_partitions = POSITION_PARTITIONS;
+	partition_table = ShmemInitHash("queue stream partitions", queue_max_partitions,
+									queue_max_partitions, &info,
+									HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static void
+make_key(PartitionKey *key, Oid stream, int32 partition)
+{
+	memset(key, 0, sizeof(*key));
+	key->dbid = MyDatabaseId;
+	key->stream = stream;
+	key->partition = partition;
+}
+
+/* Find (or create) an entry with its lock held in the given mode. */
+static PartitionEntry *
+find_entry(const PartitionKey *key, bool create, LWLockMode mode, LWLock **lock)
+{
+	uint32		hash;
+	PartitionEntry *e;
+	bool		found;
+
+	if (partition_table == NULL)
+		queue_require_preload();
+	hash = get_hash_value(partition_table, key);
+	*lock = &partition_locks[hash % POSITION_PARTITIONS].lock;
+	LWLockAcquire(*lock, create ? LW_EXCLUSIVE : mode);
+	if (!create)
+		return hash_search_with_hash_value(partition_table, key, hash, HASH_FIND, NULL);
+	e = hash_search_with_hash_value(partition_table, key, hash, HASH_ENTER_NULL, &found);
+	if (e == NULL)
+	{
+		LWLockRelease(*lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many stream partitions in use"),
+				 errdetail("All %d slots for stream positions are taken.", queue_max_partitions),
+				 errhint("Raise queue.max_partitions.")));
+	}
+	if (!found)
+	{
+		int			i;
+
+		e->initialised = false;
+		e->next = 0;
+		e->nholds = 0;
+		for (i = 0; i < HOLDS_PER_PARTITION; i++)
+			e->holds[i].procno = -1;
+	}
+	return e;
+}
+
+static bool
+holding(const PartitionKey *key)
+{
+	int			i;
+
+	for (i = 0; i < nheld; i++)
+		if (memcmp(&held[i], key, sizeof(PartitionKey)) == 0)
+			return true;
+	return false;
+}
+
+static void
+release_all(void)
+{
+	int			i;
+
+	for (i = 0; i < nheld; i++)
+	{
+		LWLock	   *lock;
+		PartitionEntry *e = find_entry(&held[i], false, LW_EXCLUSIVE, &lock);
+
+		if (e != NULL)
+		{
+			int			j;
+
+			for (j = 0; j < HOLDS_PER_PARTITION; j++)
+				if (e->holds[j].procno == MyProc->pgprocno)
+				{
+					e->holds[j].procno = -1;
+					e->nholds--;
+				}
+		}
+		LWLockRelease(lock);
+	}
+	nheld = 0;
+}
+
+static void
+position_exit(int code, Datum arg)
+{
+	if (partition_table != NULL)
+		release_all();
+}
+
+/*
+ * Hand out n consecutive positions of a partition to the current
+ * transaction and return the first.  init computes the counter from the
+ * storage when the entry is new; it is called without any lock held.
+ */
+int64
+position_take(Oid stream, int32 partition, int n,
+			  int64 (*init) (void *arg, int32 partition), void *arg)
+{
+	PartitionKey key;
+	LWLock	   *lock;
+	PartitionEntry *e;
+	bool		mine;
+	int64		first;
+
+	make_key(&key, stream, partition);
+	mine = holding(&key);
+	if (!mine && nheld == maxheld)
+	{
+		maxheld = Max(16, maxheld * 2);
+		held = held == NULL ?
+			MemoryContextAlloc(TopMemoryContext, maxheld * sizeof(PartitionKey)) :
+			repalloc(held, maxheld * sizeof(PartitionKey));
+	}
+	if (!exit_hook_set)
+	{
+		before_shmem_exit(position_exit, (Datum) 0);
+		exit_hook_set = true;
+	}
+
+	for (;;)
+	{
+		e = find_entry(&key, true, LW_EXCLUSIVE, &lock);
+		if (!e->initialised)
+		{
+			int64		next;
+
+			LWLockRelease(lock);
+			next = init(arg, partition);
+			e = find_entry(&key, true, LW_EXCLUSIVE, &lock);
+			if (!e->initialised)
+			{
+				e->next = next;
+				e->initialised = true;
+			}
+		}
+		if (mine || e->nholds < HOLDS_PER_PARTITION)
+			break;
+		/* Every hold is taken: wait for a transaction to end. */
+		LWLockRelease(lock);
+		pg_usleep(1000L);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	first = e->next;
+	e->next += n;
+	if (!mine)
+	{
+		int			i;
+
+		for (i = 0; i < HOLDS_PER_PARTITION; i++)
+			if (e->holds[i].procno < 0)
+			{
+				e->holds[i].procno = MyProc->pgprocno;
+				e->holds[i].position = first;
+				e->nholds++;
+				break;
+			}
+		held[nheld++] = key;
+	}
+	LWLockRelease(lock);
+	return first;
+}
+
+/*
+ * The stable horizon of a partition: positions at and above it may still
+ * be committed by another transaction.  PG_INT64_MAX when nobody holds one.
+ */
+int64
+position_horizon(Oid stream, int32 partition)
+{
+	PartitionKey key;
+	LWLock	   *lock;
+	PartitionEntry *e;
+	int64		horizon = PG_INT64_MAX;
+
+	make_key(&key, stream, partition);
+	e = find_entry(&key, false, LW_SHARED, &lock);
+	if (e != NULL && e->nholds > 0)
+	{
+		int			i;
+
+		for (i = 0; i < HOLDS_PER_PARTITION; i++)
+			if (e->holds[i].procno >= 0 && e->holds[i].procno != MyProc->pgprocno &&
+				e->holds[i].position < horizon)
+				horizon = e->holds[i].position;
+	}
+	LWLockRelease(lock);
+	return horizon;
+}
+
+/* The next position of a partition, if known in shared memory (else -1). */
+int64
+position_next(Oid stream, int32 partition)
+{
+	PartitionKey key;
+	LWLock	   *lock;
+	PartitionEntry *e;
+	int64		next = -1;
+
+	make_key(&key, stream, partition);
+	e = find_entry(&key, false, LW_SHARED, &lock);
+	if (e != NULL && e->initialised)
+		next = e->next;
+	LWLockRelease(lock);
+	return next;
+}
+
+/* Does the current transaction hold stream positions? */
+bool
+position_holding(void)
+{
+	return nheld > 0;
+}
+
+/* The transaction has ended (it is no longer running): release. */
+void
+position_xact_end(void)
+{
+	if (nheld > 0)
+		release_all();
+}
+
+/* A dropped stream's entries go (at the commit of the drop). */
+void
+position_forget_stream(Oid stream)
+{
+	HASH_SEQ_STATUS status;
+	PartitionEntry *e;
+	int			i;
+
+	if (partition_table == NULL)
+		return;
+	for (i = 0; i < POSITION_PARTITIONS; i++)
+		LWLockAcquire(&partition_locks[i].lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, partition_table);
+	while ((e = hash_seq_search(&status)) != NULL)
+		if (e->key.dbid == MyDatabaseId && e->key.stream == stream)
+			hash_search(partition_table, &e->key, HASH_REMOVE, NULL);
+	for (i = POSITION_PARTITIONS - 1; i >= 0; i--)
+		LWLockRelease(&partition_locks[i].lock);
+}

@@ -1,0 +1,1144 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream.c
+ *	  Streams: an ordered, replayable log split into partitions.
+ *
+ * A stream is a name in mq.objects (kind 's') with its options in
+ * mq.streams.  Its records live in segments, plain tables
+ * mq.s_<id>_<seg> of (partition, position, appended_at, key, headers, body)
+ * with primary key (partition, position), listed in mq.stream_segments;
+ * appends go to the newest one.  Beside them, mq.s_<id>_groups holds the
+ * positions of its consumer groups (its OID is the stream's identity in
+ * shared memory: positions, waiters, statistics) and mq.s_<id>_keys its
+ * idempotency keys.
+ *
+ * An append picks the partition (Kafka's murmur2 of the key, or round
+ * robin without one), takes the next position of that partition
+ * (position.c, which holds it until the transaction ends) and inserts the
+ * row straight into the segment's heap and index.  A read of a partition
+ * first takes the stable horizon, then scans the segments in order from the
+ * position asked for, with a snapshot taken after it, and stops below the
+ * horizon: records of transactions still in progress are never skipped,
+ * only waited for.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/detoast.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/index.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "queue.h"
+
+PG_FUNCTION_INFO_V1(mq_create_stream);
+PG_FUNCTION_INFO_V1(mq_alter_stream);
+PG_FUNCTION_INFO_V1(mq_drop_stream);
+PG_FUNCTION_INFO_V1(mq_append);
+PG_FUNCTION_INFO_V1(mq_append_batch);
+PG_FUNCTION_INFO_V1(mq_stream_read);
+PG_FUNCTION_INFO_V1(mq_stream_figures);
+
+#define STREAM_PARTITIONS_MAX	1024
+
+/* Columns of a segment table. */
+#define Anum_rec_partition		1
+#define Anum_rec_position		2
+#define Anum_rec_appended_at	3
+#define Anum_rec_key			4
+#define Anum_rec_headers		5
+#define Anum_rec_body			6
+#define Natts_rec				6
+
+/*
+ * An idempotency key row stores the record it stands for as one int8:
+ * partition * 2^48 + position.
+ */
+#define KEY_POSITION_BITS		48
+
+static HTAB *stream_cache = NULL;
+
+/* The last partition a record without a key went to, per backend. */
+static uint32 round_robin = 0;
+
+/* ---------------------------------------------------------------------
+ * Partitioning
+ * ---------------------------------------------------------------------
+ */
+
+/* Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2). */
+static int32
+murmur2(const unsigned char *data, int length)
+{
+	const uint32 m = 0x5bd1e995;
+	const int	r = 24;
+	uint32		h = 0x9747b28c ^ (uint32) length;
+	int			nblocks = length / 4;
+	int			i;
+	const unsigned char *tail = data + (length & ~3);
+
+	for (i = 0; i < nblocks; i++)
+	{
+		const unsigned char *b = data + i * 4;
+		uint32		k = (uint32) b[0] | ((uint32) b[1] << 8) |
+			((uint32) b[2] << 16) | ((uint32) b[3] << 24);
+
+		k *= m;
+		k ^= k >> r;
+		k *= m;
+		h *= m;
+		h ^= k;
+	}
+	switch (length % 4)
+	{
+		case 3:
+			h ^= (uint32) tail[2] << 16;
+			/* FALLTHROUGH */
+		case 2:
+			h ^= (uint32) tail[1] << 8;
+			/* FALLTHROUGH */
+		case 1:
+			h ^= (uint32) tail[0];
+			h *= m;
+	}
+	h ^= h >> 13;
+	h *= m;
+	h ^= h >> 15;
+	return (int32) h;
+}
+
+/* The partition of a record: as Kafka's default partitioner for a key. */
+static int32
+partition_for(const StreamInfo *s, text *key)
+{
+	if (key == NULL)
+		return (int32) (round_robin++ % (uint32) s->partitions);
+	return (int32) (((uint32) murmur2((const unsigned char *) VARDATA_ANY(key),
+									  VARSIZE_ANY_EXHDR(key)) & 0x7fffffff) %
+					(uint32) s->partitions);
+}
+
+/* ---------------------------------------------------------------------
+ * The per-backend cache
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+stream_load(StreamInfo *s)
+{
+	CatalogContext cxt;
+	Datum		arg = CStringGetTextDatum(s->name);
+	Oid			argtype = TEXTOID;
+	bool		found = false;
+	uint64		i;
+
+	if (s->cxt == NULL)
+		s->cxt = AllocSetContextCreate(CacheMemoryContext, "queue stream",
+									   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(s->cxt);
+	s->nsegments = 0;
+	s->segments = NULL;
+
+	catalog_enter(&cxt);
+	catalog_exec("SELECT o.id, s.partitions, s.dedup_window FROM mq.objects o"
+				 "  JOIN mq.streams s ON s.id OPERATOR(pg_catalog.=) o.id"
+				 " WHERE o.name OPERATOR(pg_catalog.=) $1",
+				 1, &argtype, &arg, NULL);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		s->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		s->partitions = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		s->dedup_window = *DatumGetIntervalP(SPI_getbinval(tup, desc, 3, &isnull));
+		s->ident = storage_oid('s', s->id, "_groups", false);
+		s->keysid = storage_oid('s', s->id, "_keys", false);
+		s->keys_pkid = storage_oid('s', s->id, "_keys_pkey", false);
+		found = true;
+
+		arg = Int32GetDatum(s->id);
+		argtype = INT4OID;
+		catalog_exec("SELECT seg FROM mq.stream_segments"
+					 " WHERE stream OPERATOR(pg_catalog.=) $1 ORDER BY seg",
+					 1, &argtype, &arg, NULL);
+		s->segments = MemoryContextAlloc(s->cxt, sizeof(Segment) * Max(SPI_processed, 1));
+		for (i = 0; i < SPI_processed; i++)
+		{
+			Segment    *g = &s->segments[s->nsegments];
+			char		suffix[32];
+
+			g->seg = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+												 1, &isnull));
+			snprintf(suffix, sizeof(suffix), "_%d", g->seg);
+			g->relid = storage_oid('s', s->id, suffix, true);
+			snprintf(suffix, sizeof(suffix), "_%d_pkey", g->seg);
+			g->pkid = storage_oid('s', s->id, suffix, true);
+			if (OidIsValid(g->relid) && OidIsValid(g->pkid))
+				s->nsegments++;
+		}
+	}
+	catalog_leave(&cxt);
+	return found;
+}
+
+/* A stream by (validated) name, current as of the latest catalog change. */
+StreamInfo *
+stream_lookup(const char *name)
+{
+	StreamInfo *s;
+	bool		found;
+
+	catalog_cache_ready();
+
+	if (stream_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = QUEUE_NAME_MAXLEN + 1;
+		ctl.entrysize = sizeof(StreamInfo);
+		ctl.hcxt = CacheMemoryContext;
+		stream_cache = hash_create("queue stream cache", 16, &ctl,
+								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	s = hash_search(stream_cache, name, HASH_ENTER, &found);
+	if (!found)
+	{
+		s->generation = 0;
+		s->cxt = NULL;
+	}
+	while (s->generation != catalog_generation + 1)
+	{
+		uint64		generation = catalog_generation;
+
+		if (!stream_load(s))
+		{
+			if (s->cxt != NULL)
+				MemoryContextDelete(s->cxt);
+			hash_search(stream_cache, name, HASH_REMOVE, NULL);
+			return NULL;
+		}
+		/* A change that arrived while loading makes us load again. */
+		if (generation == catalog_generation)
+			s->generation = generation + 1;
+	}
+	return s;
+}
+
+void
+stream_arg(FunctionCallInfo fcinfo, int argno, char *out)
+{
+	arg_not_null(fcinfo, argno, "stream");
+	queue_check_name("stream", PG_GETARG_TEXT_PP(argno), out);
+}
+
+StreamInfo *
+stream_open(const char *name)
+{
+	StreamInfo *s = stream_lookup(name);
+
+	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("stream \"%s\" does not exist", name)));
+	return s;
+}
+
+/* ---------------------------------------------------------------------
+ * DDL
+ * ---------------------------------------------------------------------
+ */
+
+/* Options of mq_create_stream / mq_alter_stream, in argument order. */
+typedef enum StreamOption
+{
+	SOPT_MAX_AGE,
+	SOPT_MAX_BYTES,
+	SOPT_MAX_MESSAGES,
+	SOPT_DEDUP_WINDOW,
+	NUM_STREAM_OPTIONS
+} StreamOption;
+
+static const struct
+{
+	const char *name;
+	Oid			type;
+	const char *default_sql;
+}			stream_options[NUM_STREAM_OPTIONS] =
+{
+	{"max_age", INTERVALOID, "NULL"},
+	{"max_bytes", INT8OID, "NULL"},
+	{"max_messages", INT8OID, "NULL"},
+	{"dedup_window", INTERVALOID, "'1 day'"},
+};
+
+static void
+check_stream_option(int opt, Datum value)
+{
+	switch (opt)
+	{
+		case SOPT_MAX_AGE:
+			if (interval_is_negative(DatumGetIntervalP(value)) ||
+				timestamp_plus_interval(0, DatumGetIntervalP(value)) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("max_age must be positive or NULL")));
+			break;
+		case SOPT_MAX_BYTES:
+		case SOPT_MAX_MESSAGES:
+			if (DatumGetInt64(value) < 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s must be at least 1 or NULL", stream_options[opt].name),
+						 errdetail("The value given was %lld.", (long long) DatumGetInt64(value))));
+			break;
+		case SOPT_DEDUP_WINDOW:
+			if (interval_is_negative(DatumGetIntervalP(value)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("dedup_window must not be negative")));
+			break;
+	}
+}
+
+/* Create segment seg of stream id (catalog row and table). */
+static void
+create_segment(int32 id, int32 seg)
+{
+	char		sql[1024];
+	Datum		args[2];
+	Oid			types[2] = {INT4OID, INT4OID};
+
+	args[0] = Int32GetDatum(id);
+	args[1] = Int32GetDatum(seg);
+	catalog_exec("INSERT INTO mq.stream_segments (stream, seg) VALUES ($1, $2)",
+				 2, types, args, NULL);
+	snprintf(sql, sizeof(sql),
+			 "CREATE TABLE mq.s_%d_%d ("
+			 " partition pg_catalog.int4 NOT NULL,"
+			 " position pg_catalog.int8 NOT NULL,"
+			 " appended_at pg_catalog.timestamptz NOT NULL,"
+			 " key pg_catalog.text COLLATE \"C\","
+			 " headers pg_catalog.jsonb,"
+			 " body pg_catalog.jsonb NOT NULL,"
+			 " CONSTRAINT s_%d_%d_pkey PRIMARY KEY (partition, position))",
+			 id, seg, id, seg);
+	catalog_ddl(sql);
+}
+
+/*
+ * mq_create_stream(stream, partitions, max_age, max_bytes, max_messages,
+ *					dedup_window, if_not_exists)
+ */
+Datum
+mq_create_stream(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	CatalogContext cxt;
+	int32		id;
+	char		kind;
+	int32		partitions;
+	bool		if_not_exists;
+	char		sql[512];
+	int			i;
+
+	PreventCommandIfReadOnly("mq_create_stream()");
+	stream_arg(fcinfo, 0, name);
+	partitions = arg_int_range(fcinfo, 1, "partitions", 1, STREAM_PARTITIONS_MAX);
+	for (i = 0; i < NUM_STREAM_OPTIONS; i++)
+	{
+		if (PG_ARGISNULL(i + 2))
+		{
+			if (i == SOPT_DEDUP_WINDOW)
+				arg_not_null(fcinfo, i + 2, "dedup_window");
+		}
+		else
+			check_stream_option(i, PG_GETARG_DATUM(i + 2));
+	}
+	arg_not_null(fcinfo, 6, "if_not_exists");
+	if_not_exists = PG_GETARG_BOOL(6);
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (find_object_locked(name, &id, &kind))
+	{
+		if (if_not_exists && kind == 's')
+		{
+			catalog_leave(&cxt);
+			ereport(NOTICE,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("stream \"%s\" already exists, skipping", name)));
+			PG_RETURN_VOID();
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 kind == 's' ?
+				 errmsg("stream \"%s\" already exists", name) :
+				 errmsg("a %s named \"%s\" already exists", kind_name(kind), name),
+				 errdetail("Queues, topics and streams share one namespace.")));
+	}
+	catalog_exec("SELECT pg_catalog.nextval('mq.object_id_seq'::pg_catalog.regclass)::pg_catalog.int4",
+				 0, NULL, NULL, NULL);
+	{
+		bool		isnull;
+		Datum		args[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		Oid			types[6] = {INT4OID, TEXTOID, OIDOID};
+
+		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		args[0] = Int32GetDatum(id);
+		args[1] = CStringGetTextDatum(name);
+		args[2] = ObjectIdGetDatum(cxt.save_userid);
+		catalog_exec("INSERT INTO mq.objects (id, name, kind, owner) VALUES ($1, $2, 's', $3)",
+					 3, types, args, NULL);
+		types[1] = INT4OID;
+		args[1] = Int32GetDatum(partitions);
+		for (i = 0; i < NUM_STREAM_OPTIONS; i++)
+		{
+			types[i + 2] = stream_options[i].type;
+			args[i + 2] = PG_ARGISNULL(i + 2) ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
+			nulls[i + 2] = PG_ARGISNULL(i + 2) ? 'n' : ' ';
+		}
+		catalog_exec("INSERT INTO mq.streams (id, partitions, max_age, max_bytes,"
+					 " max_messages, dedup_window) VALUES ($1, $2, $3, $4, $5, $6)",
+					 6, types, args, nulls);
+	}
+	snprintf(sql, sizeof(sql),
+			 "CREATE TABLE mq.s_%d_groups ("
+			 " consumer_group pg_catalog.text COLLATE \"C\" NOT NULL,"
+			 " partition pg_catalog.int4 NOT NULL,"
+			 " position pg_catalog.int8 NOT NULL,"
+			 " CONSTRAINT s_%d_groups_pkey PRIMARY KEY (consumer_group, partition))",
+			 id, id);
+	catalog_ddl(sql);
+	snprintf(sql, sizeof(sql),
+			 "CREATE TABLE mq.s_%d_keys ("
+			 " key pg_catalog.text COLLATE \"C\" NOT NULL,"
+			 " id pg_catalog.int8 NOT NULL,"
+			 " sent_at pg_catalog.timestamptz NOT NULL,"
+			 " CONSTRAINT s_%d_keys_pkey PRIMARY KEY (key))",
+			 id, id);
+	catalog_ddl(sql);
+	create_segment(id, 0);
+	catalog_changed();
+	catalog_leave(&cxt);
+	PG_RETURN_VOID();
+}
+
+/*
+ * mq_alter_stream(stream, max_age, max_bytes, max_messages, dedup_window,
+ *				   reset): NULL options stay as they are; options named in
+ * reset go back to their defaults.
+ */
+Datum
+mq_alter_stream(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	bool		reset[NUM_STREAM_OPTIONS] = {0};
+	StringInfoData sql;
+	Datum		values[NUM_STREAM_OPTIONS + 1];
+	Oid			types[NUM_STREAM_OPTIONS + 1];
+	int			nargs = 1;
+	bool		any = false;
+	CatalogContext cxt;
+	int32		id;
+	char		kind;
+	int			i;
+
+	PreventCommandIfReadOnly("mq_alter_stream()");
+	stream_arg(fcinfo, 0, name);
+	if (!PG_ARGISNULL(NUM_STREAM_OPTIONS + 1))
+	{
+		Datum	   *elems;
+		bool	   *elnulls;
+		int			n = arg_array(fcinfo, NUM_STREAM_OPTIONS + 1, "reset", TEXTOID, -1,
+								  false, TYPALIGN_INT, &elems, &elnulls);
+		int			j;
+
+		for (j = 0; j < n; j++)
+		{
+			char	   *opt;
+			bool		known = false;
+
+			if (elnulls[j])
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("reset must not contain NULL")));
+			opt = TextDatumGetCString(elems[j]);
+			for (i = 0; i < NUM_STREAM_OPTIONS; i++)
+				if (strcmp(opt, stream_options[i].name) == 0)
+					reset[i] = known = true;
+			if (!known)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown stream option \"%s\" in reset", opt),
+						 errhint("The options are max_age, max_bytes, max_messages and dedup_window.")));
+		}
+	}
+	for (i = 0; i < NUM_STREAM_OPTIONS; i++)
+	{
+		if (PG_ARGISNULL(i + 1))
+			continue;
+		if (reset[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("stream option \"%s\" is both set and reset", stream_options[i].name)));
+		check_stream_option(i, PG_GETARG_DATUM(i + 1));
+	}
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (!find_object_locked(name, &id, &kind) || kind != 's')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("stream \"%s\" does not exist", name)));
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "UPDATE mq.streams SET ");
+	types[0] = INT4OID;
+	values[0] = Int32GetDatum(id);
+	for (i = 0; i < NUM_STREAM_OPTIONS; i++)
+	{
+		if (reset[i])
+			appendStringInfo(&sql, "%s%s = %s", any ? ", " : "",
+							 stream_options[i].name, stream_options[i].default_sql);
+		else if (!PG_ARGISNULL(i + 1))
+		{
+			types[nargs] = stream_options[i].type;
+			values[nargs] = PG_GETARG_DATUM(i + 1);
+			nargs++;
+			appendStringInfo(&sql, "%s%s = $%d", any ? ", " : "",
+							 stream_options[i].name, nargs);
+		}
+		else
+			continue;
+		any = true;
+	}
+	appendStringInfoString(&sql, " WHERE id OPERATOR(pg_catalog.=) $1");
+	if (any)
+	{
+		catalog_exec(sql.data, nargs, types, values, NULL);
+		catalog_changed();
+	}
+	catalog_leave(&cxt);
+	PG_RETURN_VOID();
+}
+
+/* mq_drop_stream(stream, if_exists) -> boolean */
+Datum
+mq_drop_stream(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	CatalogContext cxt;
+	int32		id;
+	char		kind;
+	char		sql[128];
+	Datum		arg;
+	Oid			argtype = INT4OID;
+	uint64		i;
+	int32	   *segs;
+	uint64		nsegs;
+
+	PreventCommandIfReadOnly("mq_drop_stream()");
+	stream_arg(fcinfo, 0, name);
+	arg_not_null(fcinfo, 1, "if_exists");
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (!find_object_locked(name, &id, &kind) || kind != 's')
+	{
+		catalog_leave(&cxt);
+		if (!PG_GETARG_BOOL(1))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("stream \"%s\" does not exist", name)));
+		ereport(NOTICE,
+				(errmsg("stream \"%s\" does not exist, skipping", name)));
+		PG_RETURN_BOOL(false);
+	}
+	arg = Int32GetDatum(id);
+	catalog_exec("SELECT seg FROM mq.stream_segments WHERE stream OPERATOR(pg_catalog.=) $1",
+				 1, &argtype, &arg, NULL);
+	nsegs = SPI_processed;
+	segs = palloc(sizeof(int32) * Max(nsegs, 1));
+	for (i = 0; i < nsegs; i++)
+	{
+		bool		isnull;
+
+		segs[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+											  1, &isnull));
+	}
+	/* Shared state keyed by the identity table goes at commit. */
+	lease_forget_queue_at_commit(storage_oid('s', id, "_groups", false));
+	catalog_exec("DELETE FROM mq.objects WHERE id OPERATOR(pg_catalog.=) $1",
+				 1, &argtype, &arg, NULL);
+	for (i = 0; i < nsegs; i++)
+	{
+		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS mq.s_%d_%d", id, segs[i]);
+		catalog_ddl(sql);
+	}
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS mq.s_%d_groups", id);
+	catalog_ddl(sql);
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS mq.s_%d_keys", id);
+	catalog_ddl(sql);
+	catalog_changed();
+	catalog_leave(&cxt);
+	PG_RETURN_BOOL(true);
+}
+
+/* ---------------------------------------------------------------------
+ * Appending
+ * ---------------------------------------------------------------------
+ */
+
+/* The newest segment of a stream, opened for appending. */
+typedef struct Appender
+{
+	StreamInfo *info;
+	Relation	seg;
+	Relation	pk;
+	IndexInfo  *pkinfo;
+	KeyTable	keys;
+} Appender;
+
+static void
+appender_open(FunctionCallInfo fcinfo, const char *fname, Appender *a)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+
+	stream_arg(fcinfo, 0, name);
+	PreventCommandIfReadOnly(fname);
+	for (;;)
+	{
+		StreamInfo *s = stream_open(name);
+		Segment    *g;
+
+		if (s->nsegments == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("storage of stream \"%s\" is missing", name),
+					 errhint("The tables were dropped outside the queue functions; drop the stream and create it again.")));
+		g = &s->segments[s->nsegments - 1];
+		a->seg = try_table_open(g->relid, RowExclusiveLock);
+		if (a->seg == NULL)
+		{
+			/* Dropped meanwhile: look again. */
+			queue_cache_invalidate_all();
+			continue;
+		}
+		/* Locking may have let a change in; the cache entry may be reloaded. */
+		s = stream_lookup(name);
+		if (s == NULL || s->nsegments == 0 ||
+			s->segments[s->nsegments - 1].relid != RelationGetRelid(a->seg))
+		{
+			table_close(a->seg, RowExclusiveLock);
+			continue;
+		}
+		a->info = s;
+		a->pk = index_open(s->segments[s->nsegments - 1].pkid, RowExclusiveLock);
+		break;
+	}
+	a->pkinfo = BuildIndexInfo(a->pk);
+	a->keys.keysid = a->info->keysid;
+	a->keys.keys_pkid = a->info->keys_pkid;
+	a->keys.window = &a->info->dedup_window;
+	a->keys.rel = NULL;
+	a->keys.pk = NULL;
+}
+
+static void
+appender_close(Appender *a)
+{
+	dedup_close(&a->keys);
+	index_close(a->pk, RowExclusiveLock);
+	table_close(a->seg, RowExclusiveLock);
+}
+
+/*
+ * The next position of a partition after a restart: one past the highest
+ * committed position in any segment (arg: the StreamInfo).
+ */
+int64
+next_from_storage(void *arg, int32 partition)
+{
+	StreamInfo *s = (StreamInfo *) arg;
+	int			i;
+
+	for (i = s->nsegments - 1; i >= 0; i--)
+	{
+		Relation	heap = try_table_open(s->segments[i].relid, AccessShareLock);
+		Relation	pk;
+		IndexScanDesc scan;
+		TupleTableSlot *slot;
+		ScanKeyData skey;
+		int64		next = -1;
+
+		if (heap == NULL)
+			continue;
+		pk = index_open(s->segments[i].pkid, AccessShareLock);
+		ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(partition));
+		slot = table_slot_create(heap, NULL);
+		scan = index_beginscan(heap, pk, SnapshotSelf, 1, 0);
+		index_rescan(scan, &skey, 1, NULL, 0);
+		if (index_getnext_slot(scan, BackwardScanDirection, slot))
+		{
+			bool		isnull;
+
+			next = DatumGetInt64(slot_getattr(slot, Anum_rec_position, &isnull)) + 1;
+		}
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		index_close(pk, AccessShareLock);
+		table_close(heap, AccessShareLock);
+		if (next >= 0)
+			return next;
+	}
+	return 0;
+}
+
+static int64
+encode_record(int32 partition, int64 position)
+{
+	return ((int64) partition << KEY_POSITION_BITS) | position;
+}
+
+static void
+decode_record(int64 id, int32 *partition, int64 *position)
+{
+	*partition = (int32) (id >> KEY_POSITION_BITS);
+	*position = id & ((INT64CONST(1) << KEY_POSITION_BITS) - 1);
+}
+
+static void
+put_position(ReturnSetInfo *rsinfo, int32 partition, int64 position)
+{
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	values[0] = Int32GetDatum(partition);
+	values[1] = Int64GetDatum(position);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * Append records: for each, a partition (from keys[i]), a position, and the
+ * row; duplicates of an idempotency key within the window append nothing
+ * and return the first record.  The results go to rsinfo in input order.
+ */
+static void
+append_records(Appender *a, ReturnSetInfo *rsinfo, int n, Datum *bodies,
+			   Datum *keys, bool *knulls, Datum *headers, bool *hnulls,
+			   Datum *ikeys, bool *iknulls)
+{
+	StreamInfo *s = a->info;
+	Oid			ident = s->ident;
+	TimestampTz now = GetCurrentTimestamp();
+	CommandId	cid = GetCurrentCommandId(true);
+	TupleDesc	desc = RelationGetDescr(a->seg);
+	int64		appended = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		text	   *key = (keys && !knulls[i]) ? DatumGetTextPP(keys[i]) : NULL;
+		text	   *ikey = (ikeys && !iknulls[i]) ? DatumGetTextPP(ikeys[i]) : NULL;
+		ItemPointerData stale;
+		int32		partition;
+		int64		position;
+		Datum		values[Natts_rec];
+		bool		nulls[Natts_rec] = {0};
+		HeapTuple	tup;
+
+		if (ikey != NULL)
+		{
+			bool		found;
+			int64		id = dedup_lookup(&a->keys, ikey, now, &stale, &found);
+
+			if (found)
+			{
+				decode_record(id, &partition, &position);
+				put_position(rsinfo, partition, position);
+				continue;
+			}
+		}
+		partition = partition_for(s, key);
+		position = position_take(ident, partition, 1, next_from_storage, s);
+		if (position >= (INT64CONST(1) << KEY_POSITION_BITS))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("partition %d of stream \"%s\" is out of positions", partition, s->name)));
+
+		values[Anum_rec_partition - 1] = Int32GetDatum(partition);
+		values[Anum_rec_position - 1] = Int64GetDatum(position);
+		values[Anum_rec_appended_at - 1] = TimestampTzGetDatum(now);
+		values[Anum_rec_key - 1] = key ? PointerGetDatum(key) : (Datum) 0;
+		nulls[Anum_rec_key - 1] = (key == NULL);
+		values[Anum_rec_headers - 1] = (headers && !hnulls[i]) ? headers[i] : (Datum) 0;
+		nulls[Anum_rec_headers - 1] = !(headers && !hnulls[i]);
+		values[Anum_rec_body - 1] = bodies[i];
+		tup = heap_form_tuple(desc, values, nulls);
+		heap_insert(a->seg, tup, cid, 0, NULL);
+		{
+			Datum		ivalues[2];
+			bool		inulls[2] = {false, false};
+
+			ivalues[0] = values[0];
+			ivalues[1] = values[1];
+			index_insert(a->pk, ivalues, inulls, &tup->t_self, a->seg,
+						 UNIQUE_CHECK_YES, false, a->pkinfo);
+		}
+		heap_freetuple(tup);
+		if (ikey != NULL)
+			dedup_record(&a->keys, ikey, encode_record(partition, position), now, &stale);
+		put_position(rsinfo, partition, position);
+		appended++;
+		if ((i & 1023) == 1023)
+			CHECK_FOR_INTERRUPTS();
+	}
+	if (appended > 0)
+	{
+		xact_count(ident, STAT_APPENDED, appended);
+		xact_reserve(1);
+		xact_add(PENDING_APPEND, ident, 0, 0);
+	}
+}
+
+/* mq_append(stream, body, key, headers, idempotency_key) -> (partition, position) */
+Datum
+mq_append(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Appender	a;
+	Datum		body;
+	Datum		key = (Datum) 0;
+	bool		knull = PG_ARGISNULL(2);
+	Datum		headers;
+	bool		hnull = PG_ARGISNULL(3);
+	Datum		ikey = (Datum) 0;
+	bool		iknull = PG_ARGISNULL(4);
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	arg_not_null(fcinfo, 1, "body");
+	body = PG_GETARG_DATUM(1);
+	if (!knull)
+		key = PG_GETARG_DATUM(2);
+	headers = check_headers(hnull ? (Datum) 0 : PG_GETARG_DATUM(3), hnull);
+	if (!iknull)
+	{
+		ikey = PG_GETARG_DATUM(4);
+		dedup_check_key(DatumGetTextPP(ikey));
+	}
+	appender_open(fcinfo, "mq_append()", &a);
+	append_records(&a, rsinfo, 1, &body, &key, &knull, &headers, &hnull, &ikey, &iknull);
+	appender_close(&a);
+	return (Datum) 0;
+}
+
+/* Deconstruct an optional array argument that must match bodies in length. */
+static void
+arg_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
+				   Oid elemtype, int n, Datum **elems, bool **nulls)
+{
+	int			m;
+
+	*elems = NULL;
+	*nulls = NULL;
+	if (PG_ARGISNULL(argno))
+		return;
+	m = arg_array(fcinfo, argno, argname, elemtype, -1, false, TYPALIGN_INT, elems, nulls);
+	if (m != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must have as many elements as bodies", argname),
+				 errdetail("bodies has %d elements, %s has %d.", n, argname, m)));
+}
+
+/* mq_append_batch(stream, bodies, keys, headers, idempotency_keys) */
+Datum
+mq_append_batch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Appender	a;
+	Datum	   *bodies;
+	bool	   *bnulls;
+	Datum	   *keys;
+	bool	   *knulls;
+	Datum	   *headers;
+	bool	   *hnulls;
+	Datum	   *ikeys;
+	bool	   *iknulls;
+	int			n;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	arg_not_null(fcinfo, 1, "bodies");
+	n = arg_array(fcinfo, 1, "bodies", JSONBOID, -1, false, TYPALIGN_INT, &bodies, &bnulls);
+	for (i = 0; i < n; i++)
+		if (bnulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("bodies must not contain NULL"),
+					 errdetail("Element %d is NULL.", i + 1)));
+	arg_parallel_array(fcinfo, 2, "keys", TEXTOID, n, &keys, &knulls);
+	arg_parallel_array(fcinfo, 3, "headers", JSONBOID, n, &headers, &hnulls);
+	if (headers)
+		for (i = 0; i < n; i++)
+			headers[i] = check_headers(headers[i], hnulls[i]);
+	arg_parallel_array(fcinfo, 4, "idempotency_keys", TEXTOID, n, &ikeys, &iknulls);
+	if (ikeys)
+		for (i = 0; i < n; i++)
+			if (!iknulls[i])
+				dedup_check_key(DatumGetTextPP(ikeys[i]));
+
+	appender_open(fcinfo, "mq_append_batch()", &a);
+	if (n > 0)
+		append_records(&a, rsinfo, n, bodies, keys, knulls, headers, hnulls, ikeys, iknulls);
+	appender_close(&a);
+	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Reading
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Call fn for the committed records of a partition from position from on,
+ * in position order, below the stable horizon, until fn returns false.
+ * Returns the number of records passed to fn.
+ */
+int64
+scan_partition(StreamInfo *s, int32 partition, int64 from, RecordFn fn, void *arg)
+{
+	int64		horizon = position_horizon(s->ident, partition);
+	int64		n = 0;
+	bool		more = true;
+	int			i;
+
+	/* The horizon is read first; every scan below starts after it. */
+	for (i = 0; i < s->nsegments && more; i++)
+	{
+		Relation	heap = try_table_open(s->segments[i].relid, AccessShareLock);
+		Relation	pk;
+		IndexScanDesc scan;
+		TupleTableSlot *slot;
+		ScanKeyData skey[2];
+
+		if (heap == NULL)
+			continue;			/* removed by retention meanwhile */
+		pk = index_open(s->segments[i].pkid, AccessShareLock);
+		ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(partition));
+		ScanKeyInit(&skey[1], 2, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(from));
+		slot = table_slot_create(heap, NULL);
+		scan = index_beginscan(heap, pk, SnapshotSelf, 2, 0);
+		index_rescan(scan, skey, 2, NULL, 0);
+		while (more && index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			bool		isnull;
+			int64		position = DatumGetInt64(slot_getattr(slot, Anum_rec_position, &isnull));
+
+			if (position >= horizon)
+			{
+				more = false;
+				break;
+			}
+			n++;
+			more = fn(arg, slot);
+			from = position + 1;
+		}
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		index_close(pk, AccessShareLock);
+		table_close(heap, AccessShareLock);
+	}
+	return n;
+}
+
+bool
+put_record(void *arg, TupleTableSlot *slot)
+{
+	ReadState  *rs = (ReadState *) arg;
+	Datum		values[Natts_rec];
+	bool		nulls[Natts_rec];
+	Datum		out[6];
+	bool		onulls[6];
+
+	slot_getallattrs(slot);
+	memcpy(values, slot->tts_values, sizeof(values));
+	memcpy(nulls, slot->tts_isnull, sizeof(nulls));
+	out[0] = values[Anum_rec_partition - 1];
+	onulls[0] = false;
+	out[1] = values[Anum_rec_position - 1];
+	onulls[1] = false;
+	out[2] = nulls[Anum_rec_key - 1] ? (Datum) 0 : storage_detoast(values[Anum_rec_key - 1]);
+	onulls[2] = nulls[Anum_rec_key - 1];
+	out[3] = storage_detoast(values[Anum_rec_body - 1]);
+	onulls[3] = false;
+	out[4] = nulls[Anum_rec_headers - 1] ? (Datum) 0 : storage_detoast(values[Anum_rec_headers - 1]);
+	onulls[4] = nulls[Anum_rec_headers - 1];
+	out[5] = values[Anum_rec_appended_at - 1];
+	onulls[5] = false;
+	tuplestore_putvalues(rs->rsinfo->setResult, rs->rsinfo->setDesc, out, onulls);
+	rs->last = DatumGetInt64(out[1]);
+	return ++rs->got < rs->max;
+}
+
+/* Streams are read on the primary only: in-flight appends are unknown elsewhere. */
+void
+prevent_read_during_recovery(const char *fname)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot execute %s during recovery", fname),
+				 errdetail("A standby does not know which appends are still in progress on the primary.")));
+}
+
+int32
+partition_arg(FunctionCallInfo fcinfo, int argno, const StreamInfo *s)
+{
+	int32		p;
+
+	arg_not_null(fcinfo, argno, "partition");
+	p = PG_GETARG_INT32(argno);
+	if (p < 0 || p >= s->partitions)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("partition must be between 0 and %d", s->partitions - 1),
+				 errdetail("Stream \"%s\" has %d partitions; the value given was %d.",
+						   s->name, s->partitions, p)));
+	return p;
+}
+
+/* mq_stream_read(stream, partition, from_position, max) -> SETOF mq_record */
+Datum
+mq_stream_read(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	StreamInfo *s;
+	int32		partition;
+	int64		from;
+	ReadState	rs;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	stream_arg(fcinfo, 0, name);
+	arg_not_null(fcinfo, 2, "from_position");
+	from = PG_GETARG_INT64(2);
+	if (from < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("from_position must not be negative"),
+				 errdetail("The value given was %lld.", (long long) from)));
+	rs.max = arg_int_range(fcinfo, 3, "max", 1, QUEUE_QTY_MAX);
+	prevent_read_during_recovery("mq_stream_read()");
+	s = stream_open(name);
+	partition = partition_arg(fcinfo, 1, s);
+	rs.rsinfo = rsinfo;
+	rs.got = 0;
+	(void) scan_partition(s, partition, from, put_record, &rs);
+	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Figures for the mq_streams view
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct Figures
+{
+	int64		first;
+	int64		last;
+	int64		records;
+	int64		bytes;
+} Figures;
+
+static bool
+count_record(void *arg, TupleTableSlot *slot)
+{
+	Figures    *f = (Figures *) arg;
+	bool		isnull;
+	int64		position = DatumGetInt64(slot_getattr(slot, Anum_rec_position, &isnull));
+	int			i;
+
+	if (f->records == 0)
+		f->first = position;
+	f->last = position;
+	f->records++;
+	slot_getallattrs(slot);
+	for (i = 0; i < Natts_rec; i++)
+		if (!slot->tts_isnull[i])
+		{
+			Form_pg_attribute att = TupleDescAttr(slot->tts_tupleDescriptor, i);
+
+			f->bytes += att->attlen > 0 ? att->attlen :
+				toast_datum_size(slot->tts_values[i]);
+		}
+	return true;
+}
+
+/*
+ * mq.stream_figures(stream) -> (partition, first_position, next_position,
+ * records, bytes) per partition; NULL figures on a standby and for a stream
+ * that is gone.
+ */
+Datum
+mq_stream_figures(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	StreamInfo *s;
+	int32		p;
+
+	InitMaterializedSRF(fcinfo, 0);
+	stream_arg(fcinfo, 0, name);
+	s = stream_lookup(name);
+	if (s == NULL)
+		return (Datum) 0;
+	for (p = 0; p < s->partitions; p++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, true, true, true, true};
+
+		values[0] = Int32GetDatum(p);
+		if (!RecoveryInProgress())
+		{
+			Figures		f = {0, 0, 0, 0};
+			int64		next = position_next(s->ident, p);
+
+			(void) scan_partition(s, p, 0, count_record, &f);
+			if (next < 0)
+				next = f.records > 0 ? f.last + 1 : next_from_storage(s, p);
+			values[1] = Int64GetDatum(f.records > 0 ? f.first : next);
+			values[2] = Int64GetDatum(next);
+			values[3] = Int64GetDatum(f.records);
+			values[4] = Int64GetDatum(f.bytes);
+			nulls[1] = nulls[2] = nulls[3] = nulls[4] = false;
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
