@@ -5,12 +5,12 @@ set -euo pipefail
 
 "$QUEUE_ROOT/scripts/server.sh" start
 PSQL="$PGBIN/psql -X -h $DEMO_SOCK -p $DEMO_PORT -U postgres"
-if ! as_pg $PSQL -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'queue_demo'" | grep -q 1; then
-	as_pg $PSQL -d postgres -qc "CREATE DATABASE queue_demo"
-fi
+# A fresh database every time, so that it has the extension as just built.
+as_pg $PSQL -d postgres -qc "DROP DATABASE IF EXISTS queue_demo WITH (FORCE)"
+as_pg $PSQL -d postgres -qc "CREATE DATABASE queue_demo"
 as_pg $PSQL -d queue_demo -q -v ON_ERROR_STOP=1 -f - <"$QUEUE_ROOT/scripts/demo.sql"
 echo
-echo "== 9. Exactly-once with the application's own tables (examples/outbox.sql)"
+echo "== 10. Exactly-once with the application's own tables (examples/outbox.sql)"
 echo
 as_pg $PSQL -d queue_demo -q -v ON_ERROR_STOP=1 -f - <"$QUEUE_ROOT/examples/outbox.sql"
 

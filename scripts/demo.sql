@@ -4,6 +4,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS queue;
 SELECT mq_drop_topic('demo_events', if_exists => true) \g /dev/null
+SELECT mq_drop_stream('demo_ledger', if_exists => true) \g /dev/null
 SELECT mq_drop_queue(q, if_exists => true) FROM unnest(ARRAY['demo_orders', 'demo_payments', 'demo_fraud', 'demo_analytics']) q \g /dev/null
 
 \echo
@@ -63,3 +64,17 @@ SELECT mq_publish('demo_events', 'order.created', '{"order": 1004}') AS "order.c
 SELECT mq_publish('demo_events', 'order.refunded', '{"order": 1001}') AS "order.refunded reached";
 SELECT mq_publish('demo_events', 'user.signed_up', '{"user": 7}') AS "user.signed_up reached";
 SELECT queue, depth FROM mq_queues WHERE queue IN ('demo_payments', 'demo_fraud', 'demo_analytics') ORDER BY queue;
+
+\echo
+\echo '== 9. A stream: an ordered, replayable log; one key, one partition, in order'
+SELECT mq_create_stream('demo_ledger', partitions => 3) \g /dev/null
+SELECT a.partition, a."position", e.key, e.body
+  FROM (VALUES (1, 'acct-1', '{"credit": 100}'::jsonb), (2, 'acct-4', '{"credit": 50}'),
+               (3, 'acct-1', '{"debit": 30}'), (4, 'acct-1', '{"debit": 20}')) AS e(n, key, body),
+       LATERAL mq_append('demo_ledger', e.body, key => e.key) a
+ ORDER BY e.n;
+SELECT partition AS acct1 FROM mq_append('demo_ledger', '{"credit": 5}', key => 'acct-1') \gset
+\echo 'Replaying the partition of acct-1 from the start, and again from position 2:'
+SELECT "position", key, body FROM mq_stream_read('demo_ledger', :acct1, 0);
+SELECT "position", key, body FROM mq_stream_read('demo_ledger', :acct1, 2);
+SELECT stream, partition, first_position, next_position, records FROM mq_streams WHERE stream = 'demo_ledger';

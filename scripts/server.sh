@@ -20,6 +20,10 @@ log_min_messages = warning
 CONF
 	fi
 	if as_pg "$PGBIN/pg_ctl" -D "$DEMO_DATA" status >/dev/null 2>&1; then
+		# A server running an older build of the library is restarted.
+		if [ "$("$PG_CONFIG" --pkglibdir)/queue.so" -nt "$DEMO_DATA/postmaster.pid" ]; then
+			as_pg "$PGBIN/pg_ctl" -D "$DEMO_DATA" -l "$DEMO_LOG" -m fast -w -t 60 restart >/dev/null
+		fi
 		return 0
 	fi
 	as_pg "$PGBIN/pg_ctl" -D "$DEMO_DATA" -l "$DEMO_LOG" -w -t 60 start >/dev/null
