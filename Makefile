@@ -22,6 +22,7 @@ OBJS = \
 	src/position.o \
 	src/stream.o \
 	src/group.o \
+	src/retention.o \
 	src/views.o \
 	src/wakeup.o \
 	src/worker.o

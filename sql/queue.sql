@@ -68,12 +68,35 @@ CREATE TABLE mq.stream_segments (
     stream      int NOT NULL REFERENCES mq.streams (id) ON DELETE CASCADE,
     seg         int NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    sealed      boolean NOT NULL DEFAULT false,    -- no appends any more; figures below
     PRIMARY KEY (stream, seg)
+);
+-- What a sealed segment holds of each partition (retention decides on it).
+CREATE TABLE mq.segment_partitions (
+    stream           int NOT NULL,
+    seg              int NOT NULL,
+    partition        int NOT NULL,
+    records          bigint NOT NULL,
+    max_position     bigint NOT NULL,
+    max_appended_at  timestamptz NOT NULL,
+    bytes            bigint NOT NULL,
+    PRIMARY KEY (stream, seg, partition),
+    FOREIGN KEY (stream, seg) REFERENCES mq.stream_segments ON DELETE CASCADE
+);
+-- One past the highest position retention removed, per partition: positions
+-- never go back, even when every record of a partition is gone.
+CREATE TABLE mq.stream_floors (
+    stream         int NOT NULL REFERENCES mq.streams (id) ON DELETE CASCADE,
+    partition      int NOT NULL,
+    next_position  bigint NOT NULL,
+    PRIMARY KEY (stream, partition)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('mq.objects', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.streams', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.stream_segments', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.segment_partitions', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.stream_floors', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.topics', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.queues', '');

@@ -538,7 +538,9 @@ mq_group_figures(PG_FUNCTION_ARGS)
 		values[2] = Int64GetDatum(positions[i]);
 		if (!RecoveryInProgress() && parts[i] < s->partitions)
 		{
-			values[3] = Int64GetDatum(Max(stable_end(s, parts[i]) - positions[i], 0));
+			int64		from = Max(positions[i], first_position(s, parts[i]));
+
+			values[3] = Int64GetDatum(Max(stable_end(s, parts[i]) - from, 0));
 			nulls[3] = false;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

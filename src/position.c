@@ -201,12 +201,15 @@ position_exit(int code, Datum arg)
 
 /*
  * Hand out n consecutive positions of a partition to the current
- * transaction and return the first.  init computes the counter from the
- * storage when the entry is new; it is called without any lock held.
+ * transaction, for records going to segment seg of the stream, and return
+ * the first; -1 if a newer segment is known (qs), where they must go
+ * instead.  init computes the counter from the storage when the entry is
+ * new; it is called without any lock held.
  */
 int64
 position_take(Oid stream, int32 partition, int n,
-			  int64 (*init) (void *arg, int32 partition), void *arg)
+			  int64 (*init) (void *arg, int32 partition), void *arg,
+			  QueueState *qs, int32 seg)
 {
 	PartitionKey key;
 	LWLock	   *lock;
@@ -253,6 +256,11 @@ position_take(Oid stream, int32 partition, int n,
 		CHECK_FOR_INTERRUPTS();
 	}
 
+	if (!qstate_segment_check(qs, seg))
+	{
+		LWLockRelease(lock);
+		return -1;
+	}
 	first = e->next;
 	e->next += n;
 	if (!mine)

@@ -94,6 +94,7 @@ struct QueueState
 	QueueStateKey key;
 	pg_atomic_uint32 nleases;
 	pg_atomic_uint32 nwaiters;	/* long polls registered (wakeup.c) */
+	pg_atomic_uint32 segment;	/* a stream's newest segment + 1; 0: unknown */
 	pg_atomic_uint64 min_until;
 	pg_atomic_uint64 stats[NUM_QUEUE_STATS];	/* counted at commit */
 	pg_atomic_uint64 stats_reset;	/* TimestampTz of the last reset */
@@ -218,6 +219,7 @@ qstate_find_ext(Oid relid, bool create, bool quiet, LWLockMode mode, LWLock **lo
 
 		pg_atomic_init_u32(&qs->nleases, 0);
 		pg_atomic_init_u32(&qs->nwaiters, 0);
+		pg_atomic_init_u32(&qs->segment, 0);
 		for (i = 0; i < NUM_QUEUE_STATS; i++)
 			pg_atomic_init_u64(&qs->stats[i], 0);
 		pg_atomic_init_u64(&qs->stats_reset, (uint64) GetCurrentTimestamp());
@@ -662,4 +664,32 @@ qstate_depth(QueueState *qs, Relation heap)
 		}
 		LWLockRelease(lock);
 	}
+}
+
+/*
+ * A stream's newest segment, as far as appends go (stream.c): moves only
+ * forward.  qstate_segment_check(qs, seg) says whether an append may go to
+ * segment seg -- false if a newer one is known -- and makes seg known; the
+ * caller holds the partition lock of its position, so that positions
+ * handed out for one segment are all below those of the next.
+ */
+bool
+qstate_segment_check(QueueState *qs, int32 seg)
+{
+	uint32		want = (uint32) seg + 1;
+	uint32		cur = pg_atomic_read_u32(&qs->segment);
+
+	while (cur < want)
+	{
+		if (pg_atomic_compare_exchange_u32(&qs->segment, &cur, want))
+			return true;
+	}
+	return cur == want;
+}
+
+/* The newest segment known to appends, or -1. */
+int32
+qstate_segment(QueueState *qs)
+{
+	return (int32) pg_atomic_read_u32(&qs->segment) - 1;
 }

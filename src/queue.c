@@ -167,6 +167,17 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("queue.segment_size",
+							"Size at which the background worker starts a new segment of a stream.",
+							"Retention removes whole segments: smaller segments follow the limits more closely, at the cost of more tables.",
+							&queue_segment_size,
+							65536,
+							64,
+							INT_MAX / 2,
+							PGC_SIGHUP,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
 	DefineCustomBoolVariable("queue.worker_enabled",
 							 "Whether the background worker serves databases.",
 							 NULL,

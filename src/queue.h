@@ -169,6 +169,8 @@ extern bool qstate_depth_counted(Oid relid);
 extern void qstate_depth_forget(Oid relid);
 extern int64 qstate_depth(QueueState *qs, Relation heap);
 extern uint32 qstate_waiters(QueueState *qs);
+extern bool qstate_segment_check(QueueState *qs, int32 seg);
+extern int32 qstate_segment(QueueState *qs);
 extern void qstate_waiters_add(QueueState *qs, int delta);
 extern void qstate_wake(Oid relid);
 extern void qstate_add_stats(Oid relid, const int64 *counts);
@@ -181,7 +183,8 @@ extern Size position_shmem_size(void);
 extern void position_shmem_request(void);
 extern void position_shmem_startup(void);
 extern int64 position_take(Oid stream, int32 partition, int n,
-						   int64 (*init) (void *arg, int32 partition), void *arg);
+						   int64 (*init) (void *arg, int32 partition), void *arg,
+						   QueueState *qs, int32 seg);
 extern int64 position_horizon(Oid stream, int32 partition);
 extern int64 position_next(Oid stream, int32 partition);
 extern bool position_holding(void);
@@ -203,6 +206,10 @@ typedef struct StreamInfo
 	int32		id;
 	int32		partitions;
 	Interval	dedup_window;
+	bool		has_max_age;
+	Interval	max_age;
+	int64		max_bytes;		/* 0: none */
+	int64		max_messages;	/* 0: none */
 	Oid			ident;			/* mq.s_<id>_groups: identity in shared memory */
 	Oid			keysid;
 	Oid			keys_pkid;
@@ -232,6 +239,13 @@ extern int64 scan_partition(StreamInfo *s, int32 partition, int64 from,
 							RecordFn fn, void *arg);
 extern bool put_record(void *arg, struct TupleTableSlot *slot);
 extern int64 next_from_storage(void *arg, int32 partition);
+extern int64 stream_floor(StreamInfo *s, int32 partition);
+extern void create_segment(int32 id, int32 seg);
+
+/* Stream maintenance (retention.c), for the background worker. */
+extern int	queue_segment_size;
+extern int64 stream_maintain(const char *name);
+extern int64 stream_prune_keys(const char *name, int max);
 
 /* Long polls (wakeup.c). */
 extern Size wakeup_shmem_size(void);

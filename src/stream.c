@@ -45,6 +45,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -163,7 +164,8 @@ stream_load(StreamInfo *s)
 	s->segments = NULL;
 
 	catalog_enter(&cxt);
-	catalog_exec("SELECT o.id, s.partitions, s.dedup_window FROM mq.objects o"
+	catalog_exec("SELECT o.id, s.partitions, s.dedup_window, s.max_age, s.max_bytes,"
+				 " s.max_messages FROM mq.objects o"
 				 "  JOIN mq.streams s ON s.id OPERATOR(pg_catalog.=) o.id"
 				 " WHERE o.name OPERATOR(pg_catalog.=) $1",
 				 1, &argtype, &arg, NULL);
@@ -176,6 +178,17 @@ stream_load(StreamInfo *s)
 		s->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 		s->partitions = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
 		s->dedup_window = *DatumGetIntervalP(SPI_getbinval(tup, desc, 3, &isnull));
+		{
+			Datum		d = SPI_getbinval(tup, desc, 4, &isnull);
+
+			s->has_max_age = !isnull;
+			if (!isnull)
+				s->max_age = *DatumGetIntervalP(d);
+			d = SPI_getbinval(tup, desc, 5, &isnull);
+			s->max_bytes = isnull ? 0 : DatumGetInt64(d);
+			d = SPI_getbinval(tup, desc, 6, &isnull);
+			s->max_messages = isnull ? 0 : DatumGetInt64(d);
+		}
 		s->ident = storage_oid('s', s->id, "_groups", false);
 		s->keysid = storage_oid('s', s->id, "_keys", false);
 		s->keys_pkid = storage_oid('s', s->id, "_keys_pkey", false);
@@ -326,7 +339,7 @@ check_stream_option(int opt, Datum value)
 }
 
 /* Create segment seg of stream id (catalog row and table). */
-static void
+void
 create_segment(int32 id, int32 seg)
 {
 	char		sql[1024];
@@ -618,19 +631,17 @@ mq_drop_stream(PG_FUNCTION_ARGS)
 typedef struct Appender
 {
 	StreamInfo *info;
+	int32		segno;			/* the segment seg is */
 	Relation	seg;
 	Relation	pk;
 	IndexInfo  *pkinfo;
 	KeyTable	keys;
 } Appender;
 
+/* Open the newest segment of stream name for appending. */
 static void
-appender_open(FunctionCallInfo fcinfo, const char *fname, Appender *a)
+appender_open_segment(const char *name, Appender *a)
 {
-	char		name[QUEUE_NAME_MAXLEN + 1];
-
-	stream_arg(fcinfo, 0, name);
-	PreventCommandIfReadOnly(fname);
 	for (;;)
 	{
 		StreamInfo *s = stream_open(name);
@@ -654,14 +665,39 @@ appender_open(FunctionCallInfo fcinfo, const char *fname, Appender *a)
 		if (s == NULL || s->nsegments == 0 ||
 			s->segments[s->nsegments - 1].relid != RelationGetRelid(a->seg))
 		{
-			table_close(a->seg, RowExclusiveLock);
+			table_close(a->seg, NoLock);
 			continue;
 		}
 		a->info = s;
+		a->segno = s->segments[s->nsegments - 1].seg;
 		a->pk = index_open(s->segments[s->nsegments - 1].pkid, RowExclusiveLock);
 		break;
 	}
 	a->pkinfo = BuildIndexInfo(a->pk);
+}
+
+/* A newer segment exists: append there from now on. */
+static void
+appender_next_segment(Appender *a)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+
+	strlcpy(name, a->info->name, sizeof(name));
+	index_close(a->pk, NoLock);
+	table_close(a->seg, NoLock);
+	queue_cache_invalidate_all();
+	AcceptInvalidationMessages();
+	appender_open_segment(name, a);
+}
+
+static void
+appender_open(FunctionCallInfo fcinfo, const char *fname, Appender *a)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+
+	stream_arg(fcinfo, 0, name);
+	PreventCommandIfReadOnly(fname);
+	appender_open_segment(name, a);
 	a->keys.keysid = a->info->keysid;
 	a->keys.keys_pkid = a->info->keys_pkid;
 	a->keys.window = &a->info->dedup_window;
@@ -679,12 +715,14 @@ appender_close(Appender *a)
 
 /*
  * The next position of a partition after a restart: one past the highest
- * committed position in any segment (arg: the StreamInfo).
+ * committed position in any segment, or past what retention removed
+ * (arg: the StreamInfo).
  */
 int64
 next_from_storage(void *arg, int32 partition)
 {
 	StreamInfo *s = (StreamInfo *) arg;
+	int64		next = stream_floor(s, partition);
 	int			i;
 
 	for (i = s->nsegments - 1; i >= 0; i--)
@@ -694,7 +732,7 @@ next_from_storage(void *arg, int32 partition)
 		IndexScanDesc scan;
 		TupleTableSlot *slot;
 		ScanKeyData skey;
-		int64		next = -1;
+		bool		found = false;
 
 		if (heap == NULL)
 			continue;
@@ -707,16 +745,45 @@ next_from_storage(void *arg, int32 partition)
 		{
 			bool		isnull;
 
-			next = DatumGetInt64(slot_getattr(slot, Anum_rec_position, &isnull)) + 1;
+			next = Max(next, DatumGetInt64(slot_getattr(slot, Anum_rec_position, &isnull)) + 1);
+			found = true;
 		}
 		index_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);
 		index_close(pk, AccessShareLock);
 		table_close(heap, AccessShareLock);
-		if (next >= 0)
-			return next;
+		if (found)
+			break;
 	}
-	return 0;
+	return next;
+}
+
+/*
+ * The lowest position a partition may hand out: one past the records that
+ * retention removed (they are in no segment any more).
+ */
+int64
+stream_floor(StreamInfo *s, int32 partition)
+{
+	CatalogContext cxt;
+	Datum		args[2];
+	Oid			types[2] = {INT4OID, INT4OID};
+	int64		floor = 0;
+
+	args[0] = Int32GetDatum(s->id);
+	args[1] = Int32GetDatum(partition);
+	catalog_enter(&cxt);
+	catalog_exec("SELECT next_position FROM mq.stream_floors"
+				 " WHERE stream OPERATOR(pg_catalog.=) $1 AND partition OPERATOR(pg_catalog.=) $2",
+				 2, types, args, NULL);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		floor = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	catalog_leave(&cxt);
+	return floor;
 }
 
 static int64
@@ -755,9 +822,9 @@ append_records(Appender *a, ReturnSetInfo *rsinfo, int n, Datum *bodies,
 {
 	StreamInfo *s = a->info;
 	Oid			ident = s->ident;
+	QueueState *qs = qstate_get(ident);
 	TimestampTz now = GetCurrentTimestamp();
 	CommandId	cid = GetCurrentCommandId(true);
-	TupleDesc	desc = RelationGetDescr(a->seg);
 	int64		appended = 0;
 	int			i;
 
@@ -785,7 +852,9 @@ append_records(Appender *a, ReturnSetInfo *rsinfo, int n, Datum *bodies,
 			}
 		}
 		partition = partition_for(s, key);
-		position = position_take(ident, partition, 1, next_from_storage, s);
+		while ((position = position_take(ident, partition, 1, next_from_storage, s,
+										 qs, a->segno)) < 0)
+			appender_next_segment(a);
 		if (position >= (INT64CONST(1) << KEY_POSITION_BITS))
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -799,7 +868,7 @@ append_records(Appender *a, ReturnSetInfo *rsinfo, int n, Datum *bodies,
 		values[Anum_rec_headers - 1] = (headers && !hnulls[i]) ? headers[i] : (Datum) 0;
 		nulls[Anum_rec_headers - 1] = !(headers && !hnulls[i]);
 		values[Anum_rec_body - 1] = bodies[i];
-		tup = heap_form_tuple(desc, values, nulls);
+		tup = heap_form_tuple(RelationGetDescr(a->seg), values, nulls);
 		heap_insert(a->seg, tup, cid, 0, NULL);
 		{
 			Datum		ivalues[2];

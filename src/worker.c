@@ -19,8 +19,10 @@
  * error in one queue is logged and the others go on):
  *	  - messages past message_ttl leave their queue as dead letters ("ttl"),
  *		at most queue.worker_batch per queue per round;
+ *	  - streams rotate, seal and drop whole segments for retention
+ *		(retention.c);
  *	  - about once a minute, idempotency keys past their window are removed
- *		(at most queue.worker_batch per queue per round).
+ *		(at most queue.worker_batch per queue, topic or stream per round).
  *
  * A worker exits on SIGTERM at once, reloads settings on SIGHUP, and leaves
  * when the extension is dropped.  An error outside a queue's work ends the
@@ -602,7 +604,7 @@ extension_present(void)
 	return present;
 }
 
-/* One queue's or topic's share of a round, in its own transaction. */
+/* One queue's, topic's or stream's share of a round, in its own transaction. */
 static void
 serve_object(const char *name, char kind, bool prune)
 {
@@ -612,14 +614,16 @@ serve_object(const char *name, char kind, bool prune)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
-		int64		expired = kind == 'q' ? queue_expire(name, queue_worker_batch) : 0;
+		int64		expired = kind == 'q' ? queue_expire(name, queue_worker_batch) :
+		kind == 's' ? stream_maintain(name) : 0;
 		int64		pruned = !prune ? 0 : kind == 'q' ?
-		queue_prune_keys(name, queue_worker_batch) :
+		queue_prune_keys(name, queue_worker_batch) : kind == 's' ?
+		stream_prune_keys(name, queue_worker_batch) :
 		topic_prune_keys(name, queue_worker_batch);
 
 		if (expired > 0 || pruned > 0)
-			elog(DEBUG1, "queue \"%s\": %lld expired, %lld keys pruned", name,
-				 (long long) expired, (long long) pruned);
+			elog(DEBUG1, "%s \"%s\": %lld expired (segments for a stream), %lld keys pruned",
+				 kind_name(kind), name, (long long) expired, (long long) pruned);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 	}
@@ -668,6 +672,7 @@ queue_worker_main(Datum arg)
 		bool		yield;
 		List	   *names;
 		List	   *topics;
+		List	   *streams;
 		ListCell   *lc;
 
 		CHECK_FOR_INTERRUPTS();
@@ -690,6 +695,7 @@ queue_worker_main(Datum arg)
 		MemoryContextSwitchTo(round_cxt);
 		names = queue_names();
 		topics = prune ? object_names('t') : NIL;
+		streams = object_names('s');
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(round_cxt);
@@ -701,6 +707,11 @@ queue_worker_main(Datum arg)
 		foreach(lc, topics)
 		{
 			serve_object((const char *) lfirst(lc), 't', true);
+			CHECK_FOR_INTERRUPTS();
+		}
+		foreach(lc, streams)
+		{
+			serve_object((const char *) lfirst(lc), 's', prune);
 			CHECK_FOR_INTERRUPTS();
 		}
 		pgstat_report_activity(STATE_IDLE, NULL);
