@@ -204,6 +204,18 @@ catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 	return ret;
 }
 
+/* Run a plan prepared (and kept) by the caller, as catalog_exec does. */
+int
+catalog_exec_plan(SPIPlanPtr plan, Datum *values, const char *nulls)
+{
+	int			ret = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+										   InvalidSnapshot, false, true, 0);
+
+	if (ret < 0)
+		elog(ERROR, "SPI failed: %s", SPI_result_code_string(ret));
+	return ret;
+}
+
 void
 catalog_ddl(const char *sql)
 {

@@ -29,6 +29,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
@@ -101,6 +102,72 @@ groups_exec(StreamInfo *s, const char *sql, int nargs, Oid *types, Datum *values
 
 	snprintf(buf, sizeof(buf), sql, s->id);
 	return catalog_exec(buf, nargs, types, values, NULL);
+}
+
+/*
+ * The statements of every consume, prepared once per stream and backend
+ * (a stream's id is never used again, so a kept plan never meets another
+ * stream's table).
+ */
+typedef enum ConsumePlan
+{
+	PLAN_POSITIONS,
+	PLAN_CLAIM,
+	PLAN_ADVANCE,
+	NUM_CONSUME_PLANS
+} ConsumePlan;
+
+typedef struct PlanEntry
+{
+	int32		stream;			/* hash key */
+	SPIPlanPtr	plans[NUM_CONSUME_PLANS];
+} PlanEntry;
+
+static HTAB *consume_plans = NULL;
+
+static int
+consume_exec(StreamInfo *s, ConsumePlan which, Datum *values)
+{
+	static const char *const sql[NUM_CONSUME_PLANS] = {
+		"SELECT partition, position FROM mq.s_%d_groups"
+		" WHERE consumer_group OPERATOR(pg_catalog.=) $1",
+		"SELECT position FROM mq.s_%d_groups"
+		" WHERE consumer_group OPERATOR(pg_catalog.=) $1 AND partition OPERATOR(pg_catalog.=) $2"
+		" FOR UPDATE SKIP LOCKED",
+		"UPDATE mq.s_%d_groups SET position = $3"
+		" WHERE consumer_group OPERATOR(pg_catalog.=) $1 AND partition OPERATOR(pg_catalog.=) $2",
+	};
+	static const int nargs[NUM_CONSUME_PLANS] = {1, 2, 3};
+	Oid			types[3] = {TEXTOID, INT4OID, INT8OID};
+	PlanEntry  *e;
+	bool		found;
+
+	if (consume_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int32);
+		ctl.entrysize = sizeof(PlanEntry);
+		consume_plans = hash_create("queue consume plans", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	e = hash_search(consume_plans, &s->id, HASH_ENTER, &found);
+	if (!found)
+		memset(e->plans, 0, sizeof(e->plans));
+	if (e->plans[which] == NULL)
+	{
+		char		buf[512];
+		SPIPlanPtr	plan;
+
+		snprintf(buf, sizeof(buf), sql[which], s->id);
+		plan = SPI_prepare(buf, nargs[which], types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", buf,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		e->plans[which] = plan;
+	}
+	return catalog_exec_plan(e->plans[which], values, NULL);
 }
 
 static bool
@@ -213,15 +280,13 @@ group_positions(StreamInfo *s, const char *group)
 {
 	CatalogContext cxt;
 	Datum		arg = CStringGetTextDatum(group);
-	Oid			type = TEXTOID;
 	int64	   *positions = palloc(sizeof(int64) * s->partitions);
 	MemoryContext outer = CurrentMemoryContext;
 	bool		found;
 	uint64		i;
 
 	catalog_enter(&cxt);
-	groups_exec(s, "SELECT partition, position FROM mq.s_%d_groups"
-				" WHERE consumer_group OPERATOR(pg_catalog.=) $1", 1, &type, &arg);
+	consume_exec(s, PLAN_POSITIONS, &arg);
 	found = SPI_processed > 0;
 	for (i = 0; i < s->partitions; i++)
 		positions[i] = 0;
@@ -251,7 +316,6 @@ consume_partition(StreamInfo *s, const char *group, int32 p, ReadState *rs)
 	ResourceOwner owner = CurrentResourceOwner;
 	CatalogContext cxt;
 	Datum		args[3];
-	Oid			types[3] = {TEXTOID, INT4OID, INT8OID};
 	int64		from = -1;
 
 	BeginInternalSubTransaction(NULL);
@@ -260,9 +324,7 @@ consume_partition(StreamInfo *s, const char *group, int32 p, ReadState *rs)
 	catalog_enter(&cxt);
 	args[0] = CStringGetTextDatum(group);
 	args[1] = Int32GetDatum(p);
-	groups_exec(s, "SELECT position FROM mq.s_%d_groups"
-				" WHERE consumer_group OPERATOR(pg_catalog.=) $1 AND partition OPERATOR(pg_catalog.=) $2"
-				" FOR UPDATE SKIP LOCKED", 2, types, args);
+	consume_exec(s, PLAN_CLAIM, args);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
@@ -279,9 +341,7 @@ consume_partition(StreamInfo *s, const char *group, int32 p, ReadState *rs)
 		if (rs->got > 0)
 		{
 			args[2] = Int64GetDatum(rs->last + 1);
-			groups_exec(s, "UPDATE mq.s_%d_groups SET position = $3"
-						" WHERE consumer_group OPERATOR(pg_catalog.=) $1 AND partition OPERATOR(pg_catalog.=) $2",
-						3, types, args);
+			consume_exec(s, PLAN_ADVANCE, args);
 		}
 	}
 	catalog_leave(&cxt);
@@ -392,7 +452,6 @@ static bool
 seek_partition(StreamInfo *s, const char *group, int32 p, int64 to)
 {
 	Datum		args[3];
-	Oid			types[3] = {TEXTOID, INT4OID, INT8OID};
 	int64		first = first_position(s, p);
 	int64		end = stable_end(s, p);
 
@@ -401,9 +460,7 @@ seek_partition(StreamInfo *s, const char *group, int32 p, int64 to)
 	args[0] = CStringGetTextDatum(group);
 	args[1] = Int32GetDatum(p);
 	args[2] = Int64GetDatum(to);
-	groups_exec(s, "UPDATE mq.s_%d_groups SET position = $3"
-				" WHERE consumer_group OPERATOR(pg_catalog.=) $1 AND partition OPERATOR(pg_catalog.=) $2",
-				3, types, args);
+	consume_exec(s, PLAN_ADVANCE, args);
 	return SPI_processed > 0;
 }
 

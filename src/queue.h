@@ -104,6 +104,8 @@ extern void catalog_enter(CatalogContext *cxt);
 extern void catalog_leave(CatalogContext *cxt);
 extern int	catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 						 const char *nulls);
+struct _SPI_plan;
+extern int	catalog_exec_plan(struct _SPI_plan *plan, Datum *values, const char *nulls);
 extern void catalog_ddl(const char *sql);
 extern void catalog_changed(void);
 extern void catalog_cache_ready(void);
