@@ -6,6 +6,7 @@
 RUNS=${BENCH_RUNS:-3}
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 BACKLOG=${BENCH_BACKLOG:-300000}
+LOG_RECORDS=${BENCH_LOG_RECORDS:-500000}
 
 BENCH=$QUEUE_ROOT/bench
 DB=bench
@@ -32,6 +33,9 @@ workload() {
 		single) echo "1|1|queue raw|read + ack in 2 transactions, batch 1, 1 consumer" ;;
 		keyed) echo "8|1|keyed plain|send with a new idempotency key, 1 msg per transaction, 8 clients" ;;
 		fanout) echo "4|10|publish sends|1 message to 10 queues per transaction, 4 clients" ;;
+		append) echo "8|1|stream insert|stream append, 1 record per transaction, 8 clients" ;;
+		appendb) echo "2|100|stream insert|stream append, batches of 100, 2 clients" ;;
+		consume) echo "1|1000|group batches|stream read to the client, 1000 records per transaction, $LOG_RECORDS records" ;;
 		*) echo "unknown workload: $1" >&2; return 1 ;;
 	esac
 }
@@ -41,6 +45,9 @@ storage_of() {	# contender
 	case $1 in
 		keyed | plain) echo queue ;;
 		publish | sends) echo fanout ;;
+		insert) echo raw_log ;;
+		group) echo stream_unread ;;
+		batches) echo pgq_unread ;;
 		*) echo "$1" ;;
 	esac
 }
@@ -125,19 +132,27 @@ backlog_for() {	# workload
 run_one() {	# round workload contender [label]
 	local round=$1 name=$2 who=$3 label=${4:-$3} clients batch kind backlog=0 jobs try store
 	IFS='|' read -r clients batch _ _ <<<"$(workload "$name")"
-	case $name in send | batch | keyed | fanout) kind=send ;; *) kind=consume ;; esac
+	case $name in
+		send | batch | keyed | fanout | append | appendb) kind=send ;;
+		consume) kind=log ;;
+		*) kind=consume ;;
+	esac
 	jobs=$((clients < 2 ? clients : 2))
 	store=$(storage_of "$who")
 
 	for try in 1 2 3; do
 		[ "$kind" = consume ] && backlog=$(backlog_for "$name")
+		[ "$kind" = log ] && backlog=$LOG_RECORDS
 		prepare "$store" "$backlog"
 
 		local before after out=$DIR/runs/$name.$label.$round.log status=0
 		before=$(depth "$store")
 		# -D seq=0 starts the per-client counter of the keyed script.
+		# A log is read once, to its end: a fixed number of transactions.
+		local length=(-T "$SECONDS_PER_RUN")
+		[ "$kind" = log ] && length=(-t $((backlog / batch / clients)))
 		"$PGBIN/pgbench" -h "$SOCK" -p "$BENCH_PORT" -U postgres -n -M prepared \
-			-T "$SECONDS_PER_RUN" -c "$clients" -j "$jobs" -D seq=0 \
+			"${length[@]}" -c "$clients" -j "$jobs" -D seq=0 \
 			-f "$WORKLOADS_DIR/$name.$who.sql" "$DB" >"$out" 2>&1 || status=$?
 		after=$(depth "$store")
 
@@ -153,7 +168,7 @@ run_one() {	# round workload contender [label]
 		# Messages moved, counted in storage; the time is pgbench's own,
 		# without connection set-up (transactions / tps).
 		local moved=$((after - before)) rate
-		[ "$kind" = consume ] && moved=$((before - after))
+		[ "$kind" != send ] && moved=$((before - after))
 		rate=$(awk -v m="$moved" -v x="$xacts" -v t="$tps" 'BEGIN { printf "%.1f", m * t / x }')
 		if awk -v r="$rate" -v m="${MAXRATE[$name]:-0}" 'BEGIN { exit !(r > m) }'; then
 			MAXRATE[$name]=$rate
@@ -205,6 +220,17 @@ write_workloads() {
 		echo "INSERT INTO raw_q (body) VALUES"
 		echo "$bodies" | sed 's/^    \(.*\)$/    (\1)/; $!s/$/,/; $s/$/;/'
 	} >"$WORKLOADS_DIR/batch.raw.sql"
+	{
+		echo "-- append, a batch of 100 records per transaction: the stream (one jsonb[] of 100)"
+		echo "SELECT count(*) FROM mq_append_batch('s', ARRAY["
+		echo "$bodies" | sed '$!s/$/,/'
+		echo "]::jsonb[]);"
+	} >"$WORKLOADS_DIR/appendb.stream.sql"
+	{
+		echo "-- append, a batch of 100 records per transaction: raw SQL (one multi-row INSERT)"
+		echo "INSERT INTO raw_log (body) VALUES"
+		echo "$bodies" | sed 's/^    \(.*\)$/    (\1)/; $!s/$/,/; $s/$/;/'
+	} >"$WORKLOADS_DIR/appendb.insert.sql"
 	{
 		echo "-- send without a key, one message per transaction: the baseline of keyed"
 		grep -v '^--' "$BENCH/workloads/send.queue.sql"

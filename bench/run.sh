@@ -17,14 +17,18 @@
 # single keyed fanout).  keyed is mq_send with a new idempotency key per
 # call, judged against the same send without a key (plain) in the same run;
 # fanout is one mq_publish to a topic with 10 subscribed queues, judged
-# against 10 mq_send calls to those queues in one transaction (sends).
+# against 10 mq_send calls to those queues in one transaction (sends);
+# append and appendb are stream appends against INSERTs into a plain table;
+# consume reads a stream of BENCH_LOG_RECORDS (500000) records through a
+# consumer group, 1000 per transaction, against PgQ's next_batch /
+# get_batch_events / finish_batch over as many events in batches of 1000.
 #
 # The workloads, the server and one measured run live in bench/lib.sh,
 # which bench/compare.sh shares.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-WORKLOADS=${BENCH_WORKLOADS:-send batch ack2 ack1 single keyed fanout}
+WORKLOADS=${BENCH_WORKLOADS:-send batch ack2 ack1 single keyed fanout append appendb consume}
 bench_paths "$QUEUE_TMP/bench"
 
 # Floors: workload, minimum ratio of its first two contenders (queue/raw,
@@ -33,7 +37,10 @@ FLOORS="send 0.9
 batch 0.8
 ack2 0.9
 keyed 0.8
-fanout 1.2"
+fanout 1.2
+append 0.9
+appendb 0.9
+consume 1.5"
 
 # Medians per workload and contender, and the median of the per-round
 # ratios of a workload's first two contenders (each ratio compares two runs

@@ -7,3 +7,4 @@ SELECT pgq.drop_queue('pq', true) FROM pgq.queue WHERE queue_name = 'pq';
 SELECT pgq.create_queue('pq');
 -- (Builds without topics, in an A/B against an older commit, skip it.)
 SELECT bench.fanout_reset() WHERE EXISTS (SELECT FROM pg_proc WHERE proname = 'mq_create_topic');
+SELECT bench.streams_reset() WHERE EXISTS (SELECT FROM pg_proc WHERE proname = 'mq_create_stream');
