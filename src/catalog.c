@@ -32,6 +32,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -632,6 +633,16 @@ lock_catalog(void)
 	catalog_ddl("LOCK TABLE mq.objects, mq.queues, mq.topics, mq.subscriptions IN SHARE ROW EXCLUSIVE MODE");
 }
 
+/*
+ * The DDL lock, if it can be had at once (the background worker: it must
+ * not make DDL wait, nor wait for a transaction that holds the lock open).
+ */
+bool
+try_lock_catalog(void)
+{
+	return ConditionalLockRelationOid(objects_relid(), ShareRowExclusiveLock);
+}
+
 /* ---------------------------------------------------------------------
  * SQL-callable DDL
  * ---------------------------------------------------------------------
@@ -811,6 +822,43 @@ mq_create_queue(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The reset text[] argument of an alter function: marks reset[i] for every
+ * option names[i] it lists; 22023 for NULL elements and unknown names.
+ */
+void
+parse_reset(FunctionCallInfo fcinfo, int argno, const char *what,
+			const char *const *names, int nnames, bool *reset)
+{
+	Datum	   *elems;
+	bool	   *elnulls;
+	int			n;
+	int			i;
+	int			j;
+
+	if (PG_ARGISNULL(argno))
+		return;
+	n = arg_array(fcinfo, argno, "reset", TEXTOID, -1, false, TYPALIGN_INT, &elems, &elnulls);
+	for (j = 0; j < n; j++)
+	{
+		char	   *opt;
+		bool		known = false;
+
+		if (elnulls[j])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("reset must not contain NULL")));
+		opt = TextDatumGetCString(elems[j]);
+		for (i = 0; i < nnames; i++)
+			if (strcmp(opt, names[i]) == 0)
+				reset[i] = known = true;
+		if (!known)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown %s option \"%s\" in reset", what, opt)));
+	}
+}
+
+/*
  * mq_alter_queue(queue, <options>, reset text[]): NULL options stay as they
  * are; options named in reset go back to their defaults.
  */
@@ -833,39 +881,12 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 
 	PreventCommandIfReadOnly("mq_alter_queue()");
 	name_arg(fcinfo, 0, name);
-	if (!PG_ARGISNULL(NUM_QUEUE_OPTIONS + 1))
 	{
-		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(NUM_QUEUE_OPTIONS + 1);
-		Datum	   *elems;
-		bool	   *elnulls;
-		int			nelems;
-		int			j;
+		const char *names[NUM_QUEUE_OPTIONS];
 
-		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &elnulls, &nelems);
-		for (j = 0; j < nelems; j++)
-		{
-			char	   *opt;
-			bool		known = false;
-
-			if (elnulls[j])
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("reset must not contain NULL")));
-			opt = TextDatumGetCString(elems[j]);
-			for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
-			{
-				if (strcmp(opt, queue_options[i].name) == 0)
-				{
-					reset[i] = true;
-					known = true;
-				}
-			}
-			if (!known)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown queue option \"%s\" in reset", opt)));
-		}
+		for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+			names[i] = queue_options[i].name;
+		parse_reset(fcinfo, NUM_QUEUE_OPTIONS + 1, "queue", names, NUM_QUEUE_OPTIONS, reset);
 	}
 	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
 	{

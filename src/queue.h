@@ -110,6 +110,7 @@ extern void catalog_ddl(const char *sql);
 extern void catalog_changed(void);
 extern void catalog_cache_ready(void);
 extern void lock_catalog(void);
+extern bool try_lock_catalog(void);
 extern bool find_object_locked(const char *name, int32 *id, char *kind);
 extern const char *kind_name(char kind);
 extern Oid	storage_oid(char kind, int32 id, const char *suffix, bool missing_ok);
@@ -402,6 +403,8 @@ extern void dedup_record(KeyTable *kt, text *key, int64 id, TimestampTz now,
 						 ItemPointer stale);
 extern void dedup_close(KeyTable *kt);
 extern bool dedup_off(const KeyTable *kt);
+extern void dedup_init(KeyTable *kt, Oid keysid, Oid keys_pkid, const Interval *window);
+extern int64 dedup_prune_keys(Oid keysid, Oid keys_pkid, const Interval *window, int max);
 extern int64 dedup_prune(KeyTable *kt, TimestampTz now, int max);
 
 /* For other senders (queue_ops.c). */
@@ -413,6 +416,11 @@ extern Interval *arg_interval(FunctionCallInfo fcinfo, int argno, const char *ar
 extern int	arg_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 					  Oid elemtype, int16 elmlen, bool elmbyval, char elmalign,
 					  Datum **elems, bool **nulls);
+extern int	arg_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies);
+extern void parse_reset(FunctionCallInfo fcinfo, int argno, const char *what,
+						const char *const *names, int nnames, bool *reset);
+extern void arg_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
+							   Oid elemtype, int n, Datum **elems, bool **nulls);
 extern bool queue_make_room(QueueRel *qrel, int64 nnew, int64 *depth);
 
 /* Topics (topic.c). */

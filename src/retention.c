@@ -3,7 +3,9 @@
  * retention.c
  *	  Stream segments: rotation, sealing and retention (background worker).
  *
- * Every round the worker, for each stream, in one short transaction:
+ * Every round the worker, for each stream, in one short transaction that
+ * holds the DDL lock (taken only if free at once, else the stream waits for
+ * the next round):
  *
  *	  1. makes the newest segment of the catalog known to appends
  *		 (qstate_segment_check): from then on positions are handed out for
@@ -291,6 +293,15 @@ stream_maintain(const char *name)
 	current = qstate_segment(qs);
 
 	catalog_enter(&cxt);
+	/*
+	 * Under the DDL lock: a stream being dropped or altered meanwhile would
+	 * otherwise wait for our segment locks while we wait for its rows.
+	 */
+	if (!try_lock_catalog())
+	{
+		catalog_leave(&cxt);
+		return 0;
+	}
 	rows = load_segments(s, &n);
 	if (n == 0)
 	{
@@ -365,17 +376,7 @@ int64
 stream_prune_keys(const char *name, int max)
 {
 	StreamInfo *s = stream_lookup(name);
-	KeyTable	keys;
-	int64		n;
 
-	if (s == NULL)
-		return 0;
-	keys.keysid = s->keysid;
-	keys.keys_pkid = s->keys_pkid;
-	keys.window = &s->dedup_window;
-	keys.rel = NULL;
-	keys.pk = NULL;
-	n = dedup_prune(&keys, GetCurrentTimestamp(), max);
-	dedup_close(&keys);
-	return n;
+	return s == NULL ? 0 :
+		dedup_prune_keys(s->keysid, s->keys_pkid, &s->dedup_window, max);
 }

@@ -97,5 +97,24 @@ is(sql(q{SELECT "position" FROM mq_append('aged', '{"new": true}')}), '500',
 is(sql(q{SELECT "position" || ':' || body FROM mq_stream_read('aged', 0, 0)}), '500:{"new": true}',
 	'and the new record is read from there');
 
+# Dropping streams while the worker maintains them: neither waits for the
+# other (the worker skips a stream while DDL holds the catalog).
+my $errors = 0;
+for my $i (1 .. 25)
+{
+	my ($ret, $out, $err) = $node->psql('postgres', qq{
+		SELECT mq_create_stream('churn', max_messages => 10);
+		SELECT count(*) FROM mq_append_batch('churn', array_fill(jsonb_build_object('pad', repeat('y', 200)), ARRAY[600]));
+		SELECT pg_sleep(0.05 * ($i % 4));
+		SELECT mq_drop_stream('churn');});
+	$errors++ if $ret != 0;
+	diag($err) if $ret != 0;
+}
+is($errors, 0, 'streams dropped while the worker maintains them: no deadlock, no error');
+is(sql(q{SELECT count(*) FROM pg_class WHERE relnamespace = 'mq'::regnamespace
+          AND relkind = 'r' AND relname ~ '^s_'}),
+	sql(q{SELECT 2 * count(*) + (SELECT count(*) FROM mq.stream_segments) FROM mq.streams}),
+	'no table of a dropped stream is left behind (two per stream and its segments)');
+
 $node->stop;
 done_testing();
