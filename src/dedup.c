@@ -53,6 +53,30 @@
 /* locktag_field4 of our key locks; user advisory locks use 1 and 2. */
 #define DEDUP_LOCK_FIELD4 0x4d51
 
+/* A key table, opened when first needed. */
+void
+dedup_init(KeyTable *kt, Oid keysid, Oid keys_pkid, const Interval *window)
+{
+	kt->keysid = keysid;
+	kt->keys_pkid = keys_pkid;
+	kt->window = window;
+	kt->rel = NULL;
+	kt->pk = NULL;
+}
+
+/* Remove up to max keys of a key table whose window has passed. */
+int64
+dedup_prune_keys(Oid keysid, Oid keys_pkid, const Interval *window, int max)
+{
+	KeyTable	kt;
+	int64		n;
+
+	dedup_init(&kt, keysid, keys_pkid, window);
+	n = dedup_prune(&kt, GetCurrentTimestamp(), max);
+	dedup_close(&kt);
+	return n;
+}
+
 /* A zero dedup_window keeps no keys: every send is new. */
 bool
 dedup_off(const KeyTable *kt)

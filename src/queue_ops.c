@@ -164,6 +164,56 @@ arg_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 	return n;
 }
 
+/* The bodies of a batch: a one-dimensional array without NULLs. */
+int
+arg_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies)
+{
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	arg_not_null(fcinfo, argno, "bodies");
+	n = arg_array(fcinfo, argno, "bodies", JSONBOID, -1, false, TYPALIGN_INT, bodies, &nulls);
+	for (i = 0; i < n; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("bodies must not contain NULL"),
+					 errdetail("Element %d is NULL.", i + 1)));
+	return n;
+}
+
+/*
+ * An optional array argument that must match bodies (n elements) in
+ * length; headers are checked, idempotency keys too.  Sets *elems to NULL
+ * when the argument is NULL.
+ */
+void
+arg_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
+				   Oid elemtype, int n, Datum **elems, bool **nulls)
+{
+	int			m;
+	int			i;
+
+	*elems = NULL;
+	*nulls = NULL;
+	if (PG_ARGISNULL(argno))
+		return;
+	m = arg_array(fcinfo, argno, argname, elemtype, -1, false, TYPALIGN_INT, elems, nulls);
+	if (m != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must have as many elements as bodies", argname),
+				 errdetail("bodies has %d elements, %s has %d.", n, argname, m)));
+	for (i = 0; i < n; i++)
+	{
+		if (elemtype == JSONBOID)
+			(*elems)[i] = check_headers((*elems)[i], (*nulls)[i]);
+		else if (strcmp(argname, "idempotency_keys") == 0 && !(*nulls)[i])
+			dedup_check_key(DatumGetTextPP((*elems)[i]));
+	}
+}
+
 /* ---------------------------------------------------------------------
  * Opening a queue
  * ---------------------------------------------------------------------
@@ -324,7 +374,6 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	QueueRel	qrel;
 	Datum	   *bodies;
-	bool	   *bnulls;
 	int			n;
 	Datum	   *headers = NULL;
 	bool	   *hnulls = NULL;
@@ -339,43 +388,11 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	int			i;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	arg_not_null(fcinfo, 1, "bodies");
-	n = arg_array(fcinfo, 1, "bodies", JSONBOID, -1, false, TYPALIGN_INT, &bodies, &bnulls);
-	for (i = 0; i < n; i++)
-		if (bnulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("bodies must not contain NULL"),
-					 errdetail("Element %d is NULL.", i + 1)));
-	if (!PG_ARGISNULL(2))
-	{
-		int			nh = arg_array(fcinfo, 2, "headers", JSONBOID, -1, false,
-								   TYPALIGN_INT, &headers, &hnulls);
-
-		if (nh != n)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("headers must have as many elements as bodies"),
-					 errdetail("bodies has %d elements, headers has %d.", n, nh)));
-		for (i = 0; i < n; i++)
-			headers[i] = check_headers(headers[i], hnulls[i]);
-	}
+	n = arg_bodies(fcinfo, 1, &bodies);
+	arg_parallel_array(fcinfo, 2, "headers", JSONBOID, n, &headers, &hnulls);
 	delay = arg_interval(fcinfo, 3, "delay", false);
 	priority = arg_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
-	if (!PG_ARGISNULL(5))
-	{
-		int			nk = arg_array(fcinfo, 5, "idempotency_keys", TEXTOID, -1, false,
-								   TYPALIGN_INT, &keys, &knulls);
-
-		if (nk != n)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("idempotency_keys must have as many elements as bodies"),
-					 errdetail("bodies has %d elements, idempotency_keys has %d.", n, nk)));
-		for (i = 0; i < n; i++)
-			if (!knulls[i])
-				dedup_check_key(DatumGetTextPP(keys[i]));
-	}
+	arg_parallel_array(fcinfo, 5, "idempotency_keys", TEXTOID, n, &keys, &knulls);
 
 	open_queue(fcinfo, 0, "mq_send_batch()", true, &qrel);
 	if (n == 0)

@@ -133,11 +133,7 @@ storage_open(QueueRel *qrel, const char *name, QueueInfo *info,
 	check_layout(qrel->heap, name);
 	qrel->pk = index_open(pkid, lockmode);
 	qrel->pkinfo = NULL;
-	qrel->keys.keysid = info->keysid;
-	qrel->keys.keys_pkid = info->keys_pkid;
-	qrel->keys.window = &info->dedup_window;
-	qrel->keys.rel = NULL;
-	qrel->keys.pk = NULL;
+	dedup_init(&qrel->keys, info->keysid, info->keys_pkid, &info->dedup_window);
 	return true;
 }
 

@@ -484,33 +484,12 @@ mq_alter_stream(PG_FUNCTION_ARGS)
 
 	PreventCommandIfReadOnly("mq_alter_stream()");
 	stream_arg(fcinfo, 0, name);
-	if (!PG_ARGISNULL(NUM_STREAM_OPTIONS + 1))
 	{
-		Datum	   *elems;
-		bool	   *elnulls;
-		int			n = arg_array(fcinfo, NUM_STREAM_OPTIONS + 1, "reset", TEXTOID, -1,
-								  false, TYPALIGN_INT, &elems, &elnulls);
-		int			j;
+		const char *names[NUM_STREAM_OPTIONS];
 
-		for (j = 0; j < n; j++)
-		{
-			char	   *opt;
-			bool		known = false;
-
-			if (elnulls[j])
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("reset must not contain NULL")));
-			opt = TextDatumGetCString(elems[j]);
-			for (i = 0; i < NUM_STREAM_OPTIONS; i++)
-				if (strcmp(opt, stream_options[i].name) == 0)
-					reset[i] = known = true;
-			if (!known)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown stream option \"%s\" in reset", opt),
-						 errhint("The options are max_age, max_bytes, max_messages and dedup_window.")));
-		}
+		for (i = 0; i < NUM_STREAM_OPTIONS; i++)
+			names[i] = stream_options[i].name;
+		parse_reset(fcinfo, NUM_STREAM_OPTIONS + 1, "stream", names, NUM_STREAM_OPTIONS, reset);
 	}
 	for (i = 0; i < NUM_STREAM_OPTIONS; i++)
 	{
@@ -698,11 +677,7 @@ appender_open(FunctionCallInfo fcinfo, const char *fname, Appender *a)
 	stream_arg(fcinfo, 0, name);
 	PreventCommandIfReadOnly(fname);
 	appender_open_segment(name, a);
-	a->keys.keysid = a->info->keysid;
-	a->keys.keys_pkid = a->info->keys_pkid;
-	a->keys.window = &a->info->dedup_window;
-	a->keys.rel = NULL;
-	a->keys.pk = NULL;
+	dedup_init(&a->keys, a->info->keysid, a->info->keys_pkid, &a->info->dedup_window);
 }
 
 static void
@@ -926,25 +901,6 @@ mq_append(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* Deconstruct an optional array argument that must match bodies in length. */
-static void
-arg_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
-				   Oid elemtype, int n, Datum **elems, bool **nulls)
-{
-	int			m;
-
-	*elems = NULL;
-	*nulls = NULL;
-	if (PG_ARGISNULL(argno))
-		return;
-	m = arg_array(fcinfo, argno, argname, elemtype, -1, false, TYPALIGN_INT, elems, nulls);
-	if (m != n)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must have as many elements as bodies", argname),
-				 errdetail("bodies has %d elements, %s has %d.", n, argname, m)));
-}
-
 /* mq_append_batch(stream, bodies, keys, headers, idempotency_keys) */
 Datum
 mq_append_batch(PG_FUNCTION_ARGS)
@@ -952,7 +908,6 @@ mq_append_batch(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Appender	a;
 	Datum	   *bodies;
-	bool	   *bnulls;
 	Datum	   *keys;
 	bool	   *knulls;
 	Datum	   *headers;
@@ -960,27 +915,12 @@ mq_append_batch(PG_FUNCTION_ARGS)
 	Datum	   *ikeys;
 	bool	   *iknulls;
 	int			n;
-	int			i;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	arg_not_null(fcinfo, 1, "bodies");
-	n = arg_array(fcinfo, 1, "bodies", JSONBOID, -1, false, TYPALIGN_INT, &bodies, &bnulls);
-	for (i = 0; i < n; i++)
-		if (bnulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("bodies must not contain NULL"),
-					 errdetail("Element %d is NULL.", i + 1)));
+	n = arg_bodies(fcinfo, 1, &bodies);
 	arg_parallel_array(fcinfo, 2, "keys", TEXTOID, n, &keys, &knulls);
 	arg_parallel_array(fcinfo, 3, "headers", JSONBOID, n, &headers, &hnulls);
-	if (headers)
-		for (i = 0; i < n; i++)
-			headers[i] = check_headers(headers[i], hnulls[i]);
 	arg_parallel_array(fcinfo, 4, "idempotency_keys", TEXTOID, n, &ikeys, &iknulls);
-	if (ikeys)
-		for (i = 0; i < n; i++)
-			if (!iknulls[i])
-				dedup_check_key(DatumGetTextPP(ikeys[i]));
 
 	appender_open(fcinfo, "mq_append_batch()", &a);
 	if (n > 0)

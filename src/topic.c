@@ -572,11 +572,7 @@ mq_publish(PG_FUNCTION_ARGS)
 	{
 		bool		duplicate;
 
-		keys.keysid = t->keysid;
-		keys.keys_pkid = t->keys_pkid;
-		keys.window = &t->dedup_window;
-		keys.rel = NULL;
-		keys.pk = NULL;
+		dedup_init(&keys, t->keysid, t->keys_pkid, &t->dedup_window);
 		(void) dedup_lookup(&keys, key, now, &stale, &duplicate);
 		if (duplicate)
 		{
@@ -639,17 +635,7 @@ int64
 topic_prune_keys(const char *name, int max)
 {
 	TopicInfo  *t = topic_lookup(name);
-	KeyTable	keys;
-	int64		n;
 
-	if (t == NULL)
-		return 0;
-	keys.keysid = t->keysid;
-	keys.keys_pkid = t->keys_pkid;
-	keys.window = &t->dedup_window;
-	keys.rel = NULL;
-	keys.pk = NULL;
-	n = dedup_prune(&keys, GetCurrentTimestamp(), max);
-	dedup_close(&keys);
-	return n;
+	return t == NULL ? 0 :
+		dedup_prune_keys(t->keysid, t->keys_pkid, &t->dedup_window, max);
 }
