@@ -78,3 +78,15 @@ SELECT partition AS acct1 FROM mq_append('demo_ledger', '{"credit": 5}', key => 
 SELECT "position", key, body FROM mq_stream_read('demo_ledger', :acct1, 0);
 SELECT "position", key, body FROM mq_stream_read('demo_ledger', :acct1, 2);
 SELECT stream, partition, first_position, next_position, records FROM mq_streams WHERE stream = 'demo_ledger';
+\echo 'A consumer group reads each partition in order and moves on as its transaction commits;'
+\echo 'after a bug fix it goes back in time (mq_seek) and reads everything again:'
+SELECT mq_create_group('demo_ledger', 'balances') \g /dev/null
+BEGIN;
+-- Three calls in one transaction: each claims another partition.
+SELECT c.partition, c."position", c.key, c.body
+  FROM generate_series(1, 3) AS call, LATERAL mq_consume('demo_ledger', 'balances', 10 + 0 * call) AS c;
+COMMIT;
+SELECT consumer_group, partition, "position", lag FROM mq_groups WHERE stream = 'demo_ledger';
+SELECT mq_seek('demo_ledger', 'balances', '-infinity'::timestamptz) \g /dev/null
+SELECT c.partition, c."position", c.key, c.body
+  FROM generate_series(1, 3) AS call, LATERAL mq_consume('demo_ledger', 'balances', 10 + 0 * call) AS c;
