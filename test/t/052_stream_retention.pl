@@ -97,6 +97,38 @@ is(sql(q{SELECT "position" FROM mq_append('aged', '{"new": true}')}), '500',
 is(sql(q{SELECT "position" || ':' || body FROM mq_stream_read('aged', 0, 0)}), '500:{"new": true}',
 	'and the new record is read from there');
 
+# A new segment while a transaction that appended is still open: its next
+# record goes to the new segment too, after the records committed there
+# meanwhile; the old segment is sealed only once it has ended; reading
+# returns everything in position order.
+sql(q{SELECT mq_create_stream('rot')});
+my $rid = sql(q{SELECT id FROM mq.objects WHERE name = 'rot'});
+my $open = QueueTest::session($node);
+QueueTest::session_query($open, 'BEGIN');
+my ($first) = QueueTest::session_query($open, q{SELECT "position" FROM mq_append('rot', '"open 1"')});
+sql(q{SELECT count(*) FROM mq_append_batch('rot', array_fill(jsonb_build_object('pad', repeat('z', 200)), ARRAY[400]))});
+ok( defined QueueTest::poll_until($node, 'postgres',
+		"SELECT count(*) FROM mq.stream_segments WHERE stream = $rid", '2', 30),
+	'rotation: a new segment while a transaction that appended is open');
+my $between = sql(q{SELECT "position" FROM mq_append('rot', '"committed in the new segment"')});
+my ($second) = QueueTest::session_query($open, q{SELECT "position" FROM mq_append('rot', '"open 2"')});
+cmp_ok($second, '>', $between, 'rotation: the open transaction appends after the newer records');
+is(sql("SELECT sealed FROM mq.stream_segments WHERE stream = $rid ORDER BY seg LIMIT 1"), 'f',
+	'rotation: the old segment is not sealed while the transaction is open');
+QueueTest::session_query($open, 'COMMIT');
+QueueTest::session_close($open);
+is(sql(qq{SELECT count(*) FROM mq.s_${rid}_1 WHERE "position" IN ($between, $second)}), '2',
+	'rotation: both records are in the new segment');
+ok( defined QueueTest::poll_until($node, 'postgres',
+		"SELECT sealed FROM mq.stream_segments WHERE stream = $rid ORDER BY seg LIMIT 1", 't', 30),
+	'rotation: sealed once the transaction has ended');
+is(sql(q{SELECT count(*) = max("position") + 1
+                AND array_agg("position" ORDER BY n) = array_agg("position" ORDER BY "position")
+           FROM mq_stream_read('rot', 0, 0, 10000) WITH ORDINALITY
+                AS r(partition, "position", key, body, headers, appended_at, n)}), 't',
+	'rotation: every record, in position order, across the segments');
+sql(q{SELECT mq_drop_stream('rot')});
+
 # Dropping streams while the worker maintains them: neither waits for the
 # other (the worker skips a stream while DDL holds the catalog).
 my $errors = 0;
