@@ -304,6 +304,57 @@ queue_relcache_callback(Datum arg, Oid relid)
 }
 
 /*
+ * Look a name up in a per-backend cache whose entries begin like a
+ * NameCacheEntry (name, generation, cxt), loading (or reloading, after any
+ * catalog change) with load, which fills the entry, allocating in its cxt,
+ * and returns false if there is no such object.  NULL if there is none.
+ */
+void *
+name_cache_lookup(HTAB **cache, Size entrysize, const char *name,
+				  bool (*load) (void *entry))
+{
+	NameCacheEntry *e;
+	bool		found;
+
+	catalog_cache_ready();
+	if (*cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = QUEUE_NAME_MAXLEN + 1;
+		ctl.entrysize = entrysize;
+		ctl.hcxt = CacheMemoryContext;
+		*cache = hash_create("queue name cache", 16, &ctl,
+							 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	e = hash_search(*cache, name, HASH_ENTER, &found);
+	if (!found)
+	{
+		e->generation = 0;
+		e->cxt = NULL;
+	}
+	while (e->generation != catalog_generation + 1)
+	{
+		uint64		generation = catalog_generation;
+
+		if (e->cxt == NULL)
+			e->cxt = AllocSetContextCreate(CacheMemoryContext, "queue name cache entry",
+										   ALLOCSET_SMALL_SIZES);
+		MemoryContextReset(e->cxt);
+		if (!load(e))
+		{
+			MemoryContextDelete(e->cxt);
+			hash_search(*cache, name, HASH_REMOVE, NULL);
+			return NULL;
+		}
+		/* A change that arrived while loading makes us load again. */
+		if (generation == catalog_generation)
+			e->generation = generation + 1;
+	}
+	return e;
+}
+
+/*
  * Make sure that this backend hears of catalog changes (catalog_generation
  * moves): every cache of names calls this before it looks.
  */

@@ -109,6 +109,18 @@ extern int	catalog_exec_plan(struct _SPI_plan *plan, Datum *values, const char *
 extern void catalog_ddl(const char *sql);
 extern void catalog_changed(void);
 extern void catalog_cache_ready(void);
+
+/* The beginning of an entry of a per-backend cache of names. */
+typedef struct NameCacheEntry
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];	/* hash key */
+	uint64		generation;		/* catalog_generation + 1 when loaded; 0: none */
+	MemoryContext cxt;			/* what the entry holds lives here */
+} NameCacheEntry;
+
+struct HTAB;
+extern void *name_cache_lookup(struct HTAB **cache, Size entrysize, const char *name,
+							   bool (*load) (void *entry));
 extern void lock_catalog(void);
 extern bool try_lock_catalog(void);
 extern bool find_object_locked(const char *name, int32 *id, char *kind);
@@ -204,8 +216,10 @@ typedef struct Segment
 
 typedef struct StreamInfo
 {
+	/* as NameCacheEntry */
 	char		name[QUEUE_NAME_MAXLEN + 1];	/* hash key */
-	uint64		generation;		/* catalog_generation + 1 when loaded; 0: none */
+	uint64		generation;
+	MemoryContext cxt;			/* segments live here */
 	int32		id;
 	int32		partitions;
 	Interval	dedup_window;
@@ -218,7 +232,6 @@ typedef struct StreamInfo
 	Oid			keys_pkid;
 	int			nsegments;
 	Segment    *segments;		/* oldest first */
-	MemoryContext cxt;			/* segments live here */
 } StreamInfo;
 
 /* Records read by scan_partition go to a RecordFn; false stops the scan. */

@@ -148,18 +148,15 @@ partition_for(const StreamInfo *s, text *key)
  */
 
 static bool
-stream_load(StreamInfo *s)
+stream_load(void *entry)
 {
+	StreamInfo *s = (StreamInfo *) entry;
 	CatalogContext cxt;
 	Datum		arg = CStringGetTextDatum(s->name);
 	Oid			argtype = TEXTOID;
 	bool		found = false;
 	uint64		i;
 
-	if (s->cxt == NULL)
-		s->cxt = AllocSetContextCreate(CacheMemoryContext, "queue stream",
-									   ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(s->cxt);
 	s->nsegments = 0;
 	s->segments = NULL;
 
@@ -223,43 +220,7 @@ stream_load(StreamInfo *s)
 StreamInfo *
 stream_lookup(const char *name)
 {
-	StreamInfo *s;
-	bool		found;
-
-	catalog_cache_ready();
-
-	if (stream_cache == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = QUEUE_NAME_MAXLEN + 1;
-		ctl.entrysize = sizeof(StreamInfo);
-		ctl.hcxt = CacheMemoryContext;
-		stream_cache = hash_create("queue stream cache", 16, &ctl,
-								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
-	s = hash_search(stream_cache, name, HASH_ENTER, &found);
-	if (!found)
-	{
-		s->generation = 0;
-		s->cxt = NULL;
-	}
-	while (s->generation != catalog_generation + 1)
-	{
-		uint64		generation = catalog_generation;
-
-		if (!stream_load(s))
-		{
-			if (s->cxt != NULL)
-				MemoryContextDelete(s->cxt);
-			hash_search(stream_cache, name, HASH_REMOVE, NULL);
-			return NULL;
-		}
-		/* A change that arrived while loading makes us load again. */
-		if (generation == catalog_generation)
-			s->generation = generation + 1;
-	}
-	return s;
+	return name_cache_lookup(&stream_cache, sizeof(StreamInfo), name, stream_load);
 }
 
 void

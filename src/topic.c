@@ -69,15 +69,16 @@ typedef struct Binding
 
 typedef struct TopicInfo
 {
+	/* as NameCacheEntry */
 	char		name[QUEUE_NAME_MAXLEN + 1];	/* hash key */
-	uint64		generation;		/* catalog_generation when loaded; 0: none */
+	uint64		generation;
+	MemoryContext cxt;			/* bindings live here */
 	int32		id;
 	Interval	dedup_window;
 	Oid			keysid;
 	Oid			keys_pkid;
 	int			nbindings;
 	Binding    *bindings;
-	MemoryContext cxt;			/* bindings live here */
 } TopicInfo;
 
 static HTAB *topic_cache = NULL;
@@ -187,18 +188,15 @@ check_pattern(const char *pattern)
  */
 
 static bool
-topic_load(TopicInfo *t)
+topic_load(void *entry)
 {
+	TopicInfo  *t = (TopicInfo *) entry;
 	CatalogContext cxt;
 	Datum		arg = CStringGetTextDatum(t->name);
 	Oid			argtype = TEXTOID;
 	bool		found = false;
 	uint64		i;
 
-	if (t->cxt == NULL)
-		t->cxt = AllocSetContextCreate(CacheMemoryContext, "queue topic",
-									   ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(t->cxt);
 	t->nbindings = 0;
 	t->bindings = NULL;
 
@@ -247,43 +245,7 @@ topic_load(TopicInfo *t)
 static TopicInfo *
 topic_lookup(const char *name)
 {
-	TopicInfo  *t;
-	bool		found;
-
-	catalog_cache_ready();
-
-	if (topic_cache == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = QUEUE_NAME_MAXLEN + 1;
-		ctl.entrysize = sizeof(TopicInfo);
-		ctl.hcxt = CacheMemoryContext;
-		topic_cache = hash_create("queue topic cache", 16, &ctl,
-								  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
-	t = hash_search(topic_cache, name, HASH_ENTER, &found);
-	if (!found)
-	{
-		t->generation = 0;
-		t->cxt = NULL;
-	}
-	while (t->generation != catalog_generation + 1)
-	{
-		uint64		generation = catalog_generation;
-
-		if (!topic_load(t))
-		{
-			if (t->cxt != NULL)
-				MemoryContextDelete(t->cxt);
-			hash_search(topic_cache, name, HASH_REMOVE, NULL);
-			return NULL;
-		}
-		/* A change that arrived while loading makes us load again. */
-		if (generation == catalog_generation)
-			t->generation = generation + 1;
-	}
-	return t;
+	return name_cache_lookup(&topic_cache, sizeof(TopicInfo), name, topic_load);
 }
 
 /* ---------------------------------------------------------------------
