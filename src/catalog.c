@@ -874,7 +874,8 @@ mq_create_queue(PG_FUNCTION_ARGS)
 
 /*
  * The reset text[] argument of an alter function: marks reset[i] for every
- * option names[i] it lists; 22023 for NULL elements and unknown names.
+ * option names[i] it lists; 22023 for NULL elements, unknown names, and an
+ * option that is also given a value (the options are arguments 1..nnames).
  */
 void
 parse_reset(FunctionCallInfo fcinfo, int argno, const char *what,
@@ -907,6 +908,11 @@ parse_reset(FunctionCallInfo fcinfo, int argno, const char *what,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown %s option \"%s\" in reset", what, opt)));
 	}
+	for (i = 0; i < nnames; i++)
+		if (reset[i] && !PG_ARGISNULL(i + 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s option \"%s\" is both set and reset", what, names[i])));
 }
 
 /*
@@ -940,15 +946,8 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 		parse_reset(fcinfo, NUM_QUEUE_OPTIONS + 1, "queue", names, NUM_QUEUE_OPTIONS, reset);
 	}
 	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
-	{
-		if (PG_ARGISNULL(i + 1))
-			continue;
-		if (reset[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("queue option \"%s\" is both set and reset", queue_options[i].name)));
-		check_option(i, PG_GETARG_DATUM(i + 1));
-	}
+		if (!PG_ARGISNULL(i + 1))
+			check_option(i, PG_GETARG_DATUM(i + 1));
 
 	catalog_enter(&cxt);
 	lock_catalog();

@@ -221,13 +221,13 @@ mq_create_group(PG_FUNCTION_ARGS)
 				 errmsg("consumer group \"%s\" of stream \"%s\" already exists, skipping", group, name)));
 		PG_RETURN_VOID();
 	}
+	if (latest)
+		prevent_read_during_recovery("mq_create_group()");
 	for (p = 0; p < s->partitions; p++)
 	{
 		Datum		args[3];
 		Oid			types[3] = {TEXTOID, INT4OID, INT8OID};
 
-		if (latest)
-			prevent_read_during_recovery("mq_create_group()");
 		args[0] = CStringGetTextDatum(group);
 		args[1] = Int32GetDatum(p);
 		args[2] = Int64GetDatum(latest ? stable_end(s, p) : 0);

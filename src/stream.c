@@ -453,15 +453,8 @@ mq_alter_stream(PG_FUNCTION_ARGS)
 		parse_reset(fcinfo, NUM_STREAM_OPTIONS + 1, "stream", names, NUM_STREAM_OPTIONS, reset);
 	}
 	for (i = 0; i < NUM_STREAM_OPTIONS; i++)
-	{
-		if (PG_ARGISNULL(i + 1))
-			continue;
-		if (reset[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("stream option \"%s\" is both set and reset", stream_options[i].name)));
-		check_stream_option(i, PG_GETARG_DATUM(i + 1));
-	}
+		if (!PG_ARGISNULL(i + 1))
+			check_stream_option(i, PG_GETARG_DATUM(i + 1));
 
 	catalog_enter(&cxt);
 	lock_catalog();
