@@ -52,6 +52,7 @@ static HTAB *queue_cache = NULL;
 uint64		catalog_generation = 0;
 static Oid	mq_namespace = InvalidOid;
 static Oid	mq_objects_relid = InvalidOid;
+static Oid	mq_owner = InvalidOid;
 static bool callbacks_registered = false;
 
 /* ---------------------------------------------------------------------
@@ -132,27 +133,36 @@ timestamp_plus_interval(TimestampTz ts, const Interval *iv)
  */
 
 
+/*
+ * The extension's owner, looked up once per backend: any change of owner
+ * (REASSIGN OWNED also gives mq.objects its new owner) or a new install
+ * invalidates mq.objects, and with it this.  Called connected to SPI.
+ */
 static Oid
 extension_owner(void)
 {
-	Oid			extoid = get_extension_oid("queue", true);
-	Oid			owner = InvalidOid;
+	Oid			extoid;
 	int			ret;
-	Datum		arg = ObjectIdGetDatum(extoid);
+	Datum		arg;
 	Oid			argtype = OIDOID;
 	bool		isnull;
 
+	catalog_cache_ready();
+	if (OidIsValid(mq_owner))
+		return mq_owner;
+	extoid = get_extension_oid("queue", true);
 	if (!OidIsValid(extoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("extension \"queue\" is not installed in this database"),
 				 errhint("Run CREATE EXTENSION queue.")));
+	arg = ObjectIdGetDatum(extoid);
 	ret = SPI_execute_with_args("SELECT extowner FROM pg_catalog.pg_extension WHERE oid OPERATOR(pg_catalog.=) $1",
 								1, &argtype, &arg, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not find the owner of extension \"queue\"");
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return owner;
+	mq_owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return mq_owner;
 }
 
 /*
@@ -270,6 +280,7 @@ queue_cache_invalidate_all(void)
 	catalog_generation++;
 	mq_namespace = InvalidOid;
 	mq_objects_relid = InvalidOid;
+	mq_owner = InvalidOid;
 	if (queue_cache == NULL)
 		return;
 	hash_seq_init(&status, queue_cache);

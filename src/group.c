@@ -81,7 +81,7 @@ first_record(void *arg, TupleTableSlot *slot)
 {
 	bool		isnull;
 
-	*(int64 *) arg = DatumGetInt64(slot_getattr(slot, 2, &isnull));
+	*(int64 *) arg = DatumGetInt64(slot_getattr(slot, Anum_rec_position, &isnull));
 	return false;
 }
 
@@ -274,20 +274,22 @@ mq_drop_group(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
-/* The group's positions, one per partition (palloc'd); NULL if no such group. */
+/*
+ * The group's positions, one per partition, allocated where the caller was
+ * before catalog_enter(); NULL if there is no such group.  Called between
+ * catalog_enter() and catalog_leave().
+ */
 static int64 *
 group_positions(StreamInfo *s, const char *group)
 {
-	CatalogContext cxt;
 	Datum		arg = CStringGetTextDatum(group);
-	int64	   *positions = palloc(sizeof(int64) * s->partitions);
-	MemoryContext outer = CurrentMemoryContext;
-	bool		found;
+	int64	   *positions;
 	uint64		i;
 
-	catalog_enter(&cxt);
 	consume_exec(s, PLAN_POSITIONS, &arg);
-	found = SPI_processed > 0;
+	if (SPI_processed == 0)
+		return NULL;
+	positions = SPI_palloc(sizeof(int64) * s->partitions);
 	for (i = 0; i < s->partitions; i++)
 		positions[i] = 0;
 	for (i = 0; i < SPI_processed; i++)
@@ -299,29 +301,26 @@ group_positions(StreamInfo *s, const char *group)
 		if (p >= 0 && p < s->partitions)
 			positions[p] = pos;
 	}
-	catalog_leave(&cxt);
-	MemoryContextSwitchTo(outer);
-	return found ? positions : NULL;
+	return positions;
 }
 
 /*
  * Try to claim partition p of the group and read from it, in an internal
  * subtransaction: kept (with the claim and the new position) if records
- * were read, given up otherwise.  Returns how many were read.
+ * were read, given up otherwise.  Returns how many were read.  Called
+ * between catalog_enter() and catalog_leave().
  */
 static int
 consume_partition(StreamInfo *s, const char *group, int32 p, ReadState *rs)
 {
-	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext spi = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	CatalogContext cxt;
 	Datum		args[3];
 	int64		from = -1;
 
 	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(outer);
+	MemoryContextSwitchTo(spi);
 
-	catalog_enter(&cxt);
 	args[0] = CStringGetTextDatum(group);
 	args[1] = Int32GetDatum(p);
 	consume_exec(s, PLAN_CLAIM, args);
@@ -334,23 +333,19 @@ consume_partition(StreamInfo *s, const char *group, int32 p, ReadState *rs)
 	rs->got = 0;
 	if (from >= 0)
 	{
-		MemoryContext spi = MemoryContextSwitchTo(outer);
-
 		(void) scan_partition(s, p, from, put_record, rs);
-		MemoryContextSwitchTo(spi);
 		if (rs->got > 0)
 		{
 			args[2] = Int64GetDatum(rs->last + 1);
 			consume_exec(s, PLAN_ADVANCE, args);
 		}
 	}
-	catalog_leave(&cxt);
 
 	if (rs->got > 0)
 		ReleaseCurrentSubTransaction();
 	else
 		RollbackAndReleaseCurrentSubTransaction();
-	MemoryContextSwitchTo(outer);
+	MemoryContextSwitchTo(spi);
 	CurrentResourceOwner = owner;
 	return rs->got;
 }
@@ -359,13 +354,17 @@ consume_partition(StreamInfo *s, const char *group, int32 p, ReadState *rs)
 static int
 consume_once(StreamInfo *s, const char *group, ReadState *rs)
 {
-	int64	   *positions = group_positions(s, group);
+	CatalogContext cxt;
+	int64	   *positions;
 	uint32		start = next_start++;
 	int32		k;
+	int			got = 0;
 
+	catalog_enter(&cxt);
+	positions = group_positions(s, group);
 	if (positions == NULL)
 		no_group(group, s->name);
-	for (k = 0; k < s->partitions; k++)
+	for (k = 0; k < s->partitions && got == 0; k++)
 	{
 		int32		p = (int32) ((start + (uint32) k) % (uint32) s->partitions);
 		int64		next = position_next(s->ident, p);
@@ -373,15 +372,16 @@ consume_once(StreamInfo *s, const char *group, ReadState *rs)
 		/* Nothing to read there (when the counter is known): skip it. */
 		if (next >= 0 && positions[p] >= Min(next, position_horizon(s->ident, p)))
 			continue;
-		if (consume_partition(s, group, p, rs) > 0)
-		{
-			xact_count(s->ident, STAT_CONSUMED, rs->got);
-			xact_reserve(1);
-			xact_add(PENDING_CONSUME, s->ident, 0, 0);
-			return rs->got;
-		}
+		got = consume_partition(s, group, p, rs);
 	}
-	return 0;
+	catalog_leave(&cxt);
+	if (got > 0)
+	{
+		xact_count(s->ident, STAT_CONSUMED, got);
+		xact_reserve(1);
+		xact_add(PENDING_CONSUME, s->ident, 0, 0);
+	}
+	return got;
 }
 
 /* mq_consume(stream, consumer_group, max, wait) -> SETOF mq_record */
@@ -503,9 +503,9 @@ seek_record(void *arg, TupleTableSlot *slot)
 	TimeSeek   *t = (TimeSeek *) arg;
 	bool		isnull;
 
-	if (DatumGetTimestampTz(slot_getattr(slot, 3, &isnull)) < t->at)
+	if (DatumGetTimestampTz(slot_getattr(slot, Anum_rec_appended_at, &isnull)) < t->at)
 		return true;
-	t->found = DatumGetInt64(slot_getattr(slot, 2, &isnull));
+	t->found = DatumGetInt64(slot_getattr(slot, Anum_rec_position, &isnull));
 	return false;
 }
 
@@ -518,7 +518,6 @@ mq_seek_time(PG_FUNCTION_ARGS)
 	CatalogContext cxt;
 	StreamInfo *s;
 	int32		p;
-	int64	   *positions;
 
 	PreventCommandIfReadOnly("mq_seek()");
 	prevent_read_during_recovery("mq_seek()");
@@ -526,10 +525,9 @@ mq_seek_time(PG_FUNCTION_ARGS)
 	group_arg(fcinfo, 1, group);
 	arg_not_null(fcinfo, 2, "at");
 	s = stream_open(name);
-	positions = group_positions(s, group);
-	if (positions == NULL)
-		no_group(group, name);
 	catalog_enter(&cxt);
+	if (!group_exists(s, group))
+		no_group(group, name);
 	for (p = 0; p < s->partitions; p++)
 	{
 		TimeSeek	t;

@@ -234,6 +234,18 @@ typedef struct StreamInfo
 	Segment    *segments;		/* oldest first */
 } StreamInfo;
 
+/*
+ * Columns of a segment table: those of mq_record, in its order (put_record
+ * relies on it).
+ */
+#define Anum_rec_partition		1
+#define Anum_rec_position		2
+#define Anum_rec_key			3
+#define Anum_rec_body			4
+#define Anum_rec_headers		5
+#define Anum_rec_appended_at	6
+#define Natts_rec				6
+
 /* Records read by scan_partition go to a RecordFn; false stops the scan. */
 struct TupleTableSlot;
 typedef bool (*RecordFn) (void *arg, struct TupleTableSlot *slot);

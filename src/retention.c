@@ -145,7 +145,7 @@ seal(StreamInfo *s, SegRow *r)
 		int64		bytes = 0;
 
 		slot_getallattrs(slot);
-		p = DatumGetInt32(slot->tts_values[0]);
+		p = DatumGetInt32(slot->tts_values[Anum_rec_partition - 1]);
 		if (p < 0 || p >= s->partitions)
 			continue;
 		for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
@@ -156,8 +156,8 @@ seal(StreamInfo *s, SegRow *r)
 				bytes += att->attlen > 0 ? att->attlen : toast_datum_size(slot->tts_values[i]);
 			}
 		f[p].records++;
-		f[p].max_position = Max(f[p].max_position, DatumGetInt64(slot->tts_values[1]));
-		f[p].max_appended_at = Max(f[p].max_appended_at, DatumGetTimestampTz(slot->tts_values[2]));
+		f[p].max_position = Max(f[p].max_position, DatumGetInt64(slot->tts_values[Anum_rec_position - 1]));
+		f[p].max_appended_at = Max(f[p].max_appended_at, DatumGetTimestampTz(slot->tts_values[Anum_rec_appended_at - 1]));
 		f[p].bytes += bytes;
 		CHECK_FOR_INTERRUPTS();
 	}

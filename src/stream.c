@@ -5,8 +5,10 @@
  *
  * A stream is a name in mq.objects (kind 's') with its options in
  * mq.streams.  Its records live in segments, plain tables
- * mq.s_<id>_<seg> of (partition, position, appended_at, key, headers, body)
- * with primary key (partition, position), listed in mq.stream_segments;
+ * mq.s_<id>_<seg> of (partition, position, key, body, headers, appended_at),
+ * the columns of mq_record in its order, so that a record read goes to the
+ * caller as the stored tuple, copied whole, with no column taken apart;
+ * primary key (partition, position); listed in mq.stream_segments;
  * appends go to the newest one.  Beside them, mq.s_<id>_groups holds the
  * positions of its consumer groups (its OID is the stream's identity in
  * shared memory: positions, waiters, statistics) and mq.s_<id>_keys its
@@ -64,15 +66,6 @@ PG_FUNCTION_INFO_V1(mq_stream_read);
 PG_FUNCTION_INFO_V1(mq_stream_figures);
 
 #define STREAM_PARTITIONS_MAX	1024
-
-/* Columns of a segment table. */
-#define Anum_rec_partition		1
-#define Anum_rec_position		2
-#define Anum_rec_appended_at	3
-#define Anum_rec_key			4
-#define Anum_rec_headers		5
-#define Anum_rec_body			6
-#define Natts_rec				6
 
 /*
  * An idempotency key row stores the record it stands for as one int8:
@@ -315,10 +308,10 @@ create_segment(int32 id, int32 seg)
 			 "CREATE TABLE mq.s_%d_%d ("
 			 " partition pg_catalog.int4 NOT NULL,"
 			 " position pg_catalog.int8 NOT NULL,"
-			 " appended_at pg_catalog.timestamptz NOT NULL,"
 			 " key pg_catalog.text COLLATE \"C\","
-			 " headers pg_catalog.jsonb,"
 			 " body pg_catalog.jsonb NOT NULL,"
+			 " headers pg_catalog.jsonb,"
+			 " appended_at pg_catalog.timestamptz NOT NULL,"
 			 " CONSTRAINT s_%d_%d_pkey PRIMARY KEY (partition, position))",
 			 id, seg, id, seg);
 	catalog_ddl(sql);
@@ -944,28 +937,28 @@ bool
 put_record(void *arg, TupleTableSlot *slot)
 {
 	ReadState  *rs = (ReadState *) arg;
-	Datum		values[Natts_rec];
-	bool		nulls[Natts_rec];
-	Datum		out[6];
-	bool		onulls[6];
+	bool		isnull;
+	HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, false, NULL);
 
-	slot_getallattrs(slot);
-	memcpy(values, slot->tts_values, sizeof(values));
-	memcpy(nulls, slot->tts_isnull, sizeof(nulls));
-	out[0] = values[Anum_rec_partition - 1];
-	onulls[0] = false;
-	out[1] = values[Anum_rec_position - 1];
-	onulls[1] = false;
-	out[2] = nulls[Anum_rec_key - 1] ? (Datum) 0 : storage_detoast(values[Anum_rec_key - 1]);
-	onulls[2] = nulls[Anum_rec_key - 1];
-	out[3] = storage_detoast(values[Anum_rec_body - 1]);
-	onulls[3] = false;
-	out[4] = nulls[Anum_rec_headers - 1] ? (Datum) 0 : storage_detoast(values[Anum_rec_headers - 1]);
-	onulls[4] = nulls[Anum_rec_headers - 1];
-	out[5] = values[Anum_rec_appended_at - 1];
-	onulls[5] = false;
-	tuplestore_putvalues(rs->rsinfo->setResult, rs->rsinfo->setDesc, out, onulls);
-	rs->last = DatumGetInt64(out[1]);
+	rs->last = DatumGetInt64(slot_getattr(slot, Anum_rec_position, &isnull));
+	if (!HeapTupleHasExternal(tuple))
+		tuplestore_puttupleslot(rs->rsinfo->setResult, slot);
+	else
+	{
+		/* Fetch out-of-line values: the segment may be gone before they are sent. */
+		Datum		values[Natts_rec];
+		bool		nulls[Natts_rec];
+		int			i;
+
+		slot_getallattrs(slot);
+		for (i = 0; i < Natts_rec; i++)
+		{
+			nulls[i] = slot->tts_isnull[i];
+			values[i] = nulls[i] || TupleDescAttr(slot->tts_tupleDescriptor, i)->attlen != -1 ?
+				slot->tts_values[i] : storage_detoast(slot->tts_values[i]);
+		}
+		tuplestore_putvalues(rs->rsinfo->setResult, rs->rsinfo->setDesc, values, nulls);
+	}
 	return ++rs->got < rs->max;
 }
 
