@@ -101,6 +101,7 @@ typedef struct ReceiptEntry
 typedef struct LeaseShared
 {
 	pg_atomic_uint64 last_receipt;
+	TimestampTz started_at;		/* when this shared memory was set up */
 } LeaseShared;
 
 static LeaseShared *lease_shared = NULL;
@@ -150,7 +151,10 @@ lease_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	lease_shared = ShmemInitStruct("queue lease state", sizeof(LeaseShared), &found);
 	if (!found)
+	{
 		pg_atomic_init_u64(&lease_shared->last_receipt, 0);
+		lease_shared->started_at = GetCurrentTimestamp();
+	}
 	lease_locks = GetNamedLWLockTranche("queue_leases");
 	lease_table = lease_hash_init("queue leases", queue_max_leases,
 								  sizeof(LeaseKey), sizeof(LeaseEntry));
@@ -170,6 +174,17 @@ check_shmem(void)
 {
 	if (lease_table == NULL)
 		queue_require_preload();
+}
+
+/*
+ * When the server last started, or restarted after a crash: shared memory
+ * (and every lease in it) is set up afresh then.
+ */
+TimestampTz
+lease_started_at(void)
+{
+	check_shmem();
+	return lease_shared->started_at;
 }
 
 /* ---------------------------------------------------------------------

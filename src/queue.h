@@ -288,6 +288,7 @@ extern void wakeup_queue(QueueState *qs, Oid dbid, Oid relid);
 extern Size lease_shmem_size(void);
 extern void lease_shmem_request(void);
 extern void lease_shmem_startup(void);
+extern TimestampTz lease_started_at(void);
 
 /*
  * Leases (lease.c).  A lease says that one delivery of a message belongs to

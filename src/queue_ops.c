@@ -508,7 +508,9 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	int			ndead = 0;
 	int			n = 0;
 	int			i;
-	XLogRecPtr	lsn = InvalidXLogRecPtr;
+	XLogRecPtr	lsn = InvalidXLogRecPtr;	/* flushed before returning */
+	XLogRecPtr	lazy = InvalidXLogRecPtr;	/* left to the WAL writer */
+	TimestampTz started = lease_started_at();
 
 	if (mode == TAKE_LEASE)
 		until = timestamp_plus_interval(now, vt);
@@ -570,9 +572,15 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 			continue;
 		if (mode == TAKE_LEASE || mode == TAKE_DELETE)
 		{
+			XLogRecPtr	at;
+
 			if (m.deliveries < PG_INT32_MAX)
 				m.deliveries++;
-			lsn = storage_scan_set_deliveries(scan, m.deliveries);
+			at = storage_scan_set_deliveries(scan, m.deliveries);
+			if (m.deliveries > 1 || m.enqueued_at < started)
+				lsn = at;
+			else
+				lazy = at;
 			xact_count(relid, STAT_DELIVERED, 1);
 		}
 		if (mode == TAKE_LEASE)
@@ -585,13 +593,19 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	storage_scan_end(scan);
 
 	/*
-	 * The delivery counts must be on disk before anyone can act on these
-	 * messages, or a message that crashes the server every time it is
-	 * processed would never reach max_deliveries.  Concurrent readers share
-	 * the flushes (group commit).
+	 * A message that crashes the server every time it is processed must
+	 * still reach max_deliveries.  Its first delivery since the server
+	 * started need not wait for the WAL: the WAL writer flushes the count
+	 * soon, and if a crash comes first, that delivery goes uncounted but the
+	 * message now dates from before the restart.  Every other count is on
+	 * disk before anyone can act on the message, so from the second
+	 * delivery, or the first after a crash, on, every delivery counts.
+	 * Concurrent readers share the flushes (group commit).
 	 */
 	if (!XLogRecPtrIsInvalid(lsn))
-		XLogFlush(lsn);
+		XLogFlush(Max(lsn, lazy));
+	else if (!XLogRecPtrIsInvalid(lazy))
+		XLogSetAsyncXactLSN(lazy);
 
 	for (i = 0; i < ndead; i++)
 	{

