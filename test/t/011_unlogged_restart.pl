@@ -41,7 +41,8 @@ sub bodies
 }
 
 # Three messages in each queue, the first of them leased and so delivered
-# once; returns the receipts of the leases.
+# once; returns the receipts of the leases.  A first delivery leaves the
+# flush of its count to the WAL writer: wait for it.
 sub fill
 {
 	my ($round) = @_;
@@ -54,6 +55,7 @@ sub fill
 		push @receipts,
 		  $node->safe_psql('postgres', "SELECT receipt FROM mq_read('$q', 1, '1 hour')");
 	}
+	QueueTest::wait_for_wal_flush($node);
 	return @receipts;
 }
 

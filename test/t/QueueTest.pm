@@ -103,6 +103,18 @@ sub crash_backend
 	return;
 }
 
+# Wait until the WAL written so far is flushed (by the WAL writer, or by
+# anyone's commit).
+sub wait_for_wal_flush
+{
+	my ($node) = @_;
+	my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
+	$node->poll_query_until('postgres',
+		"SELECT pg_current_wal_flush_lsn() >= '$lsn'::pg_lsn")
+	  or die "the WAL up to $lsn was not flushed";
+	return;
+}
+
 # Restart a node: 'fast' or 'immediate' stop and start, or 'crash': a
 # backend killed with SIGKILL, so that the postmaster reinitialises (the
 # node needs restart_after_crash = on).
