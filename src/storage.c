@@ -17,10 +17,12 @@
  * but without writing a row lock.
  *
  * The delivery count.  A read increments the row's "deliveries" column in
- * place, in a generic WAL record, without creating a new row version.  The
- * write is not transactional on purpose: a delivery counts even if the
- * reading transaction rolls back.  The caller flushes the WAL before the
- * messages reach the client, so the count also survives a crash.
+ * place, without creating a new row version, and logs it as the heap's own
+ * in-place update (XLOG_HEAP_INPLACE: the row's data after the change,
+ * replayed by core on recovery and on standbys).  The write is not
+ * transactional on purpose: a delivery counts even if the reading
+ * transaction rolls back.  The caller decides when the WAL must be flushed
+ * (queue_ops.c), so that the count also survives a crash.
  *
  * Locking: a scan holds the content lock of the heap buffer that holds the
  * current candidate (exclusive when it may claim it) from
@@ -34,13 +36,14 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
-#include "access/generic_xlog.h"
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/heapam_xlog.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
@@ -384,22 +387,29 @@ storage_scan_set_deliveries(StorageScan *scan, int32 deliveries)
 
 	Relation	heap = scan->qrel->heap;
 	OffsetNumber offnum = ItemPointerGetOffsetNumber(&scan->tuple.t_self);
+	Page		page = BufferGetPage(scan->buf);
+	ItemId		lp = PageGetItemId(page, offnum);
+	HeapTupleHeader htup = (HeapTupleHeader) PageGetItem(page, lp);
 
 	Assert(scan->locked && scan->for_claim);
+	Assert(htup == scan->tuple.t_data);
+	START_CRIT_SECTION();
+	memcpy(row_data(htup) + OFF_DELIVERIES, &deliveries, sizeof(int32));
+	MarkBufferDirty(scan->buf);
 	if (RelationNeedsWAL(heap))
 	{
-		GenericXLogState *state = GenericXLogStart(heap);
-		Page		page = GenericXLogRegisterBuffer(state, scan->buf, 0);
-		HeapTupleHeader htup = (HeapTupleHeader) PageGetItem(page, PageGetItemId(page, offnum));
+		xl_heap_inplace xlrec;
 
-		memcpy(row_data(htup) + OFF_DELIVERIES, &deliveries, sizeof(int32));
-		lsn = GenericXLogFinish(state);
+		/* As heap_inplace_update() logs it: the whole data of the row. */
+		xlrec.offnum = offnum;
+		XLogBeginInsert();
+		XLogRegisterData((char *) &xlrec, SizeOfHeapInplace);
+		XLogRegisterBuffer(0, scan->buf, REGBUF_STANDARD);
+		XLogRegisterBufData(0, row_data(htup), ItemIdGetLength(lp) - htup->t_hoff);
+		lsn = XLogInsert(RM_HEAP_ID, XLOG_HEAP_INPLACE);
+		PageSetLSN(page, lsn);
 	}
-	else
-	{
-		memcpy(row_data(scan->tuple.t_data) + OFF_DELIVERIES, &deliveries, sizeof(int32));
-		MarkBufferDirty(scan->buf);
-	}
+	END_CRIT_SECTION();
 	return lsn;
 }
 
