@@ -50,7 +50,7 @@ FORCE:
 sql/queue--$(EXTVERSION).sql: sql/queue.sql queue.control
 	cp $< $@
 
-.PHONY: demo test stop bench setup server check-assert
+.PHONY: demo test stop bench bench-long setup server check-assert
 
 # Install packages, build, install, start the private server.
 setup:
@@ -69,3 +69,7 @@ stop:
 
 bench: setup
 	./bench/run.sh
+
+# Cost growth on a deep queue, a held XID, backend memory (minutes).
+bench-long: setup
+	./bench/long.sh

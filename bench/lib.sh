@@ -70,7 +70,7 @@ stop_server() {
 init_server() {
 	stop_server
 	as_pg mkdir -p "$DIR"
-	rm -rf "$DATA" "$SOCK" "$DIR/runs" "$RESULTS"
+	rm -rf "$DATA" "$SOCK" "$DIR/runs" "$RESULTS" "$DIR"/wake.*.ms
 	as_pg mkdir -p "$SOCK" "$DIR/runs"
 	as_pg "$PGBIN/initdb" -D "$DATA" -A trust -U postgres -E UTF8 --no-sync >"$DIR/initdb.log" 2>&1
 	as_pg tee -a "$DATA/postgresql.conf" >/dev/null <<CONF

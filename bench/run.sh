@@ -170,7 +170,7 @@ for round in $(seq 1 "$RUNS"); do
 		done
 	done
 	if [ "$WAKE" = 1 ]; then
-		"$DIR/wake" "host=$SOCK port=$BENCH_PORT user=postgres dbname=$DB" 1000 10 |
+		"$DIR/wake" "host=$SOCK port=$BENCH_PORT user=postgres dbname=$DB" 1000 10 "$DIR/wake.$round.ms" |
 			tee -a "$WAKE_RESULTS" | sed 's/^/  /'
 	fi
 done
@@ -197,6 +197,10 @@ echo
 report
 echo
 wake_report
+echo
+# The charts (throughput.png, wake.png) beside results.md.
+"$BENCH/charts.sh" "$RESULTS" "$DIR" $(ls "$DIR"/wake.*.ms 2>/dev/null) 2>/dev/null &&
+	echo "charts written to $DIR/throughput.png and $DIR/wake.png"
 echo
 echo "table written to $DIR/results.md"
 exit 0

@@ -146,7 +146,7 @@ main(int argc, char **argv)
 
 	if (argc < 2)
 	{
-		fprintf(stderr, "usage: wake conninfo [messages] [interval-ms]\n");
+		fprintf(stderr, "usage: wake conninfo [messages] [interval-ms] [latency-file]\n");
 		return 2;
 	}
 	conninfo = argv[1];
@@ -208,6 +208,21 @@ main(int argc, char **argv)
 	qsort(latency, got, sizeof(double), cmp_double);
 	printf("wake: %d messages, p50 %.3f ms, p99 %.3f ms, max %.3f ms, idle CPU %.2f %%\n",
 		   got, latency[got / 2], latency[(int) (got * 0.99)], latency[got - 1], idle_pct);
+	/* Every latency, sorted, one per line (milliseconds): for the chart. */
+	if (argc > 4)
+	{
+		FILE	   *out = fopen(argv[4], "w");
+		int			i;
+
+		if (out == NULL)
+		{
+			perror(argv[4]);
+			return 1;
+		}
+		for (i = 0; i < got; i++)
+			fprintf(out, "%.4f\n", latency[i]);
+		fclose(out);
+	}
 
 	PQclear(exec_or_die(consumer, "SELECT mq_drop_queue('bench_wake')"));
 	PQfinish(idle);

@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# The long benchmarks (make bench-long): what takes minutes rather than
+# seconds, on the same kind of private server as bench/run.sh.
+#
+#   growth  send (8 clients) and read + ack in two transactions (batch 10,
+#           4 consumers; the ack's transaction sends 10 messages back, so
+#           that the depth stays) with 10 000 messages waiting, then with
+#           BENCH_LONG_DEPTH (10 000 000) waiting: how much slower each
+#           operation gets on a deep queue (target: at most 1.2 x).
+#   hold    800 messages/s offered (2 producers), 4 consumers reading and
+#           acking batches of up to 10 at up to 800 transactions/s, for
+#           BENCH_LONG_PRE (20) s, then BENCH_LONG_HOLD (60) s while another
+#           session holds an XID open (BEGIN; SELECT txid_current();
+#           SELECT pg_sleep(...)), then BENCH_LONG_PRE s more: the share of
+#           the messages sent during the hold that were delivered (acked)
+#           during it (target: at least 95 %), the p99 latency of a consumer
+#           transaction during the hold against before it (target: at most
+#           2 x), and the dead tuples of the queue's table.
+#   memory  one backend runs BENCH_LONG_CALLS (200 000) transactions, each
+#           calling every queue, topic and stream function once (send,
+#           send_batch, read, ack, nack, extend, peek, pop, publish, append,
+#           append_batch, stream_read, consume, seek, the views); its
+#           private memory (RssAnon) is sampled as it goes: after warm-up
+#           (a tenth of the calls) it must stay flat.
+#
+#   BENCH_LONG_SCENARIOS="growth hold memory" ./bench/long.sh
+#
+# Results go to $QUEUE_TMP/bench-long/results.md; like bench/run.sh it exits
+# 0 whether or not a target is met.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+SCENARIOS=${BENCH_LONG_SCENARIOS:-growth hold memory}
+DEPTH=${BENCH_LONG_DEPTH:-10000000}
+PRE=${BENCH_LONG_PRE:-20}
+HOLD=${BENCH_LONG_HOLD:-60}
+CALLS=${BENCH_LONG_CALLS:-200000}
+bench_paths "$QUEUE_TMP/bench-long"
+OUT=$DIR/results.md
+
+pgbench_run() {	# log-name pgbench-arguments...
+	local name=$1
+	shift
+	"$PGBIN/pgbench" -h "$SOCK" -p "$BENCH_PORT" -U postgres -n -M prepared "$@" "$DB" \
+		>"$DIR/runs/$name.out" 2>&1
+}
+
+tps_of() {	# log-name
+	sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$DIR/runs/$1.out"
+}
+
+say() {
+	echo "$@"
+	echo "$@" >>"$OUT"
+}
+
+# --- growth -----------------------------------------------------------
+
+# Queue q with n messages waiting, sent in batches of 100 000.
+fill_q() {	# n
+	psql_bench -f "$BENCH/sql/reset.sql" >/dev/null
+	psql_bench -At -c "SELECT format('SELECT count(*) FROM mq_send_batch(%L, ARRAY(SELECT bench.body(g) FROM generate_series(%s, %s) AS g))', 'q', i, least(i + 99999, $1)) FROM generate_series(1, $1, 100000) AS i" |
+		psql_bench >/dev/null
+	psql_bench -f "$BENCH/sql/settle.sql" >/dev/null
+}
+
+growth() {
+	local depth send ack2 rows=""
+	# Read + ack in two transactions, batch 10, sending 10 back with the
+	# ack so that the queue keeps its depth through the run.
+	{
+		echo "-- read 10, then ack them and send 10 back in one transaction"
+		echo "SELECT coalesce(array_agg(receipt), '{}') AS r FROM mq_read('q', 10) \\gset"
+		echo "BEGIN;"
+		echo "SELECT mq_ack('q', :r::bigint[]);"
+		echo "SELECT count(*) FROM mq_send_batch('q', ARRAY(SELECT bench.body(g) FROM generate_series(1, 10) AS g));"
+		echo "COMMIT;"
+	} >"$WORKLOADS_DIR/growth.ack2.sql"
+	say ""
+	say "## Cost growth: 10 000 against $DEPTH messages waiting"
+	say ""
+	for depth in 10000 "$DEPTH"; do
+		echo "  filling q with $depth messages"
+		fill_q "$depth"
+		pgbench_run "growth.send.$depth" -T "$SECONDS_PER_RUN" -c 8 -j 2 -f "$WORKLOADS_DIR/send.queue.sql"
+		send=$(tps_of "growth.send.$depth")
+		fill_q "$depth"
+		pgbench_run "growth.ack2.$depth" -T "$SECONDS_PER_RUN" -c 4 -j 2 -f "$WORKLOADS_DIR/growth.ack2.sql"
+		# Each script reads and acks 10 and sends 10 back: the depth stays.
+		ack2=$(awk -v t="$(tps_of "growth.ack2.$depth")" 'BEGIN { printf "%.1f", t * 10 }')
+		printf '  depth %-9s send %8.0f msg/s   read + ack %8.0f msg/s\n' "$depth" "$send" "$ack2"
+		rows="$rows$depth $send $ack2"$'\n'
+	done
+	echo "$rows" | awk -v bullet="- " 'NF == 3 { d[++n] = $1; s[n] = $2; a[n] = $3 }
+	END {
+		print "| messages waiting | send msg/s | read + ack msg/s |"
+		print "|---:|---:|---:|"
+		for (i = 1; i <= n; i++) printf "| %d | %.0f | %.0f |\n", d[i], s[i], a[i]
+		print ""
+		gs = s[1] / s[2]; ga = a[1] / a[2]
+		printf "%s%s  send       %.2f x slower per operation at %d messages, target <= 1.2\n", bullet, (gs <= 1.2 ? "PASS" : "FAIL"), gs, d[2]
+		printf "%s%s  read + ack %.2f x slower per operation at %d messages, target <= 1.2\n", bullet, (ga <= 1.2 ? "PASS" : "FAIL"), ga, d[2]
+	}' | tee -a "$OUT"
+}
+
+# --- hold -------------------------------------------------------------
+
+hold() {
+	local total=$((2 * PRE + HOLD)) t0 sampler relname
+	say ""
+	say "## A session holding an XID for $HOLD s (800 msg/s offered, 4 consumers)"
+	say ""
+	psql_bench -f "$BENCH/sql/reset.sql" >/dev/null
+	psql_bench -f "$BENCH/sql/settle.sql" >/dev/null
+	relname=$(psql_bench -At -c "SELECT 'q_' || id FROM mq.objects WHERE name = 'q'")
+	cat >"$WORKLOADS_DIR/hold.read.sql" <<'SQL'
+-- read up to 10 and ack them in a second transaction, no waiting
+SELECT coalesce(array_agg(receipt), '{}') AS r FROM mq_read('q', 10) \gset
+SELECT mq_ack('q', :r::bigint[]);
+SQL
+	rm -f "$DIR"/runs/hold.read.[0-9]* "$DIR"/runs/hold.samples
+	t0=$(date +%s.%N)
+	# Samples: seconds since the start, sent, acked, dead tuples of q's table.
+	(
+		while :; do
+			psql_bench -At -F ' ' -c "SELECT extract(epoch FROM clock_timestamp()) - $t0,
+				(SELECT sent FROM mq_stats WHERE queue = 'q'), (SELECT acked FROM mq_stats WHERE queue = 'q'),
+				(SELECT n_dead_tup FROM pg_stat_user_tables WHERE schemaname = 'mq' AND relname = '$relname')" \
+				>>"$DIR/runs/hold.samples" 2>/dev/null || true
+			sleep 1
+		done
+	) &
+	sampler=$!
+	(cd "$DIR/runs" && "$PGBIN/pgbench" -h "$SOCK" -p "$BENCH_PORT" -U postgres -n -M prepared \
+		-T "$total" -c 2 -j 1 -R 800 -f "$WORKLOADS_DIR/send.queue.sql" "$DB" >hold.send.out 2>&1) &
+	local producer=$!
+	(cd "$DIR/runs" && "$PGBIN/pgbench" -h "$SOCK" -p "$BENCH_PORT" -U postgres -n -M prepared \
+		-T "$total" -c 4 -j 1 -R 800 -l --log-prefix=hold.read -f "$WORKLOADS_DIR/hold.read.sql" "$DB" \
+		>hold.read.out 2>&1) &
+	local consumers=$!
+	sleep "$PRE"
+	echo "  holding an XID for $HOLD s"
+	psql_bench -c "BEGIN" -c "SELECT txid_current()" -c "SELECT pg_sleep($HOLD)" -c "COMMIT" >/dev/null
+	echo "  hold over"
+	wait "$producer" "$consumers" || true
+	kill "$sampler" 2>/dev/null || true
+	wait "$sampler" 2>/dev/null || true
+
+	# Delivered during the hold: acked / sent between the samples nearest to
+	# its start and end.  Latency: consumer transactions (pgbench's own
+	# figure, from the scheduled start) completed before the hold (after 5 s
+	# of warm-up) and during it.
+	cat "$DIR"/runs/hold.read.[0-9]* |
+		awk -v t0="$t0" '{ print $5 + $6 / 1e6 - t0, $3 / 1000 }' >"$DIR/runs/hold.latency"
+	awk -v pre="$PRE" -v hold="$HOLD" -v bullet="- " '
+	function p99(list,   a, n, i, j, t) {
+		n = split(list, a, " ")
+		if (n == 0) return 0
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return a[int(n * 0.99) > 0 ? int(n * 0.99) : 1]
+	}
+	FILENAME ~ /samples$/ {
+		if (s0 == "" && $1 >= pre) { s0 = $2; a0 = $3; d0 = $4 }
+		if (s1 == "" && $1 >= pre + hold) { s1 = $2; a1 = $3; d1 = $4 }
+		if ($4 + 0 > dmax) dmax = $4 + 0
+		next
+	}
+	$1 >= 5 && $1 < pre { before = before " " $2 }
+	$1 >= pre && $1 < pre + hold { during = during " " $2 }
+	END {
+		sent = s1 - s0; acked = a1 - a0
+		pct = sent > 0 ? 100 * acked / sent : 0
+		pb = p99(before); pd = p99(during)
+		printf "%s%s  delivered during the hold: %.1f %% (%d of %d sent), target >= 95 %%\n", bullet, (pct >= 95 ? "PASS" : "FAIL"), pct, acked, sent
+		printf "%s%s  read latency p99: %.2f ms before the hold, %.2f ms during it (%.2f x), target <= 2 x\n", bullet, (pb > 0 && pd <= 2 * pb ? "PASS" : "FAIL"), pb, pd, (pb > 0 ? pd / pb : 0)
+		printf "%sdead tuples of the queue table: %d at the start of the hold, %d at its end, %d at most\n", bullet, d0, d1, dmax
+	}' "$DIR/runs/hold.samples" "$DIR/runs/hold.latency" | tee -a "$OUT"
+}
+
+# --- memory -----------------------------------------------------------
+
+memory() {
+	local pid="" i rss samples=""
+	say ""
+	say "## Backend memory over $CALLS transactions calling every function"
+	say ""
+	psql_bench >/dev/null <<'SQL'
+SELECT mq_drop_queue('m', if_exists => true);
+SELECT mq_drop_queue('mt_sub', if_exists => true);
+SELECT mq_drop_topic('mt', if_exists => true);
+SELECT mq_drop_stream('ms', if_exists => true);
+SELECT mq_create_queue('m');
+SELECT mq_create_queue('mt_sub');
+SELECT mq_create_topic('mt');
+SELECT mq_subscribe('mt', 'mt_sub', 'order.#');
+SELECT mq_create_stream('ms', partitions => 2);
+SELECT mq_create_group('ms', 'g');
+SQL
+	cat >"$WORKLOADS_DIR/memory.sql" <<'SQL'
+-- every function once per transaction
+BEGIN;
+SELECT mq_send('m', '{"n": 1}', '{"h": 1}');
+SELECT count(*) FROM mq_send_batch('m', ARRAY['{"n": 2}', '{"n": 3}']::jsonb[]);
+SELECT receipt AS r1 FROM mq_read('m', 1) \gset
+SELECT mq_extend('m', :r1, '30 s');
+SELECT mq_nack('m', :r1);
+SELECT count(*) FROM mq_peek('m', 3);
+SELECT coalesce(array_agg(receipt), '{}') AS r FROM mq_read('m', 10) \gset
+SELECT mq_ack('m', :r::bigint[]);
+SELECT count(*) FROM mq_pop('m', 10);
+SELECT mq_publish('mt', 'order.created', '{"n": 4}');
+SELECT count(*) FROM mq_pop('mt_sub', 10);
+SELECT * FROM mq_append('ms', '{"n": 5}', key => 'k');
+SELECT count(*) FROM mq_append_batch('ms', ARRAY['{"n": 6}', '{"n": 7}']::jsonb[]);
+SELECT count(*) FROM mq_stream_read('ms', 0, 0, 2);
+SELECT count(*) FROM mq_consume('ms', 'g', 10);
+COMMIT;
+SELECT count(*) FROM mq_queues;
+SELECT count(*) FROM mq_stats;
+SQL
+	(cd "$DIR/runs" && "$PGBIN/pgbench" -h "$SOCK" -p "$BENCH_PORT" -U postgres -n -M prepared \
+		-t "$CALLS" -c 1 -f "$WORKLOADS_DIR/memory.sql" "$DB" >memory.out 2>&1) &
+	local bench=$!
+	for i in $(seq 1 50); do
+		pid=$(psql_bench -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = '$DB' LIMIT 1")
+		[ -n "$pid" ] && break
+		sleep 0.2
+	done
+	if [ -z "$pid" ]; then
+		say "- FAIL  memory: no pgbench backend found"
+		wait "$bench" || true
+		return
+	fi
+	# RssAnon (kB) every 2 s until the end.
+	while kill -0 "$bench" 2>/dev/null; do
+		rss=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+		[ -n "$rss" ] && samples="$samples$rss"$'\n'
+		sleep 2
+	done
+	wait "$bench" || true
+	echo "$samples" >"$DIR/runs/memory.samples"
+	awk -v calls="$CALLS" -v bullet="- " 'NF == 1 { n++; rss[n] = $1 }
+	END {
+		if (n < 3) { printf "%sFAIL  memory: too few samples (%d); raise BENCH_LONG_CALLS\n", bullet, n; exit }
+		w = int(n / 10) + 1
+		printf "%sRssAnon of the backend: %d kB after warm-up (sample %d of %d), %d kB at the end\n", bullet, rss[w], w, n, rss[n]
+		growth = rss[n] - rss[w]
+		printf "%s%s  memory grew by %d kB after warm-up over %d transactions, target: flat (< 1 MB)\n", bullet, (growth < 1024 ? "PASS" : "FAIL"), growth, calls
+	}' "$DIR/runs/memory.samples" | tee -a "$OUT"
+}
+
+trap 'stop_server' EXIT
+trap 'exit 130' INT TERM
+
+echo "starting the benchmark server (port $BENCH_PORT, data in $DATA)"
+init_server
+start_server
+create_db
+write_workloads
+{
+	echo "# queue long benchmarks"
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores; load average at the start $(cut -d' ' -f1-3 /proc/loadavg)."
+} | as_pg tee "$OUT" >/dev/null
+chmod a+w "$OUT"
+for s in $SCENARIOS; do
+	case $s in
+		growth | hold | memory) "$s" ;;
+		*) echo "unknown scenario: $s (growth hold memory)" >&2; exit 2 ;;
+	esac
+done
+echo
+echo "results written to $OUT"
+exit 0
