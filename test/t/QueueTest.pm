@@ -81,9 +81,11 @@ sub sql_error
 # SIGKILL a backend (a fresh idle one when no pid is given) and wait until
 # the postmaster has killed every other backend, reinitialised shared memory
 # and finished crash recovery.  The node needs restart_after_crash = on.
+# With may_be_gone, a backend that has exited meanwhile is no error: returns
+# 0 then, 1 after a crash.
 sub crash_backend
 {
-	my ($node, $pid) = @_;
+	my ($node, $pid, $may_be_gone) = @_;
 	my $victim;
 	my $offset = -s $node->logfile;
 
@@ -92,7 +94,11 @@ sub crash_backend
 		$victim = $node->background_psql('postgres', on_error_stop => 0);
 		$pid = $victim->query_safe('SELECT pg_backend_pid()');
 	}
-	kill 'KILL', $pid or die "cannot kill backend $pid: $!";
+	if (!kill 'KILL', $pid)
+	{
+		return 0 if $may_be_gone;
+		die "cannot kill backend $pid: $!";
+	}
 	$node->wait_for_log(qr/server process \(PID $pid\) was terminated by signal 9/,
 		$offset);
 	$node->wait_for_log(qr/database system is ready to accept connections/,
@@ -100,7 +106,7 @@ sub crash_backend
 	$node->poll_query_until('postgres', 'SELECT 1', '1')
 	  or die "server did not come back after the crash";
 	session_close($victim) if $victim;
-	return;
+	return 1;
 }
 
 # Wait until the WAL written so far is flushed (by the WAL writer, or by
