@@ -64,6 +64,7 @@
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/hsearch.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -98,6 +99,10 @@ struct QueueState
 	pg_atomic_uint64 min_until;
 	pg_atomic_uint64 stats[NUM_QUEUE_STATS];	/* counted at commit */
 	pg_atomic_uint64 stats_reset;	/* TimestampTz of the last reset */
+	/* the floor (storage.c), under floor_lock */
+	slock_t		floor_lock;
+	uint64		floor;			/* no live row has a smaller key */
+	uint64		floor_gen;		/* bumped by every insert */
 	/* under the partition lock */
 	uint8		depth_state;
 	int8		slot;			/* COUNTING: the published snapshot */
@@ -224,6 +229,9 @@ qstate_find_ext(Oid relid, bool create, bool quiet, LWLockMode mode, LWLock **lo
 			pg_atomic_init_u64(&qs->stats[i], 0);
 		pg_atomic_init_u64(&qs->stats_reset, (uint64) GetCurrentTimestamp());
 		pg_atomic_init_u64(&qs->min_until, (uint64) PG_INT64_MAX);
+		SpinLockInit(&qs->floor_lock);
+		qs->floor = 0;
+		qs->floor_gen = 0;
 		qs->depth_state = DEPTH_UNINIT;
 		qs->slot = -1;
 		qs->counter_pid = 0;
@@ -237,6 +245,58 @@ static QueueState *
 qstate_find(Oid relid, bool create, LWLockMode mode, LWLock **lock)
 {
 	return qstate_find_ext(relid, create, false, mode, lock);
+}
+
+/* ---------------------------------------------------------------------
+ * The floor: where readers start (see storage.c)
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * A row's (rank, id) as one number in the same order, for ids below 2^56;
+ * 0 (the lowest) for any other, which can only lower the floor to the
+ * start, never raise it.
+ */
+uint64
+qstate_floor_key(int16 rank, int64 id)
+{
+	if (rank < 0 || rank > QUEUE_PRIORITY_MAX || id < 0 || id >= ((int64) 1 << 56))
+		return 0;
+	return ((uint64) rank << 56) | (uint64) id;
+}
+
+void
+qstate_floor_get(QueueState *qs, uint64 *floor, uint64 *gen)
+{
+	SpinLockAcquire(&qs->floor_lock);
+	*floor = qs->floor;
+	*gen = qs->floor_gen;
+	SpinLockRelease(&qs->floor_lock);
+}
+
+/* A row with this key is in the index now (its transaction may abort). */
+void
+qstate_floor_inserted(QueueState *qs, uint64 key)
+{
+	SpinLockAcquire(&qs->floor_lock);
+	qs->floor_gen++;
+	if (key < qs->floor)
+		qs->floor = key;
+	SpinLockRelease(&qs->floor_lock);
+}
+
+/*
+ * A scan that started at generation gen found no live row below key: raise
+ * the floor to it, unless a row was inserted since the scan started (it
+ * may lie below key where the scan had passed already).
+ */
+void
+qstate_floor_advance(QueueState *qs, uint64 gen, uint64 key)
+{
+	SpinLockAcquire(&qs->floor_lock);
+	if (qs->floor_gen == gen && key > qs->floor)
+		qs->floor = key;
+	SpinLockRelease(&qs->floor_lock);
 }
 
 /*

@@ -187,6 +187,10 @@ extern uint32 qstate_waiters(QueueState *qs);
 extern bool qstate_segment_check(QueueState *qs, int32 seg);
 extern int32 qstate_segment(QueueState *qs);
 extern void qstate_waiters_add(QueueState *qs, int delta);
+extern uint64 qstate_floor_key(int16 rank, int64 id);
+extern void qstate_floor_get(QueueState *qs, uint64 *floor, uint64 *gen);
+extern void qstate_floor_inserted(QueueState *qs, uint64 key);
+extern void qstate_floor_advance(QueueState *qs, uint64 gen, uint64 key);
 extern void qstate_wake(Oid relid);
 extern void qstate_add_stats(Oid relid, const int64 *counts);
 extern bool qstate_read_stats(Oid relid, int64 *counts, TimestampTz *reset_at,

@@ -24,6 +24,23 @@
  * transaction rolls back.  The caller decides when the WAL must be flushed
  * (queue_ops.c), so that the count also survives a crash.
  *
+ * The floor.  Acked rows stay in the index until vacuum removes them, and
+ * while any transaction holds back the xmin horizon they cannot be marked
+ * dead in it either; a read that started at the front of the index would
+ * step over all of them, every time.  So each queue has a floor in shared
+ * memory (qstate.c), a key (rank, id) below which no row is live, and scans
+ * start there.  A scan raises it to the key of the first row it meets that
+ * is not gone for good -- a row is gone when its insert aborted or its
+ * delete committed (for SnapshotSelf it never comes back, whatever old
+ * snapshots still see it); a row whose insert or delete is in progress, or
+ * whose HOT chain goes on, stops the floor -- unless a row was inserted
+ * since the scan started: that row may lie where the scan had passed
+ * already, so the floor stays.  Every insert, once its index entry is in
+ * place, counts itself and lowers the floor to its key if that is lower (a
+ * higher priority, or an id taken before a later one was committed).  The
+ * floor is shared memory only: after a restart it starts at the front
+ * again, and on a standby it is not used.
+ *
  * Locking: a scan holds the content lock of the heap buffer that holds the
  * current candidate (exclusive when it may claim it) from
  * storage_scan_next() until the next call or storage_scan_release(); the
@@ -42,6 +59,8 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
 #include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
@@ -85,6 +104,16 @@ struct StorageScan
 	HeapTupleData tuple;		/* current candidate, points into buf */
 	TimestampTz next_visible;	/* earliest visible_at passed over */
 	bool		include_delayed;	/* return rows whose visible_at is ahead */
+	/* the floor (see the file header) */
+	QueueState *qs;				/* NULL: no floor (recovery) */
+	uint64		floor;			/* where this scan started */
+	uint64		floor_gen;		/* inserts counted when it started */
+	bool		floor_found;	/* the first row not gone has been met */
+	uint64		floor_next;		/* its key, once found */
+	bool		passed_any;		/* a gone row has been passed */
+	uint64		passed;			/* the key of the last one */
+	ScanKeyData rowkey;
+	ScanKeyData members[2];
 };
 
 static void
@@ -264,6 +293,16 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 			ExecDropSingleTupleTableSlot(slots[i]);
 		pfree(slots);
 	}
+	/* Now that the rows are in the index, readers may not start above them. */
+	{
+		int64		min_id = ids[0];
+		int			i;
+
+		for (i = 1; i < nmsgs; i++)
+			min_id = Min(min_id, ids[i]);
+		qstate_floor_inserted(qstate_get(RelationGetRelid(qrel->heap)),
+							  qstate_floor_key(rank, min_id));
+	}
 	xact_note_depth(RelationGetRelid(qrel->heap), nmsgs);
 	xact_count(RelationGetRelid(qrel->heap), STAT_SENT, nmsgs);
 }
@@ -277,6 +316,7 @@ StorageScan *
 storage_scan_begin(QueueRel *qrel, bool for_claim, bool include_delayed)
 {
 	StorageScan *scan = palloc0(sizeof(StorageScan));
+	int			nkeys = 0;
 
 	scan->qrel = qrel;
 	scan->for_claim = for_claim;
@@ -284,9 +324,96 @@ storage_scan_begin(QueueRel *qrel, bool for_claim, bool include_delayed)
 	scan->cid = GetCurrentCommandId(false);
 	scan->buf = InvalidBuffer;
 	scan->next_visible = DT_NOEND;
-	scan->iscan = index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, 0, 0);
-	index_rescan(scan->iscan, NULL, 0, NULL, 0);
+	if (!RecoveryInProgress())
+	{
+		scan->qs = qstate_get(RelationGetRelid(qrel->heap));
+		qstate_floor_get(scan->qs, &scan->floor, &scan->floor_gen);
+	}
+	if (scan->floor > 0)
+	{
+		/*
+		 * ROW(rank, id) >= ROW(floor rank, floor id); the members of a row
+		 * comparison carry btree's three-way comparison functions.
+		 */
+		ScanKeyEntryInitialize(&scan->members[0], SK_ROW_MEMBER, 1,
+							   BTGreaterEqualStrategyNumber, INT2OID, InvalidOid,
+							   F_BTINT2CMP, Int16GetDatum((int16) (scan->floor >> 56)));
+		ScanKeyEntryInitialize(&scan->members[1], SK_ROW_MEMBER | SK_ROW_END, 2,
+							   BTGreaterEqualStrategyNumber, INT8OID, InvalidOid,
+							   F_BTINT8CMP, Int64GetDatum((int64) (scan->floor & (((uint64) 1 << 56) - 1))));
+		MemSet(&scan->rowkey, 0, sizeof(ScanKeyData));
+		scan->rowkey.sk_flags = SK_ROW_HEADER;
+		scan->rowkey.sk_attno = 1;
+		scan->rowkey.sk_strategy = BTGreaterEqualStrategyNumber;
+		scan->rowkey.sk_argument = PointerGetDatum(scan->members);
+		nkeys = 1;
+	}
+	scan->iscan = index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, nkeys, 0);
+	/* The keys of the rows passed over tell how far the floor may rise. */
+	scan->iscan->xs_want_itup = scan->qs != NULL;
+	index_rescan(scan->iscan, nkeys ? &scan->rowkey : NULL, nkeys, NULL, 0);
 	return scan;
+}
+
+/* The (rank, id) of the index entry the scan is on, as a floor key. */
+static uint64
+entry_key(StorageScan *scan)
+{
+	IndexScanDesc iscan = scan->iscan;
+	bool		isnull;
+	int16		rank = DatumGetInt16(index_getattr(iscan->xs_itup, 1, iscan->xs_itupdesc, &isnull));
+	int64		id = DatumGetInt64(index_getattr(iscan->xs_itup, 2, iscan->xs_itupdesc, &isnull));
+
+	return qstate_floor_key(rank, id);
+}
+
+/*
+ * Whether the row an index entry points to (root of its HOT chain, at tid,
+ * in the locked buffer), not visible now, is gone for good: inserted by a
+ * transaction that aborted, or deleted by one that committed.  A row whose
+ * insert is still in progress, or whose chain goes on, is not.
+ */
+static bool
+entry_gone(StorageScan *scan, ItemPointer tid)
+{
+	Page		page = BufferGetPage(scan->buf);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	ItemId		lp;
+	HeapTupleData tup;
+	TransactionId dead_after;
+
+	if (off > PageGetMaxOffsetNumber(page))
+		return true;
+	lp = PageGetItemId(page, off);
+	if (!ItemIdIsUsed(lp) || ItemIdIsDead(lp))
+		return true;
+	if (!ItemIdIsNormal(lp))
+		return false;
+	tup.t_data = (HeapTupleHeader) PageGetItem(page, lp);
+	tup.t_len = ItemIdGetLength(lp);
+	tup.t_tableOid = RelationGetRelid(scan->qrel->heap);
+	tup.t_self = *tid;
+	if (HeapTupleHeaderIsHotUpdated(tup.t_data))
+		return false;
+	switch (HeapTupleSatisfiesVacuumHorizon(&tup, scan->buf, &dead_after))
+	{
+		case HEAPTUPLE_DEAD:
+		case HEAPTUPLE_RECENTLY_DEAD:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* The scan met a row that may be live: the floor can rise to it, no further. */
+static inline void
+floor_stop(StorageScan *scan)
+{
+	if (scan->qs != NULL && !scan->floor_found)
+	{
+		scan->floor_found = true;
+		scan->floor_next = entry_key(scan);
+	}
 }
 
 static inline char *
@@ -340,7 +467,16 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
 		CHECK_FOR_INTERRUPTS();
 		tid = index_getnext_tid(scan->iscan, ForwardScanDirection);
 		if (tid == NULL)
+		{
+			/* Every row passed is gone: the floor may rise past the last. */
+			if (scan->qs != NULL && !scan->floor_found && scan->passed_any &&
+				scan->passed > 0 && (scan->passed & (((uint64) 1 << 56) - 1)) != (((uint64) 1 << 56) - 1))
+			{
+				scan->floor_found = true;
+				scan->floor_next = scan->passed + 1;
+			}
 			return false;
+		}
 		ctid = *tid;
 		blkno = ItemPointerGetBlockNumber(&ctid);
 		if (!BufferIsValid(scan->buf) || BufferGetBlockNumber(scan->buf) != blkno)
@@ -354,9 +490,20 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
 			/* Let the index forget entries no one can see any more. */
 			if (!scan->iscan->xactStartedInRecovery)
 				scan->iscan->kill_prior_tuple = all_dead;
+			if (scan->qs != NULL && !scan->floor_found)
+			{
+				if (all_dead || entry_gone(scan, tid))
+				{
+					scan->passed_any = true;
+					scan->passed = entry_key(scan);
+				}
+				else
+					floor_stop(scan);
+			}
 			storage_scan_release(scan);
 			continue;
 		}
+		floor_stop(scan);
 		scan->tuple.t_self = ctid;
 		if (HeapTupleSatisfiesUpdate(&scan->tuple, scan->cid, scan->buf) != TM_Ok)
 		{
@@ -442,6 +589,8 @@ void
 storage_scan_end(StorageScan *scan)
 {
 	storage_scan_release(scan);
+	if (scan->qs != NULL && scan->floor_found && scan->floor_next > scan->floor)
+		qstate_floor_advance(scan->qs, scan->floor_gen, scan->floor_next);
 	if (BufferIsValid(scan->buf))
 		ReleaseBuffer(scan->buf);
 	index_endscan(scan->iscan);
