@@ -31,6 +31,7 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "utils/array.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
@@ -1082,4 +1083,69 @@ mq_drop_queue(PG_FUNCTION_ARGS)
 	catalog_changed();
 	catalog_leave(&cxt);
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * DROP EXTENSION queue without CASCADE while queues or streams hold data:
+ * refuse (2BP01) and say what would be lost.  Called before the drop runs.
+ */
+void
+catalog_check_drop_extension(DropStmt *stmt)
+{
+	ListCell   *lc;
+	bool		ours = false;
+	Oid			extoid;
+	CatalogContext cxt;
+	char		sql[1024];
+	const char *schema;
+	int64		figures[4] = {0, 0, 0, 0};
+	int			i;
+
+	if (stmt->removeType != OBJECT_EXTENSION || stmt->behavior == DROP_CASCADE)
+		return;
+	foreach(lc, stmt->objects)
+		if (strcmp(strVal(lfirst(lc)), "queue") == 0)
+			ours = true;
+	if (!ours || !OidIsValid(extoid = get_extension_oid("queue", true)))
+		return;
+	catalog_enter(&cxt);
+	{
+		Datum		arg = ObjectIdGetDatum(extoid);
+		Oid			type = OIDOID;
+
+		catalog_exec("SELECT n.nspname FROM pg_catalog.pg_extension e"
+					 " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
+					 " WHERE e.oid OPERATOR(pg_catalog.=) $1", 1, &type, &arg, NULL);
+		if (SPI_processed != 1)
+			elog(ERROR, "could not find the schema of extension \"queue\"");
+		schema = quote_identifier(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	}
+	snprintf(sql, sizeof(sql),
+			 "SELECT (SELECT count(*) FROM %s.mq_queues WHERE depth > 0),"
+			 " (SELECT coalesce(sum(depth), 0) FROM %s.mq_queues),"
+			 " (SELECT count(DISTINCT stream) FROM %s.mq_streams WHERE records > 0),"
+			 " (SELECT coalesce(sum(records), 0) FROM %s.mq_streams)",
+			 schema, schema, schema, schema);
+	catalog_exec(sql, 0, NULL, NULL, NULL);
+	for (i = 0; i < 4 && SPI_processed == 1; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+
+		if (!isnull)
+			figures[i] = SPI_gettypeid(SPI_tuptable->tupdesc, i + 1) == NUMERICOID ?
+				DatumGetInt64(DirectFunctionCall1(numeric_int8, d)) : DatumGetInt64(d);
+	}
+	catalog_leave(&cxt);
+	if (figures[0] == 0 && figures[2] == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("cannot drop extension queue because its queues or streams hold data"),
+			 errdetail("%lld message%s in %lld queue%s and %lld record%s in %lld stream%s would be lost.",
+					   (long long) figures[1], figures[1] == 1 ? "" : "s",
+					   (long long) figures[0], figures[0] == 1 ? "" : "s",
+					   (long long) figures[3], figures[3] == 1 ? "" : "s",
+					   (long long) figures[2], figures[2] == 1 ? "" : "s"),
+			 errhint("Empty them first (mq_purge, mq_drop_stream), or use DROP EXTENSION queue CASCADE to drop them with it.")));
 }

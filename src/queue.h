@@ -109,6 +109,8 @@ extern int	catalog_exec_plan(struct _SPI_plan *plan, Datum *values, const char *
 extern void catalog_ddl(const char *sql);
 extern void catalog_changed(void);
 extern void catalog_cache_ready(void);
+struct DropStmt;
+extern void catalog_check_drop_extension(struct DropStmt *stmt);
 
 /* The beginning of an entry of a per-backend cache of names. */
 typedef struct NameCacheEntry

@@ -244,6 +244,9 @@ queue_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
 				dbname = ((RenameStmt *) stmt)->subname;
 			break;
+		case T_DropStmt:
+			catalog_check_drop_extension((DropStmt *) stmt);
+			break;
 		case T_CreatedbStmt:
 			{
 				ListCell   *lc;
