@@ -59,7 +59,7 @@ say() {
 # Queue q with n messages waiting, sent in batches of 100 000.
 fill_q() {	# n
 	psql_bench -f "$BENCH/sql/reset.sql" >/dev/null
-	psql_bench -At -c "SELECT format('SELECT count(*) FROM mq_send_batch(%L, ARRAY(SELECT bench.body(g) FROM generate_series(%s, %s) AS g))', 'q', i, least(i + 99999, $1)) FROM generate_series(1, $1, 100000) AS i" |
+	psql_bench -At -c "SELECT format('SELECT count(*) FROM mq_send_batch(%L, ARRAY(SELECT bench.body(g) FROM generate_series(%s, %s) AS g));', 'q', i, least(i + 99999, $1)) FROM generate_series(1, $1, 100000) AS i" |
 		psql_bench >/dev/null
 	psql_bench -f "$BENCH/sql/settle.sql" >/dev/null
 }
