@@ -27,7 +27,12 @@ OBJS = \
 	src/wakeup.o \
 	src/worker.o
 
+# sql/queue.sql is the install script of the current version; every older
+# version's script is kept as it was released, with an update script from
+# each version to the next (test/t/013_upgrade.pl checks that updating
+# gives what a fresh install gives).
 DATA_built = sql/queue--$(EXTVERSION).sql
+DATA = sql/queue--0.1.0.sql $(wildcard sql/queue--*--*.sql)
 EXTRA_CLEAN = sql/queue--$(EXTVERSION).sql src/cflags.stamp
 
 PG_CONFIG ?= pg_config
