@@ -1,0 +1,69 @@
+# pg_dump and pg_restore of a database with queues, topics and streams:
+# the restored objects hold the same data and go on where they were --
+# message ids, idempotency keys, subscriptions, stream positions and
+# consumer-group positions.  Leases live in shared memory and are not
+# dumped: leased messages are ready again in the restored database.
+use strict;
+use warnings;
+use QueueTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = QueueTest::new_node('dump', extension => 0);
+$node->safe_psql('postgres', 'CREATE DATABASE src');
+$node->safe_psql('postgres', 'CREATE DATABASE dst');
+$node->safe_psql(
+	'src', q{
+	CREATE EXTENSION queue;
+	SELECT mq_create_queue('dead');
+	SELECT mq_create_queue('orders', max_deliveries => 3, dead_letter_queue => 'dead',
+	                       dedup_window => '1 day', visibility_timeout => '1 hour');
+	SELECT mq_send('orders', jsonb_build_object('n', g), headers => '{"h": 1}',
+	               idempotency_key => 'k' || g)
+	  FROM generate_series(1, 5) g;
+	SELECT count(*) FROM mq_read('orders', 2);
+	SELECT mq_create_topic('events');
+	SELECT mq_subscribe('events', 'orders', 'order.#');
+	SELECT mq_create_stream('log', partitions => 2);
+	SELECT mq_create_group('log', 'g');
+	SELECT count(*) FROM mq_append_batch('log', ARRAY['{"r": 1}', '{"r": 2}', '{"r": 3}']::jsonb[],
+	                                     ARRAY['a', 'a', 'a']);
+	SELECT count(*) FROM mq_consume('log', 'g', 1);
+});
+
+my $dump = $node->basedir . '/src.dump';
+command_ok(
+	[ 'pg_dump', '-Fc', '-f', $dump, '-h', $node->host, '-p', $node->port, 'src' ],
+	'pg_dump of a database with queues, topics and streams');
+command_ok(
+	[ 'pg_restore', '--exit-on-error', '-d', 'dst', '-h', $node->host, '-p', $node->port, $dump ],
+	'pg_restore into an empty database');
+
+sub dst { return $node->safe_psql('dst', $_[0]); }
+
+is(dst("SELECT string_agg(queue || ':' || depth, ',' ORDER BY queue) FROM mq_queues"),
+	'dead:0,orders:5', 'queues and their messages are restored');
+is(dst("SELECT visibility_timeout, max_deliveries, dead_letter_queue FROM mq_queues WHERE queue = 'orders'"),
+	'01:00:00|3|dead', 'queue options are restored');
+is( dst(
+		q{SELECT string_agg(id || ':' || (body->>'n') || ':' || deliveries || ':' || (headers->>'h'), ',' ORDER BY id)
+	        FROM mq_peek('orders', 10)}),
+	'1:1:1:1,2:2:1:1,3:3:0:1,4:4:0:1,5:5:0:1',
+	'bodies, headers and delivery counts are restored; leases are not');
+is(dst("SELECT mq_send('orders', '{}', idempotency_key => 'k3')"),
+	'3', 'an idempotency key still finds its message');
+is(dst("SELECT mq_send('orders', '{}')"), '6', 'message ids continue');
+is(dst("SELECT mq_publish('events', 'order.created', '{}')"),
+	'1', 'the subscription is restored');
+is( dst(
+		q{SELECT string_agg(body->>'r', ',' ORDER BY position) FROM mq_consume('log', 'g', 10)}),
+	'2,3', 'the consumer group continues where it was');
+is( dst(
+		q{SELECT position FROM mq_append('log', '{"r": 4}', key => 'a')}),
+	'3', 'stream positions continue');
+is( dst(
+		q{SELECT count(mq_ack('orders', receipt)) FROM mq_read('orders', 100)}),
+	'7', 'every restored message can be read and acked');
+
+$node->stop;
+done_testing();
