@@ -394,7 +394,7 @@ extern int64 storage_next_id(QueueRel *qrel);
 extern void storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 						   TimestampTz visible_at, TimestampTz enqueued_at,
 						   int16 rank, Datum *headers, Datum *bodies);
-extern StorageScan *storage_scan_begin(QueueRel *qrel, bool for_claim,
+extern StorageScan *storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim,
 									  bool include_delayed);
 extern bool storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg);
 extern TimestampTz storage_scan_next_visible(StorageScan *scan);

@@ -514,10 +514,11 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 
 	if (mode == TAKE_LEASE)
 		until = timestamp_plus_interval(now, vt);
-	if (mode != TAKE_PEEK)
+	/* Leases need the queue's shared state; so does the floor, also for a peek. */
+	if (mode != TAKE_PEEK || !RecoveryInProgress())
 		qs = qstate_get(relid);
 
-	scan = storage_scan_begin(qrel, mode != TAKE_PEEK, mode == TAKE_EXPIRE);
+	scan = storage_scan_begin(qrel, qs, mode != TAKE_PEEK, mode == TAKE_EXPIRE);
 	while (n < qty && storage_scan_next(scan, now, &m))
 	{
 		DeadReason	reason;

@@ -312,8 +312,13 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
  * ---------------------------------------------------------------------
  */
 
+/*
+ * A scan of the queue's rows in delivery order, from the floor of the
+ * queue's shared state qs (from the front when qs is NULL, and always on a
+ * standby).
+ */
 StorageScan *
-storage_scan_begin(QueueRel *qrel, bool for_claim, bool include_delayed)
+storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim, bool include_delayed)
 {
 	StorageScan *scan = palloc0(sizeof(StorageScan));
 	int			nkeys = 0;
@@ -324,10 +329,10 @@ storage_scan_begin(QueueRel *qrel, bool for_claim, bool include_delayed)
 	scan->cid = GetCurrentCommandId(false);
 	scan->buf = InvalidBuffer;
 	scan->next_visible = DT_NOEND;
-	if (!RecoveryInProgress())
+	if (qs != NULL && !RecoveryInProgress())
 	{
-		scan->qs = qstate_get(RelationGetRelid(qrel->heap));
-		qstate_floor_get(scan->qs, &scan->floor, &scan->floor_gen);
+		scan->qs = qs;
+		qstate_floor_get(qs, &scan->floor, &scan->floor_gen);
 	}
 	if (scan->floor > 0)
 	{
