@@ -260,9 +260,9 @@ qstate_find(Oid relid, bool create, LWLockMode mode, LWLock **lock)
 uint64
 qstate_floor_key(int16 rank, int64 id)
 {
-	if (rank < 0 || rank > QUEUE_PRIORITY_MAX || id < 0 || id >= ((int64) 1 << 56))
+	if (rank < 0 || rank > QUEUE_PRIORITY_MAX || id < 0 || id >= ((int64) 1 << FLOOR_ID_BITS))
 		return 0;
-	return ((uint64) rank << 56) | (uint64) id;
+	return ((uint64) rank << FLOOR_ID_BITS) | (uint64) id;
 }
 
 void

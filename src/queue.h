@@ -190,6 +190,20 @@ extern bool qstate_segment_check(QueueState *qs, int32 seg);
 extern int32 qstate_segment(QueueState *qs);
 extern void qstate_waiters_add(QueueState *qs, int delta);
 extern uint64 qstate_floor_key(int16 rank, int64 id);
+
+/* The two parts of a floor key (see qstate_floor_key). */
+#define FLOOR_ID_BITS	56
+static inline int16
+floor_key_rank(uint64 key)
+{
+	return (int16) (key >> FLOOR_ID_BITS);
+}
+static inline int64
+floor_key_id(uint64 key)
+{
+	return (int64) (key & ((UINT64CONST(1) << FLOOR_ID_BITS) - 1));
+}
+
 extern void qstate_floor_get(QueueState *qs, uint64 *floor, uint64 *gen);
 extern void qstate_floor_inserted(QueueState *qs, uint64 key);
 extern void qstate_floor_advance(QueueState *qs, uint64 gen, uint64 key);

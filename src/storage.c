@@ -110,8 +110,7 @@ struct StorageScan
 	uint64		floor_gen;		/* inserts counted when it started */
 	bool		floor_found;	/* the first row not gone has been met */
 	uint64		floor_next;		/* its key, once found */
-	bool		passed_any;		/* a gone row has been passed */
-	uint64		passed;			/* the key of the last one */
+	uint64		passed;			/* the key of the last gone row passed, or 0 */
 	ScanKeyData rowkey;
 	ScanKeyData members[2];
 };
@@ -342,10 +341,10 @@ storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim, bool include_
 		 */
 		ScanKeyEntryInitialize(&scan->members[0], SK_ROW_MEMBER, 1,
 							   BTGreaterEqualStrategyNumber, INT2OID, InvalidOid,
-							   F_BTINT2CMP, Int16GetDatum((int16) (scan->floor >> 56)));
+							   F_BTINT2CMP, Int16GetDatum(floor_key_rank(scan->floor)));
 		ScanKeyEntryInitialize(&scan->members[1], SK_ROW_MEMBER | SK_ROW_END, 2,
 							   BTGreaterEqualStrategyNumber, INT8OID, InvalidOid,
-							   F_BTINT8CMP, Int64GetDatum((int64) (scan->floor & (((uint64) 1 << 56) - 1))));
+							   F_BTINT8CMP, Int64GetDatum(floor_key_id(scan->floor)));
 		MemSet(&scan->rowkey, 0, sizeof(ScanKeyData));
 		scan->rowkey.sk_flags = SK_ROW_HEADER;
 		scan->rowkey.sk_attno = 1;
@@ -473,12 +472,15 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
 		tid = index_getnext_tid(scan->iscan, ForwardScanDirection);
 		if (tid == NULL)
 		{
-			/* Every row passed is gone: the floor may rise past the last. */
-			if (scan->qs != NULL && !scan->floor_found && scan->passed_any &&
-				scan->passed > 0 && (scan->passed & (((uint64) 1 << 56) - 1)) != (((uint64) 1 << 56) - 1))
+			/*
+			 * Every row passed is gone: the floor may rise past the last
+			 * (not past one whose key it cannot hold, 0).
+			 */
+			if (scan->qs != NULL && !scan->floor_found && scan->passed > 0)
 			{
 				scan->floor_found = true;
-				scan->floor_next = scan->passed + 1;
+				scan->floor_next = qstate_floor_key(floor_key_rank(scan->passed),
+													floor_key_id(scan->passed) + 1);
 			}
 			return false;
 		}
@@ -498,10 +500,7 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
 			if (scan->qs != NULL && !scan->floor_found)
 			{
 				if (all_dead || entry_gone(scan, tid))
-				{
-					scan->passed_any = true;
 					scan->passed = entry_key(scan);
-				}
 				else
 					floor_stop(scan);
 			}
