@@ -1122,9 +1122,9 @@ catalog_check_drop_extension(DropStmt *stmt)
 	}
 	snprintf(sql, sizeof(sql),
 			 "SELECT (SELECT count(*) FROM %s.mq_queues WHERE depth > 0),"
-			 " (SELECT coalesce(sum(depth), 0) FROM %s.mq_queues),"
+			 " (SELECT coalesce(sum(depth), 0)::pg_catalog.int8 FROM %s.mq_queues),"
 			 " (SELECT count(DISTINCT stream) FROM %s.mq_streams WHERE records > 0),"
-			 " (SELECT coalesce(sum(records), 0) FROM %s.mq_streams)",
+			 " (SELECT coalesce(sum(records), 0)::pg_catalog.int8 FROM %s.mq_streams)",
 			 schema, schema, schema, schema);
 	catalog_exec(sql, 0, NULL, NULL, NULL);
 	for (i = 0; i < 4 && SPI_processed == 1; i++)
@@ -1133,8 +1133,7 @@ catalog_check_drop_extension(DropStmt *stmt)
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
 
 		if (!isnull)
-			figures[i] = SPI_gettypeid(SPI_tuptable->tupdesc, i + 1) == NUMERICOID ?
-				DatumGetInt64(DirectFunctionCall1(numeric_int8, d)) : DatumGetInt64(d);
+			figures[i] = DatumGetInt64(d);
 	}
 	catalog_leave(&cxt);
 	if (figures[0] == 0 && figures[2] == 0)
