@@ -11,6 +11,7 @@ MODULE_big = queue
 OBJS = \
 	src/queue.o \
 	src/catalog.o \
+	src/match.o \
 	src/lease.o \
 	src/policy.o \
 	src/dedup.o \

@@ -43,6 +43,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "match.h"
 #include "queue.h"
 
 PG_FUNCTION_INFO_V1(mq_create_queue);
@@ -70,16 +71,8 @@ queue_check_name(const char *what, text *name, char *out)
 {
 	const char *p = VARDATA_ANY(name);
 	int			len = VARSIZE_ANY_EXHDR(name);
-	int			i;
-	bool		ok = len >= 1 && len <= QUEUE_NAME_MAXLEN;
+	bool		ok = name_is_valid(p, len, QUEUE_NAME_MAXLEN);
 
-	for (i = 0; ok && i < len; i++)
-	{
-		char		c = p[i];
-
-		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-	}
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -15,6 +15,7 @@
  *	  topic.c		topics;  stream.c  streams;  group.c  consumer groups
  *	  position.c	stream positions and the stable horizon
  *	  views.c		figures for the mq_queues and mq_stats views
+ *	  match.c		names, routing keys, patterns (no server state)
  *
  *-------------------------------------------------------------------------
  */

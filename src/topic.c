@@ -44,6 +44,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "match.h"
 #include "queue.h"
 
 PG_FUNCTION_INFO_V1(mq_create_topic);
@@ -51,15 +52,6 @@ PG_FUNCTION_INFO_V1(mq_drop_topic);
 PG_FUNCTION_INFO_V1(mq_subscribe);
 PG_FUNCTION_INFO_V1(mq_unsubscribe);
 PG_FUNCTION_INFO_V1(mq_publish);
-
-#define PATTERN_MAXLEN 255
-
-/* A pattern or routing key split into words. */
-typedef struct Words
-{
-	int			n;
-	char	  **w;
-} Words;
 
 typedef struct Binding
 {
@@ -87,87 +79,6 @@ static HTAB *topic_cache = NULL;
  * Patterns and routing keys
  * ---------------------------------------------------------------------
  */
-
-static bool
-word_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		(c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
-/*
- * Split s into words; with wildcards, '*' and '#' may be whole words.
- * Returns false if s is not well formed.
- */
-static bool
-split_words(const char *s, bool wildcards, Words *out)
-{
-	int			len = strlen(s);
-	int			i;
-	int			start = 0;
-
-	out->n = 0;
-	out->w = palloc(sizeof(char *) * (len / 2 + 2));
-	if (len == 0)
-		return !wildcards;		/* the empty routing key has no words */
-	if (len > PATTERN_MAXLEN)
-		return false;
-	for (i = 0; i <= len; i++)
-	{
-		if (i == len || s[i] == '.')
-		{
-			int			wl = i - start;
-			const char *w = s + start;
-			int			j;
-
-			if (wl == 0)
-				return false;	/* empty word */
-			if (wildcards && wl == 1 && (w[0] == '*' || w[0] == '#'))
-				;
-			else
-				for (j = 0; j < wl; j++)
-					if (!word_char(w[j]))
-						return false;
-			out->w[out->n++] = pnstrdup(w, wl);
-			start = i + 1;
-		}
-	}
-	return true;
-}
-
-/* Does the pattern match the routing key?  (AMQP topic semantics.) */
-static bool
-words_match(const Words *p, const Words *k)
-{
-	/* m[j]: pattern suffix from i matches key suffix from j */
-	bool	   *next = palloc((k->n + 1) * sizeof(bool));
-	bool	   *cur = palloc((k->n + 1) * sizeof(bool));
-	bool		result;
-	int			i,
-				j;
-
-	for (j = 0; j <= k->n; j++)
-		next[j] = (j == k->n);
-	for (i = p->n - 1; i >= 0; i--)
-	{
-		const char *pw = p->w[i];
-
-		for (j = k->n; j >= 0; j--)
-		{
-			if (strcmp(pw, "#") == 0)
-				cur[j] = next[j] || (j < k->n && cur[j + 1]);
-			else if (j < k->n && (strcmp(pw, "*") == 0 || strcmp(pw, k->w[j]) == 0))
-				cur[j] = next[j + 1];
-			else
-				cur[j] = false;
-		}
-		memcpy(next, cur, (k->n + 1) * sizeof(bool));
-	}
-	result = next[0];
-	pfree(next);
-	pfree(cur);
-	return result;
-}
 
 static void
 check_pattern(const char *pattern)
