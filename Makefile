@@ -12,6 +12,7 @@ OBJS = \
 	src/queue.o \
 	src/catalog.o \
 	src/match.o \
+	src/privileges.o \
 	src/lease.o \
 	src/policy.o \
 	src/dedup.o \
@@ -33,7 +34,7 @@ OBJS = \
 # each version to the next (test/t/013_upgrade.pl checks that updating
 # gives what a fresh install gives).
 DATA_built = sql/queue--$(EXTVERSION).sql
-DATA = sql/queue--0.1.0.sql $(wildcard sql/queue--*--*.sql)
+DATA = sql/queue--0.1.0.sql sql/queue--0.2.0.sql $(wildcard sql/queue--*--*.sql)
 EXTRA_CLEAN = sql/queue--$(EXTVERSION).sql src/cflags.stamp
 
 PG_CONFIG ?= pg_config

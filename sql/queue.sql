@@ -23,8 +23,9 @@ CREATE TABLE mq.objects (
     id          int PRIMARY KEY,
     name        text COLLATE "C" NOT NULL UNIQUE,
     kind        "char" NOT NULL CHECK (kind IN ('q', 't', 's')),
-    owner       oid NOT NULL,
-    created_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+    owner       regrole NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    acl         aclitem[]   -- grants (mq_grant); the owner holds every privilege
 );
 CREATE SEQUENCE mq.object_id_seq AS int;
 
@@ -92,6 +93,16 @@ CREATE TABLE mq.stream_floors (
     PRIMARY KEY (stream, partition)
 );
 
+-- Owners and grantees are kept in pg_shdepend, as for any object with an
+-- ACL, so that a role cannot be dropped while it owns or holds a grant on
+-- a queue, topic or stream (the trigger also runs when pg_restore loads
+-- the catalog).
+CREATE FUNCTION mq.objects_dependencies() RETURNS trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'mq_objects_dependencies';
+CREATE TRIGGER objects_dependencies
+    AFTER INSERT OR UPDATE OF id, owner, acl OR DELETE ON mq.objects
+    FOR EACH ROW EXECUTE FUNCTION mq.objects_dependencies();
+
 SELECT pg_catalog.pg_extension_config_dump('mq.objects', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.streams', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.stream_segments', '');
@@ -101,6 +112,13 @@ SELECT pg_catalog.pg_extension_config_dump('mq.topics', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.queues', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.object_id_seq', '');
+
+-- May the calling role see an object (owner, grantee or superuser)?  The
+-- views show only the objects it is true for.
+CREATE FUNCTION mq.visible(owner regrole, acl aclitem[])
+RETURNS boolean
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mq_visible';
 
 /* ---------------------------------------------------------------------
  * Types
@@ -332,7 +350,7 @@ SELECT o.name AS queue,
   JOIN mq.queues q ON q.id = o.id
   LEFT JOIN mq.objects d ON d.id = q.dead_letter_queue
  CROSS JOIN LATERAL mq.queue_figures(o.name) f
- WHERE o.kind = 'q';
+ WHERE o.kind = 'q' AND mq.visible(o.owner, o.acl);
 
 CREATE FUNCTION mq.queue_stats(
     queue text,
@@ -355,7 +373,7 @@ CREATE VIEW mq_stats AS
 SELECT o.name AS queue, s.*
   FROM mq.objects o
  CROSS JOIN LATERAL mq.queue_stats(o.name) s
- WHERE o.kind IN ('q', 's');
+ WHERE o.kind IN ('q', 's') AND mq.visible(o.owner, o.acl);
 
 CREATE FUNCTION mq_stats_reset(queue text DEFAULT NULL)
 RETURNS void
@@ -368,7 +386,7 @@ SELECT t.name AS topic, q.name AS queue, s.pattern
   FROM mq.objects t
   LEFT JOIN mq.subscriptions s ON s.topic = t.id
   LEFT JOIN mq.objects q ON q.id = s.queue
- WHERE t.kind = 't';
+ WHERE t.kind = 't' AND mq.visible(t.owner, t.acl);
 
 /* ---------------------------------------------------------------------
  * Streams
@@ -480,7 +498,7 @@ CREATE VIEW mq_groups AS
 SELECT o.name AS stream, f.consumer_group, f.partition, f."position", f.lag
   FROM mq.objects o
  CROSS JOIN LATERAL mq.group_figures(o.name) f
- WHERE o.kind = 's';
+ WHERE o.kind = 's' AND mq.visible(o.owner, o.acl);
 
 CREATE FUNCTION mq.stream_figures(
     stream text,
@@ -510,12 +528,51 @@ SELECT o.name AS stream,
   FROM mq.objects o
   JOIN mq.streams s ON s.id = o.id
  CROSS JOIN LATERAL mq.stream_figures(o.name) f
- WHERE o.kind = 's';
+ WHERE o.kind = 's' AND mq.visible(o.owner, o.acl);
 
 /* ---------------------------------------------------------------------
- * Privileges (SPEC section 8): creating objects is granted deliberately.
+ * Privileges (SPEC section 8)
  * ---------------------------------------------------------------------
  */
+
+-- privileges: any of send, read, manage, or all.  The owner (or a
+-- superuser) grants anything; a holder of manage grants send and read.
+CREATE FUNCTION mq_grant(name text, role regrole, privileges text[])
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_grant';
+
+-- privileges NULL: every privilege the role holds on the object.
+CREATE FUNCTION mq_revoke(name text, role regrole, privileges text[] DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_revoke';
+
+-- One row per grantee of each object the caller may see, and one row with
+-- a NULL grantee for an object without grants.
+CREATE VIEW mq_grants AS
+SELECT o.name AS object,
+       CASE o.kind WHEN 'q' THEN 'queue' WHEN 't' THEN 'topic' ELSE 'stream' END AS kind,
+       o.owner,
+       g.grantee,
+       g.privileges
+  FROM mq.objects o
+  LEFT JOIN LATERAL (
+        SELECT a.grantee::regrole AS grantee,
+               array_agg(CASE a.privilege_type
+                           WHEN 'INSERT' THEN 'send'
+                           WHEN 'SELECT' THEN 'read'
+                           ELSE 'manage' END
+                         ORDER BY CASE a.privilege_type
+                           WHEN 'INSERT' THEN 1 WHEN 'SELECT' THEN 2 ELSE 3 END) AS privileges
+          FROM pg_catalog.aclexplode(o.acl) a
+         GROUP BY a.grantee) g ON true
+ WHERE mq.visible(o.owner, o.acl);
+
+-- The views show each caller only what it may see.
+GRANT SELECT ON mq_queues, mq_stats, mq_topics, mq_streams, mq_groups, mq_grants TO PUBLIC;
+
+-- Creating objects is granted deliberately.
 
 REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mq_create_topic(text, interval, boolean) FROM PUBLIC;

@@ -55,6 +55,7 @@ uint64		catalog_generation = 0;
 static Oid	mq_namespace = InvalidOid;
 static Oid	mq_objects_relid = InvalidOid;
 static Oid	mq_owner = InvalidOid;
+static int	mq_has_acl = -1;	/* does mq.objects have acl (0.3.0 on)? */
 static bool callbacks_registered = false;
 
 /* ---------------------------------------------------------------------
@@ -253,6 +254,32 @@ objects_relid(void)
 	return mq_objects_relid;
 }
 
+/*
+ * The owner and acl columns of "mq.objects o", for catalog queries.  Until
+ * ALTER EXTENSION queue UPDATE has brought the catalog to 0.3.0 there are
+ * no grants and no owner to check (perms_allow lets everything through),
+ * so that installing a new library does not break a database that has not
+ * run the update yet.
+ */
+const char *
+perms_columns(void)
+{
+	return catalog_has_acl() ? "o.owner, o.acl" : "NULL::pg_catalog.oid, NULL::pg_catalog.aclitem[]";
+}
+
+/* Is the extension installed here, with a catalog that keeps grants? */
+bool
+catalog_has_acl(void)
+{
+	if (mq_has_acl < 0)
+	{
+		if (!OidIsValid(get_extension_oid("queue", true)))
+			return false;
+		mq_has_acl = get_attnum(objects_relid(), "acl") != InvalidAttrNumber;
+	}
+	return mq_has_acl;
+}
+
 /* Tell every backend (this one at the next command) that queues changed. */
 void
 catalog_changed(void)
@@ -275,6 +302,7 @@ queue_cache_invalidate_all(void)
 	mq_namespace = InvalidOid;
 	mq_objects_relid = InvalidOid;
 	mq_owner = InvalidOid;
+	mq_has_acl = -1;
 	if (queue_cache == NULL)
 		return;
 	hash_seq_init(&status, queue_cache);
@@ -416,18 +444,20 @@ static bool
 queue_load(QueueInfo *entry)
 {
 	CatalogContext cxt;
+	char		sql[512];
 	Datum		arg = CStringGetTextDatum(entry->name);
 	Oid			argtype = TEXTOID;
 	bool		found = false;
 
 	catalog_enter(&cxt);
-	catalog_exec("SELECT o.id, q.visibility_timeout, q.max_deliveries, d.name,"
-				 "       q.message_ttl, q.max_length, q.overflow, q.max_inflight,"
-				 "       q.dedup_window, q.unlogged"
-				 "  FROM mq.objects o JOIN mq.queues q ON q.id OPERATOR(pg_catalog.=) o.id"
-				 "  LEFT JOIN mq.objects d ON d.id OPERATOR(pg_catalog.=) q.dead_letter_queue"
-				 " WHERE o.name OPERATOR(pg_catalog.=) $1",
-				 1, &argtype, &arg, NULL);
+	snprintf(sql, sizeof(sql),
+			 "SELECT o.id, q.visibility_timeout, q.max_deliveries, d.name,"
+			 "       q.message_ttl, q.max_length, q.overflow, q.max_inflight,"
+			 "       q.dedup_window, q.unlogged, %s"
+			 "  FROM mq.objects o JOIN mq.queues q ON q.id OPERATOR(pg_catalog.=) o.id"
+			 "  LEFT JOIN mq.objects d ON d.id OPERATOR(pg_catalog.=) q.dead_letter_queue"
+			 " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
+	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -456,6 +486,12 @@ queue_load(QueueInfo *entry)
 		entry->max_inflight = isnull ? 0 : DatumGetInt32(d);
 		entry->dedup_window = *DatumGetIntervalP(SPI_getbinval(tup, desc, 9, &isnull));
 		entry->unlogged = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+		if (entry->perms.acl != NULL)
+		{
+			pfree(entry->perms.acl);
+			entry->perms.acl = NULL;
+		}
+		perms_from_tuple(&entry->perms, tup, desc, 11, CacheMemoryContext);
 		entry->relid = storage_oid('q', entry->id, "", false);
 		entry->pkid = storage_oid('q', entry->id, "_pkey", false);
 		entry->seqid = storage_oid('q', entry->id, "_seq", false);
@@ -480,23 +516,33 @@ object_names(char kind)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	CatalogContext cxt;
-	List	   *names = NIL;
-	uint64		i;
+	List	   *names;
 	Datum		arg = CharGetDatum(kind);
 	Oid			argtype = CHAROID;
 
 	catalog_enter(&cxt);
 	catalog_exec("SELECT name FROM mq.objects WHERE kind OPERATOR(pg_catalog.=) $1 ORDER BY name",
 				 1, &argtype, &arg, NULL);
+	names = catalog_result_names(caller);
+	catalog_leave(&cxt);
+	return names;
+}
+
+/* The first column of the last catalog query's rows, as strings in cxt. */
+List *
+catalog_result_names(MemoryContext cxt)
+{
+	List	   *names = NIL;
+	uint64		i;
+
 	for (i = 0; i < SPI_processed; i++)
 	{
 		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		MemoryContext old = MemoryContextSwitchTo(caller);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
 
 		names = lappend(names, pstrdup(name));
 		MemoryContextSwitchTo(old);
 	}
-	catalog_leave(&cxt);
 	return names;
 }
 
@@ -514,7 +560,10 @@ queue_lookup(const char *name)
 
 	entry = hash_search(queue_cache, name, HASH_ENTER, &found);
 	if (!found)
+	{
 		entry->valid = false;
+		entry->perms.acl = NULL;
+	}
 	while (!entry->valid)
 	{
 		uint64		generation = catalog_generation;
@@ -523,6 +572,8 @@ queue_lookup(const char *name)
 		strlcpy(key, name, sizeof(key));
 		if (!queue_load(entry))
 		{
+			if (entry->perms.acl != NULL)
+				pfree(entry->perms.acl);
 			hash_search(queue_cache, key, HASH_REMOVE, NULL);
 			return NULL;
 		}
@@ -651,20 +702,53 @@ name_arg(FunctionCallInfo fcinfo, int argno, char *out)
 	queue_check_name("queue", PG_GETARG_TEXT_PP(argno), out);
 }
 
-/* Look up a queue's id and storage OID under the DDL lock; false if none. */
+/*
+ * Look an object up by name under the DDL lock: its id, kind and (perms not
+ * NULL) owner and grants, valid until catalog_leave.  False if none.
+ */
 bool
-find_object_locked(const char *name, int32 *id, char *kind)
+find_object_perms(const char *name, int32 *id, char *kind, ObjectPerms *perms)
 {
 	Datum		arg = CStringGetTextDatum(name);
 	Oid			argtype = TEXTOID;
 	bool		isnull;
+	char		sql[256];
 
-	catalog_exec("SELECT id, kind FROM mq.objects WHERE name OPERATOR(pg_catalog.=) $1",
-				 1, &argtype, &arg, NULL);
+	snprintf(sql, sizeof(sql),
+			 "SELECT o.id, o.kind, %s FROM mq.objects o WHERE o.name OPERATOR(pg_catalog.=) $1",
+			 perms_columns());
+	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 0)
 		return false;
 	*id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	*kind = DatumGetChar(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (perms != NULL)
+		perms_from_tuple(perms, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3,
+						 CurrentMemoryContext);
+	return true;
+}
+
+bool
+find_object_locked(const char *name, int32 *id, char *kind)
+{
+	return find_object_perms(name, id, kind, NULL);
+}
+
+/*
+ * Under the DDL lock: the id of the object of that kind and name, if there
+ * is one (false if not); 42501 unless the caller of the function that
+ * entered the catalog context holds privs on it.
+ */
+bool
+find_object_checked(const CatalogContext *cxt, const char *name, char kind,
+					int privs, int32 *id)
+{
+	ObjectPerms perms;
+	char		found_kind;
+
+	if (!find_object_perms(name, id, &found_kind, &perms) || found_kind != kind)
+		return false;
+	perms_require(&perms, cxt->save_userid, privs, kind, name);
 	return true;
 }
 
@@ -709,16 +793,16 @@ try_lock_catalog(void)
  * lock).  A queue cannot be its own dead-letter queue.
  */
 static int32
-resolve_dead_letter_queue(const char *self, Datum value)
+resolve_dead_letter_queue(const CatalogContext *cxt, const char *self, Datum value)
 {
 	char		dlq[QUEUE_NAME_MAXLEN + 1];
 	int32		id;
-	char		kind;
 
 	queue_check_name("queue", DatumGetTextPP(value), dlq);
 	if (strcmp(dlq, self) == 0)
 		option_invalid("dead_letter_queue", "A queue cannot be its own dead-letter queue.");
-	if (!find_object_locked(dlq, &id, &kind) || kind != 'q')
+	/* Dead letters are sent to it: the caller must be allowed to send. */
+	if (!find_object_checked(cxt, dlq, 'q', PRIV_SEND, &id))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dead-letter queue \"%s\" does not exist", dlq),
@@ -809,7 +893,7 @@ mq_create_queue(PG_FUNCTION_ARGS)
 	/* dead_letter_queue is stored as the target queue's id. */
 	if (!PG_ARGISNULL(OPT_DEAD_LETTER_QUEUE + 1))
 		values[OPT_DEAD_LETTER_QUEUE + 1] =
-			Int32GetDatum(resolve_dead_letter_queue(name, PG_GETARG_DATUM(OPT_DEAD_LETTER_QUEUE + 1)));
+			Int32GetDatum(resolve_dead_letter_queue(&cxt, name, PG_GETARG_DATUM(OPT_DEAD_LETTER_QUEUE + 1)));
 
 	catalog_exec("SELECT pg_catalog.nextval('mq.object_id_seq'::pg_catalog.regclass)::pg_catalog.int4",
 				 0, NULL, NULL, NULL);
@@ -822,7 +906,7 @@ mq_create_queue(PG_FUNCTION_ARGS)
 
 	{
 		Datum		oargs[3];
-		Oid			otypes[3] = {INT4OID, TEXTOID, OIDOID};
+		Oid			otypes[3] = {INT4OID, TEXTOID, REGROLEOID};
 
 		oargs[0] = Int32GetDatum(id);
 		oargs[1] = CStringGetTextDatum(name);
@@ -936,7 +1020,6 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 	int			i;
 	CatalogContext cxt;
 	int32		id;
-	char		kind;
 	bool		any = false;
 	bool		was_unlogged;
 	bool		unlogged;
@@ -956,7 +1039,7 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	if (!find_object_locked(name, &id, &kind) || kind != 'q')
+	if (!find_object_checked(&cxt, name, 'q', PRIV_MANAGE, &id))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" does not exist", name)));
@@ -990,7 +1073,7 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 			types[nargs] = queue_options[i].type;
 			values[nargs] = PG_GETARG_DATUM(i + 1);
 			if (i == OPT_DEAD_LETTER_QUEUE)
-				values[nargs] = Int32GetDatum(resolve_dead_letter_queue(name, values[nargs]));
+				values[nargs] = Int32GetDatum(resolve_dead_letter_queue(&cxt, name, values[nargs]));
 			if (i == OPT_UNLOGGED)
 				unlogged = DatumGetBool(values[nargs]);
 			nargs++;
@@ -1024,7 +1107,6 @@ mq_drop_queue(PG_FUNCTION_ARGS)
 	bool		if_exists;
 	CatalogContext cxt;
 	int32		id;
-	char		kind;
 	char		sql[256];
 	Datum		arg;
 	Oid			argtype = INT4OID;
@@ -1037,7 +1119,7 @@ mq_drop_queue(PG_FUNCTION_ARGS)
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	if (!find_object_locked(name, &id, &kind) || kind != 'q')
+	if (!find_object_checked(&cxt, name, 'q', PRIV_MANAGE, &id))
 	{
 		catalog_leave(&cxt);
 		if (!if_exists)

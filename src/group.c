@@ -208,7 +208,8 @@ mq_create_group(PG_FUNCTION_ARGS)
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	s = stream_open(name);
+	s = stream_open(name, 0);
+	perms_require(&s->perms, cxt.save_userid, PRIV_READ, 's', name);
 	if (group_exists(s, group))
 	{
 		catalog_leave(&cxt);
@@ -257,7 +258,8 @@ mq_drop_group(PG_FUNCTION_ARGS)
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	s = stream_open(name);
+	s = stream_open(name, 0);
+	perms_require(&s->perms, cxt.save_userid, PRIV_MANAGE, 's', name);
 	arg = CStringGetTextDatum(group);
 	deleted = groups_exec(s, "DELETE FROM mq.s_%d_groups WHERE consumer_group OPERATOR(pg_catalog.=) $1",
 						  1, &type, &arg) > 0 && SPI_processed > 0;
@@ -423,7 +425,7 @@ mq_consume(PG_FUNCTION_ARGS)
 	}
 	for (;;)
 	{
-		StreamInfo *s = stream_open(name);
+		StreamInfo *s = stream_open(name, PRIV_READ);
 		TimestampTz now;
 
 		/* Register before looking, so that no commit goes unnoticed. */
@@ -480,7 +482,7 @@ mq_seek_position(PG_FUNCTION_ARGS)
 	stream_arg(fcinfo, 0, name);
 	group_arg(fcinfo, 1, group);
 	arg_not_null(fcinfo, 3, "to_position");
-	s = stream_open(name);
+	s = stream_open(name, PRIV_MANAGE);
 	p = partition_arg(fcinfo, 2, s);
 	catalog_enter(&cxt);
 	found = seek_partition(s, group, p, PG_GETARG_INT64(3));
@@ -524,7 +526,7 @@ mq_seek_time(PG_FUNCTION_ARGS)
 	stream_arg(fcinfo, 0, name);
 	group_arg(fcinfo, 1, group);
 	arg_not_null(fcinfo, 2, "at");
-	s = stream_open(name);
+	s = stream_open(name, PRIV_MANAGE);
 	catalog_enter(&cxt);
 	if (!group_exists(s, group))
 		no_group(group, name);
@@ -563,7 +565,7 @@ mq_group_figures(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	stream_arg(fcinfo, 0, name);
 	s = stream_lookup(name);
-	if (s == NULL)
+	if (s == NULL || !perms_visible(&s->perms, GetUserId()))
 		return (Datum) 0;
 	catalog_enter(&cxt);
 	groups_exec(s, "SELECT consumer_group, partition, position FROM mq.s_%d_groups"

@@ -59,6 +59,43 @@ extern bool interval_is_negative(const Interval *iv);
 extern TimestampTz timestamp_plus_interval(TimestampTz ts, const Interval *iv);
 
 /*
+ * Privileges (privileges.c, SPEC section 8).  An object's owner holds them
+ * all; others hold what mq_grant gave them, kept as an aclitem[] (send as
+ * INSERT, read as SELECT, manage as UPDATE).
+ */
+typedef enum ObjectPriv
+{
+	PRIV_SEND = 1,				/* send, publish, append */
+	PRIV_READ = 2,				/* read, pop, peek, ack ..., consume */
+	PRIV_MANAGE = 4				/* alter, purge, drop, subscribe, seek, grant */
+} ObjectPriv;
+
+struct ArrayType;
+typedef struct ObjectPerms
+{
+	Oid			owner;
+	struct ArrayType *acl;		/* NULL: no grants */
+} ObjectPerms;
+
+struct HeapTupleData;
+struct TupleDescData;
+extern void perms_from_tuple(ObjectPerms *perms, struct HeapTupleData *tup,
+							 struct TupleDescData *desc, int owner_col,
+							 MemoryContext cxt);
+extern const char *perms_columns(void);
+extern bool catalog_has_acl(void);
+extern bool perms_allow(const ObjectPerms *perms, Oid roleid, int privs);
+extern bool perms_visible(const ObjectPerms *perms, Oid roleid);
+extern void perms_require(const ObjectPerms *perms, Oid roleid, int privs,
+						  char kind, const char *name);
+struct DropOwnedStmt;
+struct ReassignOwnedStmt;
+struct DropRoleStmt;
+extern void privileges_drop_owned(struct DropOwnedStmt *stmt);
+extern void privileges_reassign_owned(struct ReassignOwnedStmt *stmt);
+extern void privileges_check_drop_role(struct DropRoleStmt *stmt);
+
+/*
  * A queue as the per-backend cache knows it (catalog.c).  Entries stay valid
  * until an invalidation arrives (create/alter/drop in any backend); callers
  * must not keep a pointer across a call that can accept invalidations
@@ -84,6 +121,7 @@ typedef struct QueueInfo
 	int32		max_inflight;	/* 0: none */
 	Interval	dedup_window;
 	bool		unlogged;
+	ObjectPerms perms;			/* acl in CacheMemoryContext */
 } QueueInfo;
 
 extern void queue_check_name(const char *what, text *name, char *out);
@@ -108,6 +146,7 @@ extern int	catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 struct _SPI_plan;
 extern int	catalog_exec_plan(struct _SPI_plan *plan, Datum *values, const char *nulls);
 extern void catalog_ddl(const char *sql);
+extern List *catalog_result_names(MemoryContext cxt);
 extern void catalog_changed(void);
 extern void catalog_cache_ready(void);
 struct DropStmt;
@@ -127,6 +166,10 @@ extern void *name_cache_lookup(struct HTAB **cache, Size entrysize, const char *
 extern void lock_catalog(void);
 extern bool try_lock_catalog(void);
 extern bool find_object_locked(const char *name, int32 *id, char *kind);
+extern bool find_object_perms(const char *name, int32 *id, char *kind,
+							  ObjectPerms *perms);
+extern bool find_object_checked(const CatalogContext *cxt, const char *name,
+								char kind, int privs, int32 *id);
 extern const char *kind_name(char kind);
 extern Oid	storage_oid(char kind, int32 id, const char *suffix, bool missing_ok);
 
@@ -248,6 +291,7 @@ typedef struct StreamInfo
 	Interval	max_age;
 	int64		max_bytes;		/* 0: none */
 	int64		max_messages;	/* 0: none */
+	ObjectPerms perms;
 	Oid			ident;			/* mq.s_<id>_groups: identity in shared memory */
 	Oid			keysid;
 	Oid			keys_pkid;
@@ -280,7 +324,7 @@ typedef struct ReadState
 } ReadState;
 
 extern StreamInfo *stream_lookup(const char *name);
-extern StreamInfo *stream_open(const char *name);
+extern StreamInfo *stream_open(const char *name, int privs);
 extern void stream_arg(FunctionCallInfo fcinfo, int argno, char *out);
 extern int32 partition_arg(FunctionCallInfo fcinfo, int argno, const StreamInfo *s);
 extern void prevent_read_during_recovery(const char *fname);

@@ -225,7 +225,7 @@ arg_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
  */
 static void
 open_queue(FunctionCallInfo fcinfo, int argno, const char *fname, bool writes,
-		   QueueRel *qrel)
+		   int privs, QueueRel *qrel)
 {
 	char		name[QUEUE_NAME_MAXLEN + 1];
 
@@ -235,10 +235,19 @@ open_queue(FunctionCallInfo fcinfo, int argno, const char *fname, bool writes,
 		PreventCommandIfReadOnly(fname);
 	/* Leases are known only on the primary. */
 	PreventCommandDuringRecovery(fname);
-	if (!storage_open_by_name(qrel, name, writes ? RowExclusiveLock : AccessShareLock))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue \"%s\" does not exist", name)));
+	for (;;)
+	{
+		QueueInfo  *info = queue_lookup(name);
+
+		if (info == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("queue \"%s\" does not exist", name)));
+		/* Before any lock: a caller without privileges makes no one wait. */
+		perms_require(&info->perms, GetUserId(), privs, 'q', name);
+		if (storage_open(qrel, name, info, writes ? RowExclusiveLock : AccessShareLock))
+			return;
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -343,7 +352,7 @@ mq_send(PG_FUNCTION_ARGS)
 		dedup_check_key(key);
 	}
 
-	open_queue(fcinfo, 0, "mq_send()", true, &qrel);
+	open_queue(fcinfo, 0, "mq_send()", true, PRIV_SEND, &qrel);
 	now = GetCurrentTimestamp();
 	if (key != NULL && (id = dedup_lookup(&qrel.keys, key, now, &stale, NULL)) != 0)
 	{
@@ -394,7 +403,7 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	priority = arg_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
 	arg_parallel_array(fcinfo, 5, "idempotency_keys", TEXTOID, n, &keys, &knulls);
 
-	open_queue(fcinfo, 0, "mq_send_batch()", true, &qrel);
+	open_queue(fcinfo, 0, "mq_send_batch()", true, PRIV_SEND, &qrel);
 	if (n == 0)
 	{
 		storage_close(&qrel);
@@ -689,7 +698,7 @@ take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
 	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
-	open_queue(fcinfo, 0, fname, mode != TAKE_PEEK, &qrel);
+	open_queue(fcinfo, 0, fname, mode != TAKE_PEEK, PRIV_READ, &qrel);
 	if (mode == TAKE_LEASE && vt == NULL)
 		vt = &qrel.info->visibility_timeout;
 	msgs = palloc(qty * sizeof(StoredMsg));
@@ -879,7 +888,7 @@ mq_ack(PG_FUNCTION_ARGS)
 	bool		strict = arg_strict(fcinfo, 2);
 	QueueRel	qrel;
 
-	open_queue(fcinfo, 0, "mq_ack()", true, &qrel);
+	open_queue(fcinfo, 0, "mq_ack()", true, PRIV_READ, &qrel);
 	PG_RETURN_BOOL(receipt_result(&qrel, settle_one(&qrel, receipt, HOW_ACK, 0),
 								  strict, receipt));
 }
@@ -905,7 +914,7 @@ mq_ack_array(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("receipts must not contain NULL"),
 					 errdetail("Element %d is NULL.", i + 1)));
-	open_queue(fcinfo, 0, "mq_ack()", true, &qrel);
+	open_queue(fcinfo, 0, "mq_ack()", true, PRIV_READ, &qrel);
 	for (i = 0; i < n; i++)
 	{
 		int64		receipt = DatumGetInt64(receipts[i]);
@@ -930,7 +939,7 @@ mq_nack(PG_FUNCTION_ARGS)
 	TimestampTz visible_at = 0;
 	QueueRel	qrel;
 
-	open_queue(fcinfo, 0, "mq_nack()", true, &qrel);
+	open_queue(fcinfo, 0, "mq_nack()", true, PRIV_READ, &qrel);
 	if (!interval_is_zero(delay))
 		visible_at = timestamp_plus_interval(GetCurrentTimestamp(), delay);
 	PG_RETURN_BOOL(receipt_result(&qrel, settle_one(&qrel, receipt, HOW_NACK, visible_at),
@@ -947,7 +956,7 @@ mq_extend(PG_FUNCTION_ARGS)
 	QueueRel	qrel;
 	LeaseCheck	check;
 
-	open_queue(fcinfo, 0, "mq_extend()", true, &qrel);
+	open_queue(fcinfo, 0, "mq_extend()", true, PRIV_READ, &qrel);
 	check = lease_extend(RelationGetRelid(qrel.heap), receipt,
 						 timestamp_plus_interval(GetCurrentTimestamp(), vt));
 	PG_RETURN_BOOL(receipt_result(&qrel, check, strict, receipt));
@@ -960,7 +969,7 @@ mq_purge(PG_FUNCTION_ARGS)
 	QueueRel	qrel;
 	int64		n;
 
-	open_queue(fcinfo, 0, "mq_purge()", true, &qrel);
+	open_queue(fcinfo, 0, "mq_purge()", true, PRIV_MANAGE, &qrel);
 	lease_note_purge(RelationGetRelid(qrel.heap));
 	n = storage_delete_all(&qrel, lease_forget_message_at_commit);
 	storage_close(&qrel);
@@ -974,9 +983,20 @@ mq_purge(PG_FUNCTION_ARGS)
  * the queues named in their headers, with the header removed and the
  * delivery count reset; at most max of them (NULL: all).  Dead letters
  * whose queue no longer exists stay, and do not hold back the others (up
- * to REDRIVE_KEEP_MAX of them are looked past in one call).  Like dead
+ * to REDRIVE_KEEP_MAX of them are looked past in one call), and so do
+ * those whose queue the caller may not send to.  Redriving needs manage on
+ * the dead-letter queue.  Like dead
  * letters, redriven messages are not held back by the target's max_length.
  */
+/* May the caller send to the queue (which exists)? */
+static bool
+may_send(const char *name)
+{
+	QueueInfo  *info = queue_lookup(name);
+
+	return info != NULL && perms_allow(&info->perms, GetUserId(), PRIV_SEND);
+}
+
 Datum
 mq_redrive(PG_FUNCTION_ARGS)
 {
@@ -998,7 +1018,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 					 errmsg("max must be at least 1 or NULL"),
 					 errdetail("The value given was %lld.", (long long) max)));
 	}
-	open_queue(fcinfo, 0, "mq_redrive()", true, &dlq);
+	open_queue(fcinfo, 0, "mq_redrive()", true, PRIV_MANAGE, &dlq);
 	relid = RelationGetRelid(dlq.heap);
 
 	/*
@@ -1023,6 +1043,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 			int16		rank;
 
 			if (source == NULL || strcmp(source, dlq.info->name) == 0 ||
+				!may_send(source) ||
 				!storage_open_by_name(&target, source, RowExclusiveLock))
 			{
 				/* Not ours to move: leave it where it is. */

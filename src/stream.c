@@ -149,16 +149,18 @@ stream_load(void *entry)
 	Oid			argtype = TEXTOID;
 	bool		found = false;
 	uint64		i;
+	char		sql[512];
 
 	s->nsegments = 0;
 	s->segments = NULL;
 
 	catalog_enter(&cxt);
-	catalog_exec("SELECT o.id, s.partitions, s.dedup_window, s.max_age, s.max_bytes,"
-				 " s.max_messages FROM mq.objects o"
-				 "  JOIN mq.streams s ON s.id OPERATOR(pg_catalog.=) o.id"
-				 " WHERE o.name OPERATOR(pg_catalog.=) $1",
-				 1, &argtype, &arg, NULL);
+	snprintf(sql, sizeof(sql),
+			 "SELECT o.id, s.partitions, s.dedup_window, s.max_age, s.max_bytes,"
+			 " s.max_messages, %s FROM mq.objects o"
+			 "  JOIN mq.streams s ON s.id OPERATOR(pg_catalog.=) o.id"
+			 " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
+	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -179,6 +181,7 @@ stream_load(void *entry)
 			d = SPI_getbinval(tup, desc, 6, &isnull);
 			s->max_messages = isnull ? 0 : DatumGetInt64(d);
 		}
+		perms_from_tuple(&s->perms, tup, desc, 7, s->cxt);
 		s->ident = storage_oid('s', s->id, "_groups", false);
 		s->keysid = storage_oid('s', s->id, "_keys", false);
 		s->keys_pkid = storage_oid('s', s->id, "_keys_pkey", false);
@@ -223,8 +226,13 @@ stream_arg(FunctionCallInfo fcinfo, int argno, char *out)
 	queue_check_name("stream", PG_GETARG_TEXT_PP(argno), out);
 }
 
+/*
+ * A stream by (validated) name: 42704 if none, 42501 unless the current
+ * role holds privs on it (0: no check; inside a catalog context the caller
+ * checks, as the current role is then the extension owner).
+ */
 StreamInfo *
-stream_open(const char *name)
+stream_open(const char *name, int privs)
 {
 	StreamInfo *s = stream_lookup(name);
 
@@ -232,6 +240,8 @@ stream_open(const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("stream \"%s\" does not exist", name)));
+	if (privs != 0)
+		perms_require(&s->perms, GetUserId(), privs, 's', name);
 	return s;
 }
 
@@ -374,7 +384,7 @@ mq_create_stream(PG_FUNCTION_ARGS)
 		bool		isnull;
 		Datum		args[6];
 		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-		Oid			types[6] = {INT4OID, TEXTOID, OIDOID};
+		Oid			types[6] = {INT4OID, TEXTOID, REGROLEOID};
 
 		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		args[0] = Int32GetDatum(id);
@@ -433,7 +443,6 @@ mq_alter_stream(PG_FUNCTION_ARGS)
 	bool		any = false;
 	CatalogContext cxt;
 	int32		id;
-	char		kind;
 	int			i;
 
 	PreventCommandIfReadOnly("mq_alter_stream()");
@@ -451,7 +460,7 @@ mq_alter_stream(PG_FUNCTION_ARGS)
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	if (!find_object_locked(name, &id, &kind) || kind != 's')
+	if (!find_object_checked(&cxt, name, 's', PRIV_MANAGE, &id))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("stream \"%s\" does not exist", name)));
@@ -493,7 +502,6 @@ mq_drop_stream(PG_FUNCTION_ARGS)
 	char		name[QUEUE_NAME_MAXLEN + 1];
 	CatalogContext cxt;
 	int32		id;
-	char		kind;
 	char		sql[128];
 	Datum		arg;
 	Oid			argtype = INT4OID;
@@ -507,7 +515,7 @@ mq_drop_stream(PG_FUNCTION_ARGS)
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	if (!find_object_locked(name, &id, &kind) || kind != 's')
+	if (!find_object_checked(&cxt, name, 's', PRIV_MANAGE, &id))
 	{
 		catalog_leave(&cxt);
 		if (!PG_GETARG_BOOL(1))
@@ -570,7 +578,7 @@ appender_open_segment(const char *name, Appender *a)
 {
 	for (;;)
 	{
-		StreamInfo *s = stream_open(name);
+		StreamInfo *s = stream_open(name, PRIV_SEND);
 		Segment    *g;
 
 		if (s->nsegments == 0)
@@ -1011,7 +1019,7 @@ mq_stream_read(PG_FUNCTION_ARGS)
 				 errdetail("The value given was %lld.", (long long) from)));
 	rs.max = arg_int_range(fcinfo, 3, "max", 1, QUEUE_QTY_MAX);
 	prevent_read_during_recovery("mq_stream_read()");
-	s = stream_open(name);
+	s = stream_open(name, PRIV_READ);
 	partition = partition_arg(fcinfo, 1, s);
 	rs.rsinfo = rsinfo;
 	rs.got = 0;
@@ -1072,7 +1080,7 @@ mq_stream_figures(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	stream_arg(fcinfo, 0, name);
 	s = stream_lookup(name);
-	if (s == NULL)
+	if (s == NULL || !perms_visible(&s->perms, GetUserId()))
 		return (Datum) 0;
 	for (p = 0; p < s->partitions; p++)
 	{

@@ -69,6 +69,7 @@ typedef struct TopicInfo
 	Interval	dedup_window;
 	Oid			keysid;
 	Oid			keys_pkid;
+	ObjectPerms perms;
 	int			nbindings;
 	Binding    *bindings;
 } TopicInfo;
@@ -107,15 +108,17 @@ topic_load(void *entry)
 	Oid			argtype = TEXTOID;
 	bool		found = false;
 	uint64		i;
+	char		sql[256];
 
 	t->nbindings = 0;
 	t->bindings = NULL;
 
 	catalog_enter(&cxt);
-	catalog_exec("SELECT o.id, t.dedup_window FROM mq.objects o"
-				 "  JOIN mq.topics t ON t.id OPERATOR(pg_catalog.=) o.id"
-				 " WHERE o.name OPERATOR(pg_catalog.=) $1",
-				 1, &argtype, &arg, NULL);
+	snprintf(sql, sizeof(sql),
+			 "SELECT o.id, t.dedup_window, %s FROM mq.objects o"
+			 "  JOIN mq.topics t ON t.id OPERATOR(pg_catalog.=) o.id"
+			 " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
+	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
@@ -123,6 +126,7 @@ topic_load(void *entry)
 		t->id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		t->dedup_window = *DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[0],
 														   SPI_tuptable->tupdesc, 2, &isnull));
+		perms_from_tuple(&t->perms, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, t->cxt);
 		t->keysid = storage_oid('t', t->id, "_keys", false);
 		t->keys_pkid = storage_oid('t', t->id, "_keys_pkey", false);
 		found = true;
@@ -224,7 +228,7 @@ mq_create_topic(PG_FUNCTION_ARGS)
 	{
 		bool		isnull;
 		Datum		args[3];
-		Oid			types[3] = {INT4OID, TEXTOID, OIDOID};
+		Oid			types[3] = {INT4OID, TEXTOID, REGROLEOID};
 
 		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		args[0] = Int32GetDatum(id);
@@ -257,7 +261,6 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 	char		name[QUEUE_NAME_MAXLEN + 1];
 	CatalogContext cxt;
 	int32		id;
-	char		kind;
 	char		sql[128];
 	Datum		arg;
 	Oid			argtype = INT4OID;
@@ -268,7 +271,7 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	if (!find_object_locked(name, &id, &kind) || kind != 't')
+	if (!find_object_checked(&cxt, name, 't', PRIV_MANAGE, &id))
 	{
 		catalog_leave(&cxt);
 		if (!PG_GETARG_BOOL(1))
@@ -287,16 +290,31 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
-/* Look up a topic and a queue under the DDL lock; 42704 if either is missing. */
+/*
+ * Look up a topic and a queue under the DDL lock; 42704 if either is
+ * missing.  Subscribing needs manage on the topic and send on the queue
+ * (the topic's publishers will send to it); unsubscribing, manage on
+ * either.
+ */
 static void
-find_topic_and_queue(const char *topic, const char *queue, int32 *tid, int32 *qid)
+find_topic_and_queue(const CatalogContext *cxt, const char *topic, const char *queue,
+					 bool subscribe, int32 *tid, int32 *qid)
 {
 	char		kind;
+	ObjectPerms tperms;
+	ObjectPerms qperms;
 
-	if (!find_object_locked(topic, tid, &kind) || kind != 't')
+	if (!find_object_perms(topic, tid, &kind, &tperms) || kind != 't')
 		no_such("topic", topic);
-	if (!find_object_locked(queue, qid, &kind) || kind != 'q')
+	if (!find_object_perms(queue, qid, &kind, &qperms) || kind != 'q')
 		no_such("queue", queue);
+	if (subscribe)
+	{
+		perms_require(&tperms, cxt->save_userid, PRIV_MANAGE, 't', topic);
+		perms_require(&qperms, cxt->save_userid, PRIV_SEND, 'q', queue);
+	}
+	else if (!perms_allow(&qperms, cxt->save_userid, PRIV_MANAGE))
+		perms_require(&tperms, cxt->save_userid, PRIV_MANAGE, 't', topic);
 }
 
 /* mq_subscribe(topic, queue, pattern) */
@@ -322,7 +340,7 @@ mq_subscribe(PG_FUNCTION_ARGS)
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	find_topic_and_queue(topic, queue, &tid, &qid);
+	find_topic_and_queue(&cxt, topic, queue, true, &tid, &qid);
 	args[0] = Int32GetDatum(tid);
 	args[1] = Int32GetDatum(qid);
 	args[2] = CStringGetTextDatum(pattern);
@@ -362,7 +380,7 @@ mq_unsubscribe(PG_FUNCTION_ARGS)
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	find_topic_and_queue(topic, queue, &tid, &qid);
+	find_topic_and_queue(&cxt, topic, queue, false, &tid, &qid);
 	args[0] = Int32GetDatum(tid);
 	args[1] = Int32GetDatum(qid);
 	catalog_exec("DELETE FROM mq.subscriptions WHERE topic OPERATOR(pg_catalog.=) $1"
@@ -439,6 +457,7 @@ mq_publish(PG_FUNCTION_ARGS)
 	t = topic_lookup(name);
 	if (t == NULL)
 		no_such("topic", name);
+	perms_require(&t->perms, GetUserId(), PRIV_SEND, 't', name);
 	now = GetCurrentTimestamp();
 
 	if (key != NULL)

@@ -16,6 +16,7 @@
 
 #include "access/xlog.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -41,7 +42,12 @@ mq_queue_figures(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(0))
 	{
 		queue_check_name("queue", PG_GETARG_TEXT_PP(0), name);
-		if (RecoveryInProgress() && (info = queue_lookup(name)) != NULL && info->unlogged)
+		info = queue_lookup(name);
+		if (info == NULL || !perms_visible(&info->perms, GetUserId()))
+		{
+			/* Nothing to show (the views list only visible queues). */
+		}
+		else if (RecoveryInProgress() && info->unlogged)
 		{
 			/* Unlogged storage cannot be read on a standby. */
 		}
@@ -81,20 +87,32 @@ PG_FUNCTION_INFO_V1(mq_queue_stats);
 PG_FUNCTION_INFO_V1(mq_stats_reset);
 
 /*
- * Read (and, with reset, zero) the counters of one queue into values/nulls
- * of an mq_stats row (counters, then stats_reset); false if no such queue.
+ * Read (and, with reset, zero) the counters of one queue or stream into
+ * values/nulls of an mq_stats row (counters, then stats_reset); false if
+ * there is no such object, or the caller may not see it (reset: may not
+ * manage it; raising 42501 unless quiet).
  */
 static bool
-queue_stats_row(const char *name, bool reset, Datum *values, bool *nulls)
+queue_stats_row(const char *name, bool reset, bool quiet, Datum *values, bool *nulls)
 {
 	QueueInfo  *info = queue_lookup(name);
 	StreamInfo *stream = info == NULL ? stream_lookup(name) : NULL;
+	const ObjectPerms *perms;
 	int64		counts[NUM_QUEUE_STATS];
 	TimestampTz reset_at;
 	int			i;
 
 	if (info == NULL && stream == NULL)
 		return false;
+	perms = info ? &info->perms : &stream->perms;
+	if (!reset && !perms_visible(perms, GetUserId()))
+		return false;
+	if (reset && !perms_allow(perms, GetUserId(), PRIV_MANAGE))
+	{
+		if (quiet)
+			return false;
+		perms_require(perms, GetUserId(), PRIV_MANAGE, info ? 'q' : 's', name);
+	}
 	qstate_read_stats(info ? info->relid : stream->ident, counts, &reset_at, reset);
 	for (i = 0; i < NUM_QUEUE_STATS; i++)
 	{
@@ -124,12 +142,15 @@ mq_queue_stats(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(0))
 	{
 		queue_check_name("queue", PG_GETARG_TEXT_PP(0), name);
-		queue_stats_row(name, false, values, nulls);
+		queue_stats_row(name, false, false, values, nulls);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
-/* mq_stats_reset(queue DEFAULT NULL): zero one queue's counters, or all */
+/*
+ * mq_stats_reset(queue DEFAULT NULL): zero one object's counters, or (NULL)
+ * those of every object the caller may manage.
+ */
 Datum
 mq_stats_reset(PG_FUNCTION_ARGS)
 {
@@ -143,11 +164,11 @@ mq_stats_reset(PG_FUNCTION_ARGS)
 		ListCell   *lc;
 
 		foreach(lc, names)
-			queue_stats_row((char *) lfirst(lc), true, values, nulls);
+			queue_stats_row((char *) lfirst(lc), true, true, values, nulls);
 		PG_RETURN_VOID();
 	}
 	queue_check_name("queue", PG_GETARG_TEXT_PP(0), name);
-	if (!queue_stats_row(name, true, values, nulls))
+	if (!queue_stats_row(name, true, false, values, nulls))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue or stream \"%s\" does not exist", name)));

@@ -222,7 +222,9 @@ is_paused(Oid dbid, TimestampTz now)
 
 /*
  * Commands that need a database without other connections make its worker
- * step aside first; CREATE EXTENSION queue wakes the launcher.
+ * step aside first; CREATE EXTENSION queue wakes the launcher.  DROP
+ * EXTENSION checks for data first, and DROP OWNED, REASSIGN OWNED and DROP
+ * ROLE deal with the owners and grants of our objects (privileges.c).
  */
 static void
 queue_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -246,6 +248,15 @@ queue_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 			break;
 		case T_DropStmt:
 			catalog_check_drop_extension((DropStmt *) stmt);
+			break;
+		case T_DropOwnedStmt:
+			privileges_drop_owned((DropOwnedStmt *) stmt);
+			break;
+		case T_ReassignOwnedStmt:
+			privileges_reassign_owned((ReassignOwnedStmt *) stmt);
+			break;
+		case T_DropRoleStmt:
+			privileges_check_drop_role((DropRoleStmt *) stmt);
 			break;
 		case T_CreatedbStmt:
 			{

@@ -25,6 +25,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('postgres', 'CREATE DATABASE updated');
 $node->safe_psql('fresh', 'CREATE EXTENSION queue');
 $node->safe_psql('updated', "CREATE EXTENSION queue VERSION '$oldest'");
+$node->safe_psql('postgres', 'CREATE ROLE app_owner');
 
 # Data in every kind of object, under the oldest version.
 $node->safe_psql(
@@ -43,6 +44,13 @@ $node->safe_psql(
 	SELECT count(*) FROM mq_append_batch('log', ARRAY['{"r": 1}', '{"r": 2}', '{"r": 3}']::jsonb[],
 	                                     ARRAY['a', 'a', 'a']);
 	SELECT count(*) FROM mq_consume('log', 'g', 1);
+	GRANT EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint,
+	                                          text, int, interval, boolean, boolean) TO app_owner;
+	SET ROLE app_owner;
+	SELECT mq_create_queue('owned');
+	RESET ROLE;
+	REVOKE EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint,
+	                                           text, int, interval, boolean, boolean) FROM app_owner;
 });
 
 $node->safe_psql('updated', 'ALTER EXTENSION queue UPDATE');
@@ -61,8 +69,11 @@ my $describe = q{
 	                                                 || ':' || attnotnull::text, ',' ORDER BY attnum)
 	                                 FROM pg_attribute WHERE attrelid = objid AND attnum > 0
 	                                  AND NOT attisdropped), '') || ' ' ||
-	                     coalesce((SELECT string_agg(pg_get_indexdef(indexrelid), ';' ORDER BY 1)
+	                     coalesce((SELECT string_agg(pg_get_indexdef(indexrelid), ';' ORDER BY pg_get_indexdef(indexrelid))
 	                                 FROM pg_index WHERE indrelid = objid), '') || ' ' ||
+	                     coalesce((SELECT string_agg(pg_get_triggerdef(t.oid), ';' ORDER BY t.tgname)
+	                                 FROM pg_trigger t WHERE t.tgrelid = objid
+	                                  AND NOT t.tgisinternal), '') || ' ' ||
 	                     coalesce(relacl::text, '')
 	                FROM pg_class WHERE oid = objid)
 	           WHEN 'pg_type'::regclass THEN format_type(objid, NULL)
@@ -78,11 +89,22 @@ is($updated, $fresh, 'the updated extension has exactly the objects of a fresh i
 
 # Function grants (EXECUTE revoked from PUBLIC on the create functions).
 my $grants = q{
-	SELECT string_agg(p.oid::regprocedure::text || ' ' || coalesce(p.proacl::text, ''), E'\n' ORDER BY 1)
+	SELECT string_agg(p.oid::regprocedure::text || ' ' || coalesce(p.proacl::text, ''), E'\n' ORDER BY p.oid::regprocedure::text)
 	  FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
 	 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'queue') AND d.deptype = 'e'};
 is($node->safe_psql('updated', $grants), $node->safe_psql('fresh', $grants),
 	'the same function privileges');
+
+# Objects created before privileges existed keep their owners, now with
+# the pg_shdepend rows that hold the roles.
+is( $node->safe_psql(
+		'updated', q{
+	SELECT string_agg(object || ':' || owner, ',' ORDER BY object) FROM mq_grants
+	 WHERE object IN ('owned', 'orders')}),
+	'orders:postgres,owned:app_owner', 'owners are kept');
+my ($ret, $out, $err) = $node->psql('updated', 'DROP ROLE app_owner');
+like($err, qr/cannot be dropped because queue objects depend on it.*It owns queue owned/s,
+	'the owner of an object from before the update cannot be dropped');
 
 # The data is there and every kind of object works on.
 is($node->safe_psql('updated', "SELECT depth FROM mq_queues WHERE queue = 'orders'"),
@@ -106,7 +128,7 @@ is( $node->safe_psql(
 	SELECT mq_drop_topic('events');
 	SELECT mq_drop_queue('orders');
 	SELECT count(*) FROM mq_queues}),
-	"1\n1\nt\nt\nt\n1", 'publish, append and every drop work after the update');
+	"1\n1\nt\nt\nt\n2", 'publish, append and every drop work after the update');
 
 $node->stop;
 done_testing();

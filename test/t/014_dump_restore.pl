@@ -1,7 +1,8 @@
 # pg_dump and pg_restore of a database with queues, topics and streams:
 # the restored objects hold the same data and go on where they were --
 # message ids, idempotency keys, subscriptions, stream positions and
-# consumer-group positions.  Leases live in shared memory and are not
+# consumer-group positions, owners and grants (by role name, with their
+# pg_shdepend rows recreated).  Leases live in shared memory and are not
 # dumped: leased messages are ready again in the restored database.
 use strict;
 use warnings;
@@ -10,6 +11,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $node = QueueTest::new_node('dump', extension => 0);
+$node->safe_psql('postgres', 'CREATE ROLE app_owner; CREATE ROLE app_reader');
 $node->safe_psql('postgres', 'CREATE DATABASE src');
 $node->safe_psql('postgres', 'CREATE DATABASE dst');
 $node->safe_psql(
@@ -29,6 +31,13 @@ $node->safe_psql(
 	SELECT count(*) FROM mq_append_batch('log', ARRAY['{"r": 1}', '{"r": 2}', '{"r": 3}']::jsonb[],
 	                                     ARRAY['a', 'a', 'a']);
 	SELECT count(*) FROM mq_consume('log', 'g', 1);
+	GRANT EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint,
+	                                          text, int, interval, boolean, boolean) TO app_owner;
+	SET ROLE app_owner;
+	SELECT mq_create_queue('owned');
+	SELECT mq_grant('owned', 'app_reader', '{read}');
+	RESET ROLE;
+	SELECT mq_grant('log', 'app_reader', '{read,send}');
 });
 
 my $dump = $node->basedir . '/src.dump';
@@ -42,7 +51,20 @@ command_ok(
 sub dst { return $node->safe_psql('dst', $_[0]); }
 
 is(dst("SELECT string_agg(queue || ':' || depth, ',' ORDER BY queue) FROM mq_queues"),
-	'dead:0,orders:5', 'queues and their messages are restored');
+	'dead:0,orders:5,owned:0', 'queues and their messages are restored');
+is( dst(
+		q{SELECT string_agg(object || ':' || owner || ':' || coalesce(grantee::text, '-') || ':'
+	                        || coalesce(privileges::text, '-'), ',' ORDER BY object)
+	        FROM mq_grants WHERE object IN ('owned', 'log')}),
+	'log:postgres:app_reader:{send,read},owned:app_owner:app_reader:{read}',
+	'owners and grants are restored');
+is( dst(
+		q{SET ROLE app_reader; SELECT count(*) FROM mq_read('owned');
+	      SELECT count(*) > 0 FROM mq_stream_read('log', 0, 0)}),
+	"0\nt", 'the restored grants are in force');
+my ($ret, $out, $err) = $node->psql('postgres', 'DROP ROLE app_reader');
+like($err, qr/cannot be dropped because some objects depend on it.*objects? in database dst/s,
+	'the restored grants hold their roles (pg_shdepend rows were recreated)');
 is(dst("SELECT visibility_timeout, max_deliveries, dead_letter_queue FROM mq_queues WHERE queue = 'orders'"),
 	'01:00:00|3|dead', 'queue options are restored');
 is( dst(

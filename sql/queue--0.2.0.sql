@@ -1,0 +1,522 @@
+/*
+ * queue -- message queues, pub/sub topics and streams inside PostgreSQL.
+ *
+ * The single install script.  The public API (functions, views, types, all
+ * named mq_*) goes into the schema CREATE EXTENSION targets; storage lives
+ * in schema mq, which users never need to touch.
+ */
+
+\echo Use "CREATE EXTENSION queue" to load this file. \quit
+
+-- The first C function below loads the library, whose _PG_init fails with
+-- a clear message and hint unless it is in shared_preload_libraries.
+
+CREATE SCHEMA mq;
+
+/* ---------------------------------------------------------------------
+ * Catalog
+ * ---------------------------------------------------------------------
+ */
+
+-- One namespace for queues, topics and streams.
+CREATE TABLE mq.objects (
+    id          int PRIMARY KEY,
+    name        text COLLATE "C" NOT NULL UNIQUE,
+    kind        "char" NOT NULL CHECK (kind IN ('q', 't', 's')),
+    owner       oid NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE SEQUENCE mq.object_id_seq AS int;
+
+-- Options of a queue; NULL means "none" for the nullable ones.
+CREATE TABLE mq.queues (
+    id                  int PRIMARY KEY REFERENCES mq.objects (id) ON DELETE CASCADE,
+    visibility_timeout  interval NOT NULL,
+    max_deliveries      int,
+    dead_letter_queue   int REFERENCES mq.queues (id),
+    message_ttl         interval,
+    max_length          bigint,
+    overflow            text NOT NULL,
+    max_inflight        int,
+    dedup_window        interval NOT NULL,
+    unlogged            boolean NOT NULL
+);
+
+-- Topics and their subscriptions; dropping a queue removes its subscriptions.
+CREATE TABLE mq.topics (
+    id            int PRIMARY KEY REFERENCES mq.objects (id) ON DELETE CASCADE,
+    dedup_window  interval NOT NULL
+);
+CREATE TABLE mq.subscriptions (
+    topic    int NOT NULL REFERENCES mq.topics (id) ON DELETE CASCADE,
+    queue    int NOT NULL REFERENCES mq.queues (id) ON DELETE CASCADE,
+    pattern  text COLLATE "C" NOT NULL,
+    PRIMARY KEY (topic, queue, pattern)
+);
+
+-- Streams and their segments (one storage table each, mq.s_<id>_<seg>);
+-- records are appended to the newest segment.
+CREATE TABLE mq.streams (
+    id            int PRIMARY KEY REFERENCES mq.objects (id) ON DELETE CASCADE,
+    partitions    int NOT NULL,
+    max_age       interval,
+    max_bytes     bigint,
+    max_messages  bigint,
+    dedup_window  interval NOT NULL
+);
+CREATE TABLE mq.stream_segments (
+    stream      int NOT NULL REFERENCES mq.streams (id) ON DELETE CASCADE,
+    seg         int NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    sealed      boolean NOT NULL DEFAULT false,    -- no appends any more; figures below
+    PRIMARY KEY (stream, seg)
+);
+-- What a sealed segment holds of each partition (retention decides on it).
+CREATE TABLE mq.segment_partitions (
+    stream           int NOT NULL,
+    seg              int NOT NULL,
+    partition        int NOT NULL,
+    records          bigint NOT NULL,
+    max_position     bigint NOT NULL,
+    max_appended_at  timestamptz NOT NULL,
+    bytes            bigint NOT NULL,
+    PRIMARY KEY (stream, seg, partition),
+    FOREIGN KEY (stream, seg) REFERENCES mq.stream_segments ON DELETE CASCADE
+);
+-- One past the highest position retention removed, per partition: positions
+-- never go back, even when every record of a partition is gone.
+CREATE TABLE mq.stream_floors (
+    stream         int NOT NULL REFERENCES mq.streams (id) ON DELETE CASCADE,
+    partition      int NOT NULL,
+    next_position  bigint NOT NULL,
+    PRIMARY KEY (stream, partition)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('mq.objects', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.streams', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.stream_segments', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.segment_partitions', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.stream_floors', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.topics', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.subscriptions', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.queues', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.object_id_seq', '');
+
+/* ---------------------------------------------------------------------
+ * Types
+ * ---------------------------------------------------------------------
+ */
+
+CREATE TYPE mq_message AS (
+    id          bigint,
+    receipt     bigint,
+    body        jsonb,
+    headers     jsonb,
+    deliveries  int,
+    priority    int,
+    enqueued_at timestamptz,
+    visible_at  timestamptz
+);
+
+CREATE TYPE mq_record AS (
+    partition    int,
+    "position"   bigint,
+    key          text,
+    body         jsonb,
+    headers      jsonb,
+    appended_at  timestamptz
+);
+
+/* ---------------------------------------------------------------------
+ * Queue DDL
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq_create_queue(
+    queue text,
+    visibility_timeout interval DEFAULT '30 seconds',
+    max_deliveries int DEFAULT NULL,
+    dead_letter_queue text DEFAULT NULL,
+    message_ttl interval DEFAULT NULL,
+    max_length bigint DEFAULT NULL,
+    overflow text DEFAULT 'reject',
+    max_inflight int DEFAULT NULL,
+    dedup_window interval DEFAULT '1 day',
+    unlogged boolean DEFAULT false,
+    if_not_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_queue';
+
+CREATE FUNCTION mq_alter_queue(
+    queue text,
+    visibility_timeout interval DEFAULT NULL,
+    max_deliveries int DEFAULT NULL,
+    dead_letter_queue text DEFAULT NULL,
+    message_ttl interval DEFAULT NULL,
+    max_length bigint DEFAULT NULL,
+    overflow text DEFAULT NULL,
+    max_inflight int DEFAULT NULL,
+    dedup_window interval DEFAULT NULL,
+    unlogged boolean DEFAULT NULL,
+    reset text[] DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_alter_queue';
+
+CREATE FUNCTION mq_drop_queue(queue text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_drop_queue';
+
+CREATE FUNCTION mq_purge(queue text)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_purge';
+
+/* ---------------------------------------------------------------------
+ * Sending
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq_send(
+    queue text,
+    body jsonb,
+    headers jsonb DEFAULT NULL,
+    delay interval DEFAULT '0',
+    priority int DEFAULT 0,
+    idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_send';
+
+CREATE FUNCTION mq_send_batch(
+    queue text,
+    bodies jsonb[],
+    headers jsonb[] DEFAULT NULL,
+    delay interval DEFAULT '0',
+    priority int DEFAULT 0,
+    idempotency_keys text[] DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_send_batch';
+
+/* ---------------------------------------------------------------------
+ * Receiving
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq_read(
+    queue text,
+    qty int DEFAULT 1,
+    vt interval DEFAULT NULL,
+    wait interval DEFAULT '0')
+RETURNS SETOF mq_message
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10
+AS 'MODULE_PATHNAME', 'mq_read';
+
+CREATE FUNCTION mq_pop(queue text, qty int DEFAULT 1)
+RETURNS SETOF mq_message
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10
+AS 'MODULE_PATHNAME', 'mq_pop';
+
+CREATE FUNCTION mq_peek(queue text, qty int DEFAULT 10)
+RETURNS SETOF mq_message
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10
+AS 'MODULE_PATHNAME', 'mq_peek';
+
+CREATE FUNCTION mq_ack(queue text, receipt bigint, strict boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_ack';
+
+CREATE FUNCTION mq_ack(queue text, receipts bigint[], strict boolean DEFAULT true)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_ack_array';
+
+CREATE FUNCTION mq_nack(
+    queue text,
+    receipt bigint,
+    delay interval DEFAULT '0',
+    strict boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_nack';
+
+CREATE FUNCTION mq_extend(
+    queue text,
+    receipt bigint,
+    vt interval,
+    strict boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_extend';
+
+CREATE FUNCTION mq_redrive(dead_letter_queue text, max bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_redrive';
+
+/* ---------------------------------------------------------------------
+ * Topics (SPEC section 4)
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq_create_topic(
+    topic text,
+    dedup_window interval DEFAULT '1 day',
+    if_not_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_topic';
+
+CREATE FUNCTION mq_drop_topic(topic text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_drop_topic';
+
+CREATE FUNCTION mq_subscribe(topic text, queue text, pattern text DEFAULT '#')
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_subscribe';
+
+CREATE FUNCTION mq_unsubscribe(topic text, queue text, pattern text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_unsubscribe';
+
+CREATE FUNCTION mq_publish(
+    topic text,
+    routing_key text,
+    body jsonb,
+    headers jsonb DEFAULT NULL,
+    idempotency_key text DEFAULT NULL)
+RETURNS int
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_publish';
+
+/* ---------------------------------------------------------------------
+ * Inspection
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq.queue_figures(
+    queue text,
+    OUT depth bigint,
+    OUT ready bigint,
+    OUT inflight bigint,
+    OUT delayed bigint,
+    OUT oldest_ready_age interval)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_queue_figures';
+
+CREATE VIEW mq_queues AS
+SELECT o.name AS queue,
+       f.depth,
+       f.ready,
+       f.inflight,
+       f.delayed,
+       f.oldest_ready_age,
+       d.name AS dead_letter_queue,
+       q.visibility_timeout,
+       q.max_deliveries,
+       q.message_ttl,
+       q.max_length,
+       q.overflow,
+       q.max_inflight,
+       q.dedup_window,
+       q.unlogged,
+       o.created_at
+  FROM mq.objects o
+  JOIN mq.queues q ON q.id = o.id
+  LEFT JOIN mq.objects d ON d.id = q.dead_letter_queue
+ CROSS JOIN LATERAL mq.queue_figures(o.name) f
+ WHERE o.kind = 'q';
+
+CREATE FUNCTION mq.queue_stats(
+    queue text,
+    OUT sent bigint,
+    OUT delivered bigint,
+    OUT acked bigint,
+    OUT nacked bigint,
+    OUT dead_lettered bigint,
+    OUT expired bigint,
+    OUT rejected bigint,
+    OUT appended bigint,
+    OUT consumed bigint,
+    OUT stats_reset timestamptz)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_queue_stats';
+
+-- Counters since the server started or since mq_stats_reset(), counted when
+-- the transaction that did the work commits.
+CREATE VIEW mq_stats AS
+SELECT o.name AS queue, s.*
+  FROM mq.objects o
+ CROSS JOIN LATERAL mq.queue_stats(o.name) s
+ WHERE o.kind IN ('q', 's');
+
+CREATE FUNCTION mq_stats_reset(queue text DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_stats_reset';
+
+-- One row per subscription; a topic without any shows once, with NULLs.
+CREATE VIEW mq_topics AS
+SELECT t.name AS topic, q.name AS queue, s.pattern
+  FROM mq.objects t
+  LEFT JOIN mq.subscriptions s ON s.topic = t.id
+  LEFT JOIN mq.objects q ON q.id = s.queue
+ WHERE t.kind = 't';
+
+/* ---------------------------------------------------------------------
+ * Streams
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq_create_stream(
+    stream text,
+    partitions int DEFAULT 1,
+    max_age interval DEFAULT NULL,
+    max_bytes bigint DEFAULT NULL,
+    max_messages bigint DEFAULT NULL,
+    dedup_window interval DEFAULT '1 day',
+    if_not_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_stream';
+
+CREATE FUNCTION mq_alter_stream(
+    stream text,
+    max_age interval DEFAULT NULL,
+    max_bytes bigint DEFAULT NULL,
+    max_messages bigint DEFAULT NULL,
+    dedup_window interval DEFAULT NULL,
+    reset text[] DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_alter_stream';
+
+CREATE FUNCTION mq_drop_stream(stream text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_drop_stream';
+
+CREATE FUNCTION mq_append(
+    stream text,
+    body jsonb,
+    key text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    idempotency_key text DEFAULT NULL)
+RETURNS TABLE(partition int, "position" bigint)
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1
+AS 'MODULE_PATHNAME', 'mq_append';
+
+CREATE FUNCTION mq_append_batch(
+    stream text,
+    bodies jsonb[],
+    keys text[] DEFAULT NULL,
+    headers jsonb[] DEFAULT NULL,
+    idempotency_keys text[] DEFAULT NULL)
+RETURNS TABLE(partition int, "position" bigint)
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_append_batch';
+
+CREATE FUNCTION mq_stream_read(
+    stream text,
+    partition int,
+    from_position bigint,
+    max int DEFAULT 100)
+RETURNS SETOF mq_record
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_stream_read';
+
+CREATE FUNCTION mq_create_group(
+    stream text,
+    consumer_group text,
+    start text DEFAULT 'earliest',
+    if_not_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_group';
+
+CREATE FUNCTION mq_drop_group(stream text, consumer_group text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_drop_group';
+
+CREATE FUNCTION mq_consume(
+    stream text,
+    consumer_group text,
+    max int DEFAULT 100,
+    wait interval DEFAULT '0')
+RETURNS SETOF mq_record
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_consume';
+
+CREATE FUNCTION mq_seek(stream text, consumer_group text, partition int, to_position bigint)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_seek_position';
+
+CREATE FUNCTION mq_seek(stream text, consumer_group text, at timestamptz)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_seek_time';
+
+CREATE FUNCTION mq.group_figures(
+    stream text,
+    OUT consumer_group text,
+    OUT partition int,
+    OUT "position" bigint,
+    OUT lag bigint)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_group_figures';
+
+-- One row per consumer group and partition.
+CREATE VIEW mq_groups AS
+SELECT o.name AS stream, f.consumer_group, f.partition, f."position", f.lag
+  FROM mq.objects o
+ CROSS JOIN LATERAL mq.group_figures(o.name) f
+ WHERE o.kind = 's';
+
+CREATE FUNCTION mq.stream_figures(
+    stream text,
+    OUT partition int,
+    OUT first_position bigint,
+    OUT next_position bigint,
+    OUT records bigint,
+    OUT bytes bigint)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_stream_figures';
+
+-- One row per stream partition.
+CREATE VIEW mq_streams AS
+SELECT o.name AS stream,
+       s.partitions,
+       f.partition,
+       f.first_position,
+       f.next_position,
+       f.records,
+       f.bytes,
+       s.max_age,
+       s.max_bytes,
+       s.max_messages,
+       s.dedup_window,
+       o.created_at
+  FROM mq.objects o
+  JOIN mq.streams s ON s.id = o.id
+ CROSS JOIN LATERAL mq.stream_figures(o.name) f
+ WHERE o.kind = 's';
+
+/* ---------------------------------------------------------------------
+ * Privileges (SPEC section 8): creating objects is granted deliberately.
+ * ---------------------------------------------------------------------
+ */
+
+REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_topic(text, interval, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_stream(text, int, interval, bigint, bigint, interval, boolean) FROM PUBLIC;

@@ -1,0 +1,631 @@
+/*-------------------------------------------------------------------------
+ *
+ * privileges.c
+ *	  Who may do what to a queue, topic or stream (SPEC section 8).
+ *
+ * The role that creates an object owns it (mq.objects.owner) and holds
+ * every privilege on it; so do the roles that have the owner's privileges
+ * (its members) and superusers.  Other roles hold what mq_grant gave them:
+ *
+ *	  send		mq_send, mq_send_batch, mq_publish, mq_append, mq_append_batch
+ *	  read		mq_read, mq_pop, mq_peek, mq_ack, mq_nack, mq_extend,
+ *				mq_consume, mq_stream_read, mq_create_group
+ *	  manage	mq_alter_*, mq_purge, mq_drop_*, mq_subscribe, mq_unsubscribe,
+ *				mq_seek, mq_drop_group, mq_redrive, mq_stats_reset, and
+ *				granting send and read (only the owner grants manage)
+ *
+ * Grants are an aclitem[] in mq.objects.acl, send as INSERT, read as
+ * SELECT and manage as UPDATE, granted by the owner.  Like any ACL in
+ * PostgreSQL they are backed by pg_shdepend rows: a trigger on mq.objects
+ * records the owner and every grantee of object <id> as a dependency of
+ * (pg_extension, queue, <id>).  So DROP ROLE fails while a role owns or
+ * holds a grant on an object, and a role created later with the same OID
+ * finds nothing waiting for it.  DROP OWNED BY and REASSIGN OWNED BY would
+ * not know what to do with such rows; the utility hook (worker.c) hands
+ * them to privileges_drop_owned and privileges_reassign_owned first, which
+ * revoke, drop or reassign the objects and so remove the rows.
+ *
+ * The checks use the per-backend caches of queues, topics and streams: a
+ * call on an object costs a comparison with the owner, or one aclmask().
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "queue.h"
+
+PG_FUNCTION_INFO_V1(mq_grant);
+PG_FUNCTION_INFO_V1(mq_revoke);
+PG_FUNCTION_INFO_V1(mq_visible);
+PG_FUNCTION_INFO_V1(mq_objects_dependencies);
+
+/* The names of the privileges, by bit (ObjectPriv). */
+static const struct
+{
+	const char *name;
+	int			priv;
+	AclMode		mode;
+}			privilege_names[] = {
+	{"send", PRIV_SEND, ACL_INSERT},
+	{"read", PRIV_READ, ACL_SELECT},
+	{"manage", PRIV_MANAGE, ACL_UPDATE},
+};
+
+#define ALL_PRIVS	(PRIV_SEND | PRIV_READ | PRIV_MANAGE)
+#define ALL_MODES	(ACL_INSERT | ACL_SELECT | ACL_UPDATE)
+
+static AclMode
+priv_modes(int privs)
+{
+	AclMode		mode = 0;
+	int			i;
+
+	for (i = 0; i < lengthof(privilege_names); i++)
+		if (privs & privilege_names[i].priv)
+			mode |= privilege_names[i].mode;
+	return mode;
+}
+
+/* "send", "send and read", ... for messages. */
+static const char *
+priv_words(int privs)
+{
+	StringInfoData buf;
+	int			i;
+	int			n = 0;
+
+	initStringInfo(&buf);
+	for (i = 0; i < lengthof(privilege_names); i++)
+		if (privs & privilege_names[i].priv)
+			appendStringInfo(&buf, "%s%s", n++ ? ", " : "", privilege_names[i].name);
+	return buf.data;
+}
+
+/*
+ * Fill perms from columns owner_col (owner) and owner_col + 1 (acl) of a
+ * catalog row, copying the ACL into cxt.
+ */
+void
+perms_from_tuple(ObjectPerms *perms, HeapTuple tup, TupleDesc desc, int owner_col,
+				 MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d;
+
+	perms->owner = DatumGetObjectId(SPI_getbinval(tup, desc, owner_col, &isnull));
+	d = SPI_getbinval(tup, desc, owner_col + 1, &isnull);
+	perms->acl = NULL;
+	if (!isnull)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		perms->acl = DatumGetAclPCopy(d);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/* Does the role own the object, or have the owner's privileges? */
+static bool
+owns(const ObjectPerms *perms, Oid roleid)
+{
+	return roleid == perms->owner || has_privs_of_role(roleid, perms->owner);
+}
+
+/* Does roleid hold every privilege in privs on the object? */
+bool
+perms_allow(const ObjectPerms *perms, Oid roleid, int privs)
+{
+	AclMode		mode = priv_modes(privs);
+
+	/* No owner: a catalog from before 0.3.0 (see perms_columns). */
+	if (roleid == perms->owner || !OidIsValid(perms->owner))
+		return true;
+	if (perms->acl != NULL &&
+		aclmask((Acl *) perms->acl, roleid, perms->owner, mode, ACLMASK_ALL) == mode)
+		return true;
+	return superuser_arg(roleid) || owns(perms, roleid);
+}
+
+/* 42501 unless roleid holds privs on the object. */
+void
+perms_require(const ObjectPerms *perms, Oid roleid, int privs, char kind,
+			  const char *name)
+{
+	if (perms_allow(perms, roleid, privs))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for %s \"%s\"", kind_name(kind), name),
+			 errdetail("This needs the %s privilege, which role \"%s\" does not hold.",
+					   priv_words(privs), GetUserNameFromId(roleid, false)),
+			 errhint("The owner of the %s can grant it with mq_grant().", kind_name(kind))));
+}
+
+/* Does roleid hold anything on the object (may it see it in the views)? */
+bool
+perms_visible(const ObjectPerms *perms, Oid roleid)
+{
+	if (roleid == perms->owner || !OidIsValid(perms->owner) ||
+		superuser_arg(roleid) || owns(perms, roleid))
+		return true;
+	return perms->acl != NULL &&
+		aclmask((Acl *) perms->acl, roleid, perms->owner, ALL_MODES, ACLMASK_ANY) != 0;
+}
+
+/* mq.visible(owner, acl): may the calling role see the object? */
+Datum
+mq_visible(PG_FUNCTION_ARGS)
+{
+	ObjectPerms perms;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	perms.owner = PG_GETARG_OID(0);
+	perms.acl = PG_ARGISNULL(1) ? NULL : (struct ArrayType *) PG_GETARG_ACL_P(1);
+	PG_RETURN_BOOL(perms_visible(&perms, GetUserId()));
+}
+
+/* ---------------------------------------------------------------------
+ * mq_grant, mq_revoke
+ * ---------------------------------------------------------------------
+ */
+
+/* The privileges named by a text[] argument; 22023 for anything else. */
+static int
+privs_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	int			privs = 0;
+
+	n = arg_array(fcinfo, argno, "privileges", TEXTOID, -1, false, TYPALIGN_INT,
+				  &elems, &nulls);
+	for (i = 0; i < n; i++)
+	{
+		char	   *p;
+		int			j;
+		int			found = 0;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("privileges must not contain NULL")));
+		p = TextDatumGetCString(elems[i]);
+		if (strcmp(p, "all") == 0)
+			found = ALL_PRIVS;
+		for (j = 0; j < lengthof(privilege_names); j++)
+			if (strcmp(p, privilege_names[j].name) == 0)
+				found = privilege_names[j].priv;
+		if (found == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown privilege \"%s\"", p),
+					 errdetail("The privileges are send, read and manage, or all.")));
+		privs |= found;
+	}
+	return privs;
+}
+
+/*
+ * Grant or revoke privs on an object for a role, under the DDL lock.  With
+ * check, 42501 unless the caller may: the owner grants anything, a holder
+ * of manage only send and read.
+ */
+static void
+change_acl(const char *name, Oid role, int privs, bool grant, bool check)
+{
+	CatalogContext cxt;
+	ObjectPerms perms;
+	int32		id;
+	char		kind;
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (!find_object_perms(name, &id, &kind, &perms))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("no queue, topic or stream named \"%s\" exists", name)));
+	if (check && !superuser_arg(cxt.save_userid) && !owns(&perms, cxt.save_userid))
+	{
+		perms_require(&perms, cxt.save_userid, PRIV_MANAGE, kind, name);
+		if (privs & PRIV_MANAGE)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only the owner of %s \"%s\" can %s the manage privilege",
+							kind_name(kind), name, grant ? "grant" : "revoke")));
+	}
+	if (privs != 0)
+	{
+		AclItem		item;
+		Acl		   *acl;
+		Datum		args[2];
+		Oid			types[2] = {INT4OID, ACLITEMARRAYOID};
+		char		nulls[2] = {' ', ' '};
+
+		item.ai_grantee = role;
+		item.ai_grantor = perms.owner;
+		ACLITEM_SET_PRIVS_GOPTIONS(item, priv_modes(privs), ACL_NO_RIGHTS);
+		acl = aclupdate(perms.acl ? (Acl *) perms.acl : make_empty_acl(), &item,
+						grant ? ACL_MODECHG_ADD : ACL_MODECHG_DEL,
+						perms.owner, DROP_RESTRICT);
+		args[0] = Int32GetDatum(id);
+		args[1] = PointerGetDatum(acl);
+		if (ACL_NUM(acl) == 0)
+			nulls[1] = 'n';
+		catalog_exec("UPDATE mq.objects SET acl = $2 WHERE id OPERATOR(pg_catalog.=) $1",
+					 2, types, args, nulls);
+		catalog_changed();
+	}
+	catalog_leave(&cxt);
+}
+
+static Datum
+grant_or_revoke(FunctionCallInfo fcinfo, bool grant)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	Oid			role;
+	int			privs;
+
+	arg_not_null(fcinfo, 0, "name");
+	queue_check_name("object", PG_GETARG_TEXT_PP(0), name);
+	arg_not_null(fcinfo, 1, "role");
+	role = PG_GETARG_OID(1);
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role with OID %u does not exist", role)));
+	if (grant)
+		arg_not_null(fcinfo, 2, "privileges");
+	privs = PG_ARGISNULL(2) ? ALL_PRIVS : privs_arg(fcinfo, 2);
+	PreventCommandIfReadOnly(grant ? "mq_grant()" : "mq_revoke()");
+	change_acl(name, role, privs, grant, true);
+	PG_RETURN_VOID();
+}
+
+/* mq_grant(name, role, privileges) */
+Datum
+mq_grant(PG_FUNCTION_ARGS)
+{
+	return grant_or_revoke(fcinfo, true);
+}
+
+/* mq_revoke(name, role, privileges): NULL privileges revoke them all. */
+Datum
+mq_revoke(PG_FUNCTION_ARGS)
+{
+	return grant_or_revoke(fcinfo, false);
+}
+
+/* ---------------------------------------------------------------------
+ * Dependencies on roles
+ * ---------------------------------------------------------------------
+ */
+
+static int
+oid_cmp_qsort(const void *a, const void *b)
+{
+	Oid			x = *(const Oid *) a;
+	Oid			y = *(const Oid *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Trigger on mq.objects: the rows of pg_shdepend for object <id> name its
+ * owner and its grantees (and grantors), all as ACL dependencies of
+ * (pg_extension, queue, <id>).  Pinned roles (the bootstrap superuser)
+ * get no rows, as elsewhere in PostgreSQL.
+ */
+Datum
+mq_objects_dependencies(PG_FUNCTION_ARGS)
+{
+	TriggerData *trig = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	oldtup = NULL;
+	HeapTuple	newtup = NULL;
+	Oid			extoid;
+	int			id_col,
+				owner_col,
+				acl_col;
+	bool		isnull;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(trig->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trig->tg_event))
+		elog(ERROR, "mq.objects_dependencies() must run as an AFTER ROW trigger");
+	desc = RelationGetDescr(trig->tg_relation);
+	if (TRIGGER_FIRED_BY_INSERT(trig->tg_event))
+		newtup = trig->tg_trigtuple;
+	else if (TRIGGER_FIRED_BY_UPDATE(trig->tg_event))
+	{
+		oldtup = trig->tg_trigtuple;
+		newtup = trig->tg_newtuple;
+	}
+	else
+		oldtup = trig->tg_trigtuple;
+
+	extoid = get_extension_oid("queue", false);
+	id_col = SPI_fnumber(desc, "id");
+	owner_col = SPI_fnumber(desc, "owner");
+	acl_col = SPI_fnumber(desc, "acl");
+	if (id_col <= 0 || owner_col <= 0 || acl_col <= 0)
+		elog(ERROR, "mq.objects lacks a column the privileges need");
+
+	if (oldtup != NULL)
+		deleteSharedDependencyRecordsFor(ExtensionRelationId, extoid,
+										 DatumGetInt32(heap_getattr(oldtup, id_col, desc, &isnull)));
+	if (newtup != NULL)
+	{
+		int32		id = DatumGetInt32(heap_getattr(newtup, id_col, desc, &isnull));
+		Oid			owner = DatumGetObjectId(heap_getattr(newtup, owner_col, desc, &isnull));
+		Datum		acl = heap_getattr(newtup, acl_col, desc, &isnull);
+		Oid		   *grantees = NULL;
+		int			ngrantees = 0;
+		Oid		   *members;
+		Oid		   *none = palloc(sizeof(Oid));
+		int			n = 0;
+		int			i;
+
+		if (id == 0)
+			elog(ERROR, "object id 0 is reserved");
+		if (!isnull)
+			ngrantees = aclmembers(DatumGetAclP(acl), &grantees);
+		members = palloc((ngrantees + 1) * sizeof(Oid));
+		members[n++] = owner;
+		for (i = 0; i < ngrantees; i++)
+			members[n++] = grantees[i];
+		qsort(members, n, sizeof(Oid), oid_cmp_qsort);
+		for (i = 1, ngrantees = 1; i < n; i++)
+			if (members[i] != members[ngrantees - 1])
+				members[ngrantees++] = members[i];
+		updateAclDependencies(ExtensionRelationId, extoid, id, InvalidOid,
+							  0, none, ngrantees, members);
+	}
+	return PointerGetDatum(NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * DROP OWNED, REASSIGN OWNED, DROP ROLE
+ * ---------------------------------------------------------------------
+ */
+
+/* The OIDs of a list of RoleSpecs (roles that do not exist are left out). */
+static List *
+role_oids(List *roles)
+{
+	List	   *oids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, roles)
+	{
+		Oid			roleid = get_rolespec_oid(lfirst(lc), true);
+
+		if (OidIsValid(roleid))
+			oids = lappend_oid(oids, roleid);
+	}
+	return oids;
+}
+
+/*
+ * The objects of kind that a role owns (with leaves_only, only queues that
+ * are no other queue's dead-letter queue), or (kind 0) on which it holds a
+ * grant, under the DDL lock: names, in the caller's memory.
+ */
+static List *
+objects_of_role(Oid roleid, char kind, bool leaves_only)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	CatalogContext cxt;
+	Datum		args[3];
+	Oid			types[3] = {OIDOID, CHAROID, BOOLOID};
+	List	   *names;
+
+	args[0] = ObjectIdGetDatum(roleid);
+	args[1] = CharGetDatum(kind);
+	args[2] = BoolGetDatum(leaves_only);
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (kind == 0)
+		catalog_exec("SELECT name FROM mq.objects o WHERE EXISTS (SELECT 1 FROM"
+					 " pg_catalog.aclexplode(o.acl) a WHERE a.grantee OPERATOR(pg_catalog.=) $1)"
+					 " ORDER BY name", 1, types, args, NULL);
+	else
+		catalog_exec("SELECT name FROM mq.objects o"
+					 " WHERE owner OPERATOR(pg_catalog.=) $1::pg_catalog.regrole"
+					 "   AND kind OPERATOR(pg_catalog.=) $2"
+					 "   AND (NOT $3 OR NOT EXISTS (SELECT 1 FROM mq.queues r"
+					 "          WHERE r.dead_letter_queue OPERATOR(pg_catalog.=) o.id))"
+					 " ORDER BY name", 3, types, args, NULL);
+	names = catalog_result_names(caller);
+	catalog_leave(&cxt);
+	return names;
+}
+
+extern Datum mq_drop_queue(PG_FUNCTION_ARGS);
+extern Datum mq_drop_topic(PG_FUNCTION_ARGS);
+extern Datum mq_drop_stream(PG_FUNCTION_ARGS);
+
+/*
+ * DROP OWNED BY: in this database, revoke every grant to the roles and
+ * drop the objects they own (as DROP OWNED does with tables), so that the
+ * rest of the command finds none of our rows in pg_shdepend.  A caller
+ * without the privileges of a role is left to the command's own error.
+ */
+void
+privileges_drop_owned(DropOwnedStmt *stmt)
+{
+	ListCell   *lc;
+	List	   *roles;
+
+	if (!catalog_has_acl())
+		return;
+	roles = role_oids(stmt->roles);
+	foreach(lc, roles)
+		if (!has_privs_of_role(GetUserId(), lfirst_oid(lc)))
+			return;
+	foreach(lc, roles)
+	{
+		Oid			roleid = lfirst_oid(lc);
+		static const char kinds[] = {'t', 's', 'q'};
+		ListCell   *nc;
+		int			k;
+
+		List	   *names;
+
+		foreach(nc, objects_of_role(roleid, 0, false))
+			change_acl(lfirst(nc), roleid, ALL_PRIVS, false, false);
+		for (k = 0; k < lengthof(kinds); k++)
+		{
+			PGFunction drop = kinds[k] == 'q' ? mq_drop_queue :
+			kinds[k] == 't' ? mq_drop_topic : mq_drop_stream;
+
+			/*
+			 * Queues go from the ends of dead-letter chains inwards; one that
+			 * another role's queue still uses is dropped last, and the drop
+			 * raises 2BP01 for it, which ends the command.
+			 */
+			while ((names = objects_of_role(roleid, kinds[k], kinds[k] == 'q')) != NIL ||
+				   (names = objects_of_role(roleid, kinds[k], false)) != NIL)
+			{
+				foreach(nc, names)
+					DirectFunctionCall2(drop, CStringGetTextDatum(lfirst(nc)),
+										BoolGetDatum(false));
+			}
+		}
+	}
+}
+
+/*
+ * REASSIGN OWNED BY ... TO: in this database, the objects of the old roles
+ * pass to the new one (grants they made go with them).
+ */
+void
+privileges_reassign_owned(ReassignOwnedStmt *stmt)
+{
+	ListCell   *lc;
+	List	   *roles;
+	Oid			newrole;
+	CatalogContext cxt;
+
+	if (!catalog_has_acl())
+		return;
+	roles = role_oids(stmt->roles);
+	newrole = get_rolespec_oid(stmt->newrole, true);
+	if (!OidIsValid(newrole) || !has_privs_of_role(GetUserId(), newrole))
+		return;
+	foreach(lc, roles)
+		if (!has_privs_of_role(GetUserId(), lfirst_oid(lc)))
+			return;
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	foreach(lc, roles)
+	{
+		Oid			oldrole = lfirst_oid(lc);
+		Datum		args[2];
+		Oid			types[2] = {OIDOID, OIDOID};
+		uint64		i;
+		uint64		n;
+		SPITupleTable *found;
+
+		args[0] = ObjectIdGetDatum(oldrole);
+		args[1] = ObjectIdGetDatum(newrole);
+		catalog_exec("SELECT id, acl FROM mq.objects"
+					 " WHERE owner OPERATOR(pg_catalog.=) $1::pg_catalog.regrole",
+					 1, types, args, NULL);
+		found = SPI_tuptable;
+		n = SPI_processed;
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			Datum		uargs[3];
+			Oid			utypes[3] = {INT4OID, OIDOID, ACLITEMARRAYOID};
+			char		unulls[3] = {' ', ' ', ' '};
+			Datum		acl;
+
+			uargs[0] = SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull);
+			uargs[1] = ObjectIdGetDatum(newrole);
+			acl = SPI_getbinval(found->vals[i], found->tupdesc, 2, &isnull);
+			if (isnull)
+				unulls[2] = 'n';
+			else
+				uargs[2] = PointerGetDatum(aclnewowner(DatumGetAclP(acl), oldrole, newrole));
+			catalog_exec("UPDATE mq.objects SET owner = $2::pg_catalog.regrole, acl = $3"
+						 " WHERE id OPERATOR(pg_catalog.=) $1",
+						 3, utypes, uargs, unulls);
+		}
+	}
+	catalog_changed();
+	catalog_leave(&cxt);
+}
+
+/*
+ * DROP ROLE: pg_shdepend already stops it while the role owns or holds a
+ * grant on one of our objects, but can only say "privileges for extension
+ * queue".  In this database we can say which objects.
+ */
+void
+privileges_check_drop_role(DropRoleStmt *stmt)
+{
+	ListCell   *lc;
+	CatalogContext cxt;
+
+	if (!catalog_has_acl())
+		return;
+	foreach(lc, role_oids(stmt->roles))
+	{
+		Oid			roleid = lfirst_oid(lc);
+		Datum		arg = ObjectIdGetDatum(roleid);
+		Oid			type = OIDOID;
+		char	   *owned = NULL;
+		char	   *granted = NULL;
+		bool		isnull;
+		Datum		d;
+
+		catalog_enter(&cxt);
+		catalog_exec("SELECT pg_catalog.string_agg(CASE kind WHEN 'q' THEN 'queue ' WHEN 't' THEN 'topic '"
+					 "        ELSE 'stream ' END OPERATOR(pg_catalog.||) name, ', ' ORDER BY name)"
+					 "   FILTER (WHERE owner OPERATOR(pg_catalog.=) $1::pg_catalog.regrole),"
+					 "  pg_catalog.string_agg(CASE kind WHEN 'q' THEN 'queue ' WHEN 't' THEN 'topic '"
+					 "        ELSE 'stream ' END OPERATOR(pg_catalog.||) name, ', ' ORDER BY name)"
+					 "   FILTER (WHERE EXISTS (SELECT 1 FROM pg_catalog.aclexplode(acl) a"
+					 "                          WHERE a.grantee OPERATOR(pg_catalog.=) $1))"
+					 "  FROM mq.objects",
+					 1, &type, &arg, NULL);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			owned = TextDatumGetCString(d);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (!isnull)
+			granted = TextDatumGetCString(d);
+		catalog_leave(&cxt);
+		if (owned != NULL || granted != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("role \"%s\" cannot be dropped because queue objects depend on it",
+							GetUserNameFromId(roleid, false)),
+					 owned && granted ?
+					 errdetail("It owns %s, and holds privileges on %s.", owned, granted) :
+					 owned ? errdetail("It owns %s.", owned) :
+					 errdetail("It holds privileges on %s.", granted),
+					 errhint("Use REASSIGN OWNED BY or DROP OWNED BY (in every database where it has objects), or mq_revoke().")));
+	}
+}
