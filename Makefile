@@ -38,7 +38,7 @@ DATA = sql/queue--0.1.0.sql sql/queue--0.2.0.sql $(wildcard sql/queue--*--*.sql)
 EXTRA_CLEAN = sql/queue--$(EXTVERSION).sql src/cflags.stamp
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = -I$(srcdir)/src -DQUEUE_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare -Wno-cast-function-type $(QUEUE_CFLAGS)
 
@@ -48,6 +48,7 @@ include $(PGXS)
 # Objects are rebuilt when QUEUE_CFLAGS changes (say, assertions on or off).
 CFLAGS_STAMP = src/cflags.stamp
 $(OBJS): $(CFLAGS_STAMP) src/queue.h
+src/queue.o: queue.control
 $(CFLAGS_STAMP): FORCE
 	@echo '$(QUEUE_CFLAGS)' | cmp -s - $@ || echo '$(QUEUE_CFLAGS)' > $@
 .PHONY: FORCE

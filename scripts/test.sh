@@ -26,6 +26,7 @@ TEST=$OUT/src.$$
 rm -rf "$TEST"
 cp -r test "$TEST"
 cp -r examples "$TEST/examples"
+cp -r contrib "$TEST/contrib"
 chown -R "$PG_USER": "$TEST" 2>/dev/null || true
 trap 'rm -rf "$TEST"' EXIT
 

@@ -4,7 +4,8 @@
  * mq.objects gains acl (grants) and its owner becomes a regrole, so that
  * pg_dump writes role names; owners and grantees are recorded in
  * pg_shdepend by a trigger; mq_grant, mq_revoke and the mq_grants view are
- * new; the views show only the objects the caller may see.
+ * new; the views show only the objects the caller may see; mq_version()
+ * says which library is loaded.
  */
 
 \echo Use "ALTER EXTENSION queue UPDATE TO '0.3.0'" to load this file. \quit
@@ -25,6 +26,13 @@ CREATE FUNCTION mq.visible(owner regrole, acl aclitem[])
 RETURNS boolean
 LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mq_visible';
+
+-- The version of the loaded library; pg_extension.extversion is that of
+-- the SQL objects (they differ until ALTER EXTENSION queue UPDATE runs).
+CREATE FUNCTION mq_version()
+RETURNS text
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mq_version';
 
 CREATE OR REPLACE VIEW mq_queues AS
 SELECT o.name AS queue,

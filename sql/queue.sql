@@ -113,12 +113,19 @@ SELECT pg_catalog.pg_extension_config_dump('mq.subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.queues', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.object_id_seq', '');
 
--- May the calling role see an object (owner, grantee or superuser)?  The
--- views show only the objects it is true for.
+-- May the calling role see an object (owner, grantee, superuser or member
+-- of pg_monitor)?  The views show only the objects it is true for.
 CREATE FUNCTION mq.visible(owner regrole, acl aclitem[])
 RETURNS boolean
 LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mq_visible';
+
+-- The version of the loaded library; pg_extension.extversion is that of
+-- the SQL objects (they differ until ALTER EXTENSION queue UPDATE runs).
+CREATE FUNCTION mq_version()
+RETURNS text
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mq_version';
 
 /* ---------------------------------------------------------------------
  * Types

@@ -158,12 +158,16 @@ perms_require(const ObjectPerms *perms, Oid roleid, int privs, char kind,
 			 errhint("The owner of the %s can grant it with mq_grant().", kind_name(kind))));
 }
 
-/* Does roleid hold anything on the object (may it see it in the views)? */
+/*
+ * May roleid see the object in the views?  Its owner and grantees may, and
+ * so may members of pg_monitor, which see figures but no message.
+ */
 bool
 perms_visible(const ObjectPerms *perms, Oid roleid)
 {
 	if (roleid == perms->owner || !OidIsValid(perms->owner) ||
-		superuser_arg(roleid) || owns(perms, roleid))
+		superuser_arg(roleid) || owns(perms, roleid) ||
+		has_privs_of_role(roleid, ROLE_PG_MONITOR))
 		return true;
 	return perms->acl != NULL &&
 		aclmask((Acl *) perms->acl, roleid, perms->owner, ALL_MODES, ACLMASK_ANY) != 0;

@@ -22,6 +22,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
+#include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
 #include "queue.h"
@@ -37,6 +38,20 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 void		_PG_init(void);
+
+PG_FUNCTION_INFO_V1(mq_version);
+
+/*
+ * mq_version(): the version of the loaded library (queue.control's
+ * default_version when it was built).  pg_extension.extversion is the
+ * version of the SQL objects; the two differ until ALTER EXTENSION queue
+ * UPDATE has run after installing a new build.
+ */
+Datum
+mq_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(QUEUE_VERSION));
+}
 
 /*
  * Raise the error every entry point gives when the library was not

@@ -90,6 +90,16 @@ SELECT count(*) FROM mq_stats;
 SELECT count(*) FROM mq_grants;
 SELECT mq_stats_reset();
 RESET ROLE;
+-- Members of pg_monitor see the figures of every object, and no message.
+GRANT pg_monitor TO mq_nobody;
+SET ROLE mq_nobody;
+SELECT queue, depth FROM mq_queues WHERE queue LIKE 'p\_%' ORDER BY queue;
+SELECT stream, consumer_group, partition FROM mq_groups WHERE stream = 'p_s' ORDER BY 2, 3;
+\set VERBOSITY sqlstate
+SELECT mq_peek('p_q');
+\set VERBOSITY default
+RESET ROLE;
+REVOKE pg_monitor FROM mq_nobody;
 
 -- send: send, publish, append; nothing else.
 SELECT mq_grant('p_q', 'mq_sender', '{send}');
