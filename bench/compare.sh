@@ -14,7 +14,9 @@
 # ratios, and ends by installing the working tree's build again, stopping
 # the server and removing the worktree, also on an error or an interrupt.
 #
-# Settings: BENCH_RUNS (rounds, default 3), BENCH_SECONDS (10),
+# Settings: BENCH_GRANTEE (set: pgbench connects as a role that holds
+# grants instead of the owner, so each call takes the ACL path of the
+# privilege check), BENCH_RUNS (rounds, default 3), BENCH_SECONDS (10),
 # BENCH_BACKLOG (300000), BENCH_WORKLOADS (default: send ack2 single; any
 # of send batch ack2 ack1 single, the queue contender only: what both
 # builds support).  Results in $QUEUE_TMP/compare/results.md, pgbench logs

@@ -99,6 +99,13 @@ create_db() {
 	"$PGBIN/dropdb" -h "$SOCK" -p "$BENCH_PORT" -U postgres --if-exists "$DB"
 	"$PGBIN/createdb" -h "$SOCK" -p "$BENCH_PORT" -U postgres "$DB"
 	psql_bench -f "$BENCH/sql/setup.sql" >/dev/null
+	if [ -n "${BENCH_GRANTEE:-}" ]; then
+		# pgbench connects as bench_app, which owns nothing: every call
+		# takes the path of a role that holds a grant (reset.sql grants).
+		psql_bench -c "DROP ROLE IF EXISTS bench_app" -c "CREATE ROLE bench_app LOGIN" \
+			-c "GRANT ALL ON ALL TABLES IN SCHEMA public TO bench_app" \
+			-c "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO bench_app" >/dev/null
+	fi
 }
 
 # Empty every contender, fill the backlog a consume run needs, then vacuum
@@ -109,6 +116,11 @@ prepare() {	# storage backlog
 		psql_bench -v backlog="$2" -f "$BENCH/sql/fill_$1.sql" >/dev/null
 	fi
 	psql_bench -f "$BENCH/sql/settle.sql" >/dev/null
+}
+
+# The role pgbench connects as: bench_app with BENCH_GRANTEE set.
+bench_user() {
+	if [ -n "${BENCH_GRANTEE:-}" ]; then echo bench_app; else echo postgres; fi
 }
 
 depth() {	# storage
@@ -151,7 +163,7 @@ run_one() {	# round workload contender [label]
 		# A log is read once, to its end: a fixed number of transactions.
 		local length=(-T "$SECONDS_PER_RUN")
 		[ "$kind" = log ] && length=(-t $((backlog / batch / clients)))
-		"$PGBIN/pgbench" -h "$SOCK" -p "$BENCH_PORT" -U postgres -n -M prepared \
+		"$PGBIN/pgbench" -h "$SOCK" -p "$BENCH_PORT" -U "$(bench_user)" -n -M prepared \
 			"${length[@]}" -c "$clients" -j "$jobs" -D seq=0 \
 			-f "$WORKLOADS_DIR/$name.$who.sql" "$DB" >"$out" 2>&1 || status=$?
 		after=$(depth "$store")

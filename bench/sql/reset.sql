@@ -8,3 +8,8 @@ SELECT pgq.create_queue('pq');
 -- (Builds without topics, in an A/B against an older commit, skip it.)
 SELECT bench.fanout_reset() WHERE EXISTS (SELECT FROM pg_proc WHERE proname = 'mq_create_topic');
 SELECT bench.streams_reset() WHERE EXISTS (SELECT FROM pg_proc WHERE proname = 'mq_create_stream');
+-- With BENCH_GRANTEE, the role pgbench connects as holds a grant on q
+-- (builds without privileges, in an A/B, need none).
+SELECT mq_grant('q', 'bench_app', '{all}')
+ WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_app')
+   AND EXISTS (SELECT FROM pg_proc WHERE proname = 'mq_grant');
