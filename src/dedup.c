@@ -19,7 +19,13 @@
  *
  * The lock makes concurrent duplicates wait for the first sender: when it
  * commits they find its key row and return its id; when it aborts its key
- * row is gone and the next one sends.  Because the key row is written in
+ * row is gone and the next one sends.  Keys are locked by slot, a hash of
+ * the key into DEDUP_LOCK_SLOTS per key table, so that a transaction holds
+ * at most that many locks per object however many keys it sends (a lock
+ * per key would run out of shared lock table with a batch of some ten
+ * thousand keys).  Two keys in one slot only make their senders take
+ * turns.  A batch locks its slots in ascending order first, so two
+ * batches never deadlock on each other.  Because the key row is written in
  * the sender's transaction, the producer's own writes, the message and the
  * key commit or vanish together.  Rows past their window only take space:
  * removing them never changes which sends count as duplicates.
@@ -52,6 +58,9 @@
 
 /* locktag_field4 of our key locks; user advisory locks use 1 and 2. */
 #define DEDUP_LOCK_FIELD4 0x4d51
+
+/* Lock slots per key table (see the header comment). */
+#define DEDUP_LOCK_SLOTS 1024
 
 /* A key table, opened when first needed. */
 void
@@ -117,16 +126,53 @@ dedup_check_key(text *key)
 				 errdetail("The key given is %d bytes long.", len)));
 }
 
+static uint32
+key_slot(text *key)
+{
+	return hash_bytes((const unsigned char *) VARDATA_ANY(key),
+					  VARSIZE_ANY_EXHDR(key)) % DEDUP_LOCK_SLOTS;
+}
+
 static void
-lock_key(KeyTable *kt, text *key)
+lock_slot(const KeyTable *kt, uint32 slot)
 {
 	LOCKTAG		tag;
-	uint64		h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(key),
-										VARSIZE_ANY_EXHDR(key), kt->keysid);
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
-						 DEDUP_LOCK_FIELD4);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kt->keysid, slot, DEDUP_LOCK_FIELD4);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+static int
+slot_cmp(const void *a, const void *b)
+{
+	uint32		x = *(const uint32 *) a;
+	uint32		y = *(const uint32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Before a batch: lock the slots of its keys (NULL elements have none) in
+ * ascending order.  The lookups that follow find them held already.
+ */
+void
+dedup_lock_batch(KeyTable *kt, Datum *keys, bool *nulls, int n)
+{
+	uint32	   *slots;
+	int			nslots = 0;
+	int			i;
+
+	if (keys == NULL || n < 2 || dedup_off(kt))
+		return;
+	slots = palloc(n * sizeof(uint32));
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			slots[nslots++] = key_slot(DatumGetTextPP(keys[i]));
+	qsort(slots, nslots, sizeof(uint32), slot_cmp);
+	for (i = 0; i < nslots; i++)
+		if (i == 0 || slots[i] != slots[i - 1])
+			lock_slot(kt, slots[i]);
+	pfree(slots);
 }
 
 /*
@@ -149,7 +195,7 @@ dedup_lookup(KeyTable *kt, text *key, TimestampTz now, ItemPointer stale,
 	if (dedup_off(kt))
 		return 0;
 	dedup_open(kt);
-	lock_key(kt, key);
+	lock_slot(kt, key_slot(key));
 
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   C_COLLATION_OID, F_TEXTEQ, PointerGetDatum(key));

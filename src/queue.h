@@ -493,6 +493,7 @@ extern int64 dedup_lookup(KeyTable *kt, text *key, TimestampTz now,
 extern void dedup_record(KeyTable *kt, text *key, int64 id, TimestampTz now,
 						 ItemPointer stale);
 extern void dedup_close(KeyTable *kt);
+extern void dedup_lock_batch(KeyTable *kt, Datum *keys, bool *nulls, int n);
 extern bool dedup_off(const KeyTable *kt);
 extern void dedup_init(KeyTable *kt, Oid keysid, Oid keys_pkid, const Interval *window);
 extern int64 dedup_prune_keys(Oid keysid, Oid keys_pkid, const Interval *window, int max);

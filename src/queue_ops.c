@@ -418,6 +418,7 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	 * later duplicate in the same batch finds it; the new messages are then
 	 * moved to the front of bodies/headers for one insert.
 	 */
+	dedup_lock_batch(&qrel.keys, keys, knulls, n);
 	for (i = 0; i < n; i++)
 	{
 		if (keys != NULL && !knulls[i])

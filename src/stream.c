@@ -758,6 +758,7 @@ append_records(Appender *a, ReturnSetInfo *rsinfo, int n, Datum *bodies,
 	int64		appended = 0;
 	int			i;
 
+	dedup_lock_batch(&a->keys, ikeys, iknulls, n);
 	for (i = 0; i < n; i++)
 	{
 		text	   *key = (keys && !knulls[i]) ? DatumGetTextPP(keys[i]) : NULL;

@@ -142,5 +142,26 @@ SELECT :second_id <> :first_id AS new_id;
 SELECT mq_send('idem_window', '"within again"', idempotency_key => 'w') = :second_id AS same_id;
 SELECT body FROM mq_peek('idem_window');
 
+-- Many keys in one transaction (SPEC section 2: a batch is bounded only
+-- by the array limit): keys are locked by slot, so 30 000 of them fit in
+-- the default lock table, in one batch, in keyed appends, and in many
+-- single keyed sends of one statement; repeating returns the same ids.
+SELECT mq_create_queue('idem_many');
+SELECT count(*), count(DISTINCT id) FROM mq_send_batch('idem_many',
+       array_fill('{}'::jsonb, ARRAY[30000]),
+       idempotency_keys => ARRAY(SELECT 'k' || g FROM generate_series(1, 30000) g)) AS id;
+SELECT count(*) AS duplicates_found, max(id) FROM mq_send_batch('idem_many',
+       array_fill('{}'::jsonb, ARRAY[30000]),
+       idempotency_keys => ARRAY(SELECT 'k' || g FROM generate_series(1, 30000) g)) AS id;
+SELECT count(mq_send('idem_many', '{}', idempotency_key => 'single' || g))
+  FROM generate_series(1, 20000) g;
+SELECT depth FROM mq_queues WHERE queue = 'idem_many';
+SELECT mq_create_stream('idem_log', partitions => 4);
+SELECT count(*), count(DISTINCT (partition, position)) FROM mq_append_batch('idem_log',
+       array_fill('{}'::jsonb, ARRAY[30000]),
+       keys => ARRAY(SELECT 'u' || g FROM generate_series(1, 30000) g),
+       idempotency_keys => ARRAY(SELECT 'a' || g FROM generate_series(1, 30000) g));
+SELECT mq_drop_stream('idem_log');
+
 -- Clean up.
-SELECT mq_drop_queue(q) FROM unnest(ARRAY['idem_q', 'idem_other', 'idem_zero', 'idem_window']) AS q;
+SELECT mq_drop_queue(q) FROM unnest(ARRAY['idem_q', 'idem_other', 'idem_zero', 'idem_window', 'idem_many']) AS q;
