@@ -58,7 +58,7 @@ FORCE:
 sql/queue--$(EXTVERSION).sql: sql/queue.sql queue.control
 	cp $< $@
 
-.PHONY: demo test stop bench bench-long setup server check-assert
+.PHONY: demo test test-long stop bench bench-long setup server check-assert
 
 # Install packages, build, install, start the private server.
 setup:
@@ -71,6 +71,11 @@ demo: setup
 test:
 	QUEUE_CFLAGS=-DUSE_ASSERT_CHECKING ./scripts/setup.sh
 	./scripts/test.sh
+
+# The fault tests with long counts (minutes): 30 chaos rounds, 8 failovers.
+test-long:
+	QUEUE_CFLAGS=-DUSE_ASSERT_CHECKING ./scripts/setup.sh
+	./scripts/test-long.sh
 
 stop:
 	./scripts/server.sh stop
