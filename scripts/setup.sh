@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES="postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-pgtap
 postgresql-15-pgq3 libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
-make gcc gnuplot-nox"
+make gcc gnuplot-nox python3-psycopg nodejs"
 
 missing=""
 for p in $PACKAGES; do
@@ -21,6 +21,12 @@ if [ -n "$missing" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq $missing >/dev/null
+fi
+# The Node client example needs npm; a nodejs that bundles its own (as
+# NodeSource's does) conflicts with Debian's npm package.
+if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq npm >/dev/null
 fi
 
 # QUEUE_CFLAGS (e.g. -DUSE_ASSERT_CHECKING) selects the build flavour.
