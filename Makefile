@@ -58,7 +58,7 @@ FORCE:
 sql/queue--$(EXTVERSION).sql: sql/queue.sql queue.control
 	cp $< $@
 
-.PHONY: demo test test-long stop bench bench-long setup server check-assert
+.PHONY: demo test test-long test-valgrind fuzz stop bench bench-long setup server check-assert
 
 # Install packages, build, install, start the private server.
 setup:
@@ -76,6 +76,16 @@ test:
 test-long:
 	QUEUE_CFLAGS=-DUSE_ASSERT_CHECKING ./scripts/setup.sh
 	./scripts/test-long.sh
+
+# The pg_regress suite with every server process under valgrind (minutes;
+# a private copy of the installation, nothing installed system-wide).
+test-valgrind:
+	./scripts/valgrind.sh
+
+# libFuzzer on names and topic patterns (src/match.c) for FUZZ_SECONDS
+# (default 60).  "make test" runs the same checks briefly, without libFuzzer.
+fuzz:
+	./scripts/fuzz.sh
 
 stop:
 	./scripts/server.sh stop

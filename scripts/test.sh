@@ -5,9 +5,10 @@
 #   isolation    test/specs                 (one private server)
 #   pgTAP        test/pgtap                 (one private server, pg_prove)
 #   TAP          test/t                     (each test starts its own servers)
+#   fuzz         test/fuzz                  (src/match.c's properties, no server)
 #
 # Servers run as the postgres user; all output goes to $QUEUE_TMP/test.
-# Pass suite names (regress isolation pgtap tap) to run only those, TAP
+# Pass suite names (regress isolation pgtap tap fuzz) to run only those, TAP
 # test files with PROVE_TESTS="001_x.pl 002_y.pl", pg_regress or isolation
 # tests with REGRESS_TESTS="name1 name2", and another output
 # directory with QUEUE_TEST_OUT.
@@ -16,7 +17,7 @@ set -uo pipefail
 cd "$QUEUE_ROOT"
 
 OUT=${QUEUE_TEST_OUT:-$QUEUE_TMP/test}
-SUITES=${*:-regress isolation pgtap tap}
+SUITES=${*:-regress isolation pgtap tap fuzz}
 PASSED=0
 FAILED=0
 
@@ -123,6 +124,16 @@ run_tap() {
 	count_tap tap "$dir/output" $status
 }
 
+# The fuzz target as a plain program: seed corpus plus generated inputs.
+run_fuzz() {
+	local dir=$OUT/fuzz status
+	rm -rf "$dir"; mkdir -p "$dir"
+	FUZZ_OUT=$dir ./scripts/fuzz.sh smoke >"$dir/output" 2>&1
+	status=$?
+	cat "$dir/output"
+	if [ "$status" = 0 ]; then record fuzz 1 0; else record fuzz 0 1; fi
+}
+
 for suite in $SUITES; do
 	echo "=== $suite"
 	case $suite in
@@ -130,6 +141,7 @@ for suite in $SUITES; do
 		isolation) run_isolation ;;
 		pgtap) run_pgtap ;;
 		tap) run_tap ;;
+		fuzz) run_fuzz ;;
 		*) echo "unknown suite $suite" >&2; exit 2 ;;
 	esac
 done
