@@ -63,21 +63,11 @@ $node->safe_psql(
 	                        receipt bigint NOT NULL, deliveries int NOT NULL,
 	                        consumer text NOT NULL, tag text NOT NULL);
 	CREATE INDEX ON processed (tag);
-	CREATE TABLE control (stop_producers bool NOT NULL, stop_consumers bool NOT NULL);
-	INSERT INTO control VALUES (false, false);
 });
-my $dir = PostgreSQL::Test::Utils::tempdir;
 
 # Order ids: producer base + step.
 my %base = (p1 => 1_000_000, p2 => 2_000_000, d1 => 2_000_000,
 	p3 => 3_000_000, b1 => 5_000_000);
-
-# One iteration: quit when told, else one transaction.
-sub stop_check
-{
-	my ($what) = @_;
-	return "SELECT stop_$what AS stop FROM control \\gset\n\\if :stop\n\\q\n\\endif\n";
-}
 
 sub send_order
 {
@@ -90,14 +80,15 @@ sub send_order
 }
 
 # The script of a producer from step $from on; it echoes "c <step>" or
-# "r <step>" once a step's transaction has committed or rolled back.
+# "r <step>" once a step's transaction has committed or rolled back.  Each
+# iteration quits when told, else runs one transaction.
 sub producer_script
 {
 	my ($name, $from) = @_;
-	my $s = "SET application_name = '$name';\n\\set VERBOSITY verbose\n";
+	my $s = '';
 	for my $i ($from .. $from + $per_script - 1)
 	{
-		$s .= stop_check('producers');
+		$s .= QueueTest::pool_stop_check('producer');
 		if ($name eq 'b1')
 		{
 			my @o = map { $base{b1} + 5 * $i + $_ } 0 .. 4;
@@ -130,13 +121,13 @@ sub consumer_script
 {
 	my ($name, $gen) = @_;
 	my $c = $consumer{$name};
-	my $s = "SET application_name = '$name';\n\\set VERBOSITY verbose\n\\o /dev/null\n";
+	my $s = "\\o /dev/null\n";
 	for my $i (1 .. $per_script)
 	{
 		my $tag = "$name.$gen.$i";
 		my $end =
 		  ($c->{rollback_every} && $i % $c->{rollback_every} == 0) ? 'ROLLBACK' : 'COMMIT';
-		$s .= stop_check('consumers')
+		$s .= QueueTest::pool_stop_check('consumer')
 		  . "BEGIN;\n"
 		  . "INSERT INTO processed SELECT (body->>'order_id')::bigint, id, receipt, "
 		  . "deliveries, '$name', '$tag' FROM mq_read('order_events', $c->{read});\n";
@@ -151,67 +142,26 @@ sub consumer_script
 	return $s;
 }
 
-# Clients: name => { run, gen, from (producers), out, err }.
-my %clients = map { $_ => { gen => 0, from => 1 } } (keys %base, keys %consumer);
-my %errors;
-my $restarts = 0;
+# A producer whose run ended starts again two steps before the last one it
+# saw end (the step after that one may or may not have committed).
+my %from = map { $_ => 1 } keys %base;
 
-sub is_producer { return exists $base{ $_[0] } }
-
-sub start_client
+sub producer_ended
 {
-	my ($name) = @_;
-	my $c = $clients{$name};
-	$c->{gen}++;
-	my $file = "$dir/$name.$c->{gen}";
-	PostgreSQL::Test::Utils::append_to_file("$file.sql",
-		is_producer($name)
-		? producer_script($name, $c->{from})
-		: consumer_script($name, $c->{gen}));
-	@$c{qw(out err)} = ("$file.out", "$file.err");
-	$c->{run} = QueueTest::psql_script($node, "$file.sql", $c->{out}, $c->{err},
-		on_error_stop => is_producer($name));
+	my ($name, $out) = @_;
+	my @steps = $out =~ /^[cr] (\d+)$/mg;
+	$from{$name} = $steps[-1] - 2 if @steps && $steps[-1] - 2 > $from{$name};
+	$from{$name} = 1 if $from{$name} < 1;
 	return;
 }
 
-# Collect what a client that ended left behind: a producer starts again two
-# steps before the last one it saw end (the step after that one may or may
-# not have committed); SQL errors are counted by SQLSTATE.
-sub reap_client
-{
-	my ($name) = @_;
-	my $c = $clients{$name};
-	$c->{run}->finish;
-	if (is_producer($name))
-	{
-		my @steps = slurp_file($c->{out}) =~ /^[cr] (\d+)$/mg;
-		$c->{from} = $steps[-1] - 2 if @steps && $steps[-1] - 2 > $c->{from};
-		$c->{from} = 1 if $c->{from} < 1;
-	}
-	for my $state (slurp_file($c->{err}) =~ /ERROR:\s+([0-9A-Z]{5}):/g)
-	{
-		$errors{ is_producer($name) ? 'producer' : 'consumer' }{$state}++;
-	}
-	$c->{run} = undef;
-	return;
-}
-
-# Start every client that is not running; true if all are running.
-sub supervise
-{
-	for my $name (sort keys %clients)
-	{
-		my $c = $clients{$name};
-		next if $c->{run} && !QueueTest::finished($c->{run});
-		if ($c->{run})
-		{
-			reap_client($name);
-			$restarts++;
-		}
-		start_client($name) unless $c->{stopped};
-	}
-	return;
-}
+my $pool = QueueTest::pool_new(
+	$node, PostgreSQL::Test::Utils::tempdir,
+	producers => [ keys %base ],
+	consumers => [ keys %consumer ],
+	producer_script => sub { return producer_script($_[0], $from{ $_[0] }); },
+	consumer_script => \&consumer_script,
+	producer_ended => \&producer_ended);
 
 # Terminate a random client backend that is in a transaction or running a
 # statement; consumers three times as often as producers.
@@ -244,7 +194,7 @@ sub load
 	my $end = time + $seconds;
 	while (time < $end)
 	{
-		supervise();
+		QueueTest::pool_supervise($pool);
 		terminate_one() if rand() < 0.5;
 		usleep(150_000);
 	}
@@ -285,48 +235,32 @@ ok($crashed, 'a consumer backend was killed mid-load');
 load($segment);
 
 # Producers stop between transactions.
-count('UPDATE control SET stop_producers = true');
-$clients{$_}{stopped} = 1 for keys %base;
-for (1 .. 600)
-{
-	supervise();
-	last unless grep { $clients{$_}{run} } keys %base;
-	usleep(100_000);
-}
-is(join(',', grep { $clients{$_}{run} } sort keys %base), '', 'producers stopped');
+is(join(',', QueueTest::pool_stop($pool, 'producer')), '', 'producers stopped');
 
 # Consumers drain the queue, then stop.
 my $drained;
 for (1 .. 1200)
 {
-	supervise();
+	QueueTest::pool_supervise($pool);
 	$drained = count(q{SELECT depth FROM mq_queues WHERE queue = 'order_events'}) eq '0';
 	last if $drained;
 	usleep(100_000);
 }
 ok($drained, 'the consumers drained the queue');
-count('UPDATE control SET stop_consumers = true');
-$clients{$_}{stopped} = 1 for keys %consumer;
-for (1 .. 600)
-{
-	supervise();
-	last unless grep { $clients{$_}{run} } keys %consumer;
-	usleep(100_000);
-}
-is(join(',', grep { $clients{$_}{run} } sort keys %consumer), '', 'consumers stopped');
+is(join(',', QueueTest::pool_stop($pool, 'consumer')), '', 'consumers stopped');
 note sprintf('load and drain took %.1f s', time - $t0);
 
 # What happened.
 my $orders = count('SELECT count(*) FROM orders');
 my $attempts = count('SELECT count(*) FROM sends');
 my $redelivered = count('SELECT count(*) FROM processed WHERE deliveries > 1');
-my $lost_leases = $errors{consumer}{55000} // 0;
+my $lost_leases = QueueTest::pool_error_count($pool, 'consumer', '55000');
 note "$orders orders committed, $attempts sends committed, "
   . "$redelivered processed on a later delivery, $lost_leases acks of lost leases, "
   . ($terminated{c} // 0) . ' consumer and '
   . (($terminated{p} // 0) + ($terminated{d} // 0) + ($terminated{b} // 0))
-  . " producer backends terminated, $restarts clients started again";
-note 'consumer errors: ' . join(', ', map { "$_ x $errors{consumer}{$_}" } sort keys %{ $errors{consumer} || {} });
+  . " producer backends terminated, $pool->{restarts} clients started again";
+note 'consumer errors: ' . QueueTest::pool_errors($pool, 'consumer');
 
 # The load was what it claims to be.
 cmp_ok($before_crash, '>', 500, 'orders were committed before the immediate shutdown');
@@ -344,10 +278,9 @@ cmp_ok(count('SELECT count(*) FROM (SELECT order_id FROM sends GROUP BY 1 HAVING
 cmp_ok($lost_leases, '>', 0, 'acks of lost leases raised 55000');
 cmp_ok($redelivered, '>', 0, 'messages were processed on a later delivery');
 cmp_ok($terminated{c} // 0, '>', 0, 'consumer backends were terminated');
-is( join(', ', map { "$_ x $errors{consumer}{$_}" } grep { !/^(55000|25P02)$/ } sort keys %{ $errors{consumer} || {} }),
+is(QueueTest::pool_errors($pool, 'consumer', '55000', '25P02'),
 	'', 'consumers saw no SQL errors but lost leases and their aftermath');
-is( join(', ', map { "$_ x $errors{producer}{$_}" } sort keys %{ $errors{producer} || {} }),
-	'', 'producers saw no SQL errors');
+is(QueueTest::pool_errors($pool, 'producer'), '', 'producers saw no SQL errors');
 
 # Exactly once.
 is( count(q{

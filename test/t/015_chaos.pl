@@ -80,12 +80,9 @@ $node->safe_psql(
 	                               receipt bigint NOT NULL, deliveries int NOT NULL,
 	                               consumer text NOT NULL, tag text NOT NULL);
 	CREATE INDEX ON processed_ledger (tag);
-	CREATE TABLE control (stop_producers bool NOT NULL, stop_consumers bool NOT NULL);
-	INSERT INTO control VALUES (false, false);
 });
 my $qtable = QueueTest::storage_table($node, 'q');
 my $expired_table = QueueTest::storage_table($node, 'expired');
-my $dir = PostgreSQL::Test::Utils::tempdir;
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
@@ -107,26 +104,20 @@ my %consumer = (
 	c4 => { read => "3, wait => '100 ms'", array_ack => 1, rollback_every => 4 },
 	c5 => { read => "2, wait => '100 ms'", read_first => 1 });
 
-sub stop_check
-{
-	my ($what) = @_;
-	return "SELECT stop_$what AS stop FROM control \\gset\n\\if :stop\n\\q\n\\endif\n";
-}
-
 # A producer prints "c <first n> <last n>" once a transaction has
 # committed, "r <first n> <last n>" once one has rolled back.
 sub producer_script
 {
 	my ($name, $gen) = @_;
 	my $p = $producer{$name};
-	my $s = "SET application_name = '$name';\n\\set VERBOSITY verbose\n\\o /dev/null\n";
+	my $s = "\\o /dev/null\n";
 	for my $i (1 .. $per_script)
 	{
 		my $size = $p->{batch} || 1;
 		my $lo = $p->{base} * 1_000_000_000 + $gen * 1_000_000 + $i * $size;
 		my $hi = $lo + $size - 1;
 		my $rollback = $p->{rollback_every} && $i % $p->{rollback_every} == 0;
-		$s .= stop_check('producers') . "BEGIN;\n";
+		$s .= QueueTest::pool_stop_check('producer') . "BEGIN;\n";
 		if ($p->{batch})
 		{
 			$s .= "INSERT INTO sent_ledger SELECT n, '$name' FROM generate_series($lo, $hi) n;\n"
@@ -160,7 +151,7 @@ sub consumer_script
 {
 	my ($name, $gen) = @_;
 	my $c = $consumer{$name};
-	my $s = "SET application_name = '$name';\n\\set VERBOSITY verbose\n\\o /dev/null\n";
+	my $s = "\\o /dev/null\n";
 	$s .= "CREATE TEMP TABLE got (n bigint, id bigint, receipt bigint, deliveries int);\n"
 	  if $c->{read_first};
 	for my $i (1 .. $per_script)
@@ -168,7 +159,7 @@ sub consumer_script
 		my $tag = "$name.$gen.$i";
 		my $end =
 		  ($c->{rollback_every} && $i % $c->{rollback_every} == 0) ? 'ROLLBACK' : 'COMMIT';
-		$s .= stop_check('consumers');
+		$s .= QueueTest::pool_stop_check('consumer');
 		if ($c->{read_first})
 		{
 			# The read commits on its own; the ack comes first in the
@@ -200,80 +191,37 @@ sub consumer_script
 	return $s;
 }
 
-sub is_producer { return exists $producer{ $_[0] } }
-
-# name => { run, gen, out, err, stopped }
-my %clients = map { $_ => { gen => 0 } } (keys %producer, keys %consumer);
-my %errors;       # role => SQLSTATE => count (ERROR level)
 my %seen;         # n => 'c' (a producer saw it commit) or 'r' (roll back),
                   # until checked against the ledger
-my $restarts = 0;
 
-sub start_client
+# What a producer's run saw commit and roll back (e1 has a ledger of its
+# own).
+sub producer_ended
 {
-	my ($name) = @_;
-	my $c = $clients{$name};
-	$c->{gen}++;
-	my $file = "$dir/$name.$c->{gen}";
-	PostgreSQL::Test::Utils::append_to_file("$file.sql",
-		is_producer($name)
-		? producer_script($name, $c->{gen})
-		: consumer_script($name, $c->{gen}));
-	@$c{qw(out err)} = ("$file.out", "$file.err");
-	$c->{run} = QueueTest::psql_script($node, "$file.sql", $c->{out}, $c->{err},
-		on_error_stop => is_producer($name));
+	my ($name, $out) = @_;
+	return if $name eq 'e1';
+	for ($out =~ /^([cr] \d+ \d+)$/mg)
+	{
+		my ($mark, $lo, $hi) = split / /;
+		$seen{$_} = $mark for $lo .. $hi;
+	}
 	return;
 }
 
-sub reap_client
-{
-	my ($name) = @_;
-	my $c = $clients{$name};
-	$c->{run}->finish;
-	if (is_producer($name) && $name ne 'e1')
-	{
-		for (slurp_file($c->{out}) =~ /^([cr] \d+ \d+)$/mg)
-		{
-			my ($mark, $lo, $hi) = split / /;
-			$seen{$_} = $mark for $lo .. $hi;
-		}
-	}
-	for my $state (slurp_file($c->{err}) =~ /ERROR:\s+([0-9A-Z]{5}):/g)
-	{
-		$errors{ is_producer($name) ? 'producer' : 'consumer' }{$state}++;
-	}
-	$c->{run} = undef;
-	return;
-}
+my $pool = QueueTest::pool_new(
+	$node, PostgreSQL::Test::Utils::tempdir,
+	producers => [ keys %producer ],
+	consumers => [ keys %consumer ],
+	producer_script => \&producer_script,
+	consumer_script => \&consumer_script,
+	producer_ended => \&producer_ended);
 
-# Whether a running consumer has hit a duplicate (a processed message
-# delivered again): the drain would never end then.
+# Whether a consumer has hit a duplicate (a processed message delivered
+# again), in a run that ended or one still running: the drain would never
+# end then.
 sub duplicate_seen
 {
-	return 1 if $errors{consumer}{23505};
-	for my $name (keys %consumer)
-	{
-		my $c = $clients{$name};
-		return 1 if $c->{run} && -e $c->{err} && slurp_file($c->{err}) =~ /ERROR:\s+23505/;
-	}
-	return 0;
-}
-
-# Start every client that is not running (and not told to stop).
-sub supervise
-{
-	for my $name (sort keys %clients)
-	{
-		my $c = $clients{$name};
-		next if $c->{run} && !QueueTest::finished($c->{run});
-		if ($c->{run})
-		{
-			reap_client($name);
-			$restarts++;
-		}
-		start_client($name) unless $c->{stopped};
-	}
-	return;
+	return QueueTest::pool_error_seen($pool, 'consumer', '23505');
 }
 
 # After a crash or shutdown every client loses its connection and ends
@@ -282,15 +230,7 @@ sub supervise
 sub reap_all
 {
 	my ($up) = @_;
-	my $deadline = time + 30;
-	for my $name (sort keys %clients)
-	{
-		my $c = $clients{$name};
-		next unless $c->{run};
-		usleep(50_000) while !QueueTest::finished($c->{run}) && time < $deadline;
-		$c->{run}->kill_kill unless QueueTest::finished($c->{run});
-		reap_client($name);
-	}
+	QueueTest::pool_reap_all($pool, 30);
 	return 1 unless $up;
 	return $node->poll_query_until('postgres',
 		q{SELECT count(*) FROM pg_stat_activity WHERE application_name ~ '^[cpbe][0-9]$'},
@@ -330,7 +270,7 @@ sub load
 	my $start = time;
 	while (1)
 	{
-		supervise();
+		QueueTest::pool_supervise($pool);
 		terminate_one() if rand() < 0.4;
 		usleep(150_000);
 		next if time < $start + $seconds;
@@ -347,7 +287,7 @@ sub terminate_role
 	my ($role) = @_;
 	for (1 .. 200)
 	{
-		supervise();
+		QueueTest::pool_supervise($pool);
 		return 1 if terminate_one($role) eq $role;
 		usleep(50_000);
 	}
@@ -425,7 +365,7 @@ sub background_pid
 		  ? QueueTest::queue_launchers($node)
 		  : QueueTest::queue_workers($node, 'postgres');
 		return $pid if $pid;
-		supervise();
+		QueueTest::pool_supervise($pool);
 		usleep(200_000);
 	}
 	return;
@@ -492,21 +432,13 @@ for my $round (1 .. $rounds)
 
 # ---------------------------------------------------------------------
 # The producers stop; the consumers drain the queue, then stop.
-sql('UPDATE control SET stop_producers = true');
-$clients{$_}{stopped} = 1 for keys %producer;
-for (1 .. 600)
-{
-	supervise();
-	last unless grep { $clients{$_}{run} } keys %producer;
-	usleep(100_000);
-}
-is(join(',', grep { $clients{$_}{run} } sort keys %producer), '', 'producers stopped');
+is(join(',', QueueTest::pool_stop($pool, 'producer')), '', 'producers stopped');
 
 # As long as the depth goes down within a minute.
 my ($drained, $lowest, $lowest_at) = (0, undef, time);
 while (time < $lowest_at + 60)
 {
-	supervise();
+	QueueTest::pool_supervise($pool);
 	my $depth = sql(q{SELECT depth FROM mq_queues WHERE queue = 'q'});
 	($lowest, $lowest_at) = ($depth, time) if !defined $lowest || $depth < $lowest;
 	$drained = $depth eq '0';
@@ -514,15 +446,7 @@ while (time < $lowest_at + 60)
 	usleep(100_000);
 }
 ok($drained, 'the consumers drained the queue');
-sql('UPDATE control SET stop_consumers = true');
-$clients{$_}{stopped} = 1 for keys %consumer;
-for (1 .. 600)
-{
-	supervise();
-	last unless grep { $clients{$_}{run} } keys %consumer;
-	usleep(100_000);
-}
-is(join(',', grep { $clients{$_}{run} } sort keys %consumer), '', 'consumers stopped');
+is(join(',', QueueTest::pool_stop($pool, 'consumer')), '', 'consumers stopped');
 note sprintf('load, faults and drain took %.1f s', time - $t0);
 
 # Past the visibility timeout: leases of killed consumers have ended.
@@ -533,11 +457,11 @@ my ($sent, $processed, $redelivered) = split /\|/, sql(q{
 	       (SELECT count(*) FROM processed_ledger WHERE deliveries > 1)});
 note "$sent sends committed, $processed processed ($redelivered on a later delivery), "
   . ($terminated{consumer} // 0) . ' consumer and ' . ($terminated{producer} // 0)
-  . " producer backends terminated, $restarts clients started again";
-for my $role (sort keys %errors)
+  . " producer backends terminated, $pool->{restarts} clients started again";
+for my $role ('consumer', 'producer')
 {
-	note "$role errors: "
-	  . join(', ', map { "$_ x $errors{$role}{$_}" } sort keys %{ $errors{$role} });
+	my $errors = QueueTest::pool_errors($pool, $role);
+	note "$role errors: $errors" if $errors ne '';
 }
 my @expected = @kinds[ 0 .. ($rounds < @kinds ? $rounds : scalar @kinds) - 1 ];
 is(join(',', grep { !$done{$_} } @expected), '', 'every kind of fault was injected');
@@ -549,12 +473,11 @@ is( sql(q{SELECT count(*) FROM sent_ledger s FULL JOIN processed_ledger p USING 
 is($processed, $sent, 'as many processed as sent');
 is(sql('SELECT count(*) - count(DISTINCT msg_id) FROM processed_ledger'),
 	'0', 'no message was processed twice');
-is($errors{consumer}{23505} // 0, 0, 'no consumer ever got a processed message again');
-is( join(', ', map { "$_ x $errors{consumer}{$_}" }
-		grep { !/^(55000|25P02)$/ } sort keys %{ $errors{consumer} || {} }),
+is(QueueTest::pool_error_count($pool, 'consumer', '23505'),
+	0, 'no consumer ever got a processed message again');
+is(QueueTest::pool_errors($pool, 'consumer', '55000', '25P02'),
 	'', 'consumers saw no SQL errors but lost leases and their aftermath');
-is( join(', ', map { "$_ x $errors{producer}{$_}" } sort keys %{ $errors{producer} || {} }),
-	'', 'producers saw no SQL errors');
+is(QueueTest::pool_errors($pool, 'producer'), '', 'producers saw no SQL errors');
 cmp_ok($sent, '>', 0, 'sends were committed');
 check_ledgers('after the drain');
 

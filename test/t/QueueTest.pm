@@ -397,4 +397,187 @@ sub new_standby
 	return $standby;
 }
 
+# A pool of background psql clients for the tests under load: producers,
+# which stop at their first SQL error, and consumers, which go on after
+# errors.  Each start of a client (a "generation") runs a script of its
+# own, files <name>.<generation>.sql, .out and .err in the pool's
+# directory; the script first sets application_name to the client's name
+# and VERBOSITY verbose, so that errors carry their SQLSTATE.  The clients
+# are told to stop through a table "control" that pool_new creates.
+#
+#   pool_new($node, $dir, %opts) a pool; options:
+#                                producers => [ names ]
+#                                consumers => [ names ]
+#                                producer_script => sub ($name, $gen),
+#                                consumer_script => sub ($name, $gen): the
+#                                rest of the script of a generation
+#                                producer_ended => sub ($name, $stdout):
+#                                called with what a producer's run printed,
+#                                once it has ended
+#   pool_stop_check($role)       script lines that end the script once the
+#                                clients of $role ('producer' or 'consumer')
+#                                are told to stop
+#   pool_start($pool, $name)     start a client's next generation
+#   pool_reap($pool, $name)      collect a run that has ended and count its
+#                                SQL errors by role and SQLSTATE
+#   pool_supervise($pool)        reap each client that has ended and start
+#                                it again unless it was told to stop;
+#                                $pool->{restarts} counts the clients
+#                                started again
+#   pool_reap_all($pool, $timeout)
+#                                wait up to $timeout seconds in all for the
+#                                running clients to end (as they do when the
+#                                server goes away), kill those left, reap
+#   pool_stop($pool, $role)      tell the clients of a role to stop and
+#                                supervise for up to a minute until they
+#                                have: the names of those still running
+#   pool_errors($pool, $role, @except)
+#                                the role's SQL errors, "<SQLSTATE> x <count>"
+#                                joined by ", ", but those in @except
+#   pool_error_count($pool, $role, $state)
+#                                how many errors $state the role's runs that
+#                                ended had
+#   pool_error_seen($pool, $role, $state)
+#                                whether a client of the role hit $state, in
+#                                a run that ended or in one still running
+
+sub pool_new
+{
+	my ($node, $dir, %opts) = @_;
+	my %clients;
+	$clients{$_} = { role => 'producer', gen => 0 } for @{ $opts{producers} || [] };
+	$clients{$_} = { role => 'consumer', gen => 0 } for @{ $opts{consumers} || [] };
+	$node->safe_psql(
+		'postgres', q{
+		CREATE TABLE control (stop_producers bool NOT NULL, stop_consumers bool NOT NULL);
+		INSERT INTO control VALUES (false, false);
+	});
+	return {
+		node => $node,
+		dir => $dir,
+		script => {
+			producer => $opts{producer_script},
+			consumer => $opts{consumer_script}
+		},
+		ended => { producer => $opts{producer_ended} },
+		clients => \%clients,
+		errors => {},    # role => SQLSTATE => count
+		restarts => 0
+	};
+}
+
+sub pool_stop_check
+{
+	my ($role) = @_;
+	return "SELECT stop_${role}s AS stop FROM control \\gset\n\\if :stop\n\\q\n\\endif\n";
+}
+
+sub pool_start
+{
+	my ($pool, $name) = @_;
+	my $c = $pool->{clients}{$name};
+	$c->{gen}++;
+	my $file = "$pool->{dir}/$name.$c->{gen}";
+	PostgreSQL::Test::Utils::append_to_file("$file.sql",
+		"SET application_name = '$name';\n\\set VERBOSITY verbose\n"
+		  . $pool->{script}{ $c->{role} }->($name, $c->{gen}));
+	@$c{qw(out err)} = ("$file.out", "$file.err");
+	$c->{run} = psql_script($pool->{node}, "$file.sql", $c->{out}, $c->{err},
+		on_error_stop => $c->{role} eq 'producer');
+	return;
+}
+
+sub pool_reap
+{
+	my ($pool, $name) = @_;
+	my $c = $pool->{clients}{$name};
+	$c->{run}->finish;
+	my $ended = $pool->{ended}{ $c->{role} };
+	$ended->($name, PostgreSQL::Test::Utils::slurp_file($c->{out})) if $ended;
+	for my $state (PostgreSQL::Test::Utils::slurp_file($c->{err})
+		=~ /ERROR:\s+([0-9A-Z]{5}):/g)
+	{
+		$pool->{errors}{ $c->{role} }{$state}++;
+	}
+	$c->{run} = undef;
+	return;
+}
+
+sub pool_supervise
+{
+	my ($pool) = @_;
+	for my $name (sort keys %{ $pool->{clients} })
+	{
+		my $c = $pool->{clients}{$name};
+		next if $c->{run} && !finished($c->{run});
+		if ($c->{run})
+		{
+			pool_reap($pool, $name);
+			$pool->{restarts}++;
+		}
+		pool_start($pool, $name) unless $c->{stopped};
+	}
+	return;
+}
+
+sub pool_reap_all
+{
+	my ($pool, $timeout) = @_;
+	my $deadline = Time::HiRes::time() + $timeout;
+	for my $name (sort keys %{ $pool->{clients} })
+	{
+		my $c = $pool->{clients}{$name};
+		next unless $c->{run};
+		Time::HiRes::usleep(50_000)
+		  while !finished($c->{run}) && Time::HiRes::time() < $deadline;
+		$c->{run}->kill_kill unless finished($c->{run});
+		pool_reap($pool, $name);
+	}
+	return;
+}
+
+sub pool_stop
+{
+	my ($pool, $role) = @_;
+	my @names = grep { $pool->{clients}{$_}{role} eq $role }
+	  sort keys %{ $pool->{clients} };
+	$pool->{node}->safe_psql('postgres', "UPDATE control SET stop_${role}s = true");
+	$pool->{clients}{$_}{stopped} = 1 for @names;
+	for (1 .. 600)
+	{
+		pool_supervise($pool);
+		last unless grep { $pool->{clients}{$_}{run} } @names;
+		Time::HiRes::usleep(100_000);
+	}
+	return grep { $pool->{clients}{$_}{run} } @names;
+}
+
+sub pool_errors
+{
+	my ($pool, $role, @except) = @_;
+	my $errors = $pool->{errors}{$role} || {};
+	my %skip = map { $_ => 1 } @except;
+	return join ', ',
+	  map { "$_ x $errors->{$_}" } grep { !$skip{$_} } sort keys %$errors;
+}
+
+sub pool_error_count
+{
+	my ($pool, $role, $state) = @_;
+	return ($pool->{errors}{$role} || {})->{$state} // 0;
+}
+
+sub pool_error_seen
+{
+	my ($pool, $role, $state) = @_;
+	return 1 if pool_error_count($pool, $role, $state);
+	for my $c (values %{ $pool->{clients} })
+	{
+		next unless $c->{role} eq $role && $c->{run} && -e $c->{err};
+		return 1
+		  if PostgreSQL::Test::Utils::slurp_file($c->{err}) =~ /ERROR:\s+\Q$state\E:/;
+	}
+	return 0;
+}
+
 1;
