@@ -58,7 +58,7 @@ FORCE:
 sql/queue--$(EXTVERSION).sql: sql/queue.sql queue.control
 	cp $< $@
 
-.PHONY: demo test test-long test-valgrind fuzz stop bench bench-long setup server check-assert
+.PHONY: demo test test-long test-valgrind fuzz deb dist stop bench bench-long setup server check-assert
 
 # Install packages, build, install, start the private server.
 setup:
@@ -86,6 +86,15 @@ test-valgrind:
 # (default 60).  "make test" runs the same checks briefly, without libFuzzer.
 fuzz:
 	./scripts/fuzz.sh
+
+# Build the Debian package from a copy of the checkout and test it in a
+# fresh cluster (as root; make test runs it too, as the "deb" suite).
+deb:
+	./scripts/deb-test.sh
+
+# A PGXN release zip of the committed tree.
+dist:
+	git archive --format zip --prefix=queue-$(EXTVERSION)/ -o queue-$(EXTVERSION).zip HEAD
 
 stop:
 	./scripts/server.sh stop

@@ -6,9 +6,10 @@
 #   pgTAP        test/pgtap                 (one private server, pg_prove)
 #   TAP          test/t                     (each test starts its own servers)
 #   fuzz         test/fuzz                  (src/match.c's properties, no server)
+#   deb          debian/                    (build the package, test it in a fresh cluster)
 #
 # Servers run as the postgres user; all output goes to $QUEUE_TMP/test.
-# Pass suite names (regress isolation pgtap tap fuzz) to run only those, TAP
+# Pass suite names (regress isolation pgtap tap fuzz deb) to run only those, TAP
 # test files with PROVE_TESTS="001_x.pl 002_y.pl", pg_regress or isolation
 # tests with REGRESS_TESTS="name1 name2", and another output
 # directory with QUEUE_TEST_OUT.
@@ -17,7 +18,7 @@ set -uo pipefail
 cd "$QUEUE_ROOT"
 
 OUT=${QUEUE_TEST_OUT:-$QUEUE_TMP/test}
-SUITES=${*:-regress isolation pgtap tap fuzz}
+SUITES=${*:-regress isolation pgtap tap fuzz deb}
 PASSED=0
 FAILED=0
 
@@ -134,6 +135,20 @@ run_fuzz() {
 	if [ "$status" = 0 ]; then record fuzz 1 0; else record fuzz 0 1; fi
 }
 
+# The Debian package: scripts/deb-test.sh ends with "deb: N passed, M failed".
+run_deb() {
+	local dir=$OUT/deb status passed failed
+	rm -rf "$dir"; as_pg mkdir -p "$dir"
+	DEB_TEST_DIR="$dir/work" ./scripts/deb-test.sh >"$dir/output" 2>&1
+	status=$?
+	cat "$dir/output"
+	passed=$(sed -n 's/^deb: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$dir/output" | tail -1)
+	failed=$(sed -n 's/^deb: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$dir/output" | tail -1)
+	passed=${passed:-0}; failed=${failed:-0}
+	if [ "$status" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+	record deb "$passed" "$failed"
+}
+
 for suite in $SUITES; do
 	echo "=== $suite"
 	case $suite in
@@ -142,6 +157,7 @@ for suite in $SUITES; do
 		pgtap) run_pgtap ;;
 		tap) run_tap ;;
 		fuzz) run_fuzz ;;
+		deb) run_deb ;;
 		*) echo "unknown suite $suite" >&2; exit 2 ;;
 	esac
 done
