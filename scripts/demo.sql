@@ -90,3 +90,25 @@ SELECT consumer_group, partition, "position", lag FROM mq_groups WHERE stream = 
 SELECT mq_seek('demo_ledger', 'balances', '-infinity'::timestamptz) \g /dev/null
 SELECT c.partition, c."position", c.key, c.body
   FROM generate_series(1, 3) AS call, LATERAL mq_consume('demo_ledger', 'balances', 10 + 0 * call) AS c;
+
+\echo
+\echo '== 10. Privileges: the shop may send orders, the billing service may read them'
+DROP ROLE IF EXISTS demo_shop;
+DROP ROLE IF EXISTS demo_billing;
+CREATE ROLE demo_shop;
+CREATE ROLE demo_billing;
+SELECT mq_create_queue('demo_invoices') \g /dev/null
+SELECT mq_grant('demo_invoices', 'demo_shop', '{send}') \g /dev/null
+SELECT mq_grant('demo_invoices', 'demo_billing', '{read}') \g /dev/null
+SELECT object, owner, grantee, privileges FROM mq_grants WHERE object = 'demo_invoices' ORDER BY grantee;
+SET ROLE demo_shop;
+SELECT mq_send('demo_invoices', '{"invoice": 77}') AS "the shop sent";
+\echo 'The shop may not read what it sent (42501), and sees only what it holds a grant on:'
+\set ON_ERROR_STOP 0
+SELECT * FROM mq_read('demo_invoices');
+\set ON_ERROR_STOP 1
+SELECT queue, depth FROM mq_queues;
+RESET ROLE;
+SET ROLE demo_billing;
+SELECT body, mq_ack('demo_invoices', receipt) AS acked FROM mq_read('demo_invoices');
+RESET ROLE;
