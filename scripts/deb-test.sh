@@ -73,10 +73,8 @@ abort() { not_ok "$*"; finish; }
 # ---------------------------------------------------------------- packages
 PACKAGES="build-essential dpkg-dev debhelper postgresql-common postgresql-server-dev-all
 postgresql-$PGMAJOR postgresql-server-dev-$PGMAJOR git"
-missing=""
-for p in $PACKAGES; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
+. "$ROOT_DIR/scripts/packages.sh"
+missing=$(missing_packages $PACKAGES)
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" != 0 ]; then
 		abort "missing packages:$missing (run as root to install them)"

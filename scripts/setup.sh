@@ -8,10 +8,8 @@ PACKAGES="postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql
 postgresql-15-pgq3 libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
 make gcc gnuplot-nox python3-psycopg nodejs"
 
-missing=""
-for p in $PACKAGES; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
+. "$(dirname "$0")/packages.sh"
+missing=$(missing_packages $PACKAGES)
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "missing packages:$missing (run as root to install them)" >&2
