@@ -41,6 +41,7 @@
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "lib/qunique.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/acl.h"
@@ -121,11 +122,17 @@ perms_from_tuple(ObjectPerms *perms, HeapTuple tup, TupleDesc desc, int owner_co
 	}
 }
 
-/* Does the role own the object, or have the owner's privileges? */
+/*
+ * Does the role act as the owner: the owner itself, a role with the
+ * owner's privileges, or a superuser (has_privs_of_role says yes to them)?
+ * With no owner, a catalog from before 0.3.0 (see perms_columns), everyone
+ * does.
+ */
 static bool
 owns(const ObjectPerms *perms, Oid roleid)
 {
-	return roleid == perms->owner || has_privs_of_role(roleid, perms->owner);
+	return roleid == perms->owner || !OidIsValid(perms->owner) ||
+		has_privs_of_role(roleid, perms->owner);
 }
 
 /* Does roleid hold every privilege in privs on the object? */
@@ -134,13 +141,13 @@ perms_allow(const ObjectPerms *perms, Oid roleid, int privs)
 {
 	AclMode		mode = priv_modes(privs);
 
-	/* No owner: a catalog from before 0.3.0 (see perms_columns). */
-	if (roleid == perms->owner || !OidIsValid(perms->owner))
+	/* The owner's own calls take the cheapest test first. */
+	if (roleid == perms->owner)
 		return true;
 	if (perms->acl != NULL &&
 		aclmask((Acl *) perms->acl, roleid, perms->owner, mode, ACLMASK_ALL) == mode)
 		return true;
-	return superuser_arg(roleid) || owns(perms, roleid);
+	return owns(perms, roleid);
 }
 
 /* 42501 unless roleid holds privs on the object. */
@@ -165,9 +172,7 @@ perms_require(const ObjectPerms *perms, Oid roleid, int privs, char kind,
 bool
 perms_visible(const ObjectPerms *perms, Oid roleid)
 {
-	if (roleid == perms->owner || !OidIsValid(perms->owner) ||
-		superuser_arg(roleid) || owns(perms, roleid) ||
-		has_privs_of_role(roleid, ROLE_PG_MONITOR))
+	if (owns(perms, roleid) || has_privs_of_role(roleid, ROLE_PG_MONITOR))
 		return true;
 	return perms->acl != NULL &&
 		aclmask((Acl *) perms->acl, roleid, perms->owner, ALL_MODES, ACLMASK_ANY) != 0;
@@ -248,7 +253,7 @@ change_acl(const char *name, Oid role, int privs, bool grant, bool check)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("no queue, topic or stream named \"%s\" exists", name)));
-	if (check && !superuser_arg(cxt.save_userid) && !owns(&perms, cxt.save_userid))
+	if (check && !owns(&perms, cxt.save_userid))
 	{
 		perms_require(&perms, cxt.save_userid, PRIV_MANAGE, kind, name);
 		if (privs & PRIV_MANAGE)
@@ -324,15 +329,6 @@ mq_revoke(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-static int
-oid_cmp_qsort(const void *a, const void *b)
-{
-	Oid			x = *(const Oid *) a;
-	Oid			y = *(const Oid *) b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * Trigger on mq.objects: the rows of pg_shdepend for object <id> name its
  * owner and its grantees (and grantors), all as ACL dependencies of
@@ -396,12 +392,10 @@ mq_objects_dependencies(PG_FUNCTION_ARGS)
 		members[n++] = owner;
 		for (i = 0; i < ngrantees; i++)
 			members[n++] = grantees[i];
-		qsort(members, n, sizeof(Oid), oid_cmp_qsort);
-		for (i = 1, ngrantees = 1; i < n; i++)
-			if (members[i] != members[ngrantees - 1])
-				members[ngrantees++] = members[i];
+		qsort(members, n, sizeof(Oid), oid_cmp);
+		n = qunique(members, n, sizeof(Oid), oid_cmp);
 		updateAclDependencies(ExtensionRelationId, extoid, id, InvalidOid,
-							  0, none, ngrantees, members);
+							  0, none, n, members);
 	}
 	return PointerGetDatum(NULL);
 }
