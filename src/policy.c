@@ -137,7 +137,7 @@ dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason, TimestampTz now)
 	if (dlq[0] == '\0')
 		return true;
 
-	if (!storage_open_by_name(&target, dlq, RowExclusiveLock))
+	if (!storage_open_by_name(&target, dlq, RowExclusiveLock, 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dead-letter queue \"%s\" of queue \"%s\" does not exist",

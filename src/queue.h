@@ -444,7 +444,7 @@ typedef struct StorageScan StorageScan;
 extern bool storage_open(QueueRel *qrel, const char *name, QueueInfo *info,
 						 LOCKMODE lockmode);
 extern bool storage_open_by_name(QueueRel *qrel, const char *name,
-								 LOCKMODE lockmode);
+								 LOCKMODE lockmode, int privs);
 extern void storage_count(QueueRel *qrel, TimestampTz now, int64 *depth,
 						  int64 *ready, int64 *inflight, int64 *delayed,
 						  TimestampTz *oldest_ready);

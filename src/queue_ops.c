@@ -235,19 +235,10 @@ open_queue(FunctionCallInfo fcinfo, int argno, const char *fname, bool writes,
 		PreventCommandIfReadOnly(fname);
 	/* Leases are known only on the primary. */
 	PreventCommandDuringRecovery(fname);
-	for (;;)
-	{
-		QueueInfo  *info = queue_lookup(name);
-
-		if (info == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("queue \"%s\" does not exist", name)));
-		/* Before any lock: a caller without privileges makes no one wait. */
-		perms_require(&info->perms, GetUserId(), privs, 'q', name);
-		if (storage_open(qrel, name, info, writes ? RowExclusiveLock : AccessShareLock))
-			return;
-	}
+	if (!storage_open_by_name(qrel, name, writes ? RowExclusiveLock : AccessShareLock, privs))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", name)));
 }
 
 /* ---------------------------------------------------------------------
@@ -1045,7 +1036,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 
 			if (source == NULL || strcmp(source, dlq.info->name) == 0 ||
 				!may_send(source) ||
-				!storage_open_by_name(&target, source, RowExclusiveLock))
+				!storage_open_by_name(&target, source, RowExclusiveLock, 0))
 			{
 				/* Not ours to move: leave it where it is. */
 				if (nkept == keptcap)
@@ -1096,7 +1087,7 @@ queue_expire(const char *name, int max)
 	QueueRel	qrel;
 	int64		n = 0;
 
-	if (!storage_open_by_name(&qrel, name, RowExclusiveLock))
+	if (!storage_open_by_name(&qrel, name, RowExclusiveLock, 0))
 		return 0;
 	while (n < max && (qrel.info->has_ttl || qrel.info->max_deliveries > 0))
 	{
@@ -1118,7 +1109,7 @@ queue_prune_keys(const char *name, int max)
 	QueueRel	qrel;
 	int64		n;
 
-	if (!storage_open_by_name(&qrel, name, RowExclusiveLock))
+	if (!storage_open_by_name(&qrel, name, RowExclusiveLock, 0))
 		return 0;
 	n = dedup_prune(&qrel.keys, GetCurrentTimestamp(), max);
 	storage_close(&qrel);

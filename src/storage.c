@@ -171,9 +171,11 @@ storage_open(QueueRel *qrel, const char *name, QueueInfo *info,
 /*
  * Look a queue up by name and open its storage; false if there is no such
  * queue.  Retries when the queue changed while we waited for the lock.
+ * With privs (not 0), raises 42501 unless the current role holds them,
+ * before taking any lock: a caller without privileges makes no one wait.
  */
 bool
-storage_open_by_name(QueueRel *qrel, const char *name, LOCKMODE lockmode)
+storage_open_by_name(QueueRel *qrel, const char *name, LOCKMODE lockmode, int privs)
 {
 	for (;;)
 	{
@@ -181,6 +183,8 @@ storage_open_by_name(QueueRel *qrel, const char *name, LOCKMODE lockmode)
 
 		if (info == NULL)
 			return false;
+		if (privs != 0)
+			perms_require(&info->perms, GetUserId(), privs, 'q', name);
 		if (storage_open(qrel, name, info, lockmode))
 			return true;
 	}

@@ -494,7 +494,7 @@ mq_publish(PG_FUNCTION_ARGS)
 		int64		id;
 
 		/* A queue dropped meanwhile has no subscription any more. */
-		if (!storage_open_by_name(&qrel, targets[i], RowExclusiveLock))
+		if (!storage_open_by_name(&qrel, targets[i], RowExclusiveLock, 0))
 			continue;
 		if (!queue_make_room(&qrel, 1, &depth))
 		{

@@ -51,7 +51,7 @@ mq_queue_figures(PG_FUNCTION_ARGS)
 		{
 			/* Unlogged storage cannot be read on a standby. */
 		}
-		else if (storage_open_by_name(&qrel, name, AccessShareLock))
+		else if (storage_open_by_name(&qrel, name, AccessShareLock, 0))
 		{
 			TimestampTz now = GetCurrentTimestamp();
 			int64		depth,
