@@ -18,8 +18,8 @@
 # grants instead of the owner, so each call takes the ACL path of the
 # privilege check), BENCH_RUNS (rounds, default 3), BENCH_SECONDS (10),
 # BENCH_BACKLOG (300000), BENCH_WORKLOADS (default: send ack2 single; any
-# of send batch ack2 ack1 single, the queue contender only: what both
-# builds support).  Results in $QUEUE_TMP/compare/results.md, pgbench logs
+# of send batch ack2 ack1 single append appendb consume, each workload's
+# first contender only: the queue, the stream or its group).  Results in $QUEUE_TMP/compare/results.md, pgbench logs
 # in $QUEUE_TMP/compare/runs.
 #
 # While it runs, the extension installed on this machine is at times the
@@ -34,8 +34,8 @@ fi
 WORKLOADS=${BENCH_WORKLOADS:-send ack2 single}
 for name in $WORKLOADS; do
 	case $name in
-		send | batch | ack2 | ack1 | single) ;;
-		*) echo "compare: workload $name is not one both builds run (send batch ack2 ack1 single)" >&2; exit 2 ;;
+		send | batch | ack2 | ack1 | single | append | appendb | consume) ;;
+		*) echo "compare: workload $name is not one compare runs (send batch ack2 ack1 single append appendb consume)" >&2; exit 2 ;;
 	esac
 done
 
@@ -138,7 +138,7 @@ for round in $(seq 1 "$RUNS"); do
 		echo " round $round: $build build"
 		switch_to "$build"
 		for name in $WORKLOADS; do
-			run_one "$round" "$name" queue "$build"
+			run_one "$round" "$name" "$(workload "$name" | cut -d'|' -f3 | cut -d' ' -f1)" "$build"
 		done
 	done
 done
