@@ -398,7 +398,7 @@ mq_consume(PG_FUNCTION_ARGS)
 	QueueState *qs = NULL;
 	ReadState	rs;
 
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	init_record_result(fcinfo);
 	stream_arg(fcinfo, 0, name);
 	group_arg(fcinfo, 1, group);
 	rs.max = arg_int_range(fcinfo, 2, "max", 1, QUEUE_QTY_MAX);

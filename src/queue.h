@@ -328,6 +328,7 @@ extern StreamInfo *stream_open(const char *name, int privs);
 extern void stream_arg(FunctionCallInfo fcinfo, int argno, char *out);
 extern int32 partition_arg(FunctionCallInfo fcinfo, int argno, const StreamInfo *s);
 extern void prevent_read_during_recovery(const char *fname);
+extern void init_record_result(FunctionCallInfo fcinfo);
 extern int64 scan_partition(StreamInfo *s, int32 partition, int64 from,
 							RecordFn fn, void *arg);
 extern bool put_record(void *arg, struct TupleTableSlot *slot);

@@ -942,6 +942,65 @@ scan_partition(StreamInfo *s, int32 partition, int64 from, RecordFn fn, void *ar
 	return n;
 }
 
+/*
+ * Where the records a read returns are kept until the executor has sent
+ * them: a tuplestore in a memory context that lives as long as the backend
+ * and is emptied when the last query reading from it ends.  A tuplestore in
+ * the query's own memory would take fresh blocks from malloc on every call,
+ * and the kernel faults a thousand records' worth of new pages in each
+ * time (about a tenth of a read's cost); the first block of this context
+ * (RESULT_KEEP) is kept across calls, so its pages are touched once.
+ *
+ * Queries can nest (a function reading a stream inside a query that is
+ * still sending another read's records), so the context is emptied only
+ * when every query that put records in it has ended: each registers a
+ * callback on its own memory, which runs at its end, error or not.
+ */
+#define RESULT_KEEP (1024 * 1024)
+
+static MemoryContext result_cxt = NULL;
+static int	result_users = 0;
+
+static void
+result_release(void *arg)
+{
+	Assert(result_users > 0);
+	if (--result_users == 0)
+		MemoryContextReset(result_cxt);
+}
+
+void
+init_record_result(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext query;
+	MemoryContext old;
+	MemoryContextCallback *cb;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0 || rsinfo->expectedDesc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	query = rsinfo->econtext->ecxt_per_query_memory;
+	if (result_cxt == NULL)
+		result_cxt = AllocSetContextCreate(TopMemoryContext, "queue stream results",
+										   RESULT_KEEP, RESULT_KEEP, ALLOCSET_DEFAULT_MAXSIZE);
+	cb = MemoryContextAlloc(query, sizeof(MemoryContextCallback));
+	cb->func = result_release;
+	cb->arg = NULL;
+	MemoryContextRegisterResetCallback(query, cb);
+	result_users++;
+
+	old = MemoryContextSwitchTo(result_cxt);
+	rsinfo->setResult = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+											  false, work_mem);
+	MemoryContextSwitchTo(query);
+	rsinfo->setDesc = CreateTupleDescCopy(rsinfo->expectedDesc);
+	rsinfo->returnMode = SFRM_Materialize;
+	MemoryContextSwitchTo(old);
+}
+
 bool
 put_record(void *arg, TupleTableSlot *slot)
 {
@@ -1009,7 +1068,7 @@ mq_stream_read(PG_FUNCTION_ARGS)
 	int64		from;
 	ReadState	rs;
 
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	init_record_result(fcinfo);
 	stream_arg(fcinfo, 0, name);
 	arg_not_null(fcinfo, 2, "from_position");
 	from = PG_GETARG_INT64(2);

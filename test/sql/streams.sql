@@ -147,6 +147,29 @@ SELECT "position" FROM mq_append_batch('st_nokeys', ARRAY['1', '2']::jsonb[], id
 SELECT stream, partition, first_position, next_position, records, bytes > 0 AS has_bytes
   FROM mq_streams WHERE stream IN ('st_one', 'st_orders') ORDER BY stream, partition;
 
+-- Reads keep their records in memory shared by the backend's reads until
+-- the last query using it ends: reads nested inside a read, a cursor left
+-- open across other reads, and a read ended by an error each leave the
+-- others' records intact.
+CREATE FUNCTION st_count_from(p bigint) RETURNS bigint
+LANGUAGE sql AS $$ SELECT count(*) FROM mq_stream_read('st_one', 0, p, 3) $$;
+SELECT "position", body, st_count_from("position") AS next_three
+  FROM mq_stream_read('st_one', 0, 0);
+BEGIN;
+DECLARE st_cur CURSOR FOR SELECT "position", body FROM mq_stream_read('st_one', 0, 0);
+FETCH 2 FROM st_cur;
+SELECT count(*) FROM mq_stream_read('st_one', 0, 0);
+DO $$
+BEGIN
+    PERFORM * FROM mq_stream_read('st_one', 0, 0) AS r WHERE 1 / ("position" - "position") = 0;
+EXCEPTION WHEN division_by_zero THEN
+    RAISE NOTICE 'a read ended by an error';
+END $$;
+FETCH ALL FROM st_cur;
+COMMIT;
+SELECT array_agg("position") FROM mq_stream_read('st_one', 0, 0);
+DROP FUNCTION st_count_from(bigint);
+
 -- PREPARE TRANSACTION after an append: 0A000.
 BEGIN;
 SELECT "position" FROM mq_append('st_one', '"prepared"');
