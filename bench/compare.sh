@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A/B: the queue's plain paths built from the working tree ("new") against
-# an older commit ("old"), in one invocation on one private server.
+# A/B: the plain paths of queues and streams built from the working tree
+# ("new") against an older commit ("old"), in one invocation on one private
+# server.
 #
 #   ./bench/compare.sh <git-rev>
 #   BENCH_RUNS=5 ./bench/compare.sh 3db9310
@@ -19,8 +20,8 @@
 # privilege check), BENCH_RUNS (rounds, default 3), BENCH_SECONDS (10),
 # BENCH_BACKLOG (300000), BENCH_WORKLOADS (default: send ack2 single; any
 # of send batch ack2 ack1 single append appendb consume, each workload's
-# first contender only: the queue, the stream or its group).  Results in $QUEUE_TMP/compare/results.md, pgbench logs
-# in $QUEUE_TMP/compare/runs.
+# first contender only: the queue, the stream or its group).  Results in
+# $QUEUE_TMP/compare/results.md, pgbench logs in $QUEUE_TMP/compare/runs.
 #
 # While it runs, the extension installed on this machine is at times the
 # old build: do not run the tests or the demo meanwhile.

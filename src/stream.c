@@ -947,9 +947,10 @@ scan_partition(StreamInfo *s, int32 partition, int64 from, RecordFn fn, void *ar
  * them: a tuplestore in a memory context that lives as long as the backend
  * and is emptied when the last query reading from it ends.  A tuplestore in
  * the query's own memory would take fresh blocks from malloc on every call,
- * and the kernel faults a thousand records' worth of new pages in each
- * time (about a tenth of a read's cost); the first block of this context
- * (RESULT_KEEP) is kept across calls, so its pages are touched once.
+ * and the kernel faults a thousand records' worth of new pages in each time
+ * (about a quarter of a read's cost before sending); the first block of
+ * this context (RESULT_KEEP) is kept across calls, so its pages are touched
+ * once.
  *
  * Queries can nest (a function reading a stream inside a query that is
  * still sending another read's records), so the context is emptied only
