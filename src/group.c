@@ -60,19 +60,11 @@ no_group(const char *group, const char *stream)
 			 errmsg("consumer group \"%s\" of stream \"%s\" does not exist", group, stream)));
 }
 
-/*
- * The end of what a partition can be read up to now: the next position,
- * or the stable horizon if a transaction in progress holds one below it.
- */
+/* The end of what a partition can be read up to now (position.c). */
 static int64
 stable_end(StreamInfo *s, int32 partition)
 {
-	int64		next = position_next(s->ident, partition);
-	int64		horizon = position_horizon(s->ident, partition);
-
-	if (next < 0)
-		next = next_from_storage(s, partition);
-	return Min(next, horizon);
+	return position_stable_end(s->ident, partition, next_from_storage, s);
 }
 
 /* The first committed record of a partition (its stable end if none). */
@@ -369,10 +361,10 @@ consume_once(StreamInfo *s, const char *group, ReadState *rs)
 	for (k = 0; k < s->partitions && got == 0; k++)
 	{
 		int32		p = (int32) ((start + (uint32) k) % (uint32) s->partitions);
-		int64		next = position_next(s->ident, p);
+		int64		end = position_stable_end(s->ident, p, NULL, NULL);
 
 		/* Nothing to read there (when the counter is known): skip it. */
-		if (next >= 0 && positions[p] >= Min(next, position_horizon(s->ident, p)))
+		if (end >= 0 && positions[p] >= end)
 			continue;
 		got = consume_partition(s, group, p, rs);
 	}

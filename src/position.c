@@ -11,20 +11,30 @@
  * records the position there with its PGPROC number.  Positions are dense:
  * only a rolled-back append leaves a hole.
  *
- * The stable horizon of a partition is the lowest position held by a
- * transaction other than the caller's; readers only return records below
- * it.  A held position is released after the transaction has ended
+ * The stable end of a partition is the lowest position held by a
+ * transaction other than the caller's or, when no other transaction holds
+ * one, the next position to hand out; both are read together under the
+ * entry's lock, so they describe one moment.  Readers only return records
+ * below it.  A held position is released after the transaction has ended
  * (XACT_EVENT_COMMIT and XACT_EVENT_ABORT run after ProcArrayEndTransaction),
- * or when the backend exits.  A reader reads the horizon first and only then
- * scans, with a snapshot taken after it: every position below the horizon
- * belongs to a transaction that has ended, whose rows the scan therefore
- * sees as they finally are.  So a reader that has returned position p never
- * later finds a committed record below p that it did not return.
+ * or when the backend exits.  A reader reads the stable end first and only
+ * then scans, with a snapshot taken after it.  Every position below the
+ * stable end had been handed out at that moment, and belongs either to a
+ * transaction that had ended, or to the caller's own: a transaction in
+ * progress that held one would have bounded the end below it.  The scan
+ * therefore sees those rows as they finally are; positions handed out
+ * after that moment are at or above the end and not looked at, however
+ * their transactions end.  So a reader that has returned position p never
+ * later finds a committed record below p that it did not return.  (Bounding
+ * by the holds alone is not enough: with no hold, a scan bounded by nothing
+ * can pass a position taken while it runs by a transaction still in
+ * progress, and return the next one, committed by another.)
  *
  * A counter starts uninitialised (after a restart, or a promotion: shared
- * memory starts empty); the first append computes it from the storage, the
- * highest committed position plus one.  No transaction can hold a position
- * of an uninitialised partition, so that value is final.
+ * memory starts empty); the first append, or the first reader, computes it
+ * from the storage, the highest committed position plus one.  No
+ * transaction can hold a position of an uninitialised partition, so that
+ * value is final.
  *
  * At most HOLDS_PER_PARTITION transactions hold positions of one partition
  * at a time; another appender waits until one of them ends.
@@ -200,6 +210,33 @@ position_exit(int code, Datum arg)
 }
 
 /*
+ * Find (or create) the entry of a partition with its counter initialised,
+ * its lock held exclusively.  init computes the counter from the storage
+ * when the entry is new; it is called without any lock held.
+ */
+static PartitionEntry *
+find_initialised(const PartitionKey *key, int64 (*init) (void *arg, int32 partition),
+				 void *arg, LWLock **lock)
+{
+	PartitionEntry *e = find_entry(key, true, LW_EXCLUSIVE, lock);
+
+	if (!e->initialised)
+	{
+		int64		next;
+
+		LWLockRelease(*lock);
+		next = init(arg, key->partition);
+		e = find_entry(key, true, LW_EXCLUSIVE, lock);
+		if (!e->initialised)
+		{
+			e->next = next;
+			e->initialised = true;
+		}
+	}
+	return e;
+}
+
+/*
  * Hand out n consecutive positions of a partition to the current
  * transaction, for records going to segment seg of the stream, and return
  * the first; -1 if a newer segment is known (qs), where they must go
@@ -234,20 +271,7 @@ position_take(Oid stream, int32 partition, int n,
 
 	for (;;)
 	{
-		e = find_entry(&key, true, LW_EXCLUSIVE, &lock);
-		if (!e->initialised)
-		{
-			int64		next;
-
-			LWLockRelease(lock);
-			next = init(arg, partition);
-			e = find_entry(&key, true, LW_EXCLUSIVE, &lock);
-			if (!e->initialised)
-			{
-				e->next = next;
-				e->initialised = true;
-			}
-		}
+		e = find_initialised(&key, init, arg, &lock);
 		if (mine || e->nholds < HOLDS_PER_PARTITION)
 			break;
 		/* Every hold is taken: wait for a transaction to end. */
@@ -282,30 +306,39 @@ position_take(Oid stream, int32 partition, int n,
 }
 
 /*
- * The stable horizon of a partition: positions at and above it may still
- * be committed by another transaction.  PG_INT64_MAX when nobody holds one.
+ * The stable end of a partition: positions at and above it may still be
+ * committed by another transaction, every one below it is final (or the
+ * caller's own).  The lowest position another transaction in progress
+ * holds, else the next one to hand out.  When the counter is not known yet,
+ * init computes it as for position_take; with init NULL, -1 instead.
  */
 int64
-position_horizon(Oid stream, int32 partition)
+position_stable_end(Oid stream, int32 partition,
+					int64 (*init) (void *arg, int32 partition), void *arg)
 {
 	PartitionKey key;
 	LWLock	   *lock;
 	PartitionEntry *e;
-	int64		horizon = PG_INT64_MAX;
+	int64		end;
+	int			i;
 
 	make_key(&key, stream, partition);
 	e = find_entry(&key, false, LW_SHARED, &lock);
-	if (e != NULL && e->nholds > 0)
+	if (e == NULL || !e->initialised)
 	{
-		int			i;
-
+		LWLockRelease(lock);
+		if (init == NULL)
+			return -1;
+		e = find_initialised(&key, init, arg, &lock);
+	}
+	end = e->next;
+	if (e->nholds > 0)
 		for (i = 0; i < HOLDS_PER_PARTITION; i++)
 			if (e->holds[i].procno >= 0 && e->holds[i].procno != MyProc->pgprocno &&
-				e->holds[i].position < horizon)
-				horizon = e->holds[i].position;
-	}
+				e->holds[i].position < end)
+				end = e->holds[i].position;
 	LWLockRelease(lock);
-	return horizon;
+	return end;
 }
 
 /* The next position of a partition, if known in shared memory (else -1). */

@@ -264,7 +264,8 @@ extern void position_shmem_startup(void);
 extern int64 position_take(Oid stream, int32 partition, int n,
 						   int64 (*init) (void *arg, int32 partition), void *arg,
 						   QueueState *qs, int32 seg);
-extern int64 position_horizon(Oid stream, int32 partition);
+extern int64 position_stable_end(Oid stream, int32 partition,
+								  int64 (*init) (void *arg, int32 partition), void *arg);
 extern int64 position_next(Oid stream, int32 partition);
 extern bool position_holding(void);
 extern void position_xact_end(void);

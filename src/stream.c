@@ -18,10 +18,10 @@
  * robin without one), takes the next position of that partition
  * (position.c, which holds it until the transaction ends) and inserts the
  * row straight into the segment's heap and index.  A read of a partition
- * first takes the stable horizon, then scans the segments in order from the
- * position asked for, with a snapshot taken after it, and stops below the
- * horizon: records of transactions still in progress are never skipped,
- * only waited for.
+ * first takes its stable end (position.c), then scans the segments in order
+ * from the position asked for, with a snapshot taken after it, and stops
+ * below that end: records of transactions still in progress are never
+ * skipped, only waited for.
  *
  *-------------------------------------------------------------------------
  */
@@ -892,18 +892,18 @@ mq_append_batch(PG_FUNCTION_ARGS)
 
 /*
  * Call fn for the committed records of a partition from position from on,
- * in position order, below the stable horizon, until fn returns false.
+ * in position order, below the stable end, until fn returns false.
  * Returns the number of records passed to fn.
  */
 int64
 scan_partition(StreamInfo *s, int32 partition, int64 from, RecordFn fn, void *arg)
 {
-	int64		horizon = position_horizon(s->ident, partition);
+	int64		end = position_stable_end(s->ident, partition, next_from_storage, s);
 	int64		n = 0;
 	bool		more = true;
 	int			i;
 
-	/* The horizon is read first; every scan below starts after it. */
+	/* The stable end is read first; every scan below starts after it. */
 	for (i = 0; i < s->nsegments && more; i++)
 	{
 		Relation	heap = try_table_open(s->segments[i].relid, AccessShareLock);
@@ -925,7 +925,7 @@ scan_partition(StreamInfo *s, int32 partition, int64 from, RecordFn fn, void *ar
 			bool		isnull;
 			int64		position = DatumGetInt64(slot_getattr(slot, Anum_rec_position, &isnull));
 
-			if (position >= horizon)
+			if (position >= end)
 			{
 				more = false;
 				break;
