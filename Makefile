@@ -47,7 +47,7 @@ include $(PGXS)
 
 # Objects are rebuilt when QUEUE_CFLAGS changes (say, assertions on or off).
 CFLAGS_STAMP = src/cflags.stamp
-$(OBJS): $(CFLAGS_STAMP) src/queue.h
+$(OBJS): $(CFLAGS_STAMP) src/queue.h src/compat.h src/match.h
 src/queue.o: queue.control
 $(CFLAGS_STAMP): FORCE
 	@echo '$(QUEUE_CFLAGS)' | cmp -s - $@ || echo '$(QUEUE_CFLAGS)' > $@

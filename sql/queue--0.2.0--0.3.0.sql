@@ -34,7 +34,7 @@ RETURNS text
 LANGUAGE C IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mq_version';
 
-CREATE OR REPLACE VIEW mq_queues AS
+CREATE OR REPLACE VIEW mq_queues WITH (security_barrier) AS
 SELECT o.name AS queue,
        f.depth,
        f.ready,
@@ -57,26 +57,26 @@ SELECT o.name AS queue,
  CROSS JOIN LATERAL mq.queue_figures(o.name) f
  WHERE o.kind = 'q' AND mq.visible(o.owner, o.acl);
 
-CREATE OR REPLACE VIEW mq_stats AS
+CREATE OR REPLACE VIEW mq_stats WITH (security_barrier) AS
 SELECT o.name AS queue, s.*
   FROM mq.objects o
  CROSS JOIN LATERAL mq.queue_stats(o.name) s
  WHERE o.kind IN ('q', 's') AND mq.visible(o.owner, o.acl);
 
-CREATE OR REPLACE VIEW mq_topics AS
+CREATE OR REPLACE VIEW mq_topics WITH (security_barrier) AS
 SELECT t.name AS topic, q.name AS queue, s.pattern
   FROM mq.objects t
   LEFT JOIN mq.subscriptions s ON s.topic = t.id
   LEFT JOIN mq.objects q ON q.id = s.queue
  WHERE t.kind = 't' AND mq.visible(t.owner, t.acl);
 
-CREATE OR REPLACE VIEW mq_groups AS
+CREATE OR REPLACE VIEW mq_groups WITH (security_barrier) AS
 SELECT o.name AS stream, f.consumer_group, f.partition, f."position", f.lag
   FROM mq.objects o
  CROSS JOIN LATERAL mq.group_figures(o.name) f
  WHERE o.kind = 's' AND mq.visible(o.owner, o.acl);
 
-CREATE OR REPLACE VIEW mq_streams AS
+CREATE OR REPLACE VIEW mq_streams WITH (security_barrier) AS
 SELECT o.name AS stream,
        s.partitions,
        f.partition,
@@ -104,7 +104,7 @@ RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_revoke';
 
-CREATE VIEW mq_grants AS
+CREATE VIEW mq_grants WITH (security_barrier) AS
 SELECT o.name AS object,
        CASE o.kind WHEN 'q' THEN 'queue' WHEN 't' THEN 'topic' ELSE 'stream' END AS kind,
        o.owner,

@@ -336,7 +336,7 @@ CREATE FUNCTION mq.queue_figures(
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_queue_figures';
 
-CREATE VIEW mq_queues AS
+CREATE VIEW mq_queues WITH (security_barrier) AS
 SELECT o.name AS queue,
        f.depth,
        f.ready,
@@ -376,7 +376,7 @@ AS 'MODULE_PATHNAME', 'mq_queue_stats';
 
 -- Counters since the server started or since mq_stats_reset(), counted when
 -- the transaction that did the work commits.
-CREATE VIEW mq_stats AS
+CREATE VIEW mq_stats WITH (security_barrier) AS
 SELECT o.name AS queue, s.*
   FROM mq.objects o
  CROSS JOIN LATERAL mq.queue_stats(o.name) s
@@ -388,7 +388,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_stats_reset';
 
 -- One row per subscription; a topic without any shows once, with NULLs.
-CREATE VIEW mq_topics AS
+CREATE VIEW mq_topics WITH (security_barrier) AS
 SELECT t.name AS topic, q.name AS queue, s.pattern
   FROM mq.objects t
   LEFT JOIN mq.subscriptions s ON s.topic = t.id
@@ -501,7 +501,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_group_figures';
 
 -- One row per consumer group and partition.
-CREATE VIEW mq_groups AS
+CREATE VIEW mq_groups WITH (security_barrier) AS
 SELECT o.name AS stream, f.consumer_group, f.partition, f."position", f.lag
   FROM mq.objects o
  CROSS JOIN LATERAL mq.group_figures(o.name) f
@@ -519,7 +519,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_stream_figures';
 
 -- One row per stream partition.
-CREATE VIEW mq_streams AS
+CREATE VIEW mq_streams WITH (security_barrier) AS
 SELECT o.name AS stream,
        s.partitions,
        f.partition,
@@ -557,7 +557,7 @@ AS 'MODULE_PATHNAME', 'mq_revoke';
 
 -- One row per grantee of each object the caller may see, and one row with
 -- a NULL grantee for an object without grants.
-CREATE VIEW mq_grants AS
+CREATE VIEW mq_grants WITH (security_barrier) AS
 SELECT o.name AS object,
        CASE o.kind WHEN 'q' THEN 'queue' WHEN 't' THEN 'topic' ELSE 'stream' END AS kind,
        o.owner,

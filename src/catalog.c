@@ -28,6 +28,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/int128.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -43,6 +44,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "match.h"
 #include "queue.h"
 
@@ -104,6 +106,65 @@ interval_is_negative(const Interval *iv)
 	}
 }
 
+/* An interval in microseconds, a month counting 30 days (no overflow). */
+static INT128
+interval_span(const Interval *iv)
+{
+	INT128		span = int64_to_int128(iv->time);
+
+	int128_add_int64_mul_int64(&span, (int64) iv->month * DAYS_PER_MONTH + iv->day,
+							   USECS_PER_DAY);
+	return span;
+}
+
+/*
+ * 22023 unless a (non-negative) interval is at most QUEUE_INTERVAL_MAX_YEARS:
+ * every interval stored or given is added to a time now or later, and this
+ * keeps each sum valid for thousands of years, where a longer one would
+ * make every later use fail with 22008.
+ */
+void
+interval_check_size(const Interval *iv, const char *what)
+{
+	INT128		max = int64_to_int128(0);
+
+	int128_add_int64_mul_int64(&max, (int64) QUEUE_INTERVAL_MAX_YEARS * MONTHS_PER_YEAR * DAYS_PER_MONTH,
+							   USECS_PER_DAY);
+	if (int128_compare(interval_span(iv), max) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too large", what),
+				 errdetail("Intervals are at most %d years.", QUEUE_INTERVAL_MAX_YEARS)));
+}
+
+/* A non-negative interval in microseconds, at most cap. */
+int64
+interval_usecs_capped(const Interval *iv, int64 cap)
+{
+	INT128		span = interval_span(iv);
+
+	if (int128_compare(span, int64_to_int128(cap)) >= 0)
+		return cap;
+	return Max(int128_to_int64(span), 0);
+}
+
+/*
+ * A time as ISO 8601 in UTC with microseconds ("2026-12-06T08:41:38.123456Z"),
+ * whatever the session's DateStyle and TimeZone.
+ */
+char *
+timestamp_iso8601_utc(TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(ts)));
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+					tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+					(int) fsec);
+}
+
 TimestampTz
 timestamp_plus_interval(TimestampTz ts, const Interval *iv)
 {
@@ -161,13 +222,28 @@ extension_owner(void)
 }
 
 /*
- * Connect to SPI and act as the extension owner with a pinned search_path
- * until catalog_leave().  An error unwinds both with the transaction.
+ * The settings that steer what catalog statements do, pinned while they
+ * run: where names resolve, and where and how the tables they create are
+ * stored (the C code writes storage with heap_insert, and a caller's
+ * default_tablespace must not place the extension owner's tables).
+ */
+static const char *const pinned_settings[][2] = {
+	{"search_path", "pg_catalog, pg_temp"},
+	{"default_tablespace", ""},
+	{"temp_tablespaces", ""},
+	{"default_table_access_method", "heap"},
+	{"default_toast_compression", "pglz"},
+};
+
+/*
+ * Connect to SPI and act as the extension owner with pinned settings until
+ * catalog_leave().  An error unwinds both with the transaction.
  */
 void
 catalog_enter(CatalogContext *cxt)
 {
 	Oid			owner;
+	int			i;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -177,9 +253,10 @@ catalog_enter(CatalogContext *cxt)
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	cxt->save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
+	for (i = 0; i < lengthof(pinned_settings); i++)
+		(void) set_config_option(pinned_settings[i][0], pinned_settings[i][1],
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
 }
 
 void
@@ -644,6 +721,7 @@ check_option(QueueOption opt, Datum value)
 		case OPT_VISIBILITY_TIMEOUT:
 			if (interval_is_negative(DatumGetIntervalP(value)))
 				option_invalid(name, "The visibility timeout must not be negative.");
+			interval_check_size(DatumGetIntervalP(value), name);
 			break;
 		case OPT_MAX_DELIVERIES:
 		case OPT_MAX_INFLIGHT:
@@ -665,6 +743,7 @@ check_option(QueueOption opt, Datum value)
 			if (DatumGetInt32(DirectFunctionCall2(interval_cmp, value,
 												  IntervalPGetDatum(&zero))) <= 0)
 				option_invalid(name, "The time to live must be positive.");
+			interval_check_size(DatumGetIntervalP(value), name);
 			break;
 		case OPT_OVERFLOW:
 			{
@@ -677,6 +756,7 @@ check_option(QueueOption opt, Datum value)
 		case OPT_DEDUP_WINDOW:
 			if (interval_is_negative(DatumGetIntervalP(value)))
 				option_invalid(name, "The deduplication window must not be negative.");
+			interval_check_size(DatumGetIntervalP(value), name);
 			break;
 		case OPT_UNLOGGED:
 		case NUM_QUEUE_OPTIONS:
@@ -1182,6 +1262,9 @@ catalog_check_drop_extension(DropStmt *stmt)
 		if (strcmp(strVal(lfirst(lc)), "queue") == 0)
 			ours = true;
 	if (!ours || !OidIsValid(extoid = get_extension_oid("queue", true)))
+		return;
+	/* Only for a caller who may drop it: anyone else learns nothing here. */
+	if (!compat_owns_extension(extoid, GetUserId()))
 		return;
 	catalog_enter(&cxt);
 	{

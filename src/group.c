@@ -385,7 +385,7 @@ mq_consume(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char		name[QUEUE_NAME_MAXLEN + 1];
 	char		group[QUEUE_NAME_MAXLEN + 1];
-	Interval   *wait;
+	int64		wait;
 	TimestampTz deadline = 0;
 	QueueState *qs = NULL;
 	ReadState	rs;
@@ -394,10 +394,8 @@ mq_consume(PG_FUNCTION_ARGS)
 	stream_arg(fcinfo, 0, name);
 	group_arg(fcinfo, 1, group);
 	rs.max = arg_int_range(fcinfo, 2, "max", 1, QUEUE_QTY_MAX);
-	wait = arg_interval(fcinfo, 3, "wait", false);
-	if (wait->month == 0 && wait->day == 0 && wait->time == 0)
-		wait = NULL;
-	else if (IsolationUsesXactSnapshot())
+	wait = arg_wait(fcinfo, 3);
+	if (wait > 0 && IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a waiting mq_consume needs READ COMMITTED isolation"),
@@ -408,25 +406,20 @@ mq_consume(PG_FUNCTION_ARGS)
 	rs.got = 0;
 	rs.last = -1;
 
-	if (wait != NULL)
-	{
-		int64		usecs = (int64) wait->month * DAYS_PER_MONTH * USECS_PER_DAY +
-		(int64) wait->day * USECS_PER_DAY + wait->time;
-
-		deadline = GetCurrentTimestamp() + Min(usecs, (int64) queue_max_wait * 1000);
-	}
+	if (wait > 0)
+		deadline = GetCurrentTimestamp() + wait;
 	for (;;)
 	{
 		StreamInfo *s = stream_open(name, PRIV_READ);
 		TimestampTz now;
 
 		/* Register before looking, so that no commit goes unnoticed. */
-		if (wait != NULL)
+		if (wait > 0)
 		{
 			qs = qstate_get(s->ident);
 			wakeup_register(qs, s->ident);
 		}
-		if (consume_once(s, group, &rs) > 0 || wait == NULL)
+		if (consume_once(s, group, &rs) > 0 || wait == 0)
 			break;
 		now = GetCurrentTimestamp();
 		if (now >= deadline)

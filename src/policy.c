@@ -110,8 +110,7 @@ dead_letter_info(const char *queue, const char *reason, int32 deliveries,
 	v.val.numeric = int64_to_numeric(deliveries);
 	pushJsonbValue(&st, WJB_VALUE, &v);
 	push_string(&st, WJB_KEY, "at");
-	push_string(&st, WJB_VALUE, DatumGetCString(DirectFunctionCall1(timestamptz_out,
-																	TimestampTzGetDatum(at))));
+	push_string(&st, WJB_VALUE, timestamp_iso8601_utc(at));
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
 

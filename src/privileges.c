@@ -50,6 +50,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
 #include "queue.h"
 
 PG_FUNCTION_INFO_V1(mq_grant);
@@ -237,7 +238,10 @@ privs_arg(FunctionCallInfo fcinfo, int argno)
 /*
  * Grant or revoke privs on an object for a role, under the DDL lock.  With
  * check, 42501 unless the caller may: the owner grants anything, a holder
- * of manage only send and read.
+ * of manage only send and read.  A revoke of every privilege (privs
+ * ALL_PRIVS, mq_revoke's default) by a holder of manage revokes what it
+ * may, send and read, and warns if the role keeps manage, as REVOKE ALL
+ * does for the privileges its caller may not revoke.
  */
 static void
 change_acl(const char *name, Oid role, int privs, bool grant, bool check)
@@ -256,6 +260,18 @@ change_acl(const char *name, Oid role, int privs, bool grant, bool check)
 	if (check && !owns(&perms, cxt.save_userid))
 	{
 		perms_require(&perms, cxt.save_userid, PRIV_MANAGE, kind, name);
+		if (!grant && privs == ALL_PRIVS)
+		{
+			privs &= ~PRIV_MANAGE;
+			if (perms.acl != NULL &&
+				aclmask((Acl *) perms.acl, role, perms.owner,
+						priv_modes(PRIV_MANAGE), ACLMASK_ANY) != 0)
+				ereport(WARNING,
+						(errcode(ERRCODE_WARNING_PRIVILEGE_NOT_REVOKED),
+						 errmsg("role \"%s\" keeps the manage privilege on %s \"%s\"",
+								GetUserNameFromId(role, false), kind_name(kind), name),
+						 errdetail("Only the owner can revoke manage; send and read were revoked.")));
+		}
 		if (privs & PRIV_MANAGE)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -588,6 +604,14 @@ privileges_check_drop_role(DropRoleStmt *stmt)
 
 	if (!catalog_has_acl())
 		return;
+	foreach(lc, role_oids(stmt->roles))
+	{
+		Oid			roleid = lfirst_oid(lc);
+
+		/* Only for a caller who may drop them: anyone else learns nothing. */
+		if (!compat_may_drop_role(GetUserId(), roleid))
+			return;
+	}
 	foreach(lc, role_oids(stmt->roles))
 	{
 		Oid			roleid = lfirst_oid(lc);

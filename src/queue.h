@@ -55,8 +55,12 @@ extern void InitMaterializedSRF(FunctionCallInfo fcinfo, bits32 flags);
  * Interval helpers (catalog.c).  Intervals are compared the way PostgreSQL
  * orders them (a month counts as 30 days).
  */
+#define QUEUE_INTERVAL_MAX_YEARS	10000
 extern bool interval_is_negative(const Interval *iv);
+extern void interval_check_size(const Interval *iv, const char *what);
+extern int64 interval_usecs_capped(const Interval *iv, int64 cap);
 extern TimestampTz timestamp_plus_interval(TimestampTz ts, const Interval *iv);
+extern char *timestamp_iso8601_utc(TimestampTz ts);
 
 /*
  * Privileges (privileges.c, SPEC section 8).  An object's owner holds them
@@ -507,6 +511,7 @@ extern int32 arg_int_range(FunctionCallInfo fcinfo, int argno, const char *argna
 						   int32 min, int32 max);
 extern Interval *arg_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
 							  bool nullable);
+extern int64 arg_wait(FunctionCallInfo fcinfo, int argno);
 extern int	arg_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 					  Oid elemtype, int16 elmlen, bool elmbyval, char elmalign,
 					  Datum **elems, bool **nulls);

@@ -105,7 +105,26 @@ arg_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative", argname)));
+	interval_check_size(iv, argname);
 	return iv;
+}
+
+/*
+ * A wait argument (not NULL, not negative) in microseconds, capped at
+ * queue.max_wait before any arithmetic; 0: no wait.
+ */
+int64
+arg_wait(FunctionCallInfo fcinfo, int argno)
+{
+	Interval   *iv;
+
+	arg_not_null(fcinfo, argno, "wait");
+	iv = PG_GETARG_INTERVAL_P(argno);
+	if (interval_is_negative(iv))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wait must not be negative")));
+	return interval_usecs_capped(iv, (int64) queue_max_wait * 1000);
 }
 
 static bool
@@ -679,7 +698,7 @@ wait_for_messages(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
 
 static Datum
 take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
-		 const Interval *vt, const Interval *wait)
+		 const Interval *vt, int64 wait)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	QueueRel	qrel;
@@ -694,13 +713,9 @@ take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
 	if (mode == TAKE_LEASE && vt == NULL)
 		vt = &qrel.info->visibility_timeout;
 	msgs = palloc(qty * sizeof(StoredMsg));
-	if (wait != NULL)
+	if (wait > 0)
 	{
-		int64		usecs = (int64) wait->month * DAYS_PER_MONTH * USECS_PER_DAY +
-		(int64) wait->day * USECS_PER_DAY + wait->time;
-
-		usecs = Min(usecs, (int64) queue_max_wait * 1000);
-		deadline = GetCurrentTimestamp() + usecs;
+		deadline = GetCurrentTimestamp() + wait;
 		qs = qstate_get(RelationGetRelid(qrel.heap));
 	}
 	for (;;)
@@ -728,11 +743,9 @@ mq_read(PG_FUNCTION_ARGS)
 {
 	int			qty = arg_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
 	Interval   *vt = arg_interval(fcinfo, 2, "vt", true);
-	Interval   *wait = arg_interval(fcinfo, 3, "wait", false);
+	int64		wait = arg_wait(fcinfo, 3);
 
-	if (interval_is_zero(wait))
-		wait = NULL;
-	else if (IsolationUsesXactSnapshot())
+	if (wait > 0 && IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a waiting mq_read needs READ COMMITTED isolation"),
@@ -747,7 +760,7 @@ mq_pop(PG_FUNCTION_ARGS)
 {
 	int			qty = arg_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
 
-	return take_srf(fcinfo, TAKE_DELETE, "mq_pop()", qty, NULL, NULL);
+	return take_srf(fcinfo, TAKE_DELETE, "mq_pop()", qty, NULL, 0);
 }
 
 /* mq_peek(queue, qty) -> SETOF mq_message: ready messages, no lease */
@@ -756,7 +769,7 @@ mq_peek(PG_FUNCTION_ARGS)
 {
 	int			qty = arg_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
 
-	return take_srf(fcinfo, TAKE_PEEK, "mq_peek()", qty, NULL, NULL);
+	return take_srf(fcinfo, TAKE_PEEK, "mq_peek()", qty, NULL, 0);
 }
 
 /* ---------------------------------------------------------------------

@@ -279,6 +279,8 @@ check_stream_option(int opt, Datum value)
 	switch (opt)
 	{
 		case SOPT_MAX_AGE:
+			if (!interval_is_negative(DatumGetIntervalP(value)))
+				interval_check_size(DatumGetIntervalP(value), "max_age");
 			if (interval_is_negative(DatumGetIntervalP(value)) ||
 				timestamp_plus_interval(0, DatumGetIntervalP(value)) == 0)
 				ereport(ERROR,
@@ -298,6 +300,7 @@ check_stream_option(int opt, Datum value)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("dedup_window must not be negative")));
+			interval_check_size(DatumGetIntervalP(value), "dedup_window");
 			break;
 	}
 }

@@ -33,6 +33,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -80,6 +81,26 @@ static HTAB *topic_cache = NULL;
  * Patterns and routing keys
  * ---------------------------------------------------------------------
  */
+
+/*
+ * A routing key or pattern argument as a C string; 22023 if it is longer
+ * than PATTERN_MAXLEN bytes, told from its stored size before anything is
+ * detoasted or copied (so a huge value costs no memory and no XX000).
+ */
+static char *
+arg_words(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	Size		len;
+
+	arg_not_null(fcinfo, argno, what);
+	len = toast_raw_datum_size(PG_GETARG_DATUM(argno)) - VARHDRSZ;
+	if (len > PATTERN_MAXLEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too long", what),
+				 errdetail("It is %zu bytes; the limit is %d.", len, PATTERN_MAXLEN)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
 
 static void
 check_pattern(const char *pattern)
@@ -201,6 +222,7 @@ mq_create_topic(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("dedup_window must not be negative")));
+	interval_check_size(PG_GETARG_INTERVAL_P(1), "dedup_window");
 	arg_not_null(fcinfo, 2, "if_not_exists");
 	if_not_exists = PG_GETARG_BOOL(2);
 
@@ -290,15 +312,25 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+/* 42501 unless roleid holds priv, or manage, on the object. */
+static void
+require_or_manage(const ObjectPerms *perms, Oid roleid, int priv, char kind,
+				  const char *name)
+{
+	if (!perms_allow(perms, roleid, PRIV_MANAGE))
+		perms_require(perms, roleid, priv, kind, name);
+}
+
 /*
  * Look up a topic and a queue under the DDL lock; 42704 if either is
- * missing.  Subscribing needs manage on the topic and send on the queue
- * (the topic's publishers will send to it); unsubscribing, manage on
- * either.
+ * missing.  A binding, made or removed, needs send on the queue (the
+ * topic's publishers will write to it) and read on the topic (its messages
+ * are what the binding takes): AMQP's rule, write on the destination and
+ * read on the source.  Owners and holders of manage have both.
  */
 static void
 find_topic_and_queue(const CatalogContext *cxt, const char *topic, const char *queue,
-					 bool subscribe, int32 *tid, int32 *qid)
+					 int32 *tid, int32 *qid)
 {
 	char		kind;
 	ObjectPerms tperms;
@@ -308,13 +340,8 @@ find_topic_and_queue(const CatalogContext *cxt, const char *topic, const char *q
 		no_such("topic", topic);
 	if (!find_object_perms(queue, qid, &kind, &qperms) || kind != 'q')
 		no_such("queue", queue);
-	if (subscribe)
-	{
-		perms_require(&tperms, cxt->save_userid, PRIV_MANAGE, 't', topic);
-		perms_require(&qperms, cxt->save_userid, PRIV_SEND, 'q', queue);
-	}
-	else if (!perms_allow(&qperms, cxt->save_userid, PRIV_MANAGE))
-		perms_require(&tperms, cxt->save_userid, PRIV_MANAGE, 't', topic);
+	require_or_manage(&tperms, cxt->save_userid, PRIV_READ, 't', topic);
+	require_or_manage(&qperms, cxt->save_userid, PRIV_SEND, 'q', queue);
 }
 
 /* mq_subscribe(topic, queue, pattern) */
@@ -334,13 +361,12 @@ mq_subscribe(PG_FUNCTION_ARGS)
 	topic_arg(fcinfo, 0, topic);
 	arg_not_null(fcinfo, 1, "queue");
 	queue_check_name("queue", PG_GETARG_TEXT_PP(1), queue);
-	arg_not_null(fcinfo, 2, "pattern");
-	pattern = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	pattern = arg_words(fcinfo, 2, "pattern");
 	check_pattern(pattern);
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	find_topic_and_queue(&cxt, topic, queue, true, &tid, &qid);
+	find_topic_and_queue(&cxt, topic, queue, &tid, &qid);
 	args[0] = Int32GetDatum(tid);
 	args[1] = Int32GetDatum(qid);
 	args[2] = CStringGetTextDatum(pattern);
@@ -374,13 +400,15 @@ mq_unsubscribe(PG_FUNCTION_ARGS)
 		nulls[2] = 'n';
 	else
 	{
-		args[2] = PG_GETARG_DATUM(2);
-		check_pattern(TextDatumGetCString(args[2]));
+		char	   *pattern = arg_words(fcinfo, 2, "pattern");
+
+		check_pattern(pattern);
+		args[2] = CStringGetTextDatum(pattern);
 	}
 
 	catalog_enter(&cxt);
 	lock_catalog();
-	find_topic_and_queue(&cxt, topic, queue, false, &tid, &qid);
+	find_topic_and_queue(&cxt, topic, queue, &tid, &qid);
 	args[0] = Int32GetDatum(tid);
 	args[1] = Int32GetDatum(qid);
 	catalog_exec("DELETE FROM mq.subscriptions WHERE topic OPERATOR(pg_catalog.=) $1"
@@ -435,8 +463,7 @@ mq_publish(PG_FUNCTION_ARGS)
 				j;
 
 	topic_arg(fcinfo, 0, name);
-	arg_not_null(fcinfo, 1, "routing_key");
-	routing_key = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	routing_key = arg_words(fcinfo, 1, "routing_key");
 	if (!split_words(routing_key, false, &rk))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

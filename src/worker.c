@@ -69,9 +69,11 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "compat.h"
 #include "queue.h"
 
 #define MAX_WORKER_SLOTS	64
@@ -221,18 +223,18 @@ is_paused(Oid dbid, TimestampTz now)
 }
 
 /*
- * Commands that need a database without other connections make its worker
- * step aside first; CREATE EXTENSION queue wakes the launcher.  DROP
- * EXTENSION checks for data first, and DROP OWNED, REASSIGN OWNED and DROP
- * ROLE deal with the owners and grants of our objects (privileges.c).
+ * The database a command needs without other connections, when the caller
+ * may run it: it will fail at once otherwise, and must not keep the
+ * database's worker away (anyone could then keep expiry and retention off
+ * by repeating a command that fails).  NULL when no worker must step aside.
  */
-static void
-queue_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-				   ProcessUtilityContext context, ParamListInfo params,
-				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+static const char *
+database_to_leave(Node *stmt)
 {
-	Node	   *stmt = pstmt->utilityStmt;
 	const char *dbname = NULL;
+	Oid			dbid;
+	bool		allowed = false;
+	ListCell   *lc;
 
 	switch (nodeTag(stmt))
 	{
@@ -240,12 +242,78 @@ queue_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 			dbname = ((DropdbStmt *) stmt)->dbname;
 			break;
 		case T_AlterDatabaseStmt:
-			dbname = ((AlterDatabaseStmt *) stmt)->dbname;
+			/* Of ALTER DATABASE, only SET TABLESPACE needs the database alone. */
+			foreach(lc, ((AlterDatabaseStmt *) stmt)->options)
+				if (strcmp(lfirst_node(DefElem, lc)->defname, "tablespace") == 0)
+					dbname = ((AlterDatabaseStmt *) stmt)->dbname;
 			break;
 		case T_RenameStmt:
 			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
 				dbname = ((RenameStmt *) stmt)->subname;
 			break;
+		case T_CreatedbStmt:
+			foreach(lc, ((CreatedbStmt *) stmt)->options)
+			{
+				DefElem    *opt = lfirst_node(DefElem, lc);
+
+				if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+					dbname = defGetString(opt);
+			}
+			if (dbname == NULL)
+				dbname = "template1";
+			break;
+		default:
+			return NULL;
+	}
+	if (dbname == NULL || !OidIsValid(dbid = get_database_oid(dbname, true)))
+		return NULL;
+
+	/* The permission checks the command itself makes first. */
+	switch (nodeTag(stmt))
+	{
+		case T_DropdbStmt:
+		case T_AlterDatabaseStmt:
+			allowed = compat_owns_database(dbid, GetUserId());
+			break;
+		case T_RenameStmt:
+			allowed = compat_owns_database(dbid, GetUserId()) && have_createdb_privilege();
+			break;
+		case T_CreatedbStmt:
+			if (have_createdb_privilege())
+			{
+				HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dbid));
+
+				if (HeapTupleIsValid(tup))
+				{
+					allowed = ((Form_pg_database) GETSTRUCT(tup))->datistemplate ||
+						compat_owns_database(dbid, GetUserId());
+					ReleaseSysCache(tup);
+				}
+			}
+			break;
+		default:
+			break;
+	}
+	return allowed ? dbname : NULL;
+}
+
+/*
+ * Commands that need a database without other connections make its worker
+ * step aside first, when the caller may run them; CREATE EXTENSION queue
+ * wakes the launcher.  DROP EXTENSION checks for data first, and DROP
+ * OWNED, REASSIGN OWNED and DROP ROLE deal with the owners and grants of
+ * our objects (privileges.c) -- each only for a caller who may run it.
+ */
+static void
+queue_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+				   ProcessUtilityContext context, ParamListInfo params,
+				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	const char *dbname = database_to_leave(stmt);
+
+	switch (nodeTag(stmt))
+	{
 		case T_DropStmt:
 			catalog_check_drop_extension((DropStmt *) stmt);
 			break;
@@ -257,21 +325,6 @@ queue_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 			break;
 		case T_DropRoleStmt:
 			privileges_check_drop_role((DropRoleStmt *) stmt);
-			break;
-		case T_CreatedbStmt:
-			{
-				ListCell   *lc;
-
-				foreach(lc, ((CreatedbStmt *) stmt)->options)
-				{
-					DefElem    *opt = lfirst_node(DefElem, lc);
-
-					if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
-						dbname = defGetString(opt);
-				}
-				if (dbname == NULL)
-					dbname = "template1";
-			}
 			break;
 		default:
 			break;

@@ -159,7 +159,8 @@ SELECT mq_revoke('p_q', 'mq_nobody', '{read}');
 SELECT mq_grant('p_q', 'mq_nobody', '{manage}');
 SELECT mq_grant('p_q', 'mq_nobody', '{all}');
 SELECT mq_revoke('p_q', 'mq_sender', '{manage}');
--- Subscribing sends to the queue: manage on the topic is not enough.
+-- Subscribing sends to the queue: manage on the topic alone is not
+-- enough; manage on the queue too is (a manage holder has send and read).
 SELECT mq_subscribe('p_t', 'p_dead', 'x');
 SELECT mq_subscribe('p_t', 'p_q', 'x.#');
 SELECT mq_unsubscribe('p_t', 'p_q', 'x.#');

@@ -46,6 +46,33 @@ sub timed
 ok(defined((QueueTest::wait_for_worker($node, 'postgres', 10))[0]),
 	'postgres is served');
 
+# The worker steps aside only for a command that will run: a role that
+# may not run one (nor anyone running an ALTER DATABASE that needs no
+# lone database) cannot keep the worker, and so expiry and retention, away.
+{
+	my ($worker) = QueueTest::wait_for_worker($node, 'postgres', 10);
+	sql($node, 'CREATE DATABASE lobby');
+	sql($node, 'CREATE ROLE intruder LOGIN');
+	for my $cmd (
+		'ALTER DATABASE postgres CONNECTION LIMIT 5',
+		'DROP DATABASE postgres',
+		'CREATE DATABASE stolen TEMPLATE postgres',
+		'ALTER DATABASE postgres RENAME TO gone',
+		'ALTER DATABASE postgres SET TABLESPACE pg_default')
+	{
+		my ($ret, $out, $err) =
+		  $node->psql('lobby', $cmd, extra_params => [ '-U', 'intruder' ]);
+		like($err, qr/permission denied|must be owner/, "a role without privileges: $cmd fails")
+		  or diag($err);
+	}
+	sql($node, 'ALTER DATABASE postgres CONNECTION LIMIT 50');
+	sql($node, 'ALTER DATABASE postgres CONNECTION LIMIT -1');
+	is(join(',', QueueTest::queue_workers($node, 'postgres')), $worker,
+		'the worker of postgres stayed through all of them');
+	sql($node, 'DROP DATABASE lobby');
+	sql($node, 'DROP ROLE intruder');
+}
+
 # A new database: not served without the extension; served soon after
 # CREATE EXTENSION commits; left when the extension is dropped.
 sql($node, 'CREATE DATABASE fresh');
