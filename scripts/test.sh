@@ -38,11 +38,12 @@ record() {	# suite passed failed
 	printf '%-10s %d passed, %d failed\n' "$1:" "$2" "$3"
 }
 
-# pg_regress and pg_isolation_regress print one "... ok" / "... FAILED" line per test.
+# pg_regress and pg_isolation_regress print one line per test: "... ok" /
+# "... FAILED" up to 15, TAP's "ok N - name" / "not ok N - name" from 16 on.
 count_regress() {	# suite logfile status
 	local ok bad
-	ok=$(grep -cE '\.\.\. ok' "$2")
-	bad=$(grep -cE '\.\.\. (FAILED|failed)' "$2")
+	ok=$(grep -cE '\.\.\. ok|^ok [0-9]+ ' "$2")
+	bad=$(grep -cE '\.\.\. (FAILED|failed)|^not ok [0-9]+ ' "$2")
 	if [ "$3" != 0 ] && [ "$bad" = 0 ]; then bad=1; fi
 	record "$1" "$ok" "$bad"
 }
@@ -116,7 +117,9 @@ run_tap() {
 	for t in ${PROVE_TESTS:-}; do
 		case $t in /*) tests="$tests $t" ;; *) tests="$tests $TEST/t/$t" ;; esac
 	done
+	# TESTDIR up to 15, TESTDATADIR and TESTLOGDIR from 16 on: the same place.
 	as_pg env PATH="$PGBIN:$PATH" TESTDIR="$dir" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+		TESTDATADIR="$dir/tmp_check" TESTLOGDIR="$dir/tmp_check/log" \
 		QUEUE_ROOT="$QUEUE_ROOT" QUEUE_EXAMPLES="$TEST/examples" \
 		prove -I "$PGXS_DIR/src/test/perl" -I "$TEST/t" ${PROVE_FLAGS:-} \
 		${tests:-"$TEST"/t/*.pl} >"$dir/output" 2>&1

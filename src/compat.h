@@ -13,10 +13,24 @@
 
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/heapam_xlog.h"
+#include "access/tableam.h"
 #include "catalog/pg_database_d.h"
+#include "common/int.h"
 #include "catalog/pg_extension_d.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
+#include "utils/jsonb.h"
+
+/* This backend's PGPROC number: MyProcNumber from 17 on. */
+#if PG_VERSION_NUM >= 170000
+#define compat_my_procno()	((int) MyProcNumber)
+#else
+#define compat_my_procno()	(MyProc->pgprocno)
+#endif
 
 /* Ownership checks: one function for every kind of object from 16 on. */
 #if PG_VERSION_NUM >= 160000
@@ -48,5 +62,122 @@ compat_may_drop_role(Oid role, Oid roleid)
 #endif
 	return true;
 }
+
+/*
+ * Index scans: 18 added the instrumentation argument (NULL: none), 19
+ * scan flags (0: none).
+ */
+#if PG_VERSION_NUM >= 190000
+#define compat_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), (norderbys), 0)
+#elif PG_VERSION_NUM >= 180000
+#define compat_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), (norderbys))
+#else
+#define compat_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), (nkeys), (norderbys))
+#endif
+
+/*
+ * The in-place update WAL record (XLOG_HEAP_INPLACE) as each version's
+ * heap_xlog_inplace() reads it.  18 added the database, its tablespace and
+ * invalidation messages after the offset; the record carries none (a
+ * delivery count is no catalog change), so the fixed part is all of it.
+ */
+#if PG_VERSION_NUM >= 180000
+#define COMPAT_SIZE_OF_HEAP_INPLACE		MinSizeOfHeapInplace
+static inline void
+compat_heap_inplace_init(xl_heap_inplace *xlrec, OffsetNumber offnum)
+{
+	memset(xlrec, 0, MinSizeOfHeapInplace);
+	xlrec->offnum = offnum;
+	xlrec->dbId = MyDatabaseId;
+	xlrec->tsId = MyDatabaseTableSpace;
+	xlrec->relcacheInitFileInval = false;
+	xlrec->nmsgs = 0;
+}
+#else
+#define COMPAT_SIZE_OF_HEAP_INPLACE		SizeOfHeapInplace
+static inline void
+compat_heap_inplace_init(xl_heap_inplace *xlrec, OffsetNumber offnum)
+{
+	xlrec->offnum = offnum;
+}
+#endif
+
+/*
+ * Sequential scans and shared hash tables: 19 added scan flags (0: none)
+ * and dropped ShmemInitHash's initial size (the table is made whole).
+ */
+#if PG_VERSION_NUM >= 190000
+#define compat_table_beginscan(rel, snapshot, nkeys, key) \
+	table_beginscan((rel), (snapshot), (nkeys), (key), 0)
+#define compat_shmem_init_hash(name, init_size, max_size, info, flags) \
+	ShmemInitHash((name), (max_size), (info), (flags))
+#else
+#define compat_table_beginscan(rel, snapshot, nkeys, key) \
+	table_beginscan((rel), (snapshot), (nkeys), (key))
+#define compat_shmem_init_hash(name, init_size, max_size, info, flags) \
+	ShmemInitHash((name), (init_size), (max_size), (info), (flags))
+#endif
+
+/*
+ * heap_delete() and heap_update() as simple_heap_* call them, with a
+ * command id, waiting, and the failure data wanted: 16 added the indexes
+ * to update, 19 an options word (0: none) in place of changingPart.
+ */
+static inline TM_Result
+compat_heap_delete(Relation rel, ItemPointer tid, CommandId cid, bool wait,
+				   TM_FailureData *tmfd)
+{
+#if PG_VERSION_NUM >= 190000
+	return heap_delete(rel, tid, cid, 0, InvalidSnapshot, wait, tmfd);
+#else
+	return heap_delete(rel, tid, cid, InvalidSnapshot, wait, tmfd, false);
+#endif
+}
+
+static inline TM_Result
+compat_heap_update(Relation rel, ItemPointer tid, HeapTuple newtup, CommandId cid,
+				   TM_FailureData *tmfd, LockTupleMode *lockmode)
+{
+#if PG_VERSION_NUM >= 190000
+	TU_UpdateIndexes update_indexes;
+
+	return heap_update(rel, tid, newtup, cid, 0, InvalidSnapshot, true, tmfd,
+					   lockmode, &update_indexes);
+#elif PG_VERSION_NUM >= 160000
+	TU_UpdateIndexes update_indexes;
+
+	return heap_update(rel, tid, newtup, cid, InvalidSnapshot, true, tmfd,
+					   lockmode, &update_indexes);
+#else
+	return heap_update(rel, tid, newtup, cid, InvalidSnapshot, true, tmfd, lockmode);
+#endif
+}
+
+/*
+ * Building a jsonb value: 19 keeps the parse state and the result in a
+ * JsonbInState; before, pushJsonbValue() returned the value it built.
+ */
+#if PG_VERSION_NUM >= 190000
+typedef JsonbInState CompatJsonbBuilder;
+static inline void
+compat_jsonb_push(CompatJsonbBuilder *b, JsonbIteratorToken tok, JsonbValue *v)
+{
+	pushJsonbValue(b, tok, v);
+}
+#else
+typedef struct CompatJsonbBuilder
+{
+	JsonbParseState *parseState;
+	JsonbValue *result;
+} CompatJsonbBuilder;
+static inline void
+compat_jsonb_push(CompatJsonbBuilder *b, JsonbIteratorToken tok, JsonbValue *v)
+{
+	b->result = pushJsonbValue(&b->parseState, tok, v);
+}
+#endif
 
 #endif							/* QUEUE_COMPAT_H */

@@ -51,6 +51,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "compat.h"
 #include "queue.h"
 
 /* Keys longer than this are refused (22023); btree entries must fit a page. */
@@ -200,7 +201,7 @@ dedup_lookup(KeyTable *kt, text *key, TimestampTz now, ItemPointer stale,
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   C_COLLATION_OID, F_TEXTEQ, PointerGetDatum(key));
 	slot = table_slot_create(kt->rel, NULL);
-	scan = index_beginscan(kt->rel, kt->pk, SnapshotSelf, 1, 0);
+	scan = compat_index_beginscan(kt->rel, kt->pk, SnapshotSelf, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -244,8 +245,7 @@ dedup_record(KeyTable *kt, text *key, int64 id, TimestampTz now,
 		 */
 		CommandCounterIncrement();
 		/* The worker may have pruned it meanwhile: gone is gone. */
-		(void) heap_delete(kt->rel, stale, GetCurrentCommandId(true),
-						   InvalidSnapshot, true, &tmfd, false);
+		(void) compat_heap_delete(kt->rel, stale, GetCurrentCommandId(true), true, &tmfd);
 	}
 	values[0] = PointerGetDatum(key);
 	values[1] = Int64GetDatum(id);
@@ -271,7 +271,7 @@ dedup_prune(KeyTable *kt, TimestampTz now, int max)
 	int64		n = 0;
 
 	dedup_open(kt);
-	scan = table_beginscan(kt->rel, SnapshotSelf, 0, NULL);
+	scan = compat_table_beginscan(kt->rel, SnapshotSelf, 0, NULL);
 	while (n < max && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		bool		isnull;
@@ -282,8 +282,8 @@ dedup_prune(KeyTable *kt, TimestampTz now, int max)
 
 		if (timestamp_plus_interval(sent_at, kt->window) > now)
 			continue;
-		if (heap_delete(kt->rel, &tup->t_self, GetCurrentCommandId(true),
-						InvalidSnapshot, false, &tmfd, false) == TM_Ok)
+		if (compat_heap_delete(kt->rel, &tup->t_self, GetCurrentCommandId(true),
+							   false, &tmfd) == TM_Ok)
 			n++;
 		CHECK_FOR_INTERRUPTS();
 	}

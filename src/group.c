@@ -29,6 +29,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/tuplestore.h"
 #include "utils/hsearch.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"

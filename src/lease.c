@@ -56,6 +56,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "queue.h"
 
 #define LEASE_PARTITIONS	32
@@ -139,7 +140,7 @@ lease_hash_init(const char *name, long size, Size keysize, Size entrysize)
 	info.keysize = keysize;
 	info.entrysize = entrysize;
 	info.num_partitions = LEASE_PARTITIONS;
-	return ShmemInitHash(name, size, size, &info,
+	return compat_shmem_init_hash(name, size, size, &info,
 						 HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
 }
 

@@ -30,19 +30,20 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "queue.h"
 
 #define DEAD_LETTER_KEY "mq_dead_letter"
 
 static void
-push_string(JsonbParseState **st, JsonbIteratorToken tok, const char *s)
+push_string(CompatJsonbBuilder *b, JsonbIteratorToken tok, const char *s)
 {
 	JsonbValue	v;
 
 	v.type = jbvString;
 	v.val.string.val = (char *) s;
 	v.val.string.len = strlen(s);
-	pushJsonbValue(st, tok, &v);
+	compat_jsonb_push(b, tok, &v);
 }
 
 /*
@@ -52,12 +53,11 @@ push_string(JsonbParseState **st, JsonbIteratorToken tok, const char *s)
 Datum
 headers_with(Datum headers, const char *key, JsonbValue *value)
 {
-	JsonbParseState *st = NULL;
-	JsonbValue *res;
+	CompatJsonbBuilder b = {0};
 	int			nkeys = 0;
 	int			keylen = strlen(key);
 
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	compat_jsonb_push(&b, WJB_BEGIN_OBJECT, NULL);
 	if (headers != (Datum) 0)
 	{
 		Jsonb	   *jb = DatumGetJsonbP(headers);
@@ -75,21 +75,21 @@ headers_with(Datum headers, const char *key, JsonbValue *value)
 			if (k.val.string.len == keylen &&
 				memcmp(k.val.string.val, key, keylen) == 0)
 				continue;
-			pushJsonbValue(&st, WJB_KEY, &k);
-			pushJsonbValue(&st, WJB_VALUE, &v);
+			compat_jsonb_push(&b, WJB_KEY, &k);
+			compat_jsonb_push(&b, WJB_VALUE, &v);
 			nkeys++;
 		}
 	}
 	if (value != NULL)
 	{
-		push_string(&st, WJB_KEY, key);
-		pushJsonbValue(&st, WJB_VALUE, value);
+		push_string(&b, WJB_KEY, key);
+		compat_jsonb_push(&b, WJB_VALUE, value);
 		nkeys++;
 	}
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	compat_jsonb_push(&b, WJB_END_OBJECT, NULL);
 	if (nkeys == 0)
 		return (Datum) 0;
-	return JsonbPGetDatum(JsonbValueToJsonb(res));
+	return JsonbPGetDatum(JsonbValueToJsonb(b.result));
 }
 
 /* The mq_dead_letter header object. */
@@ -97,21 +97,22 @@ static Jsonb *
 dead_letter_info(const char *queue, const char *reason, int32 deliveries,
 				 TimestampTz at)
 {
-	JsonbParseState *st = NULL;
+	CompatJsonbBuilder b = {0};
 	JsonbValue	v;
 
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_string(&st, WJB_KEY, "queue");
-	push_string(&st, WJB_VALUE, queue);
-	push_string(&st, WJB_KEY, "reason");
-	push_string(&st, WJB_VALUE, reason);
-	push_string(&st, WJB_KEY, "deliveries");
+	compat_jsonb_push(&b, WJB_BEGIN_OBJECT, NULL);
+	push_string(&b, WJB_KEY, "queue");
+	push_string(&b, WJB_VALUE, queue);
+	push_string(&b, WJB_KEY, "reason");
+	push_string(&b, WJB_VALUE, reason);
+	push_string(&b, WJB_KEY, "deliveries");
 	v.type = jbvNumeric;
 	v.val.numeric = int64_to_numeric(deliveries);
-	pushJsonbValue(&st, WJB_VALUE, &v);
-	push_string(&st, WJB_KEY, "at");
-	push_string(&st, WJB_VALUE, timestamp_iso8601_utc(at));
-	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+	compat_jsonb_push(&b, WJB_VALUE, &v);
+	push_string(&b, WJB_KEY, "at");
+	push_string(&b, WJB_VALUE, timestamp_iso8601_utc(at));
+	compat_jsonb_push(&b, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(b.result);
 }
 
 /*

@@ -51,6 +51,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "queue.h"
 
 #define POSITION_PARTITIONS		16
@@ -58,12 +59,12 @@
 
 int			queue_max_partitions = 16384;
 
-typedef struct PartitionKey
+typedef struct PositionKey
 {
 	Oid			dbid;
 	Oid			stream;			/* the stream's identity relation */
 	int32		partition;
-} PartitionKey;
+} PositionKey;
 
 typedef struct Hold
 {
@@ -73,7 +74,7 @@ typedef struct Hold
 
 typedef struct PartitionEntry
 {
-	PartitionKey key;
+	PositionKey key;
 	bool		initialised;
 	int64		next;
 	int			nholds;
@@ -84,7 +85,7 @@ static HTAB *partition_table = NULL;
 static LWLockPadded *partition_locks = NULL;
 
 /* The partitions this backend's transaction holds a position of. */
-static PartitionKey *held = NULL;
+static PositionKey *held = NULL;
 static int	nheld = 0;
 static int	maxheld = 0;
 static bool exit_hook_set = false;
@@ -109,17 +110,17 @@ position_shmem_startup(void)
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	partition_locks = GetNamedLWLockTranche("queue_positions");
-	info.keysize = sizeof(PartitionKey);
+	info.keysize = sizeof(PositionKey);
 	info.entrysize = sizeof(PartitionEntry);
 	info.num_partitions = POSITION_PARTITIONS;
-	partition_table = ShmemInitHash("queue stream partitions", queue_max_partitions,
+	partition_table = compat_shmem_init_hash("queue stream partitions", queue_max_partitions,
 									queue_max_partitions, &info,
 									HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
 	LWLockRelease(AddinShmemInitLock);
 }
 
 static void
-make_key(PartitionKey *key, Oid stream, int32 partition)
+make_key(PositionKey *key, Oid stream, int32 partition)
 {
 	memset(key, 0, sizeof(*key));
 	key->dbid = MyDatabaseId;
@@ -129,7 +130,7 @@ make_key(PartitionKey *key, Oid stream, int32 partition)
 
 /* Find (or create) an entry with its lock held in the given mode. */
 static PartitionEntry *
-find_entry(const PartitionKey *key, bool create, LWLockMode mode, LWLock **lock)
+find_entry(const PositionKey *key, bool create, LWLockMode mode, LWLock **lock)
 {
 	uint32		hash;
 	PartitionEntry *e;
@@ -166,12 +167,12 @@ find_entry(const PartitionKey *key, bool create, LWLockMode mode, LWLock **lock)
 }
 
 static bool
-holding(const PartitionKey *key)
+holding(const PositionKey *key)
 {
 	int			i;
 
 	for (i = 0; i < nheld; i++)
-		if (memcmp(&held[i], key, sizeof(PartitionKey)) == 0)
+		if (memcmp(&held[i], key, sizeof(PositionKey)) == 0)
 			return true;
 	return false;
 }
@@ -191,7 +192,7 @@ release_all(void)
 			int			j;
 
 			for (j = 0; j < HOLDS_PER_PARTITION; j++)
-				if (e->holds[j].procno == MyProc->pgprocno)
+				if (e->holds[j].procno == compat_my_procno())
 				{
 					e->holds[j].procno = -1;
 					e->nholds--;
@@ -215,7 +216,7 @@ position_exit(int code, Datum arg)
  * when the entry is new; it is called without any lock held.
  */
 static PartitionEntry *
-find_initialised(const PartitionKey *key, int64 (*init) (void *arg, int32 partition),
+find_initialised(const PositionKey *key, int64 (*init) (void *arg, int32 partition),
 				 void *arg, LWLock **lock)
 {
 	PartitionEntry *e = find_entry(key, true, LW_EXCLUSIVE, lock);
@@ -248,7 +249,7 @@ position_take(Oid stream, int32 partition, int n,
 			  int64 (*init) (void *arg, int32 partition), void *arg,
 			  QueueState *qs, int32 seg)
 {
-	PartitionKey key;
+	PositionKey key;
 	LWLock	   *lock;
 	PartitionEntry *e;
 	bool		mine;
@@ -260,8 +261,8 @@ position_take(Oid stream, int32 partition, int n,
 	{
 		maxheld = Max(16, maxheld * 2);
 		held = held == NULL ?
-			MemoryContextAlloc(TopMemoryContext, maxheld * sizeof(PartitionKey)) :
-			repalloc(held, maxheld * sizeof(PartitionKey));
+			MemoryContextAlloc(TopMemoryContext, maxheld * sizeof(PositionKey)) :
+			repalloc(held, maxheld * sizeof(PositionKey));
 	}
 	if (!exit_hook_set)
 	{
@@ -294,7 +295,7 @@ position_take(Oid stream, int32 partition, int n,
 		for (i = 0; i < HOLDS_PER_PARTITION; i++)
 			if (e->holds[i].procno < 0)
 			{
-				e->holds[i].procno = MyProc->pgprocno;
+				e->holds[i].procno = compat_my_procno();
 				e->holds[i].position = first;
 				e->nholds++;
 				break;
@@ -316,7 +317,7 @@ int64
 position_stable_end(Oid stream, int32 partition,
 					int64 (*init) (void *arg, int32 partition), void *arg)
 {
-	PartitionKey key;
+	PositionKey key;
 	LWLock	   *lock;
 	PartitionEntry *e;
 	int64		end;
@@ -334,7 +335,7 @@ position_stable_end(Oid stream, int32 partition,
 	end = e->next;
 	if (e->nholds > 0)
 		for (i = 0; i < HOLDS_PER_PARTITION; i++)
-			if (e->holds[i].procno >= 0 && e->holds[i].procno != MyProc->pgprocno &&
+			if (e->holds[i].procno >= 0 && e->holds[i].procno != compat_my_procno() &&
 				e->holds[i].position < end)
 				end = e->holds[i].position;
 	LWLockRelease(lock);
@@ -345,7 +346,7 @@ position_stable_end(Oid stream, int32 partition,
 int64
 position_next(Oid stream, int32 partition)
 {
-	PartitionKey key;
+	PositionKey key;
 	LWLock	   *lock;
 	PartitionEntry *e;
 	int64		next = -1;

@@ -70,6 +70,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "queue.h"
 
 #define QSTATE_PARTITIONS	16
@@ -171,7 +172,7 @@ qstate_shmem_startup(void)
 	info.keysize = sizeof(QueueStateKey);
 	info.entrysize = sizeof(QueueState);
 	info.num_partitions = QSTATE_PARTITIONS;
-	qstate_table = ShmemInitHash("queue state", queue_max_queues, queue_max_queues, &info,
+	qstate_table = compat_shmem_init_hash("queue state", queue_max_queues, queue_max_queues, &info,
 								 HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
 	slots = ShmemInitStruct("queue depth snapshots", QSTATE_SLOTS * slot_size(), &found);
 	if (!found)
@@ -619,7 +620,7 @@ count_rows(Relation heap, Snapshot snapshot)
 	int64		n = 0;
 
 	snapshot->curcid = FirstCommandId;
-	scan = table_beginscan(heap, snapshot, 0, NULL);
+	scan = compat_table_beginscan(heap, snapshot, 0, NULL);
 	while (heap_getnext(scan, ForwardScanDirection) != NULL)
 	{
 		n++;

@@ -48,6 +48,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "queue.h"
 
 /* The size at which the newest segment is rotated (kB, queue.segment_size). */
@@ -138,7 +139,7 @@ seal(StreamInfo *s, SegRow *r)
 
 	rel = table_open(r->relid, NoLock);
 	slot = table_slot_create(rel, NULL);
-	scan = table_beginscan(rel, SnapshotSelf, 0, NULL);
+	scan = compat_table_beginscan(rel, SnapshotSelf, 0, NULL);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
 		int			i;

@@ -76,6 +76,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "queue.h"
 
 /*
@@ -356,7 +357,7 @@ storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim, bool include_
 		scan->rowkey.sk_argument = PointerGetDatum(scan->members);
 		nkeys = 1;
 	}
-	scan->iscan = index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, nkeys, 0);
+	scan->iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, nkeys, 0);
 	/* The keys of the rows passed over tell how far the floor may rise. */
 	scan->iscan->xs_want_itup = scan->qs != NULL;
 	index_rescan(scan->iscan, nkeys ? &scan->rowkey : NULL, nkeys, NULL, 0);
@@ -556,9 +557,9 @@ storage_scan_set_deliveries(StorageScan *scan, int32 deliveries)
 		xl_heap_inplace xlrec;
 
 		/* As heap_inplace_update() logs it: the whole data of the row. */
-		xlrec.offnum = offnum;
+		compat_heap_inplace_init(&xlrec, offnum);
 		XLogBeginInsert();
-		XLogRegisterData((char *) &xlrec, SizeOfHeapInplace);
+		XLogRegisterData((char *) &xlrec, COMPAT_SIZE_OF_HEAP_INPLACE);
 		XLogRegisterBuffer(0, scan->buf, REGBUF_STANDARD);
 		XLogRegisterBufData(0, row_data(htup), ItemIdGetLength(lp) - htup->t_hoff);
 		lsn = XLogInsert(RM_HEAP_ID, XLOG_HEAP_INPLACE);
@@ -631,7 +632,7 @@ storage_find(QueueRel *qrel, int16 rank, int64 msgid, ItemPointer tid)
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(rank));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(msgid));
 	slot = table_slot_create(qrel->heap, NULL);
-	iscan = index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, 2, 0);
+	iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, 2, 0);
 	index_rescan(iscan, keys, 2, NULL, 0);
 	if (index_getnext_slot(iscan, ForwardScanDirection, slot))
 	{
@@ -677,8 +678,7 @@ storage_delete(QueueRel *qrel, ItemPointer tid)
 	TM_FailureData tmfd;
 	TM_Result	result;
 
-	result = heap_delete(qrel->heap, tid, GetCurrentCommandId(true),
-						 InvalidSnapshot, true, &tmfd, false);
+	result = compat_heap_delete(qrel->heap, tid, GetCurrentCommandId(true), true, &tmfd);
 	switch (result)
 	{
 		case TM_Ok:
@@ -717,17 +717,8 @@ storage_set_visible_at(QueueRel *qrel, ItemPointer tid, TimestampTz visible_at)
 	memcpy(row_data(newtup->t_data) + OFF_VISIBLE_AT, &visible_at, sizeof(TimestampTz));
 	decode_fixed(newtup->t_data, &msg);
 
-#if PG_VERSION_NUM >= 160000
-	{
-		TU_UpdateIndexes update_indexes;
-
-		result = heap_update(qrel->heap, tid, newtup, GetCurrentCommandId(true),
-							 InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
-	}
-#else
-	result = heap_update(qrel->heap, tid, newtup, GetCurrentCommandId(true),
-						 InvalidSnapshot, true, &tmfd, &lockmode);
-#endif
+	result = compat_heap_update(qrel->heap, tid, newtup, GetCurrentCommandId(true),
+								&tmfd, &lockmode);
 	if (result == TM_Ok)
 	{
 		if (!HeapTupleIsHeapOnly(newtup))
@@ -754,7 +745,7 @@ storage_delete_all(QueueRel *qrel, void (*deleted) (Oid relid, int64 msgid))
 	HeapTuple	tup;
 	int64		count = 0;
 
-	scan = table_beginscan(qrel->heap, SnapshotSelf, 0, NULL);
+	scan = compat_table_beginscan(qrel->heap, SnapshotSelf, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		ItemPointerData tid = tup->t_self;
@@ -787,7 +778,7 @@ storage_count(QueueRel *qrel, TimestampTz now, int64 *depth, int64 *ready,
 
 	*depth = *ready = *inflight = *delayed = 0;
 	*oldest_ready = DT_NOEND;
-	scan = table_beginscan(qrel->heap, SnapshotSelf, 0, NULL);
+	scan = compat_table_beginscan(qrel->heap, SnapshotSelf, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		decode_fixed(tup->t_data, &m);

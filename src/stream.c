@@ -54,7 +54,9 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
+#include "compat.h"
 #include "queue.h"
 
 PG_FUNCTION_INFO_V1(mq_create_stream);
@@ -106,17 +108,15 @@ murmur2(const unsigned char *data, int length)
 		h *= m;
 		h ^= k;
 	}
-	switch (length % 4)
+	/* The last one to three bytes (Kafka's switch that falls through). */
+	if (length % 4 >= 3)
+		h ^= (uint32) tail[2] << 16;
+	if (length % 4 >= 2)
+		h ^= (uint32) tail[1] << 8;
+	if (length % 4 >= 1)
 	{
-		case 3:
-			h ^= (uint32) tail[2] << 16;
-			/* FALLTHROUGH */
-		case 2:
-			h ^= (uint32) tail[1] << 8;
-			/* FALLTHROUGH */
-		case 1:
-			h ^= (uint32) tail[0];
-			h *= m;
+		h ^= (uint32) tail[0];
+		h *= m;
 	}
 	h ^= h >> 13;
 	h *= m;
@@ -672,7 +672,7 @@ next_from_storage(void *arg, int32 partition)
 		pk = index_open(s->segments[i].pkid, AccessShareLock);
 		ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(partition));
 		slot = table_slot_create(heap, NULL);
-		scan = index_beginscan(heap, pk, SnapshotSelf, 1, 0);
+		scan = compat_index_beginscan(heap, pk, SnapshotSelf, 1, 0);
 		index_rescan(scan, &skey, 1, NULL, 0);
 		if (index_getnext_slot(scan, BackwardScanDirection, slot))
 		{
@@ -921,7 +921,7 @@ scan_partition(StreamInfo *s, int32 partition, int64 from, RecordFn fn, void *ar
 		ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(partition));
 		ScanKeyInit(&skey[1], 2, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(from));
 		slot = table_slot_create(heap, NULL);
-		scan = index_beginscan(heap, pk, SnapshotSelf, 2, 0);
+		scan = compat_index_beginscan(heap, pk, SnapshotSelf, 2, 0);
 		index_rescan(scan, skey, 2, NULL, 0);
 		while (more && index_getnext_slot(scan, ForwardScanDirection, slot))
 		{

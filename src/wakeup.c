@@ -39,6 +39,7 @@
 #include "utils/wait_event.h"
 #include "storage/shmem.h"
 
+#include "compat.h"
 #include "queue.h"
 
 typedef struct WaitSlot
@@ -98,10 +99,10 @@ wakeup_register(QueueState *qs, Oid relid)
 {
 	WaitSlot   *slot;
 
-	if (MyProc == NULL || MyProc->pgprocno >= nslots)
+	if (MyProc == NULL || compat_my_procno() >= nslots)
 		elog(ERROR, "no wait slot for this process");
 	ResetLatch(MyLatch);
-	slot = &slots[MyProc->pgprocno];
+	slot = &slots[compat_my_procno()];
 	if (my_queue != NULL)
 	{
 		pg_memory_barrier();
@@ -132,7 +133,7 @@ wakeup_unregister(void)
 {
 	if (my_queue == NULL)
 		return;
-	pg_atomic_write_u32(&slots[MyProc->pgprocno].waiting, 0);
+	pg_atomic_write_u32(&slots[compat_my_procno()].waiting, 0);
 	qstate_waiters_add(my_queue, -1);
 	my_queue = NULL;
 }

@@ -623,7 +623,7 @@ queue_launcher_main(Datum arg)
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
 	SpinLockAcquire(&worker_shared->mutex);
-	worker_shared->launcher_pgprocno = MyProc->pgprocno;
+	worker_shared->launcher_pgprocno = compat_my_procno();
 	SpinLockRelease(&worker_shared->mutex);
 	before_shmem_exit(launcher_detach, (Datum) 0);
 

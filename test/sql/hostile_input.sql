@@ -25,7 +25,10 @@ SELECT mq_send('hostile', jsonb_build_object(
          'utf8', E'e\u0301 \u05e9\u05dc\u05d5\u05dd \U0001F600\u200d\U0001F4BB',
          'quotes', E'\'"`\\'),
        headers => jsonb_build_object('k''ey', 'v"al')) > 0 AS sent;
-SELECT body->>'sql' AS sql_text, body->>'dollar' AS dollar, body->>'utf8' AS utf8,
+-- (The UTF-8 text as its bytes: how wide psql draws it depends on the
+-- version's Unicode tables.)
+SELECT body->>'sql' AS sql_text, body->>'dollar' AS dollar,
+       encode(convert_to(body->>'utf8', 'UTF8'), 'hex') AS utf8_bytes,
        body->>'quotes' AS quotes, headers
   FROM mq_peek('hostile', 1);
 SELECT mq_purge('hostile');

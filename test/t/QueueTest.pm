@@ -99,7 +99,8 @@ sub crash_backend
 		return 0 if $may_be_gone;
 		die "cannot kill backend $pid: $!";
 	}
-	$node->wait_for_log(qr/server process \(PID $pid\) was terminated by signal 9/,
+	$node->wait_for_log(
+		qr/(?:server process|client backend) \(PID $pid\) was terminated by signal 9/,
 		$offset);
 	$node->wait_for_log(qr/database system is ready to accept connections/,
 		$offset);
