@@ -45,12 +45,15 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# Objects are rebuilt when QUEUE_CFLAGS changes (say, assertions on or off).
+# Objects are rebuilt when QUEUE_CFLAGS changes (say, assertions on or off)
+# or the PostgreSQL they are built against does (the host's, or another
+# version's in its Debian root, which share this tree).
 CFLAGS_STAMP = src/cflags.stamp
+BUILD_ID = $(QUEUE_CFLAGS) $(shell $(PG_CONFIG) --version)
 $(OBJS): $(CFLAGS_STAMP) src/queue.h src/compat.h src/match.h
 src/queue.o: queue.control
 $(CFLAGS_STAMP): FORCE
-	@echo '$(QUEUE_CFLAGS)' | cmp -s - $@ || echo '$(QUEUE_CFLAGS)' > $@
+	@echo '$(BUILD_ID)' | cmp -s - $@ || echo '$(BUILD_ID)' > $@
 .PHONY: FORCE
 FORCE:
 
@@ -60,17 +63,27 @@ sql/queue--$(EXTVERSION).sql: sql/queue.sql queue.control
 
 .PHONY: demo test test-long test-valgrind fuzz deb dist stop bench bench-long setup server check-assert
 
+# PG: the PostgreSQL major version to build and test.  The host's (15) by
+# default; another (17, 18, 19) runs in that version's Debian root, made
+# once per machine by scripts/roots.sh:  make test PG=18
+PG ?= 15
+ifneq ($(PG),15)
+ifndef QUEUE_IN_ROOT
+IN_ROOT = ./scripts/inroot.sh $(PG)
+endif
+endif
+
 # Install packages, build, install, start the private server.
 setup:
-	./scripts/setup.sh
+	$(IN_ROOT) ./scripts/setup.sh
 
 demo: setup
-	./scripts/demo.sh
+	$(IN_ROOT) ./scripts/demo.sh
 
 # The tests run against a build with assertions enabled.
 test:
-	QUEUE_CFLAGS=-DUSE_ASSERT_CHECKING ./scripts/setup.sh
-	./scripts/test.sh
+	$(IN_ROOT) env QUEUE_CFLAGS=-DUSE_ASSERT_CHECKING ./scripts/setup.sh
+	$(IN_ROOT) ./scripts/test.sh
 
 # The fault tests with long counts (minutes): 30 chaos rounds, 8 failovers.
 test-long:
@@ -90,7 +103,7 @@ fuzz:
 # Build the Debian package from a copy of the checkout and test it in a
 # fresh cluster (as root; make test runs it too, as the "deb" suite).
 deb:
-	./scripts/deb-test.sh
+	$(IN_ROOT) ./scripts/deb-test.sh
 
 # A PGXN release zip of the committed tree.
 dist:
@@ -100,7 +113,7 @@ stop:
 	./scripts/server.sh stop
 
 bench: setup
-	./bench/run.sh
+	$(IN_ROOT) ./bench/run.sh
 
 # Cost growth on a deep queue, a held XID, backend memory (minutes).
 bench-long: setup

@@ -28,8 +28,9 @@
 set -uo pipefail
 ROOT_DIR=$(cd "$(dirname "$0")/.." && pwd)
 
-# The first version in debian/pgversions ("15" or "15+") is the one checked.
-PGMAJOR=${DEB_TEST_PG:-$(sed -n 's/^\([0-9][0-9]*\)+*$/\1/p' "$ROOT_DIR/debian/pgversions" 2>/dev/null | head -1)}
+# The version checked: DEB_TEST_PG, else the one being tested (PG, as in
+# make test PG=17), else the first in debian/pgversions.
+PGMAJOR=${DEB_TEST_PG:-${PG:-$(sed -n 's/^\([0-9][0-9]*\)+*$/\1/p' "$ROOT_DIR/debian/pgversions" 2>/dev/null | head -1)}}
 PGMAJOR=${PGMAJOR:-15}
 PACKAGE=postgresql-$PGMAJOR-queue
 EXTVERSION=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT_DIR/queue.control")
@@ -122,6 +123,14 @@ else
 		--exclude='*.so' -cf - .) | tar -x -C "$WORK/src"
 fi
 [ -f "$WORK/src/debian/rules" ] || abort "no debian/ directory in $QUEUE_ROOT"
+grep -qx "$PGMAJOR" "$WORK/src/debian/pgversions" || abort "debian/pgversions does not list $PGMAJOR"
+# Build for the checked version only, whatever else is installed (a
+# version's root may hold two): its package in debian/control, as
+# pg_buildext updatecontrol writes it.
+export PG_SUPPORTED_VERSIONS=$PGMAJOR
+echo "$PGMAJOR" >"$WORK/src/debian/pgversions"
+(cd "$WORK/src" && pg_buildext updatecontrol) >"$WORK/updatecontrol.log" 2>&1 ||
+	{ cat "$WORK/updatecontrol.log"; abort "pg_buildext updatecontrol"; }
 
 echo "building $PACKAGE $EXTVERSION (log: $WORK/build.log)"
 if (cd "$WORK/src" && dpkg-buildpackage -us -uc -b -J"$(nproc)") >"$WORK/build.log" 2>&1; then

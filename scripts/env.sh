@@ -6,7 +6,12 @@
 # /tmp named after the checkout path is used instead.
 
 QUEUE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_CONFIG=${PG_CONFIG:-pg_config}
+# PG: the PostgreSQL major version built and tested.  The host's is 15;
+# make test PG=17 (18, 19) runs the scripts in that version's Debian root
+# (scripts/inroot.sh), where PG is set.
+PG=${PG:-15}
+export PG
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG/bin/pg_config}
 PGBIN=$("$PG_CONFIG" --bindir)
 PGXS_DIR=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/../.." && pwd)
 PG_USER=${PG_USER:-postgres}

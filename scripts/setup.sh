@@ -4,9 +4,15 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
-PACKAGES="postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-pgtap
-postgresql-15-pgq3 libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
+PACKAGES="postgresql-$PG postgresql-client-$PG postgresql-server-dev-$PG
+libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
 make gcc gnuplot-nox python3-psycopg nodejs"
+# pgTAP and PgQ: Debian's packages on the host; in a version's root,
+# scripts/roots.sh has installed them (or pgTAP's SQL, where Debian has no
+# package for the version).
+if [ -z "${QUEUE_IN_ROOT:-}" ]; then
+	PACKAGES="$PACKAGES postgresql-$PG-pgtap postgresql-$PG-pgq3"
+fi
 
 . "$(dirname "$0")/packages.sh"
 missing=$(missing_packages $PACKAGES)
