@@ -60,13 +60,6 @@ OLD_TREE=$DIR/old
 PKGLIBDIR=$("$PG_CONFIG" --pkglibdir)
 INSTALLED=""	# the build installed last: old, new or nothing yet
 
-remove_worktree() {
-	if git -C "$QUEUE_ROOT" worktree list --porcelain | grep -qx "worktree $OLD_TREE"; then
-		git -C "$QUEUE_ROOT" worktree remove --force "$OLD_TREE" || git -C "$QUEUE_ROOT" worktree prune
-	fi
-	rm -rf "$OLD_TREE"
-}
-
 finish() {
 	local status=$?
 	set +e
@@ -76,7 +69,7 @@ finish() {
 		make -C "$QUEUE_ROOT" -s QUEUE_CFLAGS="${QUEUE_CFLAGS:-}" install >/dev/null ||
 			echo "compare: reinstalling the working tree's build FAILED; run make install" >&2
 	fi
-	remove_worktree
+	remove_worktree "$OLD_TREE"
 	exit "$status"
 }
 trap finish EXIT
@@ -121,7 +114,7 @@ echo "building the working tree ($NEW_DESC)"
 make -C "$QUEUE_ROOT" -s QUEUE_CFLAGS="${QUEUE_CFLAGS:-}" >/dev/null
 echo "building $OLD_SHORT in $OLD_TREE"
 as_pg mkdir -p "$DIR"
-remove_worktree
+remove_worktree "$OLD_TREE"
 git -C "$QUEUE_ROOT" worktree add --quiet --detach "$OLD_TREE" "$OLD_REV"
 make -C "$OLD_TREE" -s QUEUE_CFLAGS="${QUEUE_CFLAGS:-}" >/dev/null
 SO_MD5[old]=$(md5sum <"$OLD_TREE/queue.so")

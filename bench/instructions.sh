@@ -22,7 +22,7 @@
 # While it runs, the extension installed on this machine is at times the
 # old build: do not run the tests or the demo meanwhile.
 set -euo pipefail
-. "$(dirname "$0")/../scripts/env.sh"
+. "$(dirname "$0")/lib.sh"
 
 if [ $# != 1 ]; then
 	echo "usage: $0 <git-rev>" >&2
@@ -41,13 +41,6 @@ DIR=$QUEUE_TMP/instructions
 OLD_TREE=$DIR/old
 INSTALLED=""
 
-remove_worktree() {
-	if git -C "$QUEUE_ROOT" worktree list --porcelain | grep -qx "worktree $OLD_TREE"; then
-		git -C "$QUEUE_ROOT" worktree remove --force "$OLD_TREE" || git -C "$QUEUE_ROOT" worktree prune
-	fi
-	rm -rf "$OLD_TREE"
-}
-
 finish() {
 	local status=$?
 	set +e
@@ -56,7 +49,7 @@ finish() {
 		make -C "$QUEUE_ROOT" -s install >/dev/null ||
 			echo "instructions: reinstalling the working tree's build FAILED; run make install" >&2
 	fi
-	remove_worktree
+	remove_worktree "$OLD_TREE"
 	exit "$status"
 }
 trap finish EXIT
@@ -66,24 +59,19 @@ trap 'exit 130' INT TERM
 # statement at the end of its line).
 workload_sql() {	# workload
 	local i
-	case $1 in
-		empty) echo "SELECT 1;" ;;
-		send) for i in $(seq "$OPS"); do
-				echo "SELECT mq_send('q', '{\"order\": $i, \"customer\": \"c-000042\", \"sku\": \"SKU-12345-XL\", \"qty\": 3}');"
-			done ;;
-		read_ack) for i in $(seq "$OPS"); do
-				echo "SELECT mq_ack('q', receipt) FROM mq_read('q', 1);"
-			done ;;
-		append) for i in $(seq "$OPS"); do
-				echo "SELECT * FROM mq_append('s', '{\"order\": $i, \"customer\": \"c-000042\"}');"
-			done ;;
-		consume) for i in $(seq "$OPS"); do
-				echo "SELECT count(*) FROM mq_consume('s', 'g', 1000);"
-			done ;;
-		stream_read) for i in $(seq "$OPS"); do
-				echo "SELECT count(*) FROM mq_stream_read('s', 0, $(( (i - 1) % 100 * 1000 )), 1000);"
-			done ;;
-	esac
+	if [ "$1" = empty ]; then
+		echo "SELECT 1;"
+		return
+	fi
+	for i in $(seq "$OPS"); do
+		case $1 in
+			send) echo "SELECT mq_send('q', '{\"order\": $i, \"customer\": \"c-000042\", \"sku\": \"SKU-12345-XL\", \"qty\": 3}');" ;;
+			read_ack) echo "SELECT mq_ack('q', receipt) FROM mq_read('q', 1);" ;;
+			append) echo "SELECT * FROM mq_append('s', '{\"order\": $i, \"customer\": \"c-000042\"}');" ;;
+			consume) echo "SELECT count(*) FROM mq_consume('s', 'g', 1000);" ;;
+			stream_read) echo "SELECT count(*) FROM mq_stream_read('s', 0, $(( (i - 1) % 100 * 1000 )), 1000);" ;;
+		esac
+	done
 }
 
 # The fixture: OPS messages to read and ack, a stream of OPS x 1000
@@ -119,7 +107,7 @@ as_pg mkdir -p "$DIR"
 chmod a+w "$DIR/single.log"
 echo "building the working tree"
 make -C "$QUEUE_ROOT" -s >/dev/null
-remove_worktree
+remove_worktree "$OLD_TREE"
 git -C "$QUEUE_ROOT" worktree add --quiet --detach "$OLD_TREE" "$OLD_REV"
 echo "building $(git -C "$QUEUE_ROOT" rev-parse --short "$OLD_REV") in $OLD_TREE"
 make -C "$OLD_TREE" -s >/dev/null

@@ -1,4 +1,4 @@
-# What bench/run.sh and bench/compare.sh share: the workloads, the private
+# What bench/run.sh, bench/compare.sh and bench/instructions.sh share: the workloads, the private
 # server, and one measured pgbench run.  Source it, do not run it; call
 # bench_paths before anything else.
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
@@ -10,6 +10,14 @@ LOG_RECORDS=${BENCH_LOG_RECORDS:-500000}
 
 BENCH=$QUEUE_ROOT/bench
 DB=bench
+
+# Remove the git worktree an A/B script built the old commit in.
+remove_worktree() {	# directory
+	if git -C "$QUEUE_ROOT" worktree list --porcelain | grep -qx "worktree $1"; then
+		git -C "$QUEUE_ROOT" worktree remove --force "$1" || git -C "$QUEUE_ROOT" worktree prune
+	fi
+	rm -rf "$1"
+}
 
 # Where a script keeps its server and its results.
 bench_paths() {	# directory
