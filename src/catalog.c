@@ -126,11 +126,11 @@ interval_span(const Interval *iv)
 void
 interval_check_size(const Interval *iv, const char *what)
 {
-	INT128		max = int64_to_int128(0);
+	/* 3.1e17 microseconds: an int64 holds it. */
+	const int64 max = (int64) QUEUE_INTERVAL_MAX_YEARS * MONTHS_PER_YEAR * DAYS_PER_MONTH *
+		USECS_PER_DAY;
 
-	int128_add_int64_mul_int64(&max, (int64) QUEUE_INTERVAL_MAX_YEARS * MONTHS_PER_YEAR * DAYS_PER_MONTH,
-							   USECS_PER_DAY);
-	if (int128_compare(interval_span(iv), max) > 0)
+	if (int128_compare(interval_span(iv), int64_to_int128(max)) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s is too large", what),

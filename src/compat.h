@@ -25,6 +25,10 @@
 #include "utils/acl.h"
 #include "utils/jsonb.h"
 
+#if PG_VERSION_NUM < 150000
+#error "the queue extension needs PostgreSQL 15 or later"
+#endif
+
 /* This backend's PGPROC number: MyProcNumber from 17 on. */
 #if PG_VERSION_NUM >= 170000
 #define compat_my_procno()	((int) MyProcNumber)
@@ -93,8 +97,7 @@ compat_heap_inplace_init(xl_heap_inplace *xlrec, OffsetNumber offnum)
 	xlrec->offnum = offnum;
 	xlrec->dbId = MyDatabaseId;
 	xlrec->tsId = MyDatabaseTableSpace;
-	xlrec->relcacheInitFileInval = false;
-	xlrec->nmsgs = 0;
+	/* no relcache init file to invalidate, no messages (zeroed above) */
 }
 #else
 #define COMPAT_SIZE_OF_HEAP_INPLACE		SizeOfHeapInplace

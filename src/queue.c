@@ -32,9 +32,7 @@ PG_MODULE_MAGIC;
 int			queue_max_leases = 65536;
 int			queue_max_wait = 20000;	/* ms */
 
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 void		_PG_init(void);
@@ -67,33 +65,6 @@ queue_require_preload(void)
 			 errhint("Add 'queue' to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
-#if PG_VERSION_NUM < 150000
-/* Set up a materialize-mode result as PostgreSQL 15's helper does. */
-void
-InitMaterializedSRF(FunctionCallInfo fcinfo, bits32 flags)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContext oldcxt;
-	TupleDesc	desc;
-
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		(rsinfo->allowedModes & SFRM_Materialize) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("set-valued function called in context that cannot accept a set")));
-	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	if (flags & MAT_SRF_USE_EXPECTED_DESC)
-		desc = CreateTupleDescCopy(rsinfo->expectedDesc);
-	else if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
-	rsinfo->setDesc = desc;
-	MemoryContextSwitchTo(oldcxt);
-}
-#endif
-
-#if PG_VERSION_NUM >= 150000
 static void
 queue_shmem_request(void)
 {
@@ -105,7 +76,6 @@ queue_shmem_request(void)
 	RequestAddinShmemSpace(wakeup_shmem_size());
 	RequestAddinShmemSpace(worker_shmem_size());
 }
-#endif
 
 static void
 queue_shmem_startup(void)
@@ -224,22 +194,10 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("queue");
-#else
-	EmitWarningsOnPlaceholders("queue");
-#endif
 
-#if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = queue_shmem_request;
-#else
-	lease_shmem_request();
-	qstate_shmem_request();
-	position_shmem_request();
-	RequestAddinShmemSpace(wakeup_shmem_size());
-	RequestAddinShmemSpace(worker_shmem_size());
-#endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = queue_shmem_startup;
 

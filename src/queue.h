@@ -45,12 +45,6 @@ extern int	queue_max_wait;
 /* queue.c */
 extern void queue_require_preload(void);
 
-#if PG_VERSION_NUM < 150000
-/* PostgreSQL 15's helper for materialize-mode set-returning functions. */
-#define MAT_SRF_USE_EXPECTED_DESC	0x01
-extern void InitMaterializedSRF(FunctionCallInfo fcinfo, bits32 flags);
-#endif
-
 /*
  * Interval helpers (catalog.c).  Intervals are compared the way PostgreSQL
  * orders them (a month counts as 30 days).

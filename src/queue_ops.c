@@ -87,10 +87,10 @@ arg_int_range(FunctionCallInfo fcinfo, int argno, const char *argname,
 	return v;
 }
 
-/* A non-negative interval argument; NULL allowed only if nullable. */
-Interval *
-arg_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
-			 bool nullable)
+/* A non-negative interval argument of any size; NULL allowed only if nullable. */
+static Interval *
+arg_interval_any_size(FunctionCallInfo fcinfo, int argno, const char *argname,
+					  bool nullable)
 {
 	Interval   *iv;
 
@@ -105,7 +105,18 @@ arg_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative", argname)));
-	interval_check_size(iv, argname);
+	return iv;
+}
+
+/* A non-negative interval argument; NULL allowed only if nullable. */
+Interval *
+arg_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
+			 bool nullable)
+{
+	Interval   *iv = arg_interval_any_size(fcinfo, argno, argname, nullable);
+
+	if (iv != NULL)
+		interval_check_size(iv, argname);
 	return iv;
 }
 
@@ -116,15 +127,8 @@ arg_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
 int64
 arg_wait(FunctionCallInfo fcinfo, int argno)
 {
-	Interval   *iv;
-
-	arg_not_null(fcinfo, argno, "wait");
-	iv = PG_GETARG_INTERVAL_P(argno);
-	if (interval_is_negative(iv))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("wait must not be negative")));
-	return interval_usecs_capped(iv, (int64) queue_max_wait * 1000);
+	return interval_usecs_capped(arg_interval_any_size(fcinfo, argno, "wait", false),
+								 (int64) queue_max_wait * 1000);
 }
 
 static bool
