@@ -34,7 +34,7 @@ OBJS = \
 # each version to the next (test/t/013_upgrade.pl checks that updating
 # gives what a fresh install gives).
 DATA_built = sql/queue--$(EXTVERSION).sql
-DATA = sql/queue--0.1.0.sql sql/queue--0.2.0.sql $(wildcard sql/queue--*--*.sql)
+DATA = sql/queue--0.1.0.sql sql/queue--0.2.0.sql sql/queue--0.3.0.sql $(wildcard sql/queue--*--*.sql)
 EXTRA_CLEAN = sql/queue--$(EXTVERSION).sql src/cflags.stamp
 
 PG_CONFIG ?= pg_config
@@ -45,12 +45,13 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# Objects are rebuilt when QUEUE_CFLAGS changes (say, assertions on or off)
-# or the PostgreSQL they are built against does (the host's, or another
-# version's in its Debian root, which share this tree).
+# Objects, and the JIT bitcode beside them, are rebuilt when QUEUE_CFLAGS
+# changes (say, assertions on or off) or the PostgreSQL they are built
+# against does (the host's, or another version's in its Debian root, which
+# share this tree: bitcode of one LLVM is unreadable to an older one).
 CFLAGS_STAMP = src/cflags.stamp
 BUILD_ID = $(QUEUE_CFLAGS) $(shell $(PG_CONFIG) --version)
-$(OBJS): $(CFLAGS_STAMP) src/queue.h src/compat.h src/match.h
+$(OBJS) $(OBJS:.o=.bc): $(CFLAGS_STAMP) src/queue.h src/compat.h src/match.h
 src/queue.o: queue.control
 $(CFLAGS_STAMP): FORCE
 	@echo '$(BUILD_ID)' | cmp -s - $@ || echo '$(BUILD_ID)' > $@

@@ -8,6 +8,10 @@
 #   18   sid
 #   19   sid, with experimental added (19 is only there)
 #
+# and, for the upgrade suite (pg_upgrade from 15 to 18 and 19), bookworm's
+# 15 beside them in the sid root: bookworm's packages are pinned below
+# sid's, so only what 15 needs and sid lacks comes from there.
+#
 # A root lives under $QUEUE_ROOTS (default /var/cache/queue-roots), outside
 # the work tree, and is made once per machine: root_ready builds it if it is
 # missing and installs the packages a version needs if they are missing,
@@ -93,8 +97,18 @@ root_build() {	# suite
 	echo "made the $suite root in $(($(date +%s) - t0)) s"
 }
 
+# The older major version installed beside a version for the upgrade suite.
+root_old_version() {	# version
+	case $1 in
+		18 | 19) echo 15 ;;
+	esac
+}
+
 # The packages the project needs for a version (the host's setup.sh list).
 root_packages() {	# version
+	local old
+	old=$(root_old_version "$1")
+	[ -n "$old" ] && echo "postgresql-$old postgresql-server-dev-$old"
 	echo "postgresql-$1 postgresql-client-$1 postgresql-server-dev-$1
 libtap-parser-sourcehandler-pgtap-perl libipc-run-perl make gcc libc6-dev
 gnuplot-nox python3-psycopg nodejs npm git ca-certificates procps
@@ -121,8 +135,13 @@ root_ready() {	# version
 		root_exec "$root" /bin/bash -c '
 			set -e
 			export DEBIAN_FRONTEND=noninteractive
-			v=$1 apt_opts=$2
-			shift 2
+			v=$1 apt_opts=$2 old=$3 mirror=$4
+			shift 4
+			if [ -n "$old" ]; then
+				echo "deb $mirror bookworm main" >/etc/apt/sources.list.d/bookworm.list
+				printf "Package: *\nPin: release n=bookworm\nPin-Priority: 100\n" \
+					>/etc/apt/preferences.d/bookworm
+			fi
 			apt-get update -qq
 			apt-get install -y -qq $apt_opts "$@" >/dev/null
 			# pgTAP and PgQ where Debian has them for this version; pgTAP is
@@ -136,7 +155,7 @@ root_ready() {	# version
 					cp /usr/share/postgresql/$from/extension/pgtap* /usr/share/postgresql/$v/extension/
 				fi
 			done
-		' install "$v" "$apt_opts" $want >&2 || return 1
+		' install "$v" "$apt_opts" "$(root_old_version "$v")" "$DEBIAN_MIRROR" $want >&2 || return 1
 		echo "$want" >"$root/.queue-pg$v"
 		echo "installed in $(($(date +%s) - t0)) s" >&2
 	fi

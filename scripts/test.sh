@@ -7,9 +7,11 @@
 #   TAP          test/t                     (each test starts its own servers)
 #   fuzz         test/fuzz                  (src/match.c's properties, no server)
 #   deb          debian/                    (build the package, test it in a fresh cluster)
+#   upgrade      test/upgrade               (pg_upgrade and pg_dump from an older major
+#                                            version: 15 to 18 and 19, in their root)
 #
 # Servers run as the postgres user; all output goes to $QUEUE_TMP/test.
-# Pass suite names (regress isolation pgtap tap fuzz deb) to run only those, TAP
+# Pass suite names (regress isolation pgtap tap fuzz deb upgrade) to run only those, TAP
 # test files with PROVE_TESTS="001_x.pl 002_y.pl", pg_regress or isolation
 # tests with REGRESS_TESTS="name1 name2", and another output
 # directory with QUEUE_TEST_OUT.
@@ -18,7 +20,15 @@ set -uo pipefail
 cd "$QUEUE_ROOT"
 
 OUT=${QUEUE_TEST_OUT:-$QUEUE_TMP/test}
-SUITES=${*:-regress isolation pgtap tap fuzz deb}
+# The major version a cluster of $PG is upgraded from in the upgrade suite:
+# 15, installed beside 18 and 19 in their root (scripts/roots.sh).  The
+# host's 15 is the oldest supported version, and trixie's root has no
+# older one, so 15 and 17 have no upgrade suite.
+case $PG in
+	18 | 19) UPGRADE_FROM=15 ;;
+	*) UPGRADE_FROM= ;;
+esac
+SUITES=${*:-regress isolation pgtap tap fuzz deb ${UPGRADE_FROM:+upgrade}}
 PASSED=0
 FAILED=0
 
@@ -111,21 +121,54 @@ CONF
 	count_tap pgtap "$dir/output" $status
 }
 
-run_tap() {
-	local dir=$OUT/tap status tests="" t
-	rm -rf "$dir"; as_pg mkdir -p "$dir"
-	for t in ${PROVE_TESTS:-}; do
-		case $t in /*) tests="$tests $t" ;; *) tests="$tests $TEST/t/$t" ;; esac
+# TAP test files run by prove as the postgres user, with the settings of
+# PostgreSQL's TAP framework and then more (VAR=value) before the files.
+run_prove() {	# suite dir [VAR=value ...] files...
+	local suite=$1 dir=$2 status vars=()
+	shift 2
+	while [ $# -gt 0 ] && [[ $1 == [A-Z]*=* ]]; do
+		vars+=("$1")
+		shift
 	done
 	# TESTDIR up to 15, TESTDATADIR and TESTLOGDIR from 16 on: the same place.
 	as_pg env PATH="$PGBIN:$PATH" TESTDIR="$dir" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
 		TESTDATADIR="$dir/tmp_check" TESTLOGDIR="$dir/tmp_check/log" \
-		QUEUE_ROOT="$QUEUE_ROOT" QUEUE_EXAMPLES="$TEST/examples" \
-		prove -I "$PGXS_DIR/src/test/perl" -I "$TEST/t" ${PROVE_FLAGS:-} \
-		${tests:-"$TEST"/t/*.pl} >"$dir/output" 2>&1
+		QUEUE_ROOT="$QUEUE_ROOT" QUEUE_EXAMPLES="$TEST/examples" "${vars[@]}" \
+		prove -I "$PGXS_DIR/src/test/perl" -I "$TEST/t" ${PROVE_FLAGS:-} "$@" >"$dir/output" 2>&1
 	status=$?
 	cat "$dir/output"
-	count_tap tap "$dir/output" $status
+	count_tap "$suite" "$dir/output" $status
+}
+
+run_tap() {
+	local dir=$OUT/tap tests="" t
+	rm -rf "$dir"; as_pg mkdir -p "$dir"
+	for t in ${PROVE_TESTS:-}; do
+		case $t in /*) tests="$tests $t" ;; *) tests="$tests $TEST/t/$t" ;; esac
+	done
+	run_prove tap "$dir" ${tests:-"$TEST"/t/*.pl}
+}
+
+# A cluster of version $UPGRADE_FROM with the extension, upgraded to $PG
+# with pg_upgrade and restored from pg_dump: the extension is built for the
+# old version in a copy of the tree (the tree's objects are this version's).
+run_upgrade() {
+	local dir=$OUT/upgrade old=/usr/lib/postgresql/$UPGRADE_FROM
+	rm -rf "$dir"; as_pg mkdir -p "$dir"
+	if [ -z "$UPGRADE_FROM" ] || [ ! -x "$old/bin/pg_config" ]; then
+		echo "upgrade: no older PostgreSQL to upgrade from beside $PG" >&2
+		record upgrade 0 1
+		return
+	fi
+	mkdir -p "$dir/build"
+	cp -r Makefile queue.control src sql "$dir/build/"
+	rm -f "$dir/build/src/"*.o "$dir/build/src/cflags.stamp"
+	if ! make -C "$dir/build" PG_CONFIG="$old/bin/pg_config" install >"$dir/build.log" 2>&1; then
+		tail -20 "$dir/build.log"
+		record upgrade 0 1
+		return
+	fi
+	run_prove upgrade "$dir" QUEUE_OLD_INSTALL="$old" PG="$PG" "$TEST"/upgrade/*.pl
 }
 
 # The fuzz target as a plain program: seed corpus plus generated inputs.
@@ -161,6 +204,7 @@ for suite in $SUITES; do
 		tap) run_tap ;;
 		fuzz) run_fuzz ;;
 		deb) run_deb ;;
+		upgrade) run_upgrade ;;
 		*) echo "unknown suite $suite" >&2; exit 2 ;;
 	esac
 done

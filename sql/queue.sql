@@ -25,7 +25,12 @@ CREATE TABLE mq.objects (
     kind        "char" NOT NULL CHECK (kind IN ('q', 't', 's')),
     owner       regrole NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
-    acl         aclitem[]   -- grants (mq_grant); the owner holds every privilege
+    -- Grants (mq_grant): the roles granted send, read and manage.  The owner
+    -- holds every privilege.  Plain role OIDs, which pg_upgrade keeps and
+    -- dumps give as role names (an aclitem[] would stop pg_upgrade to 16+).
+    senders     regrole[] NOT NULL DEFAULT '{}',
+    readers     regrole[] NOT NULL DEFAULT '{}',
+    managers    regrole[] NOT NULL DEFAULT '{}'
 );
 CREATE SEQUENCE mq.object_id_seq AS int;
 
@@ -100,7 +105,7 @@ CREATE TABLE mq.stream_floors (
 CREATE FUNCTION mq.objects_dependencies() RETURNS trigger
 LANGUAGE C AS 'MODULE_PATHNAME', 'mq_objects_dependencies';
 CREATE TRIGGER objects_dependencies
-    AFTER INSERT OR UPDATE OF id, owner, acl OR DELETE ON mq.objects
+    AFTER INSERT OR UPDATE OF id, owner, senders, readers, managers OR DELETE ON mq.objects
     FOR EACH ROW EXECUTE FUNCTION mq.objects_dependencies();
 
 SELECT pg_catalog.pg_extension_config_dump('mq.objects', '');
@@ -115,7 +120,8 @@ SELECT pg_catalog.pg_extension_config_dump('mq.object_id_seq', '');
 
 -- May the calling role see an object (owner, grantee, superuser or member
 -- of pg_monitor)?  The views show only the objects it is true for.
-CREATE FUNCTION mq.visible(owner regrole, acl aclitem[])
+CREATE FUNCTION mq.visible(owner regrole, senders regrole[], readers regrole[],
+                           managers regrole[])
 RETURNS boolean
 LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mq_visible';
@@ -357,7 +363,7 @@ SELECT o.name AS queue,
   JOIN mq.queues q ON q.id = o.id
   LEFT JOIN mq.objects d ON d.id = q.dead_letter_queue
  CROSS JOIN LATERAL mq.queue_figures(o.name) f
- WHERE o.kind = 'q' AND mq.visible(o.owner, o.acl);
+ WHERE o.kind = 'q' AND mq.visible(o.owner, o.senders, o.readers, o.managers);
 
 CREATE FUNCTION mq.queue_stats(
     queue text,
@@ -380,7 +386,7 @@ CREATE VIEW mq_stats WITH (security_barrier) AS
 SELECT o.name AS queue, s.*
   FROM mq.objects o
  CROSS JOIN LATERAL mq.queue_stats(o.name) s
- WHERE o.kind IN ('q', 's') AND mq.visible(o.owner, o.acl);
+ WHERE o.kind IN ('q', 's') AND mq.visible(o.owner, o.senders, o.readers, o.managers);
 
 CREATE FUNCTION mq_stats_reset(queue text DEFAULT NULL)
 RETURNS void
@@ -393,7 +399,7 @@ SELECT t.name AS topic, q.name AS queue, s.pattern
   FROM mq.objects t
   LEFT JOIN mq.subscriptions s ON s.topic = t.id
   LEFT JOIN mq.objects q ON q.id = s.queue
- WHERE t.kind = 't' AND mq.visible(t.owner, t.acl);
+ WHERE t.kind = 't' AND mq.visible(t.owner, t.senders, t.readers, t.managers);
 
 /* ---------------------------------------------------------------------
  * Streams
@@ -505,7 +511,7 @@ CREATE VIEW mq_groups WITH (security_barrier) AS
 SELECT o.name AS stream, f.consumer_group, f.partition, f."position", f.lag
   FROM mq.objects o
  CROSS JOIN LATERAL mq.group_figures(o.name) f
- WHERE o.kind = 's' AND mq.visible(o.owner, o.acl);
+ WHERE o.kind = 's' AND mq.visible(o.owner, o.senders, o.readers, o.managers);
 
 CREATE FUNCTION mq.stream_figures(
     stream text,
@@ -535,7 +541,7 @@ SELECT o.name AS stream,
   FROM mq.objects o
   JOIN mq.streams s ON s.id = o.id
  CROSS JOIN LATERAL mq.stream_figures(o.name) f
- WHERE o.kind = 's' AND mq.visible(o.owner, o.acl);
+ WHERE o.kind = 's' AND mq.visible(o.owner, o.senders, o.readers, o.managers);
 
 /* ---------------------------------------------------------------------
  * Privileges (SPEC section 8)
@@ -565,16 +571,12 @@ SELECT o.name AS object,
        g.privileges
   FROM mq.objects o
   LEFT JOIN LATERAL (
-        SELECT a.grantee::regrole AS grantee,
-               array_agg(CASE a.privilege_type
-                           WHEN 'INSERT' THEN 'send'
-                           WHEN 'SELECT' THEN 'read'
-                           ELSE 'manage' END
-                         ORDER BY CASE a.privilege_type
-                           WHEN 'INSERT' THEN 1 WHEN 'SELECT' THEN 2 ELSE 3 END) AS privileges
-          FROM pg_catalog.aclexplode(o.acl) a
-         GROUP BY a.grantee) g ON true
- WHERE mq.visible(o.owner, o.acl);
+        SELECT p.grantee, array_agg(p.privilege ORDER BY p.rank) AS privileges
+          FROM (SELECT r, 'send', 1 FROM unnest(o.senders) r
+                UNION ALL SELECT r, 'read', 2 FROM unnest(o.readers) r
+                UNION ALL SELECT r, 'manage', 3 FROM unnest(o.managers) r) p (grantee, privilege, rank)
+         GROUP BY p.grantee) g ON true
+ WHERE mq.visible(o.owner, o.senders, o.readers, o.managers);
 
 -- The views show each caller only what it may see.
 GRANT SELECT ON mq_queues, mq_stats, mq_topics, mq_streams, mq_groups, mq_grants TO PUBLIC;

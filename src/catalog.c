@@ -57,7 +57,7 @@ uint64		catalog_generation = 0;
 static Oid	mq_namespace = InvalidOid;
 static Oid	mq_objects_relid = InvalidOid;
 static Oid	mq_owner = InvalidOid;
-static int	mq_has_acl = -1;	/* does mq.objects have acl (0.3.0 on)? */
+static int	mq_grants_form = -1;	/* GrantsForm of mq.objects; -1: not known */
 static bool callbacks_registered = false;
 
 /* ---------------------------------------------------------------------
@@ -332,29 +332,31 @@ objects_relid(void)
 }
 
 /*
- * The owner and acl columns of "mq.objects o", for catalog queries.  Until
- * ALTER EXTENSION queue UPDATE has brought the catalog to 0.3.0 there are
- * no grants and no owner to check (perms_allow lets everything through),
- * so that installing a new library does not break a database that has not
- * run the update yet.
+ * How the catalog keeps owners and grants.  Until ALTER EXTENSION queue
+ * UPDATE has brought it to 0.3.0 there are no grants and no owner to check
+ * (perms_allow lets everything through), so that installing a new library
+ * does not break a database that has not run the update yet; a 0.3.0
+ * catalog keeps grants as aclitem[], which the library reads but no longer
+ * writes (privileges.c).
  */
-const char *
-perms_columns(void)
+GrantsForm
+catalog_grants_form(void)
 {
-	return catalog_has_acl() ? "o.owner, o.acl" : "NULL::pg_catalog.oid, NULL::pg_catalog.aclitem[]";
-}
-
-/* Is the extension installed here, with a catalog that keeps grants? */
-bool
-catalog_has_acl(void)
-{
-	if (mq_has_acl < 0)
+	if (mq_grants_form < 0)
 	{
+		Oid			relid;
+
 		if (!OidIsValid(get_extension_oid("queue", true)))
-			return false;
-		mq_has_acl = get_attnum(objects_relid(), "acl") != InvalidAttrNumber;
+			return GRANTS_NONE;
+		relid = objects_relid();
+		if (get_attnum(relid, "senders") != InvalidAttrNumber)
+			mq_grants_form = GRANTS_ARRAYS;
+		else if (get_attnum(relid, "acl") != InvalidAttrNumber)
+			mq_grants_form = GRANTS_ACLITEM;
+		else
+			mq_grants_form = GRANTS_NONE;
 	}
-	return mq_has_acl;
+	return (GrantsForm) mq_grants_form;
 }
 
 /* Tell every backend (this one at the next command) that queues changed. */
@@ -379,7 +381,7 @@ queue_cache_invalidate_all(void)
 	mq_namespace = InvalidOid;
 	mq_objects_relid = InvalidOid;
 	mq_owner = InvalidOid;
-	mq_has_acl = -1;
+	mq_grants_form = -1;
 	if (queue_cache == NULL)
 		return;
 	hash_seq_init(&status, queue_cache);
@@ -521,19 +523,18 @@ static bool
 queue_load(QueueInfo *entry)
 {
 	CatalogContext cxt;
-	char		sql[512];
+	char	   *sql;
 	Datum		arg = CStringGetTextDatum(entry->name);
 	Oid			argtype = TEXTOID;
 	bool		found = false;
 
 	catalog_enter(&cxt);
-	snprintf(sql, sizeof(sql),
-			 "SELECT o.id, q.visibility_timeout, q.max_deliveries, d.name,"
-			 "       q.message_ttl, q.max_length, q.overflow, q.max_inflight,"
-			 "       q.dedup_window, q.unlogged, %s"
-			 "  FROM mq.objects o JOIN mq.queues q ON q.id OPERATOR(pg_catalog.=) o.id"
-			 "  LEFT JOIN mq.objects d ON d.id OPERATOR(pg_catalog.=) q.dead_letter_queue"
-			 " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
+	sql = psprintf("SELECT o.id, q.visibility_timeout, q.max_deliveries, d.name,"
+				   "       q.message_ttl, q.max_length, q.overflow, q.max_inflight,"
+				   "       q.dedup_window, q.unlogged, %s"
+				   "  FROM mq.objects o JOIN mq.queues q ON q.id OPERATOR(pg_catalog.=) o.id"
+				   "  LEFT JOIN mq.objects d ON d.id OPERATOR(pg_catalog.=) q.dead_letter_queue"
+				   " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
 	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
 	{
@@ -792,11 +793,10 @@ find_object_perms(const char *name, int32 *id, char *kind, ObjectPerms *perms)
 	Datum		arg = CStringGetTextDatum(name);
 	Oid			argtype = TEXTOID;
 	bool		isnull;
-	char		sql[256];
+	char	   *sql;
 
-	snprintf(sql, sizeof(sql),
-			 "SELECT o.id, o.kind, %s FROM mq.objects o WHERE o.name OPERATOR(pg_catalog.=) $1",
-			 perms_columns());
+	sql = psprintf("SELECT o.id, o.kind, %s FROM mq.objects o WHERE o.name OPERATOR(pg_catalog.=) $1",
+				   perms_columns());
 	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 0)
 		return false;

@@ -68,6 +68,35 @@ compat_may_drop_role(Oid role, Oid roleid)
 }
 
 /*
+ * May the current role create databases (superuser or CREATEDB)?  15 made
+ * have_createdb_privilege() visible only in a late minor release (15.18's
+ * headers lack it); before 16 the same test is made here.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "commands/dbcommands.h"
+#define compat_have_createdb_privilege()	have_createdb_privilege()
+#else
+#include "catalog/pg_authid.h"
+#include "utils/syscache.h"
+static inline bool
+compat_have_createdb_privilege(void)
+{
+	HeapTuple	tup;
+	bool		result = false;
+
+	if (superuser())
+		return true;
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+#endif
+
+/*
  * Index scans: 18 added the instrumentation argument (NULL: none), 19
  * scan flags (0: none).
  */

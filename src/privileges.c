@@ -14,9 +14,13 @@
  *				mq_seek, mq_drop_group, mq_redrive, mq_stats_reset, and
  *				granting send and read (only the owner grants manage)
  *
- * Grants are an aclitem[] in mq.objects.acl, send as INSERT, read as
- * SELECT and manage as UPDATE, granted by the owner.  Like any ACL in
- * PostgreSQL they are backed by pg_shdepend rows: a trigger on mq.objects
+ * Grants are kept as three regrole[] columns of mq.objects, senders,
+ * readers and managers: plain OIDs, which pg_upgrade carries across major
+ * versions (it refuses aclitem columns from 15 on, whose format changed in
+ * 16), dumped as role names.  In memory they are an Acl (send as INSERT,
+ * read as SELECT, manage as UPDATE, granted by the owner), so the checks
+ * and changes are PostgreSQL's own aclmask() and aclupdate().  Like any ACL
+ * in PostgreSQL they are backed by pg_shdepend rows: a trigger on mq.objects
  * records the owner and every grantee of object <id> as a dependency of
  * (pg_extension, queue, <id>).  So DROP ROLE fails while a role owns or
  * holds a grant on an object, and a role created later with the same OID
@@ -33,6 +37,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_authid.h"
@@ -101,26 +106,144 @@ priv_words(int privs)
 }
 
 /*
- * Fill perms from columns owner_col (owner) and owner_col + 1 (acl) of a
- * catalog row, copying the ACL into cxt.
+ * The owner and grants of "mq.objects o" for catalog queries: four columns,
+ * the owner and the roles granted send, read and manage (regrole[]), read
+ * back by perms_from_tuple.  A catalog at 0.3.0 (aclitem[]) gives the same
+ * columns; one from before has neither (see catalog_grants_form).
+ */
+#define ACL_GRANTEES(mode) \
+	"ARRAY(SELECT a.grantee::pg_catalog.regrole FROM pg_catalog.aclexplode(o.acl) a" \
+	" WHERE a.privilege_type OPERATOR(pg_catalog.=) '" mode "')"
+
+const char *
+perms_columns(void)
+{
+	switch (catalog_grants_form())
+	{
+		case GRANTS_ARRAYS:
+			return "o.owner, o.senders, o.readers, o.managers";
+		case GRANTS_ACLITEM:
+			return "o.owner, " ACL_GRANTEES("INSERT") ", " ACL_GRANTEES("SELECT") ", "
+				ACL_GRANTEES("UPDATE");
+		case GRANTS_NONE:
+			break;
+	}
+	return "NULL::pg_catalog.oid, NULL::pg_catalog.regrole[], NULL::pg_catalog.regrole[],"
+		" NULL::pg_catalog.regrole[]";
+}
+
+/* Every role granted something on "mq.objects o", as a regrole[]. */
+static const char *
+grantees_column(void)
+{
+	if (catalog_grants_form() == GRANTS_ACLITEM)
+		return "ARRAY(SELECT a.grantee::pg_catalog.regrole"
+			" FROM pg_catalog.aclexplode(o.acl) a)";
+	return "(o.senders OPERATOR(pg_catalog.||) o.readers OPERATOR(pg_catalog.||) o.managers)";
+}
+
+/*
+ * The Acl of an owner and the grantees of each privilege (regrole[] or
+ * NULL, by privilege_names), in the current memory context; NULL when
+ * nobody holds a grant.
+ */
+static Acl *
+acl_from_arrays(Oid owner, const Datum *grantees, const bool *nulls)
+{
+	Acl		   *acl = NULL;
+	int			i;
+
+	for (i = 0; i < lengthof(privilege_names); i++)
+	{
+		Datum	   *elems;
+		int			n;
+		int			j;
+
+		if (nulls[i])
+			continue;
+		deconstruct_array(DatumGetArrayTypeP(grantees[i]), REGROLEOID, sizeof(Oid), true,
+						  TYPALIGN_INT, &elems, NULL, &n);
+		for (j = 0; j < n; j++)
+		{
+			AclItem		item;
+
+			item.ai_grantee = DatumGetObjectId(elems[j]);
+			item.ai_grantor = owner;
+			ACLITEM_SET_PRIVS_GOPTIONS(item, privilege_names[i].mode, ACL_NO_RIGHTS);
+			acl = aclupdate(acl ? acl : make_empty_acl(), &item, ACL_MODECHG_ADD, owner,
+							DROP_RESTRICT);
+		}
+	}
+	return acl;
+}
+
+/*
+ * Fill perms from columns owner_col (owner) and the three after it
+ * (perms_columns) of a catalog row, building the Acl in cxt.
  */
 void
 perms_from_tuple(ObjectPerms *perms, HeapTuple tup, TupleDesc desc, int owner_col,
 				 MemoryContext cxt)
 {
+	Datum		grantees[lengthof(privilege_names)];
+	bool		nulls[lengthof(privilege_names)];
 	bool		isnull;
-	Datum		d;
+	int			i;
+	Acl		   *acl;
 
 	perms->owner = DatumGetObjectId(SPI_getbinval(tup, desc, owner_col, &isnull));
-	d = SPI_getbinval(tup, desc, owner_col + 1, &isnull);
+	for (i = 0; i < lengthof(privilege_names); i++)
+		grantees[i] = SPI_getbinval(tup, desc, owner_col + 1 + i, &nulls[i]);
+	acl = acl_from_arrays(perms->owner, grantees, nulls);
 	perms->acl = NULL;
-	if (!isnull)
+	if (acl != NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-
-		perms->acl = DatumGetAclPCopy(d);
-		MemoryContextSwitchTo(old);
+		perms->acl = MemoryContextAlloc(cxt, VARSIZE(acl));
+		memcpy(perms->acl, acl, VARSIZE(acl));
+		pfree(acl);
 	}
+}
+
+/*
+ * Store an object's grants (acl: NULL or an Acl) and, if owner is valid,
+ * its owner.  The catalog must keep grants as arrays: at 0.3.0 the update
+ * comes first.
+ */
+static void
+store_grants(int32 id, Oid owner, const Acl *acl)
+{
+	ArrayBuildState *grantees[lengthof(privilege_names)];
+	Datum		args[5];
+	Oid			types[5] = {INT4OID, REGROLEOID, REGROLEARRAYOID, REGROLEARRAYOID, REGROLEARRAYOID};
+	char		nulls[5] = {' ', OidIsValid(owner) ? ' ' : 'n', ' ', ' ', ' '};
+	int			i;
+	int			j;
+
+	if (catalog_grants_form() != GRANTS_ARRAYS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the queue extension's catalog in this database is older than its library"),
+				 errdetail("Grants and owners change only once the catalog is at version %s.",
+						   QUEUE_VERSION),
+				 errhint("Run ALTER EXTENSION queue UPDATE.")));
+	for (i = 0; i < lengthof(privilege_names); i++)
+		grantees[i] = initArrayResult(REGROLEOID, CurrentMemoryContext, false);
+	for (j = 0; acl != NULL && j < ACL_NUM(acl); j++)
+	{
+		const AclItem *item = &ACL_DAT(acl)[j];
+
+		for (i = 0; i < lengthof(privilege_names); i++)
+			if (ACLITEM_GET_PRIVS(*item) & privilege_names[i].mode)
+				accumArrayResult(grantees[i], ObjectIdGetDatum(item->ai_grantee), false,
+								 REGROLEOID, CurrentMemoryContext);
+	}
+	args[0] = Int32GetDatum(id);
+	args[1] = ObjectIdGetDatum(owner);
+	for (i = 0; i < lengthof(privilege_names); i++)
+		args[2 + i] = makeArrayResult(grantees[i], CurrentMemoryContext);
+	catalog_exec("UPDATE mq.objects SET owner = COALESCE($2, owner),"
+				 " senders = $3, readers = $4, managers = $5"
+				 " WHERE id OPERATOR(pg_catalog.=) $1", 5, types, args, nulls);
 }
 
 /*
@@ -179,7 +302,10 @@ perms_visible(const ObjectPerms *perms, Oid roleid)
 		aclmask((Acl *) perms->acl, roleid, perms->owner, ALL_MODES, ACLMASK_ANY) != 0;
 }
 
-/* mq.visible(owner, acl): may the calling role see the object? */
+/*
+ * mq.visible(owner, senders, readers, managers): may the calling role see
+ * the object?
+ */
 Datum
 mq_visible(PG_FUNCTION_ARGS)
 {
@@ -188,7 +314,24 @@ mq_visible(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_BOOL(false);
 	perms.owner = PG_GETARG_OID(0);
-	perms.acl = PG_ARGISNULL(1) ? NULL : (struct ArrayType *) PG_GETARG_ACL_P(1);
+	if (PG_NARGS() == 2)
+	{
+		/* The 0.3.0 definition: mq.visible(owner, acl aclitem[]) */
+		perms.acl = PG_ARGISNULL(1) ? NULL : (struct ArrayType *) PG_GETARG_ACL_P(1);
+	}
+	else
+	{
+		Datum		grantees[lengthof(privilege_names)];
+		bool		nulls[lengthof(privilege_names)];
+		int			i;
+
+		for (i = 0; i < lengthof(privilege_names); i++)
+		{
+			nulls[i] = PG_ARGISNULL(1 + i);
+			grantees[i] = nulls[i] ? (Datum) 0 : PG_GETARG_DATUM(1 + i);
+		}
+		perms.acl = (struct ArrayType *) acl_from_arrays(perms.owner, grantees, nulls);
+	}
 	PG_RETURN_BOOL(perms_visible(&perms, GetUserId()));
 }
 
@@ -281,23 +424,14 @@ change_acl(const char *name, Oid role, int privs, bool grant, bool check)
 	if (privs != 0)
 	{
 		AclItem		item;
-		Acl		   *acl;
-		Datum		args[2];
-		Oid			types[2] = {INT4OID, ACLITEMARRAYOID};
-		char		nulls[2] = {' ', ' '};
 
 		item.ai_grantee = role;
 		item.ai_grantor = perms.owner;
 		ACLITEM_SET_PRIVS_GOPTIONS(item, priv_modes(privs), ACL_NO_RIGHTS);
-		acl = aclupdate(perms.acl ? (Acl *) perms.acl : make_empty_acl(), &item,
-						grant ? ACL_MODECHG_ADD : ACL_MODECHG_DEL,
-						perms.owner, DROP_RESTRICT);
-		args[0] = Int32GetDatum(id);
-		args[1] = PointerGetDatum(acl);
-		if (ACL_NUM(acl) == 0)
-			nulls[1] = 'n';
-		catalog_exec("UPDATE mq.objects SET acl = $2 WHERE id OPERATOR(pg_catalog.=) $1",
-					 2, types, args, nulls);
+		store_grants(id, InvalidOid,
+					 aclupdate(perms.acl ? (Acl *) perms.acl : make_empty_acl(), &item,
+							   grant ? ACL_MODECHG_ADD : ACL_MODECHG_DEL,
+							   perms.owner, DROP_RESTRICT));
 		catalog_changed();
 	}
 	catalog_leave(&cxt);
@@ -361,8 +495,10 @@ mq_objects_dependencies(PG_FUNCTION_ARGS)
 	Oid			extoid;
 	int			id_col,
 				owner_col,
-				acl_col;
+				acl_col,
+				grantee_cols[lengthof(privilege_names)];
 	bool		isnull;
+	int			i;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(trig->tg_event) ||
 		!TRIGGER_FIRED_AFTER(trig->tg_event))
@@ -381,8 +517,13 @@ mq_objects_dependencies(PG_FUNCTION_ARGS)
 	extoid = get_extension_oid("queue", false);
 	id_col = SPI_fnumber(desc, "id");
 	owner_col = SPI_fnumber(desc, "owner");
+	/* Grants are in three arrays, or an aclitem[] in a 0.3.0 catalog. */
 	acl_col = SPI_fnumber(desc, "acl");
-	if (id_col <= 0 || owner_col <= 0 || acl_col <= 0)
+	grantee_cols[0] = SPI_fnumber(desc, "senders");
+	grantee_cols[1] = SPI_fnumber(desc, "readers");
+	grantee_cols[2] = SPI_fnumber(desc, "managers");
+	if (id_col <= 0 || owner_col <= 0 ||
+		(acl_col <= 0 && (grantee_cols[0] <= 0 || grantee_cols[1] <= 0 || grantee_cols[2] <= 0)))
 		elog(ERROR, "mq.objects lacks a column the privileges need");
 
 	if (oldtup != NULL)
@@ -392,18 +533,32 @@ mq_objects_dependencies(PG_FUNCTION_ARGS)
 	{
 		int32		id = DatumGetInt32(heap_getattr(newtup, id_col, desc, &isnull));
 		Oid			owner = DatumGetObjectId(heap_getattr(newtup, owner_col, desc, &isnull));
-		Datum		acl = heap_getattr(newtup, acl_col, desc, &isnull);
+		Acl		   *acl;
 		Oid		   *grantees = NULL;
 		int			ngrantees = 0;
 		Oid		   *members;
 		Oid		   *none = palloc(sizeof(Oid));
 		int			n = 0;
-		int			i;
 
 		if (id == 0)
 			elog(ERROR, "object id 0 is reserved");
-		if (!isnull)
-			ngrantees = aclmembers(DatumGetAclP(acl), &grantees);
+		if (grantee_cols[0] > 0)
+		{
+			Datum		arrays[lengthof(privilege_names)];
+			bool		nulls[lengthof(privilege_names)];
+
+			for (i = 0; i < lengthof(privilege_names); i++)
+				arrays[i] = heap_getattr(newtup, grantee_cols[i], desc, &nulls[i]);
+			acl = acl_from_arrays(owner, arrays, nulls);
+		}
+		else
+		{
+			Datum		d = heap_getattr(newtup, acl_col, desc, &isnull);
+
+			acl = isnull ? NULL : DatumGetAclP(d);
+		}
+		if (acl != NULL)
+			ngrantees = aclmembers(acl, &grantees);
 		members = palloc((ngrantees + 1) * sizeof(Oid));
 		members[n++] = owner;
 		for (i = 0; i < ngrantees; i++)
@@ -414,6 +569,48 @@ mq_objects_dependencies(PG_FUNCTION_ARGS)
 							  0, none, n, members);
 	}
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * Give back the pg_shdepend rows of objects that have none although their
+ * owner or a grantee is a role that would get one (pinned roles, the
+ * bootstrap superuser and the predefined roles, get none).  pg_upgrade
+ * moves the catalog's files but not the rows its trigger made, which live
+ * in a shared catalog; the worker calls this when it starts in a database.
+ */
+void
+privileges_restore_dependencies(void)
+{
+	CatalogContext cxt;
+	Datum		arg;
+	Oid			type = OIDOID;
+
+	if (catalog_grants_form() == GRANTS_NONE)
+		return;
+	arg = ObjectIdGetDatum(get_extension_oid("queue", false));
+	catalog_enter(&cxt);
+	lock_catalog();
+	catalog_exec(psprintf("UPDATE mq.objects o SET owner = owner"
+						  " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_shdepend d"
+						  "   WHERE d.dbid OPERATOR(pg_catalog.=) %u"
+						  "     AND d.classid OPERATOR(pg_catalog.=) %u"
+						  "     AND d.objid OPERATOR(pg_catalog.=) $1"
+						  "     AND d.objsubid OPERATOR(pg_catalog.=) o.id)"
+						  "   AND EXISTS (SELECT 1 FROM pg_catalog.unnest(%s"
+						  "       OPERATOR(pg_catalog.||) o.owner) r"
+						  "     WHERE r::pg_catalog.oid OPERATOR(pg_catalog.>=) %u)",
+						  MyDatabaseId, ExtensionRelationId, grantees_column(),
+						  FirstNormalObjectId),
+				 1, &type, &arg, NULL);
+	if (SPI_processed > 0)
+	{
+		ereport(LOG,
+				(errmsg("queue: restored the role dependencies of %llu objects",
+						(unsigned long long) SPI_processed),
+				 errdetail("Their rows in pg_shdepend were missing, as after pg_upgrade.")));
+		catalog_changed();
+	}
+	catalog_leave(&cxt);
 }
 
 /* ---------------------------------------------------------------------
@@ -458,9 +655,10 @@ objects_of_role(Oid roleid, char kind, bool leaves_only)
 	catalog_enter(&cxt);
 	lock_catalog();
 	if (kind == 0)
-		catalog_exec("SELECT name FROM mq.objects o WHERE EXISTS (SELECT 1 FROM"
-					 " pg_catalog.aclexplode(o.acl) a WHERE a.grantee OPERATOR(pg_catalog.=) $1)"
-					 " ORDER BY name", 1, types, args, NULL);
+		catalog_exec(psprintf("SELECT name FROM mq.objects o"
+							  " WHERE $1::pg_catalog.regrole OPERATOR(pg_catalog.=) ANY (%s)"
+							  " ORDER BY name", grantees_column()),
+					 1, types, args, NULL);
 	else
 		catalog_exec("SELECT name FROM mq.objects o"
 					 " WHERE owner OPERATOR(pg_catalog.=) $1::pg_catalog.regrole"
@@ -489,7 +687,7 @@ privileges_drop_owned(DropOwnedStmt *stmt)
 	ListCell   *lc;
 	List	   *roles;
 
-	if (!catalog_has_acl())
+	if (catalog_grants_form() == GRANTS_NONE)
 		return;
 	roles = role_oids(stmt->roles);
 	foreach(lc, roles)
@@ -539,7 +737,7 @@ privileges_reassign_owned(ReassignOwnedStmt *stmt)
 	Oid			newrole;
 	CatalogContext cxt;
 
-	if (!catalog_has_acl())
+	if (catalog_grants_form() == GRANTS_NONE)
 		return;
 	roles = role_oids(stmt->roles);
 	newrole = get_rolespec_oid(stmt->newrole, true);
@@ -562,29 +760,21 @@ privileges_reassign_owned(ReassignOwnedStmt *stmt)
 
 		args[0] = ObjectIdGetDatum(oldrole);
 		args[1] = ObjectIdGetDatum(newrole);
-		catalog_exec("SELECT id, acl FROM mq.objects"
-					 " WHERE owner OPERATOR(pg_catalog.=) $1::pg_catalog.regrole",
+		catalog_exec(psprintf("SELECT o.id, %s FROM mq.objects o"
+							  " WHERE o.owner OPERATOR(pg_catalog.=) $1::pg_catalog.regrole",
+							  perms_columns()),
 					 1, types, args, NULL);
 		found = SPI_tuptable;
 		n = SPI_processed;
 		for (i = 0; i < n; i++)
 		{
 			bool		isnull;
-			Datum		uargs[3];
-			Oid			utypes[3] = {INT4OID, OIDOID, ACLITEMARRAYOID};
-			char		unulls[3] = {' ', ' ', ' '};
-			Datum		acl;
+			ObjectPerms perms;
 
-			uargs[0] = SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull);
-			uargs[1] = ObjectIdGetDatum(newrole);
-			acl = SPI_getbinval(found->vals[i], found->tupdesc, 2, &isnull);
-			if (isnull)
-				unulls[2] = 'n';
-			else
-				uargs[2] = PointerGetDatum(aclnewowner(DatumGetAclP(acl), oldrole, newrole));
-			catalog_exec("UPDATE mq.objects SET owner = $2::pg_catalog.regrole, acl = $3"
-						 " WHERE id OPERATOR(pg_catalog.=) $1",
-						 3, utypes, uargs, unulls);
+			perms_from_tuple(&perms, found->vals[i], found->tupdesc, 2, CurrentMemoryContext);
+			store_grants(DatumGetInt32(SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull)),
+						 newrole,
+						 perms.acl ? aclnewowner((Acl *) perms.acl, oldrole, newrole) : NULL);
 		}
 	}
 	catalog_changed();
@@ -602,7 +792,7 @@ privileges_check_drop_role(DropRoleStmt *stmt)
 	ListCell   *lc;
 	CatalogContext cxt;
 
-	if (!catalog_has_acl())
+	if (catalog_grants_form() == GRANTS_NONE)
 		return;
 	foreach(lc, role_oids(stmt->roles))
 	{
@@ -623,14 +813,13 @@ privileges_check_drop_role(DropRoleStmt *stmt)
 		Datum		d;
 
 		catalog_enter(&cxt);
-		catalog_exec("SELECT pg_catalog.string_agg(CASE kind WHEN 'q' THEN 'queue ' WHEN 't' THEN 'topic '"
-					 "        ELSE 'stream ' END OPERATOR(pg_catalog.||) name, ', ' ORDER BY name)"
-					 "   FILTER (WHERE owner OPERATOR(pg_catalog.=) $1::pg_catalog.regrole),"
-					 "  pg_catalog.string_agg(CASE kind WHEN 'q' THEN 'queue ' WHEN 't' THEN 'topic '"
-					 "        ELSE 'stream ' END OPERATOR(pg_catalog.||) name, ', ' ORDER BY name)"
-					 "   FILTER (WHERE EXISTS (SELECT 1 FROM pg_catalog.aclexplode(acl) a"
-					 "                          WHERE a.grantee OPERATOR(pg_catalog.=) $1))"
-					 "  FROM mq.objects",
+		catalog_exec(psprintf("SELECT pg_catalog.string_agg(CASE kind WHEN 'q' THEN 'queue ' WHEN 't' THEN 'topic '"
+							  "        ELSE 'stream ' END OPERATOR(pg_catalog.||) name, ', ' ORDER BY name)"
+							  "   FILTER (WHERE owner OPERATOR(pg_catalog.=) $1::pg_catalog.regrole),"
+							  "  pg_catalog.string_agg(CASE kind WHEN 'q' THEN 'queue ' WHEN 't' THEN 'topic '"
+							  "        ELSE 'stream ' END OPERATOR(pg_catalog.||) name, ', ' ORDER BY name)"
+							  "   FILTER (WHERE $1::pg_catalog.regrole OPERATOR(pg_catalog.=) ANY (%s))"
+							  "  FROM mq.objects o", grantees_column()),
 					 1, &type, &arg, NULL);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (!isnull)

@@ -58,8 +58,9 @@ extern char *timestamp_iso8601_utc(TimestampTz ts);
 
 /*
  * Privileges (privileges.c, SPEC section 8).  An object's owner holds them
- * all; others hold what mq_grant gave them, kept as an aclitem[] (send as
- * INSERT, read as SELECT, manage as UPDATE).
+ * all; others hold what mq_grant gave them, kept as three regrole[] columns
+ * (senders, readers, managers) and checked as an Acl (send as INSERT, read
+ * as SELECT, manage as UPDATE).
  */
 typedef enum ObjectPriv
 {
@@ -72,7 +73,7 @@ struct ArrayType;
 typedef struct ObjectPerms
 {
 	Oid			owner;
-	struct ArrayType *acl;		/* NULL: no grants */
+	struct ArrayType *acl;		/* an Acl; NULL: no grants */
 } ObjectPerms;
 
 struct HeapTupleData;
@@ -81,7 +82,15 @@ extern void perms_from_tuple(ObjectPerms *perms, struct HeapTupleData *tup,
 							 struct TupleDescData *desc, int owner_col,
 							 MemoryContext cxt);
 extern const char *perms_columns(void);
-extern bool catalog_has_acl(void);
+
+/* How mq.objects keeps owners and grants, by catalog version (catalog.c). */
+typedef enum GrantsForm
+{
+	GRANTS_NONE,				/* before 0.3.0: no owners, no grants */
+	GRANTS_ACLITEM,				/* 0.3.0: acl aclitem[] */
+	GRANTS_ARRAYS				/* 0.4.0 on: senders, readers, managers regrole[] */
+} GrantsForm;
+extern GrantsForm catalog_grants_form(void);
 extern bool perms_allow(const ObjectPerms *perms, Oid roleid, int privs);
 extern bool perms_visible(const ObjectPerms *perms, Oid roleid);
 extern void perms_require(const ObjectPerms *perms, Oid roleid, int privs,
@@ -92,6 +101,7 @@ struct DropRoleStmt;
 extern void privileges_drop_owned(struct DropOwnedStmt *stmt);
 extern void privileges_reassign_owned(struct ReassignOwnedStmt *stmt);
 extern void privileges_check_drop_role(struct DropRoleStmt *stmt);
+extern void privileges_restore_dependencies(void);
 
 /*
  * A queue as the per-backend cache knows it (catalog.c).  Entries stay valid

@@ -149,17 +149,16 @@ stream_load(void *entry)
 	Oid			argtype = TEXTOID;
 	bool		found = false;
 	uint64		i;
-	char		sql[512];
+	char	   *sql;
 
 	s->nsegments = 0;
 	s->segments = NULL;
 
 	catalog_enter(&cxt);
-	snprintf(sql, sizeof(sql),
-			 "SELECT o.id, s.partitions, s.dedup_window, s.max_age, s.max_bytes,"
-			 " s.max_messages, %s FROM mq.objects o"
-			 "  JOIN mq.streams s ON s.id OPERATOR(pg_catalog.=) o.id"
-			 " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
+	sql = psprintf("SELECT o.id, s.partitions, s.dedup_window, s.max_age, s.max_bytes,"
+				   " s.max_messages, %s FROM mq.objects o"
+				   "  JOIN mq.streams s ON s.id OPERATOR(pg_catalog.=) o.id"
+				   " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
 	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
 	{

@@ -129,16 +129,15 @@ topic_load(void *entry)
 	Oid			argtype = TEXTOID;
 	bool		found = false;
 	uint64		i;
-	char		sql[256];
+	char	   *sql;
 
 	t->nbindings = 0;
 	t->bindings = NULL;
 
 	catalog_enter(&cxt);
-	snprintf(sql, sizeof(sql),
-			 "SELECT o.id, t.dedup_window, %s FROM mq.objects o"
-			 "  JOIN mq.topics t ON t.id OPERATOR(pg_catalog.=) o.id"
-			 " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
+	sql = psprintf("SELECT o.id, t.dedup_window, %s FROM mq.objects o"
+				   "  JOIN mq.topics t ON t.id OPERATOR(pg_catalog.=) o.id"
+				   " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
 	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
 	{

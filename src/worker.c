@@ -276,10 +276,10 @@ database_to_leave(Node *stmt)
 			allowed = compat_owns_database(dbid, GetUserId());
 			break;
 		case T_RenameStmt:
-			allowed = compat_owns_database(dbid, GetUserId()) && have_createdb_privilege();
+			allowed = compat_owns_database(dbid, GetUserId()) && compat_have_createdb_privilege();
 			break;
 		case T_CreatedbStmt:
-			if (have_createdb_privilege())
+			if (compat_have_createdb_privilege())
 			{
 				HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dbid));
 
@@ -366,7 +366,14 @@ worker_register(void)
 	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "queue_launcher_main");
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "queue launcher");
 	snprintf(bgw.bgw_type, BGW_MAXLEN, "queue launcher");
-	RegisterBackgroundWorker(&bgw);
+
+	/*
+	 * pg_upgrade starts both clusters in binary-upgrade mode, where nothing
+	 * but its own commands may change a database (the new cluster's files
+	 * are replaced by the old one's afterwards).
+	 */
+	if (!IsBinaryUpgrade)
+		RegisterBackgroundWorker(&bgw);
 
 	prev_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = queue_utility_hook;
@@ -671,9 +678,12 @@ extension_present(void)
 	return present;
 }
 
-/* One queue's, topic's or stream's share of a round, in its own transaction. */
+/*
+ * Run fn(arg) in a transaction of its own.  An error is logged ("queue
+ * worker: <what> failed: ...") and the worker goes on with its round.
+ */
 static void
-serve_object(const char *name, char kind, bool prune)
+in_own_transaction(void (*fn) (void *arg), void *arg, const char *what)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 
@@ -681,16 +691,7 @@ serve_object(const char *name, char kind, bool prune)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
-		int64		expired = kind == 'q' ? queue_expire(name, queue_worker_batch) :
-		kind == 's' ? stream_maintain(name) : 0;
-		int64		pruned = !prune ? 0 : kind == 'q' ?
-		queue_prune_keys(name, queue_worker_batch) : kind == 's' ?
-		stream_prune_keys(name, queue_worker_batch) :
-		topic_prune_keys(name, queue_worker_batch);
-
-		if (expired > 0 || pruned > 0)
-			elog(DEBUG1, "%s \"%s\": %lld expired (segments for a stream), %lld keys pruned",
-				 kind_name(kind), name, (long long) expired, (long long) pruned);
+		fn(arg);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 	}
@@ -703,11 +704,49 @@ serve_object(const char *name, char kind, bool prune)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		ereport(LOG,
-				(errmsg("queue worker: maintenance of %s \"%s\" failed: %s",
-						kind_name(kind), name, edata->message)));
+				(errmsg("queue worker: %s failed: %s", what, edata->message)));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+}
+
+typedef struct ServedObject
+{
+	const char *name;
+	char		kind;
+	bool		prune;
+} ServedObject;
+
+static void
+maintain_object(void *arg)
+{
+	ServedObject *o = arg;
+	int64		expired = o->kind == 'q' ? queue_expire(o->name, queue_worker_batch) :
+	o->kind == 's' ? stream_maintain(o->name) : 0;
+	int64		pruned = !o->prune ? 0 : o->kind == 'q' ?
+	queue_prune_keys(o->name, queue_worker_batch) : o->kind == 's' ?
+	stream_prune_keys(o->name, queue_worker_batch) :
+	topic_prune_keys(o->name, queue_worker_batch);
+
+	if (expired > 0 || pruned > 0)
+		elog(DEBUG1, "%s \"%s\": %lld expired (segments for a stream), %lld keys pruned",
+			 kind_name(o->kind), o->name, (long long) expired, (long long) pruned);
+}
+
+/* One queue's, topic's or stream's share of a round, in its own transaction. */
+static void
+serve_object(const char *name, char kind, bool prune)
+{
+	ServedObject o = {name, kind, prune};
+
+	in_own_transaction(maintain_object, &o,
+					   psprintf("maintenance of %s \"%s\"", kind_name(kind), name));
+}
+
+static void
+restore_dependencies(void *arg)
+{
+	privileges_restore_dependencies();
 }
 
 void
@@ -732,6 +771,9 @@ queue_worker_main(Datum arg)
 
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "queue worker round",
 									  ALLOCSET_DEFAULT_SIZES);
+	if (extension_present())
+		in_own_transaction(restore_dependencies, NULL,
+						   "restoring the dependencies of owners and grants");
 	for (;;)
 	{
 		TimestampTz now;

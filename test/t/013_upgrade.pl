@@ -130,5 +130,89 @@ is( $node->safe_psql(
 	SELECT count(*) FROM mq_queues}),
 	"1\n1\nt\nt\nt\n2", 'publish, append and every drop work after the update');
 
+# Grants made under 0.3.0, which kept them as aclitem[], are carried over
+# by the update to 0.4.0.  Until the update the new library checks them
+# (from the aclitem[]) and refuses to change them.
+$node->safe_psql('postgres', q{
+	CREATE ROLE g_owner; CREATE ROLE app_sender; CREATE ROLE "App Reader"; CREATE ROLE app_manager; CREATE ROLE app_none;
+	CREATE DATABASE granted});
+$node->safe_psql(
+	'granted', q{
+	CREATE EXTENSION queue VERSION '0.3.0';
+	SELECT mq_create_queue('gq');
+	SELECT mq_create_topic('gt');
+	SELECT mq_create_stream('gs');
+	-- What mq_grant of 0.3.0 wrote (one aclitem per grantee, granted by the
+	-- owner; send INSERT, read SELECT, manage UPDATE): this library no
+	-- longer writes that form.
+	UPDATE mq.objects o SET owner = 'g_owner', acl = g.acl
+	  FROM (VALUES
+	    ('gq', ARRAY['app_sender=a/g_owner'::aclitem,
+	                 '"App Reader"=ar/g_owner'::aclitem,
+	                 'app_manager=w/g_owner'::aclitem]),
+	    ('gt', ARRAY['app_sender=a/g_owner'::aclitem]),
+	    ('gs', ARRAY['"App Reader"=r/g_owner'::aclitem,
+	                 'app_manager=arw/g_owner'::aclitem])
+	  ) g (name, acl)
+	 WHERE o.name = g.name});
+my $grant_list = q{
+	SELECT string_agg(object || ':' || owner || ':' || grantee || ':' || array_to_string(privileges, '+'),
+	                  ',' ORDER BY object, grantee::text)
+	  FROM mq_grants};
+my $shdepend = q{
+	SELECT string_agg(objid || ':' || refobjid::regrole || ':' || deptype::text, ',' ORDER BY objid, refobjid::regrole::text)
+	  FROM pg_shdepend
+	 WHERE classid = 'pg_extension'::regclass
+	   AND objid IN (SELECT id FROM mq.objects)
+	   AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())};
+my $grants_before = $node->safe_psql('granted', $grant_list);
+my $deps_before = $node->safe_psql('granted', $shdepend);
+like($grants_before, qr/gq:g_owner:"App Reader":send\+read/, 'grants made under 0.3.0');
+is($node->safe_psql('granted', "SET ROLE app_sender; SELECT mq_send('gq', '{}') > 0"),
+	't', 'before the update, a grant in the aclitem[] still lets its role send');
+($ret, $out, $err) = $node->psql('granted', "SET ROLE app_none; SELECT mq_send('gq', '{}')");
+like($err, qr/permission denied for queue "gq"/, 'before the update, a role without a grant is refused');
+($ret, $out, $err) = $node->psql('granted', "SELECT mq_grant('gq', 'app_none', '{send}')",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/55000.*older than its library.*ALTER EXTENSION queue UPDATE/s,
+	'before the update, grants cannot change (55000, with the hint)');
+is($node->safe_psql('granted', "SET ROLE app_manager; SELECT string_agg(DISTINCT object, ',') FROM mq_grants"),
+	'gq,gs', 'before the update, the views show a grantee its objects');
+
+$node->safe_psql('granted', 'ALTER EXTENSION queue UPDATE');
+is($node->safe_psql('granted', $grant_list), $grants_before, 'every grant is kept by the update');
+is($node->safe_psql('granted', $shdepend), $deps_before, 'the same pg_shdepend rows');
+is($node->safe_psql('granted', $describe), $fresh, 'the objects of a fresh install');
+is( $node->safe_psql(
+		'granted', q{
+	SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+	 WHERE c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+	   AND a.atttypid IN ('aclitem'::regtype, 'aclitem[]'::regtype) AND NOT a.attisdropped}),
+	'0', 'no aclitem column is left for pg_upgrade to refuse');
+is( $node->safe_psql(
+		'granted', q{
+	SET ROLE "App Reader";
+	SELECT count(*) FROM (SELECT mq_ack('gq', receipt) FROM mq_read('gq', 10)) a;
+	RESET ROLE; SET ROLE app_manager;
+	SELECT mq_revoke('gq', 'app_sender', '{send}');
+	SELECT mq_grant('gq', 'app_none', '{read}');
+	RESET ROLE; SET ROLE app_none;
+	SELECT count(*) FROM mq_peek('gq')}),
+	"1\n\n\n0", 'after the update, grants act and change as before');
+($ret, $out, $err) = $node->psql('granted', "SET ROLE app_sender; SELECT mq_send('gq', '{}')");
+like($err, qr/permission denied for queue "gq"/, 'a revoked grant is gone');
+($ret, $out, $err) = $node->psql('granted', 'DROP ROLE app_none');
+like($err, qr/It holds privileges on queue gq/, 'a grantee cannot be dropped');
+$node->safe_psql('granted', q{
+	CREATE ROLE new_owner;
+	REASSIGN OWNED BY g_owner TO new_owner});
+like($node->safe_psql('granted', $grant_list), qr/^gq:new_owner:"App Reader":send\+read,/,
+	'REASSIGN OWNED hands the objects over with their grants');
+$node->safe_psql('granted', q{
+	DROP OWNED BY app_none, app_sender, "App Reader", app_manager;
+	DROP ROLE app_none, app_sender, "App Reader", app_manager, g_owner});
+is($node->safe_psql('granted', "SELECT count(*) FROM mq_grants WHERE grantee IS NOT NULL"),
+	'0', 'DROP OWNED revokes every grant, and the roles can go');
+
 $node->stop;
 done_testing();

@@ -1,0 +1,586 @@
+/*
+ * queue -- message queues, pub/sub topics and streams inside PostgreSQL.
+ *
+ * The single install script.  The public API (functions, views, types, all
+ * named mq_*) goes into the schema CREATE EXTENSION targets; storage lives
+ * in schema mq, which users never need to touch.
+ */
+
+\echo Use "CREATE EXTENSION queue" to load this file. \quit
+
+-- The first C function below loads the library, whose _PG_init fails with
+-- a clear message and hint unless it is in shared_preload_libraries.
+
+CREATE SCHEMA mq;
+
+/* ---------------------------------------------------------------------
+ * Catalog
+ * ---------------------------------------------------------------------
+ */
+
+-- One namespace for queues, topics and streams.
+CREATE TABLE mq.objects (
+    id          int PRIMARY KEY,
+    name        text COLLATE "C" NOT NULL UNIQUE,
+    kind        "char" NOT NULL CHECK (kind IN ('q', 't', 's')),
+    owner       regrole NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    acl         aclitem[]   -- grants (mq_grant); the owner holds every privilege
+);
+CREATE SEQUENCE mq.object_id_seq AS int;
+
+-- Options of a queue; NULL means "none" for the nullable ones.
+CREATE TABLE mq.queues (
+    id                  int PRIMARY KEY REFERENCES mq.objects (id) ON DELETE CASCADE,
+    visibility_timeout  interval NOT NULL,
+    max_deliveries      int,
+    dead_letter_queue   int REFERENCES mq.queues (id),
+    message_ttl         interval,
+    max_length          bigint,
+    overflow            text NOT NULL,
+    max_inflight        int,
+    dedup_window        interval NOT NULL,
+    unlogged            boolean NOT NULL
+);
+
+-- Topics and their subscriptions; dropping a queue removes its subscriptions.
+CREATE TABLE mq.topics (
+    id            int PRIMARY KEY REFERENCES mq.objects (id) ON DELETE CASCADE,
+    dedup_window  interval NOT NULL
+);
+CREATE TABLE mq.subscriptions (
+    topic    int NOT NULL REFERENCES mq.topics (id) ON DELETE CASCADE,
+    queue    int NOT NULL REFERENCES mq.queues (id) ON DELETE CASCADE,
+    pattern  text COLLATE "C" NOT NULL,
+    PRIMARY KEY (topic, queue, pattern)
+);
+
+-- Streams and their segments (one storage table each, mq.s_<id>_<seg>);
+-- records are appended to the newest segment.
+CREATE TABLE mq.streams (
+    id            int PRIMARY KEY REFERENCES mq.objects (id) ON DELETE CASCADE,
+    partitions    int NOT NULL,
+    max_age       interval,
+    max_bytes     bigint,
+    max_messages  bigint,
+    dedup_window  interval NOT NULL
+);
+CREATE TABLE mq.stream_segments (
+    stream      int NOT NULL REFERENCES mq.streams (id) ON DELETE CASCADE,
+    seg         int NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    sealed      boolean NOT NULL DEFAULT false,    -- no appends any more; figures below
+    PRIMARY KEY (stream, seg)
+);
+-- What a sealed segment holds of each partition (retention decides on it).
+CREATE TABLE mq.segment_partitions (
+    stream           int NOT NULL,
+    seg              int NOT NULL,
+    partition        int NOT NULL,
+    records          bigint NOT NULL,
+    max_position     bigint NOT NULL,
+    max_appended_at  timestamptz NOT NULL,
+    bytes            bigint NOT NULL,
+    PRIMARY KEY (stream, seg, partition),
+    FOREIGN KEY (stream, seg) REFERENCES mq.stream_segments ON DELETE CASCADE
+);
+-- One past the highest position retention removed, per partition: positions
+-- never go back, even when every record of a partition is gone.
+CREATE TABLE mq.stream_floors (
+    stream         int NOT NULL REFERENCES mq.streams (id) ON DELETE CASCADE,
+    partition      int NOT NULL,
+    next_position  bigint NOT NULL,
+    PRIMARY KEY (stream, partition)
+);
+
+-- Owners and grantees are kept in pg_shdepend, as for any object with an
+-- ACL, so that a role cannot be dropped while it owns or holds a grant on
+-- a queue, topic or stream (the trigger also runs when pg_restore loads
+-- the catalog).
+CREATE FUNCTION mq.objects_dependencies() RETURNS trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'mq_objects_dependencies';
+CREATE TRIGGER objects_dependencies
+    AFTER INSERT OR UPDATE OF id, owner, acl OR DELETE ON mq.objects
+    FOR EACH ROW EXECUTE FUNCTION mq.objects_dependencies();
+
+SELECT pg_catalog.pg_extension_config_dump('mq.objects', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.streams', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.stream_segments', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.segment_partitions', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.stream_floors', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.topics', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.subscriptions', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.queues', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.object_id_seq', '');
+
+-- May the calling role see an object (owner, grantee, superuser or member
+-- of pg_monitor)?  The views show only the objects it is true for.
+CREATE FUNCTION mq.visible(owner regrole, acl aclitem[])
+RETURNS boolean
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mq_visible';
+
+-- The version of the loaded library; pg_extension.extversion is that of
+-- the SQL objects (they differ until ALTER EXTENSION queue UPDATE runs).
+CREATE FUNCTION mq_version()
+RETURNS text
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mq_version';
+
+/* ---------------------------------------------------------------------
+ * Types
+ * ---------------------------------------------------------------------
+ */
+
+CREATE TYPE mq_message AS (
+    id          bigint,
+    receipt     bigint,
+    body        jsonb,
+    headers     jsonb,
+    deliveries  int,
+    priority    int,
+    enqueued_at timestamptz,
+    visible_at  timestamptz
+);
+
+CREATE TYPE mq_record AS (
+    partition    int,
+    "position"   bigint,
+    key          text,
+    body         jsonb,
+    headers      jsonb,
+    appended_at  timestamptz
+);
+
+/* ---------------------------------------------------------------------
+ * Queue DDL
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq_create_queue(
+    queue text,
+    visibility_timeout interval DEFAULT '30 seconds',
+    max_deliveries int DEFAULT NULL,
+    dead_letter_queue text DEFAULT NULL,
+    message_ttl interval DEFAULT NULL,
+    max_length bigint DEFAULT NULL,
+    overflow text DEFAULT 'reject',
+    max_inflight int DEFAULT NULL,
+    dedup_window interval DEFAULT '1 day',
+    unlogged boolean DEFAULT false,
+    if_not_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_queue';
+
+CREATE FUNCTION mq_alter_queue(
+    queue text,
+    visibility_timeout interval DEFAULT NULL,
+    max_deliveries int DEFAULT NULL,
+    dead_letter_queue text DEFAULT NULL,
+    message_ttl interval DEFAULT NULL,
+    max_length bigint DEFAULT NULL,
+    overflow text DEFAULT NULL,
+    max_inflight int DEFAULT NULL,
+    dedup_window interval DEFAULT NULL,
+    unlogged boolean DEFAULT NULL,
+    reset text[] DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_alter_queue';
+
+CREATE FUNCTION mq_drop_queue(queue text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_drop_queue';
+
+CREATE FUNCTION mq_purge(queue text)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_purge';
+
+/* ---------------------------------------------------------------------
+ * Sending
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq_send(
+    queue text,
+    body jsonb,
+    headers jsonb DEFAULT NULL,
+    delay interval DEFAULT '0',
+    priority int DEFAULT 0,
+    idempotency_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_send';
+
+CREATE FUNCTION mq_send_batch(
+    queue text,
+    bodies jsonb[],
+    headers jsonb[] DEFAULT NULL,
+    delay interval DEFAULT '0',
+    priority int DEFAULT 0,
+    idempotency_keys text[] DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_send_batch';
+
+/* ---------------------------------------------------------------------
+ * Receiving
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq_read(
+    queue text,
+    qty int DEFAULT 1,
+    vt interval DEFAULT NULL,
+    wait interval DEFAULT '0')
+RETURNS SETOF mq_message
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10
+AS 'MODULE_PATHNAME', 'mq_read';
+
+CREATE FUNCTION mq_pop(queue text, qty int DEFAULT 1)
+RETURNS SETOF mq_message
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10
+AS 'MODULE_PATHNAME', 'mq_pop';
+
+CREATE FUNCTION mq_peek(queue text, qty int DEFAULT 10)
+RETURNS SETOF mq_message
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10
+AS 'MODULE_PATHNAME', 'mq_peek';
+
+CREATE FUNCTION mq_ack(queue text, receipt bigint, strict boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_ack';
+
+CREATE FUNCTION mq_ack(queue text, receipts bigint[], strict boolean DEFAULT true)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_ack_array';
+
+CREATE FUNCTION mq_nack(
+    queue text,
+    receipt bigint,
+    delay interval DEFAULT '0',
+    strict boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_nack';
+
+CREATE FUNCTION mq_extend(
+    queue text,
+    receipt bigint,
+    vt interval,
+    strict boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_extend';
+
+CREATE FUNCTION mq_redrive(dead_letter_queue text, max bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_redrive';
+
+/* ---------------------------------------------------------------------
+ * Topics (SPEC section 4)
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq_create_topic(
+    topic text,
+    dedup_window interval DEFAULT '1 day',
+    if_not_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_topic';
+
+CREATE FUNCTION mq_drop_topic(topic text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_drop_topic';
+
+CREATE FUNCTION mq_subscribe(topic text, queue text, pattern text DEFAULT '#')
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_subscribe';
+
+CREATE FUNCTION mq_unsubscribe(topic text, queue text, pattern text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_unsubscribe';
+
+CREATE FUNCTION mq_publish(
+    topic text,
+    routing_key text,
+    body jsonb,
+    headers jsonb DEFAULT NULL,
+    idempotency_key text DEFAULT NULL)
+RETURNS int
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_publish';
+
+/* ---------------------------------------------------------------------
+ * Inspection
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq.queue_figures(
+    queue text,
+    OUT depth bigint,
+    OUT ready bigint,
+    OUT inflight bigint,
+    OUT delayed bigint,
+    OUT oldest_ready_age interval)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_queue_figures';
+
+CREATE VIEW mq_queues WITH (security_barrier) AS
+SELECT o.name AS queue,
+       f.depth,
+       f.ready,
+       f.inflight,
+       f.delayed,
+       f.oldest_ready_age,
+       d.name AS dead_letter_queue,
+       q.visibility_timeout,
+       q.max_deliveries,
+       q.message_ttl,
+       q.max_length,
+       q.overflow,
+       q.max_inflight,
+       q.dedup_window,
+       q.unlogged,
+       o.created_at
+  FROM mq.objects o
+  JOIN mq.queues q ON q.id = o.id
+  LEFT JOIN mq.objects d ON d.id = q.dead_letter_queue
+ CROSS JOIN LATERAL mq.queue_figures(o.name) f
+ WHERE o.kind = 'q' AND mq.visible(o.owner, o.acl);
+
+CREATE FUNCTION mq.queue_stats(
+    queue text,
+    OUT sent bigint,
+    OUT delivered bigint,
+    OUT acked bigint,
+    OUT nacked bigint,
+    OUT dead_lettered bigint,
+    OUT expired bigint,
+    OUT rejected bigint,
+    OUT appended bigint,
+    OUT consumed bigint,
+    OUT stats_reset timestamptz)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_queue_stats';
+
+-- Counters since the server started or since mq_stats_reset(), counted when
+-- the transaction that did the work commits.
+CREATE VIEW mq_stats WITH (security_barrier) AS
+SELECT o.name AS queue, s.*
+  FROM mq.objects o
+ CROSS JOIN LATERAL mq.queue_stats(o.name) s
+ WHERE o.kind IN ('q', 's') AND mq.visible(o.owner, o.acl);
+
+CREATE FUNCTION mq_stats_reset(queue text DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_stats_reset';
+
+-- One row per subscription; a topic without any shows once, with NULLs.
+CREATE VIEW mq_topics WITH (security_barrier) AS
+SELECT t.name AS topic, q.name AS queue, s.pattern
+  FROM mq.objects t
+  LEFT JOIN mq.subscriptions s ON s.topic = t.id
+  LEFT JOIN mq.objects q ON q.id = s.queue
+ WHERE t.kind = 't' AND mq.visible(t.owner, t.acl);
+
+/* ---------------------------------------------------------------------
+ * Streams
+ * ---------------------------------------------------------------------
+ */
+
+CREATE FUNCTION mq_create_stream(
+    stream text,
+    partitions int DEFAULT 1,
+    max_age interval DEFAULT NULL,
+    max_bytes bigint DEFAULT NULL,
+    max_messages bigint DEFAULT NULL,
+    dedup_window interval DEFAULT '1 day',
+    if_not_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_stream';
+
+CREATE FUNCTION mq_alter_stream(
+    stream text,
+    max_age interval DEFAULT NULL,
+    max_bytes bigint DEFAULT NULL,
+    max_messages bigint DEFAULT NULL,
+    dedup_window interval DEFAULT NULL,
+    reset text[] DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_alter_stream';
+
+CREATE FUNCTION mq_drop_stream(stream text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_drop_stream';
+
+CREATE FUNCTION mq_append(
+    stream text,
+    body jsonb,
+    key text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    idempotency_key text DEFAULT NULL)
+RETURNS TABLE(partition int, "position" bigint)
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1
+AS 'MODULE_PATHNAME', 'mq_append';
+
+CREATE FUNCTION mq_append_batch(
+    stream text,
+    bodies jsonb[],
+    keys text[] DEFAULT NULL,
+    headers jsonb[] DEFAULT NULL,
+    idempotency_keys text[] DEFAULT NULL)
+RETURNS TABLE(partition int, "position" bigint)
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_append_batch';
+
+CREATE FUNCTION mq_stream_read(
+    stream text,
+    partition int,
+    from_position bigint,
+    max int DEFAULT 100)
+RETURNS SETOF mq_record
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_stream_read';
+
+CREATE FUNCTION mq_create_group(
+    stream text,
+    consumer_group text,
+    start text DEFAULT 'earliest',
+    if_not_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_group';
+
+CREATE FUNCTION mq_drop_group(stream text, consumer_group text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_drop_group';
+
+CREATE FUNCTION mq_consume(
+    stream text,
+    consumer_group text,
+    max int DEFAULT 100,
+    wait interval DEFAULT '0')
+RETURNS SETOF mq_record
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_consume';
+
+CREATE FUNCTION mq_seek(stream text, consumer_group text, partition int, to_position bigint)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_seek_position';
+
+CREATE FUNCTION mq_seek(stream text, consumer_group text, at timestamptz)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_seek_time';
+
+CREATE FUNCTION mq.group_figures(
+    stream text,
+    OUT consumer_group text,
+    OUT partition int,
+    OUT "position" bigint,
+    OUT lag bigint)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_group_figures';
+
+-- One row per consumer group and partition.
+CREATE VIEW mq_groups WITH (security_barrier) AS
+SELECT o.name AS stream, f.consumer_group, f.partition, f."position", f.lag
+  FROM mq.objects o
+ CROSS JOIN LATERAL mq.group_figures(o.name) f
+ WHERE o.kind = 's' AND mq.visible(o.owner, o.acl);
+
+CREATE FUNCTION mq.stream_figures(
+    stream text,
+    OUT partition int,
+    OUT first_position bigint,
+    OUT next_position bigint,
+    OUT records bigint,
+    OUT bytes bigint)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_stream_figures';
+
+-- One row per stream partition.
+CREATE VIEW mq_streams WITH (security_barrier) AS
+SELECT o.name AS stream,
+       s.partitions,
+       f.partition,
+       f.first_position,
+       f.next_position,
+       f.records,
+       f.bytes,
+       s.max_age,
+       s.max_bytes,
+       s.max_messages,
+       s.dedup_window,
+       o.created_at
+  FROM mq.objects o
+  JOIN mq.streams s ON s.id = o.id
+ CROSS JOIN LATERAL mq.stream_figures(o.name) f
+ WHERE o.kind = 's' AND mq.visible(o.owner, o.acl);
+
+/* ---------------------------------------------------------------------
+ * Privileges (SPEC section 8)
+ * ---------------------------------------------------------------------
+ */
+
+-- privileges: any of send, read, manage, or all.  The owner (or a
+-- superuser) grants anything; a holder of manage grants send and read.
+CREATE FUNCTION mq_grant(name text, role regrole, privileges text[])
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_grant';
+
+-- privileges NULL: every privilege the role holds on the object.
+CREATE FUNCTION mq_revoke(name text, role regrole, privileges text[] DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_revoke';
+
+-- One row per grantee of each object the caller may see, and one row with
+-- a NULL grantee for an object without grants.
+CREATE VIEW mq_grants WITH (security_barrier) AS
+SELECT o.name AS object,
+       CASE o.kind WHEN 'q' THEN 'queue' WHEN 't' THEN 'topic' ELSE 'stream' END AS kind,
+       o.owner,
+       g.grantee,
+       g.privileges
+  FROM mq.objects o
+  LEFT JOIN LATERAL (
+        SELECT a.grantee::regrole AS grantee,
+               array_agg(CASE a.privilege_type
+                           WHEN 'INSERT' THEN 'send'
+                           WHEN 'SELECT' THEN 'read'
+                           ELSE 'manage' END
+                         ORDER BY CASE a.privilege_type
+                           WHEN 'INSERT' THEN 1 WHEN 'SELECT' THEN 2 ELSE 3 END) AS privileges
+          FROM pg_catalog.aclexplode(o.acl) a
+         GROUP BY a.grantee) g ON true
+ WHERE mq.visible(o.owner, o.acl);
+
+-- The views show each caller only what it may see.
+GRANT SELECT ON mq_queues, mq_stats, mq_topics, mq_streams, mq_groups, mq_grants TO PUBLIC;
+
+-- Creating objects is granted deliberately.
+
+REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_topic(text, interval, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_stream(text, int, interval, bigint, bigint, interval, boolean) FROM PUBLIC;
