@@ -10,6 +10,8 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" queue.control)
 MODULE_big = queue
 OBJS = \
 	src/queue.o \
+	src/util.o \
+	src/args.o \
 	src/catalog.o \
 	src/match.o \
 	src/privileges.o \
@@ -51,7 +53,7 @@ include $(PGXS)
 # share this tree: bitcode of one LLVM is unreadable to an older one).
 CFLAGS_STAMP = src/cflags.stamp
 BUILD_ID = $(QUEUE_CFLAGS) $(shell $(PG_CONFIG) --version)
-$(OBJS) $(OBJS:.o=.bc): $(CFLAGS_STAMP) src/queue.h src/compat.h src/match.h
+$(OBJS) $(OBJS:.o=.bc): $(CFLAGS_STAMP) $(wildcard src/*.h)
 src/queue.o: queue.control
 $(CFLAGS_STAMP): FORCE
 	@echo '$(BUILD_ID)' | cmp -s - $@ || echo '$(BUILD_ID)' > $@

@@ -61,129 +61,6 @@ static int	mq_grants_form = -1;	/* GrantsForm of mq.objects; -1: not known */
 static bool callbacks_registered = false;
 
 /* ---------------------------------------------------------------------
- * Names and intervals
- * ---------------------------------------------------------------------
- */
-
-/*
- * Check an object name (SPEC section 2) and copy it, NUL-terminated, into
- * out (QUEUE_NAME_MAXLEN + 1 bytes).  "what" says what it names.
- */
-void
-queue_check_name(const char *what, text *name, char *out)
-{
-	const char *p = VARDATA_ANY(name);
-	int			len = VARSIZE_ANY_EXHDR(name);
-	bool		ok = name_is_valid(p, len, QUEUE_NAME_MAXLEN);
-
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid %s name \"%s\"", what, text_to_cstring(name)),
-				 errdetail("Names are 1 to %d characters from A-Z, a-z, 0-9, \"_\", \".\" and \"-\".",
-						   QUEUE_NAME_MAXLEN)));
-	memcpy(out, p, len);
-	out[len] = '\0';
-}
-
-/* Intervals compare as PostgreSQL orders them: a month is 30 days. */
-bool
-interval_is_negative(const Interval *iv)
-{
-	int64		days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
-
-	if (days < 0 && iv->time <= 0)
-		return true;
-	if (days > 0 && iv->time >= 0)
-		return false;
-	/* Mixed signs: fall back to PostgreSQL's 128-bit-safe comparison. */
-	{
-		Interval	zero = {0};
-
-		return DatumGetInt32(DirectFunctionCall2(interval_cmp,
-												 IntervalPGetDatum(iv),
-												 IntervalPGetDatum(&zero))) < 0;
-	}
-}
-
-/* An interval in microseconds, a month counting 30 days (no overflow). */
-static INT128
-interval_span(const Interval *iv)
-{
-	INT128		span = int64_to_int128(iv->time);
-
-	int128_add_int64_mul_int64(&span, (int64) iv->month * DAYS_PER_MONTH + iv->day,
-							   USECS_PER_DAY);
-	return span;
-}
-
-/*
- * 22023 unless a (non-negative) interval is at most QUEUE_INTERVAL_MAX_YEARS:
- * every interval stored or given is added to a time now or later, and this
- * keeps each sum valid for thousands of years, where a longer one would
- * make every later use fail with 22008.
- */
-void
-interval_check_size(const Interval *iv, const char *what)
-{
-	/* 3.1e17 microseconds: an int64 holds it. */
-	const int64 max = (int64) QUEUE_INTERVAL_MAX_YEARS * MONTHS_PER_YEAR * DAYS_PER_MONTH *
-		USECS_PER_DAY;
-
-	if (int128_compare(interval_span(iv), int64_to_int128(max)) > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is too large", what),
-				 errdetail("Intervals are at most %d years.", QUEUE_INTERVAL_MAX_YEARS)));
-}
-
-/* A non-negative interval in microseconds, at most cap. */
-int64
-interval_usecs_capped(const Interval *iv, int64 cap)
-{
-	INT128		span = interval_span(iv);
-
-	if (int128_compare(span, int64_to_int128(cap)) >= 0)
-		return cap;
-	return Max(int128_to_int64(span), 0);
-}
-
-/*
- * A time as ISO 8601 in UTC with microseconds ("2026-12-06T08:41:38.123456Z"),
- * whatever the session's DateStyle and TimeZone.
- */
-char *
-timestamp_iso8601_utc(TimestampTz ts)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
-		return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(ts)));
-	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-					tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-					(int) fsec);
-}
-
-TimestampTz
-timestamp_plus_interval(TimestampTz ts, const Interval *iv)
-{
-	if (iv->month == 0 && iv->day == 0)
-	{
-		TimestampTz result;
-
-		if (pg_add_s64_overflow(ts, iv->time, &result) || !IS_VALID_TIMESTAMP(result))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("interval is too large")));
-		return result;
-	}
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												   TimestampTzGetDatum(ts),
-												   IntervalPGetDatum(iv)));
-}
-
-/* ---------------------------------------------------------------------
  * Running catalog SQL safely
  * ---------------------------------------------------------------------
  */
@@ -765,16 +642,6 @@ check_option(QueueOption opt, Datum value)
 	}
 }
 
-/* Raise 22023 if a required argument is NULL (no queue function is STRICT). */
-void
-arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be NULL", argname)));
-}
-
 /* Validate and copy the queue name argument. */
 static void
 name_arg(FunctionCallInfo fcinfo, int argno, char *out)
@@ -830,21 +697,6 @@ find_object_checked(const CatalogContext *cxt, const char *name, char kind,
 		return false;
 	perms_require(&perms, cxt->save_userid, privs, kind, name);
 	return true;
-}
-
-const char *
-kind_name(char kind)
-{
-	switch (kind)
-	{
-		case 'q':
-			return "queue";
-		case 't':
-			return "topic";
-		case 's':
-			return "stream";
-	}
-	return "object";
 }
 
 void
@@ -1039,49 +891,6 @@ mq_create_queue(PG_FUNCTION_ARGS)
 	catalog_changed();
 	catalog_leave(&cxt);
 	PG_RETURN_VOID();
-}
-
-/*
- * The reset text[] argument of an alter function: marks reset[i] for every
- * option names[i] it lists; 22023 for NULL elements, unknown names, and an
- * option that is also given a value (the options are arguments 1..nnames).
- */
-void
-parse_reset(FunctionCallInfo fcinfo, int argno, const char *what,
-			const char *const *names, int nnames, bool *reset)
-{
-	Datum	   *elems;
-	bool	   *elnulls;
-	int			n;
-	int			i;
-	int			j;
-
-	if (PG_ARGISNULL(argno))
-		return;
-	n = arg_array(fcinfo, argno, "reset", TEXTOID, -1, false, TYPALIGN_INT, &elems, &elnulls);
-	for (j = 0; j < n; j++)
-	{
-		char	   *opt;
-		bool		known = false;
-
-		if (elnulls[j])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("reset must not contain NULL")));
-		opt = TextDatumGetCString(elems[j]);
-		for (i = 0; i < nnames; i++)
-			if (strcmp(opt, names[i]) == 0)
-				reset[i] = known = true;
-		if (!known)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown %s option \"%s\" in reset", what, opt)));
-	}
-	for (i = 0; i < nnames; i++)
-		if (reset[i] && !PG_ARGISNULL(i + 1))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s option \"%s\" is both set and reset", what, names[i])));
 }
 
 /*

@@ -54,9 +54,6 @@
 #include "compat.h"
 #include "queue.h"
 
-/* Keys longer than this are refused (22023); btree entries must fit a page. */
-#define DEDUP_KEY_MAXLEN 1000
-
 /* locktag_field4 of our key locks; user advisory locks use 1 and 2. */
 #define DEDUP_LOCK_FIELD4 0x4d51
 
@@ -112,19 +109,6 @@ dedup_close(KeyTable *kt)
 	index_close(kt->pk, NoLock);
 	table_close(kt->rel, NoLock);
 	kt->rel = NULL;
-}
-
-/* Check an idempotency key argument. */
-void
-dedup_check_key(text *key)
-{
-	int			len = VARSIZE_ANY_EXHDR(key);
-
-	if (len < 1 || len > DEDUP_KEY_MAXLEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("idempotency key must be 1 to %d bytes long", DEDUP_KEY_MAXLEN),
-				 errdetail("The key given is %d bytes long.", len)));
 }
 
 static uint32

@@ -51,20 +51,6 @@ mq_version(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(QUEUE_VERSION));
 }
 
-/*
- * Raise the error every entry point gives when the library was not
- * preloaded.  _PG_init raises it too, so in practice it fires there.
- */
-void
-queue_require_preload(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("the queue extension must be loaded via shared_preload_libraries"),
-			 errdetail("It keeps leases in shared memory, which is reserved only at server start."),
-			 errhint("Add 'queue' to shared_preload_libraries in postgresql.conf and restart the server.")));
-}
-
 static void
 queue_shmem_request(void)
 {

@@ -5,7 +5,8 @@
  *
  * The extension is split by concern (see docs/architecture.md):
  *	  queue.c		_PG_init: settings, shared-memory hooks
- *	  catalog.c		names -> queues: validation, per-backend cache, DDL
+ *	  util.c		intervals, times, kind names;  args.c  argument checks
+ *	  catalog.c		names -> queues: per-backend cache, DDL
  *	  lease.c		receipts, leases in shared memory, transaction hooks
  *	  storage.c		direct access to a queue's storage table
  *	  queue_ops.c	the SQL-callable queue functions (send, read, ack ...)
@@ -33,28 +34,19 @@
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
 
+#include "args.h"
+#include "util.h"
+
 /* Limits from SPEC section 2. */
 #define QUEUE_NAME_MAXLEN		48
 #define QUEUE_QTY_MAX			10000
 #define QUEUE_PRIORITY_MAX		255
+/* Keys longer than this are refused (22023); btree entries must fit a page. */
+#define DEDUP_KEY_MAXLEN		1000
 
 /* Settings (queue.c). */
 extern int	queue_max_leases;
 extern int	queue_max_wait;
-
-/* queue.c */
-extern void queue_require_preload(void);
-
-/*
- * Interval helpers (catalog.c).  Intervals are compared the way PostgreSQL
- * orders them (a month counts as 30 days).
- */
-#define QUEUE_INTERVAL_MAX_YEARS	10000
-extern bool interval_is_negative(const Interval *iv);
-extern void interval_check_size(const Interval *iv, const char *what);
-extern int64 interval_usecs_capped(const Interval *iv, int64 cap);
-extern TimestampTz timestamp_plus_interval(TimestampTz ts, const Interval *iv);
-extern char *timestamp_iso8601_utc(TimestampTz ts);
 
 /*
  * Privileges (privileges.c, SPEC section 8).  An object's owner holds them
@@ -132,8 +124,6 @@ typedef struct QueueInfo
 	ObjectPerms perms;			/* acl in CacheMemoryContext */
 } QueueInfo;
 
-extern void queue_check_name(const char *what, text *name, char *out);
-extern void arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern QueueInfo *queue_lookup(const char *name);
 extern List *queue_names(void);
 extern void queue_cache_invalidate_all(void);
@@ -178,7 +168,6 @@ extern bool find_object_perms(const char *name, int32 *id, char *kind,
 							  ObjectPerms *perms);
 extern bool find_object_checked(const CatalogContext *cxt, const char *name,
 								char kind, int privs, int32 *id);
-extern const char *kind_name(char kind);
 extern Oid	storage_oid(char kind, int32 id, const char *suffix, bool missing_ok);
 
 /* The counters of mq_stats, in its column order. */
@@ -497,7 +486,6 @@ struct JsonbValue;
 extern Datum headers_with(Datum headers, const char *key, struct JsonbValue *value);
 
 /* Idempotency keys (dedup.c). */
-extern void dedup_check_key(text *key);
 extern int64 dedup_lookup(KeyTable *kt, text *key, TimestampTz now,
 						  ItemPointer stale, bool *found);
 extern void dedup_record(KeyTable *kt, text *key, int64 id, TimestampTz now,
@@ -510,20 +498,6 @@ extern int64 dedup_prune_keys(Oid keysid, Oid keys_pkid, const Interval *window,
 extern int64 dedup_prune(KeyTable *kt, TimestampTz now, int max);
 
 /* For other senders (queue_ops.c). */
-extern Datum check_headers(Datum d, bool isnull);
-extern int32 arg_int_range(FunctionCallInfo fcinfo, int argno, const char *argname,
-						   int32 min, int32 max);
-extern Interval *arg_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
-							  bool nullable);
-extern int64 arg_wait(FunctionCallInfo fcinfo, int argno);
-extern int	arg_array(FunctionCallInfo fcinfo, int argno, const char *argname,
-					  Oid elemtype, int16 elmlen, bool elmbyval, char elmalign,
-					  Datum **elems, bool **nulls);
-extern int	arg_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies);
-extern void parse_reset(FunctionCallInfo fcinfo, int argno, const char *what,
-						const char *const *names, int nnames, bool *reset);
-extern void arg_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
-							   Oid elemtype, int n, Datum **elems, bool **nulls);
 extern bool queue_make_room(QueueRel *qrel, int64 nnew, int64 *depth);
 
 /* Topics (topic.c). */

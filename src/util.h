@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * util.h
+ *	  Small helpers with no server state (util.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef QUEUE_UTIL_H
+#define QUEUE_UTIL_H
+
+#include "datatype/timestamp.h"
+
+/* The longest interval stored or given (interval_check_size). */
+#define QUEUE_INTERVAL_MAX_YEARS	10000
+
+extern void queue_require_preload(void);
+
+/* Intervals compare as PostgreSQL orders them: a month counts 30 days. */
+extern bool interval_is_negative(const Interval *iv);
+extern void interval_check_size(const Interval *iv, const char *what);
+extern int64 interval_usecs_capped(const Interval *iv, int64 cap);
+extern TimestampTz timestamp_plus_interval(TimestampTz ts, const Interval *iv);
+extern char *timestamp_iso8601_utc(TimestampTz ts);
+
+extern const char *kind_name(char kind);
+
+#endif							/* QUEUE_UTIL_H */
