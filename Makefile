@@ -44,6 +44,18 @@ PG_CPPFLAGS = -I$(srcdir)/src -DQUEUE_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare -Wno-cast-function-type $(QUEUE_CFLAGS)
 
+# make installcheck: the pg_regress and isolation suites against an installed
+# server, which must preload the library and allow prepared transactions
+# (shared_preload_libraries = 'queue', max_prepared_transactions = 10: what
+# test/queue.conf gives make test's own servers).  The tests use PGXS's
+# databases contrib_regression and isolation_regression, make roles named
+# mq_* and h_* (and drop them), and switch the background worker off for a
+# while with ALTER SYSTEM (and back).
+REGRESS = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
+REGRESS_OPTS = --inputdir=test --load-extension=queue
+ISOLATION = $(sort $(basename $(notdir $(wildcard test/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test --load-extension=queue
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
