@@ -439,19 +439,31 @@ qstate_waiters_add(QueueState *qs, int delta)
 		pg_atomic_fetch_sub_u32(&qs->nwaiters, -delta);
 }
 
+/*
+ * A queue's shared state, or NULL if it has none, with the partition lock
+ * held in shared mode (*lock; the caller releases it).  Without shared
+ * memory (the library not preloaded): NULL, and no lock held (*lock NULL).
+ */
+QueueState *
+qstate_lookup_shared(Oid relid, LWLock **lock)
+{
+	*lock = NULL;
+	if (qstate_table == NULL)
+		return NULL;
+	return qstate_find(relid, false, LW_SHARED, lock);
+}
+
 /* After a commit or abort that changed a queue: wake its long polls. */
 void
 qstate_wake(Oid relid)
 {
 	LWLock	   *lock;
-	QueueState *qs;
+	QueueState *qs = qstate_lookup_shared(relid, &lock);
 
-	if (qstate_table == NULL)
-		return;
-	qs = qstate_find(relid, false, LW_SHARED, &lock);
 	if (qs != NULL)
 		wakeup_queue(qs, MyDatabaseId, relid);
-	LWLockRelease(lock);
+	if (lock != NULL)
+		LWLockRelease(lock);
 }
 
 /* At commit: add a transaction's counts (never fails; lost if no room). */

@@ -214,6 +214,8 @@ extern Size qstate_shmem_size(void);
 extern void qstate_shmem_request(void);
 extern void qstate_shmem_startup(void);
 extern QueueState *qstate_get(Oid relid);
+struct LWLock;
+extern QueueState *qstate_lookup_shared(Oid relid, struct LWLock **lock);
 extern void qstate_forget(Oid relid);
 extern uint32 qstate_leases(QueueState *qs);
 extern bool qstate_lease_add(QueueState *qs, uint32 limit, TimestampTz until,
