@@ -453,19 +453,6 @@ qstate_lookup_shared(Oid relid, LWLock **lock)
 	return qstate_find(relid, false, LW_SHARED, lock);
 }
 
-/* After a commit or abort that changed a queue: wake its long polls. */
-void
-qstate_wake(Oid relid)
-{
-	LWLock	   *lock;
-	QueueState *qs = qstate_lookup_shared(relid, &lock);
-
-	if (qs != NULL)
-		wakeup_queue(qs, MyDatabaseId, relid);
-	if (lock != NULL)
-		LWLockRelease(lock);
-}
-
 /* At commit: add a transaction's counts (never fails; lost if no room). */
 void
 qstate_add_stats(Oid relid, const int64 *counts)

@@ -250,7 +250,6 @@ floor_key_id(uint64 key)
 extern void qstate_floor_get(QueueState *qs, uint64 *floor, uint64 *gen);
 extern void qstate_floor_inserted(QueueState *qs, uint64 key);
 extern void qstate_floor_advance(QueueState *qs, uint64 gen, uint64 key);
-extern void qstate_wake(Oid relid);
 extern void qstate_add_stats(Oid relid, const int64 *counts);
 extern bool qstate_read_stats(Oid relid, int64 *counts, TimestampTz *reset_at,
 							  bool reset);
@@ -349,6 +348,7 @@ extern void wakeup_unregister(void);
 extern void wakeup_subxact_abort(SubTransactionId subid);
 extern void wakeup_sleep(long msecs);
 extern void wakeup_queue(QueueState *qs, Oid dbid, Oid relid);
+extern void qstate_wake(Oid relid);
 
 /* Shared memory for leases (lease.c). */
 extern Size lease_shmem_size(void);

@@ -168,3 +168,16 @@ wakeup_queue(QueueState *qs, Oid dbid, Oid relid)
 			SetLatch(&GetPGProcByNumber(i)->procLatch);
 	}
 }
+
+/* After a commit or abort that changed a queue: wake its long polls. */
+void
+qstate_wake(Oid relid)
+{
+	LWLock	   *lock;
+	QueueState *qs = qstate_lookup_shared(relid, &lock);
+
+	if (qs != NULL)
+		wakeup_queue(qs, MyDatabaseId, relid);
+	if (lock != NULL)
+		LWLockRelease(lock);
+}
