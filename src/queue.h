@@ -518,6 +518,5 @@ extern bool queue_worker_enabled;
 extern Size worker_shmem_size(void);
 extern void worker_shmem_startup(void);
 extern void worker_register(void);
-extern void worker_xact_end(bool commit);
 
 #endif							/* QUEUE_H */

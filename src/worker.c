@@ -344,13 +344,29 @@ queue_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		rescan_at_commit = true;
 }
 
-/* At the end of a transaction: one that created the extension wakes the launcher. */
-void
-worker_xact_end(bool commit)
+/*
+ * At the end of a transaction: one that created the extension wakes the
+ * launcher when it commits.  (A transaction that is prepared keeps the
+ * note for the session's next commit or abort.)
+ */
+static void
+worker_xact_callback(XactEvent event, void *arg)
 {
-	if (rescan_at_commit && commit)
-		wake_launcher(true);
-	rescan_at_commit = false;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (rescan_at_commit)
+				wake_launcher(true);
+			rescan_at_commit = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			rescan_at_commit = false;
+			break;
+		default:
+			break;
+	}
 }
 
 void
@@ -377,6 +393,7 @@ worker_register(void)
 
 	prev_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = queue_utility_hook;
+	RegisterXactCallback(worker_xact_callback, NULL);
 }
 
 /* ---------------------------------------------------------------------

@@ -266,7 +266,6 @@ queue_xact_callback(XactEvent event, void *arg)
 			/* Positions go before the wake, or a woken reader finds them held. */
 			position_xact_end();
 			wake_queues(true);
-			worker_xact_end(true);
 			npending = 0;
 			ndeltas = 0;
 			break;
@@ -278,7 +277,6 @@ queue_xact_callback(XactEvent event, void *arg)
 			position_xact_end();
 			wakeup_unregister();
 			wake_queues(false);
-			worker_xact_end(false);
 			npending = 0;
 			ndeltas = 0;
 			break;
