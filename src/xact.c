@@ -162,6 +162,62 @@ xact_depth_delta(Oid relid)
 	return delta;
 }
 
+/* The items recorded so far, in order; *n of them. */
+static Pending *
+pending_items(int *n)
+{
+	*n = npending;
+	return pending;
+}
+
+/* The counts for mq_stats recorded so far, *n queues' worth. */
+static StatDelta *
+pending_stats(int *n)
+{
+	*n = ndeltas;
+	return deltas;
+}
+
+/* Forget everything recorded (the transaction is over). */
+static void
+pending_clear(void)
+{
+	npending = 0;
+	ndeltas = 0;
+}
+
+/* A subtransaction committed: its items and counts pass to its parent. */
+static void
+pending_subxact_commit(SubTransactionId subid, SubTransactionId parent)
+{
+	int			i;
+
+	for (i = 0; i < npending; i++)
+		if (pending[i].subid == subid)
+			pending[i].subid = parent;
+	for (i = 0; i < ndeltas; i++)
+		if (deltas[i].subid == subid)
+			deltas[i].subid = parent;
+}
+
+/* A subtransaction aborted: forget its items and counts. */
+static void
+pending_subxact_forget(SubTransactionId subid)
+{
+	int			keep = 0;
+	int			i;
+
+	for (i = 0; i < npending; i++)
+		if (pending[i].subid != subid)
+			pending[keep++] = pending[i];
+	npending = keep;
+	keep = 0;
+	for (i = 0; i < ndeltas; i++)
+		if (deltas[i].subid != subid)
+			deltas[keep++] = deltas[i];
+	ndeltas = keep;
+}
+
 static void
 pending_finish(Pending *p, bool commit)
 {
@@ -210,11 +266,13 @@ static void
 wake_queues(bool commit)
 {
 	Oid			last = InvalidOid;
+	int			n;
+	Pending    *items = pending_items(&n);
 	int			i;
 
-	for (i = 0; i < npending; i++)
+	for (i = 0; i < n; i++)
 	{
-		Pending    *p = &pending[i];
+		Pending    *p = &items[i];
 		bool		wakes;
 
 		if (commit)
@@ -233,13 +291,17 @@ wake_queues(bool commit)
 static void
 queue_xact_callback(XactEvent event, void *arg)
 {
+	int			n;
+	Pending    *items = pending_items(&n);
+	int			ndeltas;
+	StatDelta  *deltas = pending_stats(&ndeltas);
 	int			i;
 
 	switch (event)
 	{
 		case XACT_EVENT_PRE_PREPARE:
-			for (i = 0; i < npending; i++)
-				if (pending[i].kind == PENDING_APPEND || pending[i].kind == PENDING_CONSUME)
+			for (i = 0; i < n; i++)
+				if (items[i].kind == PENDING_APPEND || items[i].kind == PENDING_CONSUME)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							 errmsg("cannot PREPARE a transaction that has appended to or consumed from a stream")));
@@ -247,42 +309,39 @@ queue_xact_callback(XactEvent event, void *arg)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has appended to or consumed from a stream")));
-			for (i = 0; i < npending; i++)
-				if (pending[i].kind != PENDING_DEPTH)
+			for (i = 0; i < n; i++)
+				if (items[i].kind != PENDING_DEPTH)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							 errmsg("cannot PREPARE a transaction that has read, acked, nacked, dead-lettered, purged or dropped queue messages")));
-				else if (qstate_depth_counted(pending[i].relid))
+				else if (qstate_depth_counted(items[i].relid))
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							 errmsg("cannot PREPARE a transaction that changed a queue with max_length")));
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			for (i = 0; i < npending; i++)
-				pending_finish(&pending[i], true);
+			for (i = 0; i < n; i++)
+				pending_finish(&items[i], true);
 			for (i = 0; i < ndeltas; i++)
 				qstate_add_stats(deltas[i].relid, deltas[i].counts);
 			/* Positions go before the wake, or a woken reader finds them held. */
 			position_xact_end();
 			wake_queues(true);
-			npending = 0;
-			ndeltas = 0;
+			pending_clear();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			/* Undo in reverse: a settle is undone before its claim. */
-			for (i = npending - 1; i >= 0; i--)
-				pending_finish(&pending[i], false);
+			for (i = n - 1; i >= 0; i--)
+				pending_finish(&items[i], false);
 			position_xact_end();
 			wakeup_unregister();
 			wake_queues(false);
-			npending = 0;
-			ndeltas = 0;
+			pending_clear();
 			break;
 		case XACT_EVENT_PREPARE:
-			npending = 0;
-			ndeltas = 0;
+			pending_clear();
 			break;
 		default:
 			break;
@@ -293,40 +352,26 @@ static void
 queue_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
 {
+	int			n;
+	Pending    *items;
 	int			i;
 
 	switch (event)
 	{
 		case SUBXACT_EVENT_COMMIT_SUB:
-			for (i = 0; i < npending; i++)
-				if (pending[i].subid == mySubid)
-					pending[i].subid = parentSubid;
-			for (i = 0; i < ndeltas; i++)
-				if (deltas[i].subid == mySubid)
-					deltas[i].subid = parentSubid;
+			pending_subxact_commit(mySubid, parentSubid);
 			break;
 		case SUBXACT_EVENT_ABORT_SUB:
-			{
-				int			keep = 0;
-
-				for (i = npending - 1; i >= 0; i--)
-					if (pending[i].subid == mySubid)
-					{
-						pending_finish(&pending[i], false);
-						if (pending[i].kind == PENDING_CLAIM)
-							qstate_wake(pending[i].relid);
-					}
-				for (i = 0; i < npending; i++)
-					if (pending[i].subid != mySubid)
-						pending[keep++] = pending[i];
-				npending = keep;
-				keep = 0;
-				for (i = 0; i < ndeltas; i++)
-					if (deltas[i].subid != mySubid)
-						deltas[keep++] = deltas[i];
-				ndeltas = keep;
-				wakeup_subxact_abort(mySubid);
-			}
+			items = pending_items(&n);
+			for (i = n - 1; i >= 0; i--)
+				if (items[i].subid == mySubid)
+				{
+					pending_finish(&items[i], false);
+					if (items[i].kind == PENDING_CLAIM)
+						qstate_wake(items[i].relid);
+				}
+			pending_subxact_forget(mySubid);
+			wakeup_subxact_abort(mySubid);
 			break;
 		default:
 			break;
