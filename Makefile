@@ -12,6 +12,7 @@ OBJS = \
 	src/queue.o \
 	src/util.o \
 	src/args.o \
+	src/pending.o \
 	src/catalog.o \
 	src/match.o \
 	src/privileges.o \

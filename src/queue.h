@@ -12,6 +12,7 @@
  *	  queue_ops.c	the SQL-callable queue functions (send, read, ack ...)
  *	  policy.c		dead letters;  dedup.c  idempotency keys
  *	  qstate.c		shared per-queue state;  xact.c  commit and abort work
+ *	  pending.c		what a transaction leaves for commit or abort
  *	  wakeup.c		long polls;  worker.c  the background worker
  *	  topic.c		topics;  stream.c  streams;  group.c  consumer groups
  *	  position.c	stream positions and the stable horizon
@@ -35,6 +36,7 @@
 #include "utils/relcache.h"
 
 #include "args.h"
+#include "pending.h"
 #include "util.h"
 
 /* Limits from SPEC section 2. */
@@ -170,39 +172,7 @@ extern bool find_object_checked(const CatalogContext *cxt, const char *name,
 								char kind, int privs, int32 *id);
 extern Oid	storage_oid(char kind, int32 id, const char *suffix, bool missing_ok);
 
-/* The counters of mq_stats, in its column order. */
-typedef enum QueueStat
-{
-	STAT_SENT,
-	STAT_DELIVERED,
-	STAT_ACKED,
-	STAT_NACKED,
-	STAT_DEAD_LETTERED,
-	STAT_EXPIRED,
-	STAT_REJECTED,
-	STAT_APPENDED,
-	STAT_CONSUMED,
-	NUM_QUEUE_STATS
-} QueueStat;
-
-/* Work left for commit or abort (xact.c). */
-typedef enum PendingKind
-{
-	PENDING_CLAIM,
-	PENDING_SETTLE,
-	PENDING_FORGET,
-	PENDING_FORGET_MSG,
-	PENDING_PURGE,
-	PENDING_DEPTH,
-	PENDING_APPEND,				/* a stream was appended to: wake at commit */
-	PENDING_CONSUME				/* a consumer group's position moved */
-} PendingKind;
-
-extern void xact_reserve(int n);
-extern void xact_add(PendingKind kind, Oid relid, int64 msgid, int64 receipt);
-extern void xact_note_depth(Oid relid, int64 delta);
-extern void xact_count(Oid relid, QueueStat stat, int64 n);
-extern int64 xact_depth_delta(Oid relid);
+/* Commit and abort (xact.c). */
 extern void xact_register_callbacks(void);
 
 /* Shared per-queue state (qstate.c). */

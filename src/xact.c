@@ -5,10 +5,10 @@
  *
  * Some effects of the queue functions live in shared memory (leases, the
  * committed depth of a queue) and must follow the fate of the transaction
- * that caused them.  Each function records what it did in a small array of
- * pending items; the transaction callbacks here finish every item at
- * commit, or undo it at abort, and a rolled-back subtransaction undoes its
- * own items at once.
+ * that caused them.  Each function records what it did as a pending item
+ * (pending.c); the transaction callbacks here finish every item at commit,
+ * or undo it at abort, and a rolled-back subtransaction undoes its own
+ * items at once.
  *
  *	  CLAIM		 a read took a lease: released at abort
  *	  SETTLE	 an ack/nack settles a lease: removed at commit, active
@@ -24,10 +24,7 @@
  * too for a queue whose depth is being counted (one with max_length).
  * Sends to other queues can be prepared.
  *
- * The array lives in TopMemoryContext; callers reserve room before they
- * change shared state, so recording an item can never fail afterwards.
- *
- * Beside it, the transaction's counts for mq_stats (added at commit), and
+ * Beside them, the transaction's counts for mq_stats (added at commit), and
  * after commit or abort the long polls of the queues it changed are woken
  * (wakeup.c).
  *
@@ -39,184 +36,6 @@
 #include "utils/memutils.h"
 
 #include "queue.h"
-
-typedef struct Pending
-{
-	PendingKind kind;
-	SubTransactionId subid;
-	Oid			relid;
-	int64		msgid;			/* DEPTH: the change */
-	int64		receipt;
-} Pending;
-
-static Pending *pending = NULL;
-static int	npending = 0;
-static int	maxpending = 0;
-
-/* Counters for mq_stats, per queue and subtransaction, added at commit. */
-typedef struct StatDelta
-{
-	Oid			relid;
-	SubTransactionId subid;
-	int64		counts[NUM_QUEUE_STATS];
-} StatDelta;
-
-static StatDelta *deltas = NULL;
-static int	ndeltas = 0;
-static int	maxdeltas = 0;
-
-/* Make room for n more items. */
-void
-xact_reserve(int n)
-{
-	if (npending + n <= maxpending)
-		return;
-	if (pending == NULL)
-	{
-		maxpending = Max(64, n);
-		pending = MemoryContextAlloc(TopMemoryContext, maxpending * sizeof(Pending));
-	}
-	else
-	{
-		maxpending = Max(maxpending * 2, npending + n);
-		pending = repalloc(pending, maxpending * sizeof(Pending));
-	}
-}
-
-/* Record an item; room must have been reserved. */
-void
-xact_add(PendingKind kind, Oid relid, int64 msgid, int64 receipt)
-{
-	Pending    *p;
-
-	Assert(npending < maxpending);
-	p = &pending[npending++];
-	p->kind = kind;
-	p->subid = GetCurrentSubTransactionId();
-	p->relid = relid;
-	p->msgid = msgid;
-	p->receipt = receipt;
-}
-
-/*
- * Record that this transaction changed a queue's row count.  Consecutive
- * changes to one queue in one subtransaction share an item.
- */
-void
-xact_note_depth(Oid relid, int64 delta)
-{
-	SubTransactionId subid = GetCurrentSubTransactionId();
-
-	if (npending > 0)
-	{
-		Pending    *last = &pending[npending - 1];
-
-		if (last->kind == PENDING_DEPTH && last->relid == relid && last->subid == subid)
-		{
-			last->msgid += delta;
-			return;
-		}
-	}
-	xact_reserve(1);
-	xact_add(PENDING_DEPTH, relid, delta, 0);
-}
-
-/* Count n events of one kind for mq_stats, if this transaction commits. */
-void
-xact_count(Oid relid, QueueStat stat, int64 n)
-{
-	SubTransactionId subid = GetCurrentSubTransactionId();
-	StatDelta  *d = NULL;
-	int			i;
-
-	for (i = ndeltas - 1; i >= 0 && d == NULL; i--)
-		if (deltas[i].relid == relid && deltas[i].subid == subid)
-			d = &deltas[i];
-	if (d == NULL)
-	{
-		if (ndeltas == maxdeltas)
-		{
-			maxdeltas = Max(8, 2 * maxdeltas);
-			deltas = deltas == NULL ?
-				MemoryContextAlloc(TopMemoryContext, maxdeltas * sizeof(StatDelta)) :
-				repalloc(deltas, maxdeltas * sizeof(StatDelta));
-		}
-		d = &deltas[ndeltas++];
-		memset(d, 0, sizeof(StatDelta));
-		d->relid = relid;
-		d->subid = subid;
-	}
-	d->counts[stat] += n;
-}
-
-/* The change this transaction has made to a queue's row count so far. */
-int64
-xact_depth_delta(Oid relid)
-{
-	int64		delta = 0;
-	int			i;
-
-	for (i = 0; i < npending; i++)
-		if (pending[i].kind == PENDING_DEPTH && pending[i].relid == relid)
-			delta += pending[i].msgid;
-	return delta;
-}
-
-/* The items recorded so far, in order; *n of them. */
-static Pending *
-pending_items(int *n)
-{
-	*n = npending;
-	return pending;
-}
-
-/* The counts for mq_stats recorded so far, *n queues' worth. */
-static StatDelta *
-pending_stats(int *n)
-{
-	*n = ndeltas;
-	return deltas;
-}
-
-/* Forget everything recorded (the transaction is over). */
-static void
-pending_clear(void)
-{
-	npending = 0;
-	ndeltas = 0;
-}
-
-/* A subtransaction committed: its items and counts pass to its parent. */
-static void
-pending_subxact_commit(SubTransactionId subid, SubTransactionId parent)
-{
-	int			i;
-
-	for (i = 0; i < npending; i++)
-		if (pending[i].subid == subid)
-			pending[i].subid = parent;
-	for (i = 0; i < ndeltas; i++)
-		if (deltas[i].subid == subid)
-			deltas[i].subid = parent;
-}
-
-/* A subtransaction aborted: forget its items and counts. */
-static void
-pending_subxact_forget(SubTransactionId subid)
-{
-	int			keep = 0;
-	int			i;
-
-	for (i = 0; i < npending; i++)
-		if (pending[i].subid != subid)
-			pending[keep++] = pending[i];
-	npending = keep;
-	keep = 0;
-	for (i = 0; i < ndeltas; i++)
-		if (deltas[i].subid != subid)
-			deltas[keep++] = deltas[i];
-	ndeltas = keep;
-}
 
 static void
 pending_finish(Pending *p, bool commit)
