@@ -69,39 +69,39 @@ static const struct
 	const char *name;
 	int			priv;
 	AclMode		mode;
-}			privilege_names[] = {
+}			perms_privileges[] = {
 	{"send", PRIV_SEND, ACL_INSERT},
 	{"read", PRIV_READ, ACL_SELECT},
 	{"manage", PRIV_MANAGE, ACL_UPDATE},
 };
 
-#define ALL_PRIVS	(PRIV_SEND | PRIV_READ | PRIV_MANAGE)
-#define ALL_MODES	(ACL_INSERT | ACL_SELECT | ACL_UPDATE)
+#define PERMS_ALL	(PRIV_SEND | PRIV_READ | PRIV_MANAGE)
+#define PERMS_ALL_MODES	(ACL_INSERT | ACL_SELECT | ACL_UPDATE)
 
 static AclMode
-priv_modes(int privs)
+perms_modes(int privs)
 {
 	AclMode		mode = 0;
 	int			i;
 
-	for (i = 0; i < lengthof(privilege_names); i++)
-		if (privs & privilege_names[i].priv)
-			mode |= privilege_names[i].mode;
+	for (i = 0; i < lengthof(perms_privileges); i++)
+		if (privs & perms_privileges[i].priv)
+			mode |= perms_privileges[i].mode;
 	return mode;
 }
 
 /* "send", "send and read", ... for messages. */
 static const char *
-priv_words(int privs)
+perms_words(int privs)
 {
 	StringInfoData buf;
 	int			i;
 	int			n = 0;
 
 	initStringInfo(&buf);
-	for (i = 0; i < lengthof(privilege_names); i++)
-		if (privs & privilege_names[i].priv)
-			appendStringInfo(&buf, "%s%s", n++ ? ", " : "", privilege_names[i].name);
+	for (i = 0; i < lengthof(perms_privileges); i++)
+		if (privs & perms_privileges[i].priv)
+			appendStringInfo(&buf, "%s%s", n++ ? ", " : "", perms_privileges[i].name);
 	return buf.data;
 }
 
@@ -144,16 +144,16 @@ grantees_column(void)
 
 /*
  * The Acl of an owner and the grantees of each privilege (regrole[] or
- * NULL, by privilege_names), in the current memory context; NULL when
+ * NULL, by perms_privileges), in the current memory context; NULL when
  * nobody holds a grant.
  */
 static Acl *
-acl_from_arrays(Oid owner, const Datum *grantees, const bool *nulls)
+perms_acl_from_arrays(Oid owner, const Datum *grantees, const bool *nulls)
 {
 	Acl		   *acl = NULL;
 	int			i;
 
-	for (i = 0; i < lengthof(privilege_names); i++)
+	for (i = 0; i < lengthof(perms_privileges); i++)
 	{
 		Datum	   *elems;
 		int			n;
@@ -169,7 +169,7 @@ acl_from_arrays(Oid owner, const Datum *grantees, const bool *nulls)
 
 			item.ai_grantee = DatumGetObjectId(elems[j]);
 			item.ai_grantor = owner;
-			ACLITEM_SET_PRIVS_GOPTIONS(item, privilege_names[i].mode, ACL_NO_RIGHTS);
+			ACLITEM_SET_PRIVS_GOPTIONS(item, perms_privileges[i].mode, ACL_NO_RIGHTS);
 			acl = aclupdate(acl ? acl : make_empty_acl(), &item, ACL_MODECHG_ADD, owner,
 							DROP_RESTRICT);
 		}
@@ -185,16 +185,16 @@ void
 perms_from_tuple(ObjectPerms *perms, HeapTuple tup, TupleDesc desc, int owner_col,
 				 MemoryContext cxt)
 {
-	Datum		grantees[lengthof(privilege_names)];
-	bool		nulls[lengthof(privilege_names)];
+	Datum		grantees[lengthof(perms_privileges)];
+	bool		nulls[lengthof(perms_privileges)];
 	bool		isnull;
 	int			i;
 	Acl		   *acl;
 
 	perms->owner = DatumGetObjectId(SPI_getbinval(tup, desc, owner_col, &isnull));
-	for (i = 0; i < lengthof(privilege_names); i++)
+	for (i = 0; i < lengthof(perms_privileges); i++)
 		grantees[i] = SPI_getbinval(tup, desc, owner_col + 1 + i, &nulls[i]);
-	acl = acl_from_arrays(perms->owner, grantees, nulls);
+	acl = perms_acl_from_arrays(perms->owner, grantees, nulls);
 	perms->acl = NULL;
 	if (acl != NULL)
 	{
@@ -205,6 +205,32 @@ perms_from_tuple(ObjectPerms *perms, HeapTuple tup, TupleDesc desc, int owner_co
 }
 
 /*
+ * The grantees of each privilege (by perms_privileges) in an Acl (or NULL:
+ * none), as regrole[] datums in the current memory context.
+ */
+static void
+perms_acl_to_arrays(const Acl *acl, Datum *arrays)
+{
+	ArrayBuildState *grantees[lengthof(perms_privileges)];
+	int			i;
+	int			j;
+
+	for (i = 0; i < lengthof(perms_privileges); i++)
+		grantees[i] = initArrayResult(REGROLEOID, CurrentMemoryContext, false);
+	for (j = 0; acl != NULL && j < ACL_NUM(acl); j++)
+	{
+		const AclItem *item = &ACL_DAT(acl)[j];
+
+		for (i = 0; i < lengthof(perms_privileges); i++)
+			if (ACLITEM_GET_PRIVS(*item) & perms_privileges[i].mode)
+				accumArrayResult(grantees[i], ObjectIdGetDatum(item->ai_grantee), false,
+								 REGROLEOID, CurrentMemoryContext);
+	}
+	for (i = 0; i < lengthof(perms_privileges); i++)
+		arrays[i] = makeArrayResult(grantees[i], CurrentMemoryContext);
+}
+
+/*
  * Store an object's grants (acl: NULL or an Acl) and, if owner is valid,
  * its owner.  The catalog must keep grants as arrays: at 0.3.0 the update
  * comes first.
@@ -212,12 +238,9 @@ perms_from_tuple(ObjectPerms *perms, HeapTuple tup, TupleDesc desc, int owner_co
 static void
 store_grants(int32 id, Oid owner, const Acl *acl)
 {
-	ArrayBuildState *grantees[lengthof(privilege_names)];
 	Datum		args[5];
 	Oid			types[5] = {INT4OID, REGROLEOID, REGROLEARRAYOID, REGROLEARRAYOID, REGROLEARRAYOID};
 	char		nulls[5] = {' ', OidIsValid(owner) ? ' ' : 'n', ' ', ' ', ' '};
-	int			i;
-	int			j;
 
 	if (catalog_grants_form() != GRANTS_ARRAYS)
 		ereport(ERROR,
@@ -226,21 +249,9 @@ store_grants(int32 id, Oid owner, const Acl *acl)
 				 errdetail("Grants and owners change only once the catalog is at version %s.",
 						   QUEUE_VERSION),
 				 errhint("Run ALTER EXTENSION queue UPDATE.")));
-	for (i = 0; i < lengthof(privilege_names); i++)
-		grantees[i] = initArrayResult(REGROLEOID, CurrentMemoryContext, false);
-	for (j = 0; acl != NULL && j < ACL_NUM(acl); j++)
-	{
-		const AclItem *item = &ACL_DAT(acl)[j];
-
-		for (i = 0; i < lengthof(privilege_names); i++)
-			if (ACLITEM_GET_PRIVS(*item) & privilege_names[i].mode)
-				accumArrayResult(grantees[i], ObjectIdGetDatum(item->ai_grantee), false,
-								 REGROLEOID, CurrentMemoryContext);
-	}
 	args[0] = Int32GetDatum(id);
 	args[1] = ObjectIdGetDatum(owner);
-	for (i = 0; i < lengthof(privilege_names); i++)
-		args[2 + i] = makeArrayResult(grantees[i], CurrentMemoryContext);
+	perms_acl_to_arrays(acl, &args[2]);
 	catalog_exec("UPDATE mq.objects SET owner = COALESCE($2, owner),"
 				 " senders = $3, readers = $4, managers = $5"
 				 " WHERE id OPERATOR(pg_catalog.=) $1", 5, types, args, nulls);
@@ -253,7 +264,7 @@ store_grants(int32 id, Oid owner, const Acl *acl)
  * does.
  */
 static bool
-owns(const ObjectPerms *perms, Oid roleid)
+perms_owns(const ObjectPerms *perms, Oid roleid)
 {
 	return roleid == perms->owner || !OidIsValid(perms->owner) ||
 		has_privs_of_role(roleid, perms->owner);
@@ -263,7 +274,7 @@ owns(const ObjectPerms *perms, Oid roleid)
 bool
 perms_allow(const ObjectPerms *perms, Oid roleid, int privs)
 {
-	AclMode		mode = priv_modes(privs);
+	AclMode		mode = perms_modes(privs);
 
 	/* The owner's own calls take the cheapest test first. */
 	if (roleid == perms->owner)
@@ -271,7 +282,7 @@ perms_allow(const ObjectPerms *perms, Oid roleid, int privs)
 	if (perms->acl != NULL &&
 		aclmask((Acl *) perms->acl, roleid, perms->owner, mode, ACLMASK_ALL) == mode)
 		return true;
-	return owns(perms, roleid);
+	return perms_owns(perms, roleid);
 }
 
 /* 42501 unless roleid holds privs on the object. */
@@ -285,7 +296,7 @@ perms_require(const ObjectPerms *perms, Oid roleid, int privs, char kind,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied for %s \"%s\"", kind_name(kind), name),
 			 errdetail("This needs the %s privilege, which role \"%s\" does not hold.",
-					   priv_words(privs), GetUserNameFromId(roleid, false)),
+					   perms_words(privs), GetUserNameFromId(roleid, false)),
 			 errhint("The owner of the %s can grant it with mq_grant().", kind_name(kind))));
 }
 
@@ -296,10 +307,10 @@ perms_require(const ObjectPerms *perms, Oid roleid, int privs, char kind,
 bool
 perms_visible(const ObjectPerms *perms, Oid roleid)
 {
-	if (owns(perms, roleid) || has_privs_of_role(roleid, ROLE_PG_MONITOR))
+	if (perms_owns(perms, roleid) || has_privs_of_role(roleid, ROLE_PG_MONITOR))
 		return true;
 	return perms->acl != NULL &&
-		aclmask((Acl *) perms->acl, roleid, perms->owner, ALL_MODES, ACLMASK_ANY) != 0;
+		aclmask((Acl *) perms->acl, roleid, perms->owner, PERMS_ALL_MODES, ACLMASK_ANY) != 0;
 }
 
 /*
@@ -321,16 +332,16 @@ mq_visible(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		Datum		grantees[lengthof(privilege_names)];
-		bool		nulls[lengthof(privilege_names)];
+		Datum		grantees[lengthof(perms_privileges)];
+		bool		nulls[lengthof(perms_privileges)];
 		int			i;
 
-		for (i = 0; i < lengthof(privilege_names); i++)
+		for (i = 0; i < lengthof(perms_privileges); i++)
 		{
 			nulls[i] = PG_ARGISNULL(1 + i);
 			grantees[i] = nulls[i] ? (Datum) 0 : PG_GETARG_DATUM(1 + i);
 		}
-		perms.acl = (struct ArrayType *) acl_from_arrays(perms.owner, grantees, nulls);
+		perms.acl = (struct ArrayType *) perms_acl_from_arrays(perms.owner, grantees, nulls);
 	}
 	PG_RETURN_BOOL(perms_visible(&perms, GetUserId()));
 }
@@ -364,10 +375,10 @@ privs_arg(FunctionCallInfo fcinfo, int argno)
 					 errmsg("privileges must not contain NULL")));
 		p = TextDatumGetCString(elems[i]);
 		if (strcmp(p, "all") == 0)
-			found = ALL_PRIVS;
-		for (j = 0; j < lengthof(privilege_names); j++)
-			if (strcmp(p, privilege_names[j].name) == 0)
-				found = privilege_names[j].priv;
+			found = PERMS_ALL;
+		for (j = 0; j < lengthof(perms_privileges); j++)
+			if (strcmp(p, perms_privileges[j].name) == 0)
+				found = perms_privileges[j].priv;
 		if (found == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -382,7 +393,7 @@ privs_arg(FunctionCallInfo fcinfo, int argno)
  * Grant or revoke privs on an object for a role, under the DDL lock.  With
  * check, 42501 unless the caller may: the owner grants anything, a holder
  * of manage only send and read.  A revoke of every privilege (privs
- * ALL_PRIVS, mq_revoke's default) by a holder of manage revokes what it
+ * PERMS_ALL, mq_revoke's default) by a holder of manage revokes what it
  * may, send and read, and warns if the role keeps manage, as REVOKE ALL
  * does for the privileges its caller may not revoke.
  */
@@ -400,15 +411,15 @@ change_acl(const char *name, Oid role, int privs, bool grant, bool check)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("no queue, topic or stream named \"%s\" exists", name)));
-	if (check && !owns(&perms, cxt.save_userid))
+	if (check && !perms_owns(&perms, cxt.save_userid))
 	{
 		perms_require(&perms, cxt.save_userid, PRIV_MANAGE, kind, name);
-		if (!grant && privs == ALL_PRIVS)
+		if (!grant && privs == PERMS_ALL)
 		{
 			privs &= ~PRIV_MANAGE;
 			if (perms.acl != NULL &&
 				aclmask((Acl *) perms.acl, role, perms.owner,
-						priv_modes(PRIV_MANAGE), ACLMASK_ANY) != 0)
+						perms_modes(PRIV_MANAGE), ACLMASK_ANY) != 0)
 				ereport(WARNING,
 						(errcode(ERRCODE_WARNING_PRIVILEGE_NOT_REVOKED),
 						 errmsg("role \"%s\" keeps the manage privilege on %s \"%s\"",
@@ -427,7 +438,7 @@ change_acl(const char *name, Oid role, int privs, bool grant, bool check)
 
 		item.ai_grantee = role;
 		item.ai_grantor = perms.owner;
-		ACLITEM_SET_PRIVS_GOPTIONS(item, priv_modes(privs), ACL_NO_RIGHTS);
+		ACLITEM_SET_PRIVS_GOPTIONS(item, perms_modes(privs), ACL_NO_RIGHTS);
 		store_grants(id, InvalidOid,
 					 aclupdate(perms.acl ? (Acl *) perms.acl : make_empty_acl(), &item,
 							   grant ? ACL_MODECHG_ADD : ACL_MODECHG_DEL,
@@ -454,7 +465,7 @@ grant_or_revoke(FunctionCallInfo fcinfo, bool grant)
 				 errmsg("role with OID %u does not exist", role)));
 	if (grant)
 		arg_not_null(fcinfo, 2, "privileges");
-	privs = PG_ARGISNULL(2) ? ALL_PRIVS : privs_arg(fcinfo, 2);
+	privs = PG_ARGISNULL(2) ? PERMS_ALL : privs_arg(fcinfo, 2);
 	PreventCommandIfReadOnly(grant ? "mq_grant()" : "mq_revoke()");
 	change_acl(name, role, privs, grant, true);
 	PG_RETURN_VOID();
@@ -496,7 +507,7 @@ mq_objects_dependencies(PG_FUNCTION_ARGS)
 	int			id_col,
 				owner_col,
 				acl_col,
-				grantee_cols[lengthof(privilege_names)];
+				grantee_cols[lengthof(perms_privileges)];
 	bool		isnull;
 	int			i;
 
@@ -544,12 +555,12 @@ mq_objects_dependencies(PG_FUNCTION_ARGS)
 			elog(ERROR, "object id 0 is reserved");
 		if (grantee_cols[0] > 0)
 		{
-			Datum		arrays[lengthof(privilege_names)];
-			bool		nulls[lengthof(privilege_names)];
+			Datum		arrays[lengthof(perms_privileges)];
+			bool		nulls[lengthof(perms_privileges)];
 
-			for (i = 0; i < lengthof(privilege_names); i++)
+			for (i = 0; i < lengthof(perms_privileges); i++)
 				arrays[i] = heap_getattr(newtup, grantee_cols[i], desc, &nulls[i]);
-			acl = acl_from_arrays(owner, arrays, nulls);
+			acl = perms_acl_from_arrays(owner, arrays, nulls);
 		}
 		else
 		{
@@ -703,7 +714,7 @@ privileges_drop_owned(DropOwnedStmt *stmt)
 		List	   *names;
 
 		foreach(nc, objects_of_role(roleid, 0, false))
-			change_acl(lfirst(nc), roleid, ALL_PRIVS, false, false);
+			change_acl(lfirst(nc), roleid, PERMS_ALL, false, false);
 		for (k = 0; k < lengthof(kinds); k++)
 		{
 			PGFunction drop = kinds[k] == 'q' ? mq_drop_queue :
