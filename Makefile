@@ -13,6 +13,7 @@ OBJS = \
 	src/util.o \
 	src/args.o \
 	src/pending.o \
+	src/perms.o \
 	src/catalog.o \
 	src/match.o \
 	src/privileges.o \

@@ -6,6 +6,7 @@
  * The extension is split by concern (see docs/architecture.md):
  *	  queue.c		_PG_init: settings, shared-memory hooks
  *	  util.c		intervals, times, kind names;  args.c  argument checks
+ *	  perms.c		privilege checks;  privileges.c  grants in the catalog
  *	  catalog.c		names -> queues: per-backend cache, DDL
  *	  lease.c		receipts, leases in shared memory, transaction hooks
  *	  storage.c		direct access to a queue's storage table
@@ -37,6 +38,7 @@
 
 #include "args.h"
 #include "pending.h"
+#include "perms.h"
 #include "util.h"
 
 /* Limits from SPEC section 2. */
@@ -50,32 +52,6 @@
 extern int	queue_max_leases;
 extern int	queue_max_wait;
 
-/*
- * Privileges (privileges.c, SPEC section 8).  An object's owner holds them
- * all; others hold what mq_grant gave them, kept as three regrole[] columns
- * (senders, readers, managers) and checked as an Acl (send as INSERT, read
- * as SELECT, manage as UPDATE).
- */
-typedef enum ObjectPriv
-{
-	PRIV_SEND = 1,				/* send, publish, append */
-	PRIV_READ = 2,				/* read, pop, peek, ack ..., consume */
-	PRIV_MANAGE = 4				/* alter, purge, drop, subscribe, seek, grant */
-} ObjectPriv;
-
-struct ArrayType;
-typedef struct ObjectPerms
-{
-	Oid			owner;
-	struct ArrayType *acl;		/* an Acl; NULL: no grants */
-} ObjectPerms;
-
-struct HeapTupleData;
-struct TupleDescData;
-extern void perms_from_tuple(ObjectPerms *perms, struct HeapTupleData *tup,
-							 struct TupleDescData *desc, int owner_col,
-							 MemoryContext cxt);
-extern const char *perms_columns(void);
 
 /* How mq.objects keeps owners and grants, by catalog version (catalog.c). */
 typedef enum GrantsForm
@@ -85,10 +61,9 @@ typedef enum GrantsForm
 	GRANTS_ARRAYS				/* 0.4.0 on: senders, readers, managers regrole[] */
 } GrantsForm;
 extern GrantsForm catalog_grants_form(void);
-extern bool perms_allow(const ObjectPerms *perms, Oid roleid, int privs);
-extern bool perms_visible(const ObjectPerms *perms, Oid roleid);
-extern void perms_require(const ObjectPerms *perms, Oid roleid, int privs,
-						  char kind, const char *name);
+
+/* Owners and grants in the catalog (privileges.c). */
+extern const char *perms_columns(void);
 struct DropOwnedStmt;
 struct ReassignOwnedStmt;
 struct DropRoleStmt;
