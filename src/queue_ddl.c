@@ -1,0 +1,472 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue_ddl.c
+ *	  mq_create_queue, mq_alter_queue, mq_drop_queue: queue options and DDL.
+ *
+ * A queue is a row of mq.objects and one of mq.queues (its options), and
+ * its storage: the heap table mq.q_<id> with primary key mq.q_<id>_pkey,
+ * id sequence mq.q_<id>_seq and idempotency keys mq.q_<id>_keys -- named by
+ * number, never by the user's string.  DDL runs through catalog.c, as the
+ * extension's owner, under the DDL lock; every change sends the
+ * invalidation that the per-backend caches follow.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "queue.h"
+
+PG_FUNCTION_INFO_V1(mq_create_queue);
+PG_FUNCTION_INFO_V1(mq_alter_queue);
+PG_FUNCTION_INFO_V1(mq_drop_queue);
+
+/* ---------------------------------------------------------------------
+ * Queue options
+ * ---------------------------------------------------------------------
+ */
+
+typedef enum QueueOption
+{
+	OPT_VISIBILITY_TIMEOUT,
+	OPT_MAX_DELIVERIES,
+	OPT_DEAD_LETTER_QUEUE,
+	OPT_MESSAGE_TTL,
+	OPT_MAX_LENGTH,
+	OPT_OVERFLOW,
+	OPT_MAX_INFLIGHT,
+	OPT_DEDUP_WINDOW,
+	OPT_UNLOGGED,
+	NUM_QUEUE_OPTIONS
+} QueueOption;
+
+typedef struct OptionDef
+{
+	const char *name;
+	Oid			type;
+	const char *default_sql;	/* value after reset */
+	bool		nullable;		/* NULL means "none" (create) */
+} OptionDef;
+
+static const OptionDef queue_options[NUM_QUEUE_OPTIONS] = {
+	{"visibility_timeout", INTERVALOID, "'30 seconds'::pg_catalog.interval", false},
+	{"max_deliveries", INT4OID, "NULL", true},
+	{"dead_letter_queue", INT4OID, "NULL", true},
+	{"message_ttl", INTERVALOID, "NULL", true},
+	{"max_length", INT8OID, "NULL", true},
+	{"overflow", TEXTOID, "'reject'", false},
+	{"max_inflight", INT4OID, "NULL", true},
+	{"dedup_window", INTERVALOID, "'1 day'::pg_catalog.interval", false},
+	{"unlogged", BOOLOID, "false", false},
+};
+
+static void
+option_invalid(const char *option, const char *rule)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for queue option \"%s\"", option),
+			 errdetail("%s", rule)));
+}
+
+/* Validate one given (non-NULL) option value: 22023 if it is invalid. */
+static void
+check_option(QueueOption opt, Datum value)
+{
+	const char *name = queue_options[opt].name;
+	Interval	zero = {0};
+
+	switch (opt)
+	{
+		case OPT_VISIBILITY_TIMEOUT:
+			if (interval_is_negative(DatumGetIntervalP(value)))
+				option_invalid(name, "The visibility timeout must not be negative.");
+			interval_check_size(DatumGetIntervalP(value), name);
+			break;
+		case OPT_MAX_DELIVERIES:
+		case OPT_MAX_INFLIGHT:
+			if (DatumGetInt32(value) < 1)
+				option_invalid(name, "The value must be at least 1.");
+			break;
+		case OPT_MAX_LENGTH:
+			if (DatumGetInt64(value) < 1)
+				option_invalid(name, "The value must be at least 1.");
+			break;
+		case OPT_DEAD_LETTER_QUEUE:
+			{
+				char		dlq[QUEUE_NAME_MAXLEN + 1];
+
+				queue_check_name("queue", DatumGetTextPP(value), dlq);
+			}
+			break;
+		case OPT_MESSAGE_TTL:
+			if (DatumGetInt32(DirectFunctionCall2(interval_cmp, value,
+												  IntervalPGetDatum(&zero))) <= 0)
+				option_invalid(name, "The time to live must be positive.");
+			interval_check_size(DatumGetIntervalP(value), name);
+			break;
+		case OPT_OVERFLOW:
+			{
+				char	   *s = TextDatumGetCString(value);
+
+				if (strcmp(s, "reject") != 0 && strcmp(s, "drop_oldest") != 0)
+					option_invalid(name, "Allowed values are \"reject\" and \"drop_oldest\".");
+			}
+			break;
+		case OPT_DEDUP_WINDOW:
+			if (interval_is_negative(DatumGetIntervalP(value)))
+				option_invalid(name, "The deduplication window must not be negative.");
+			interval_check_size(DatumGetIntervalP(value), name);
+			break;
+		case OPT_UNLOGGED:
+		case NUM_QUEUE_OPTIONS:
+			break;
+	}
+}
+
+/* Validate and copy the queue name argument. */
+static void
+name_arg(FunctionCallInfo fcinfo, int argno, char *out)
+{
+	arg_not_null(fcinfo, argno, "queue");
+	queue_check_name("queue", PG_GETARG_TEXT_PP(argno), out);
+}
+
+/* ---------------------------------------------------------------------
+ * SQL-callable DDL
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The id of a dead-letter queue named by an option value (under the DDL
+ * lock).  A queue cannot be its own dead-letter queue.
+ */
+static int32
+resolve_dead_letter_queue(const CatalogContext *cxt, const char *self, Datum value)
+{
+	char		dlq[QUEUE_NAME_MAXLEN + 1];
+	int32		id;
+
+	queue_check_name("queue", DatumGetTextPP(value), dlq);
+	if (strcmp(dlq, self) == 0)
+		option_invalid("dead_letter_queue", "A queue cannot be its own dead-letter queue.");
+	/* Dead letters are sent to it: the caller must be allowed to send. */
+	if (!find_object_checked(cxt, dlq, 'q', PRIV_SEND, &id))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dead-letter queue \"%s\" does not exist", dlq),
+				 errhint("Create the dead-letter queue first.")));
+	return id;
+}
+
+/* Make a queue's storage logged or unlogged (rewrites the tables). */
+static void
+set_storage_logged(int32 id, bool unlogged)
+{
+	const char *how = unlogged ? "UNLOGGED" : "LOGGED";
+	char		sql[256];
+
+	snprintf(sql, sizeof(sql), "ALTER TABLE mq.q_%d SET %s", id, how);
+	catalog_ddl(sql);
+	snprintf(sql, sizeof(sql), "ALTER TABLE mq.q_%d_keys SET %s", id, how);
+	catalog_ddl(sql);
+	snprintf(sql, sizeof(sql), "ALTER SEQUENCE mq.q_%d_seq SET %s", id, how);
+	catalog_ddl(sql);
+}
+
+/*
+ * mq_create_queue(queue, visibility_timeout, max_deliveries,
+ *				   dead_letter_queue, message_ttl, max_length, overflow,
+ *				   max_inflight, dedup_window, unlogged, if_not_exists)
+ */
+Datum
+mq_create_queue(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	bool		if_not_exists;
+	CatalogContext cxt;
+	int32		id;
+	char		kind;
+	Datum		values[NUM_QUEUE_OPTIONS + 1];
+	char		nulls[NUM_QUEUE_OPTIONS + 1];
+	Oid			types[NUM_QUEUE_OPTIONS + 1];
+	int			i;
+	char		sql[1024];
+	const char *persistence;
+
+	PreventCommandIfReadOnly("mq_create_queue()");
+	name_arg(fcinfo, 0, name);
+	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	{
+		if (PG_ARGISNULL(i + 1))
+		{
+			if (!queue_options[i].nullable)
+				arg_not_null(fcinfo, i + 1, queue_options[i].name);
+		}
+		else
+			check_option(i, PG_GETARG_DATUM(i + 1));
+	}
+	arg_not_null(fcinfo, NUM_QUEUE_OPTIONS + 1, "if_not_exists");
+	if_not_exists = PG_GETARG_BOOL(NUM_QUEUE_OPTIONS + 1);
+	persistence = PG_GETARG_BOOL(OPT_UNLOGGED + 1) ? "UNLOGGED" : "";
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (find_object_locked(name, &id, &kind))
+	{
+		if (if_not_exists && kind == 'q')
+		{
+			catalog_leave(&cxt);
+			ereport(NOTICE,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("queue \"%s\" already exists, skipping", name)));
+			PG_RETURN_VOID();
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 kind == 'q' ?
+				 errmsg("queue \"%s\" already exists", name) :
+				 errmsg("a %s named \"%s\" already exists", kind_name(kind), name),
+				 errdetail("Queues, topics and streams share one namespace.")));
+	}
+
+	values[0] = (Datum) 0;
+	nulls[0] = ' ';
+	types[0] = INT4OID;
+	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	{
+		types[i + 1] = queue_options[i].type;
+		nulls[i + 1] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
+		values[i + 1] = PG_ARGISNULL(i + 1) ? (Datum) 0 : PG_GETARG_DATUM(i + 1);
+	}
+	/* dead_letter_queue is stored as the target queue's id. */
+	if (!PG_ARGISNULL(OPT_DEAD_LETTER_QUEUE + 1))
+		values[OPT_DEAD_LETTER_QUEUE + 1] =
+			Int32GetDatum(resolve_dead_letter_queue(&cxt, name, PG_GETARG_DATUM(OPT_DEAD_LETTER_QUEUE + 1)));
+
+	catalog_exec("SELECT pg_catalog.nextval('mq.object_id_seq'::pg_catalog.regclass)::pg_catalog.int4",
+				 0, NULL, NULL, NULL);
+	{
+		bool		isnull;
+
+		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	values[0] = Int32GetDatum(id);
+
+	{
+		Datum		oargs[3];
+		Oid			otypes[3] = {INT4OID, TEXTOID, REGROLEOID};
+
+		oargs[0] = Int32GetDatum(id);
+		oargs[1] = CStringGetTextDatum(name);
+		oargs[2] = ObjectIdGetDatum(cxt.save_userid);
+		catalog_exec("INSERT INTO mq.objects (id, name, kind, owner) VALUES ($1, $2, 'q', $3)",
+					 3, otypes, oargs, NULL);
+	}
+	catalog_exec("INSERT INTO mq.queues (id, visibility_timeout, max_deliveries,"
+				 " dead_letter_queue, message_ttl, max_length, overflow,"
+				 " max_inflight, dedup_window, unlogged)"
+				 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+				 NUM_QUEUE_OPTIONS + 1, types, values, nulls);
+
+	/*
+	 * The storage table.  Fixed-width NOT NULL columns come first so that
+	 * "deliveries" sits at a fixed offset and can be rewritten in place.
+	 * Autovacuum is tuned for a table whose rows are all deleted soon after
+	 * they are inserted.
+	 */
+	snprintf(sql, sizeof(sql),
+			 "CREATE %s TABLE mq.q_%d ("
+			 " id pg_catalog.int8 NOT NULL,"
+			 " visible_at pg_catalog.timestamptz NOT NULL,"
+			 " enqueued_at pg_catalog.timestamptz NOT NULL,"
+			 " rank pg_catalog.int2 NOT NULL,"
+			 " deliveries pg_catalog.int4 NOT NULL,"
+			 " headers pg_catalog.jsonb,"
+			 " body pg_catalog.jsonb NOT NULL,"
+			 " CONSTRAINT q_%d_pkey PRIMARY KEY (rank, id)"
+			 ") WITH (autovacuum_vacuum_scale_factor = 0.01,"
+			 " autovacuum_vacuum_threshold = 1000,"
+			 " autovacuum_vacuum_insert_scale_factor = 0.01,"
+			 " autovacuum_vacuum_cost_delay = 0)",
+			 persistence, id, id);
+	catalog_ddl(sql);
+	snprintf(sql, sizeof(sql),
+			 "CREATE %s SEQUENCE mq.q_%d_seq AS pg_catalog.int8 OWNED BY mq.q_%d.id",
+			 persistence, id, id);
+	catalog_ddl(sql);
+	/* Idempotency keys (dedup.c). */
+	snprintf(sql, sizeof(sql),
+			 "CREATE %s TABLE mq.q_%d_keys ("
+			 " key pg_catalog.text COLLATE \"C\" NOT NULL,"
+			 " id pg_catalog.int8 NOT NULL,"
+			 " sent_at pg_catalog.timestamptz NOT NULL,"
+			 " CONSTRAINT q_%d_keys_pkey PRIMARY KEY (key))",
+			 persistence, id, id);
+	catalog_ddl(sql);
+
+	catalog_changed();
+	catalog_leave(&cxt);
+	PG_RETURN_VOID();
+}
+
+/*
+ * mq_alter_queue(queue, <options>, reset text[]): NULL options stay as they
+ * are; options named in reset go back to their defaults.
+ */
+Datum
+mq_alter_queue(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	bool		reset[NUM_QUEUE_OPTIONS] = {0};
+	StringInfoData sql;
+	Datum		values[NUM_QUEUE_OPTIONS + 1];
+	Oid			types[NUM_QUEUE_OPTIONS + 1];
+	int			nargs = 1;
+	int			i;
+	CatalogContext cxt;
+	int32		id;
+	bool		any = false;
+	bool		was_unlogged;
+	bool		unlogged;
+
+	PreventCommandIfReadOnly("mq_alter_queue()");
+	name_arg(fcinfo, 0, name);
+	{
+		const char *names[NUM_QUEUE_OPTIONS];
+
+		for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+			names[i] = queue_options[i].name;
+		parse_reset(fcinfo, NUM_QUEUE_OPTIONS + 1, "queue", names, NUM_QUEUE_OPTIONS, reset);
+	}
+	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+		if (!PG_ARGISNULL(i + 1))
+			check_option(i, PG_GETARG_DATUM(i + 1));
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (!find_object_checked(&cxt, name, 'q', PRIV_MANAGE, &id))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", name)));
+	{
+		Datum		arg = Int32GetDatum(id);
+		Oid			argtype = INT4OID;
+		bool		isnull;
+
+		catalog_exec("SELECT unlogged FROM mq.queues WHERE id OPERATOR(pg_catalog.=) $1",
+					 1, &argtype, &arg, NULL);
+		was_unlogged = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	unlogged = was_unlogged;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "UPDATE mq.queues SET ");
+	types[0] = INT4OID;
+	values[0] = Int32GetDatum(id);
+	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	{
+		if (reset[i])
+		{
+			appendStringInfo(&sql, "%s%s = %s", any ? ", " : "",
+							 queue_options[i].name, queue_options[i].default_sql);
+			if (i == OPT_UNLOGGED)
+				unlogged = false;
+		}
+		else if (!PG_ARGISNULL(i + 1))
+		{
+			types[nargs] = queue_options[i].type;
+			values[nargs] = PG_GETARG_DATUM(i + 1);
+			if (i == OPT_DEAD_LETTER_QUEUE)
+				values[nargs] = Int32GetDatum(resolve_dead_letter_queue(&cxt, name, values[nargs]));
+			if (i == OPT_UNLOGGED)
+				unlogged = DatumGetBool(values[nargs]);
+			nargs++;
+			appendStringInfo(&sql, "%s%s = $%d", any ? ", " : "",
+							 queue_options[i].name, nargs);
+		}
+		else
+			continue;
+		any = true;
+	}
+	appendStringInfoString(&sql, " WHERE id OPERATOR(pg_catalog.=) $1");
+
+	if (any)
+	{
+		catalog_exec(sql.data, nargs, types, values, NULL);
+		if (unlogged != was_unlogged)
+			set_storage_logged(id, unlogged);
+		if (reset[OPT_MAX_LENGTH] || !PG_ARGISNULL(OPT_MAX_LENGTH + 1))
+			qstate_depth_forget(storage_oid('q', id, "", false));
+		catalog_changed();
+	}
+	catalog_leave(&cxt);
+	PG_RETURN_VOID();
+}
+
+/* mq_drop_queue(queue, if_exists) */
+Datum
+mq_drop_queue(PG_FUNCTION_ARGS)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	bool		if_exists;
+	CatalogContext cxt;
+	int32		id;
+	char		sql[256];
+	Datum		arg;
+	Oid			argtype = INT4OID;
+	Oid			relid;
+
+	PreventCommandIfReadOnly("mq_drop_queue()");
+	name_arg(fcinfo, 0, name);
+	arg_not_null(fcinfo, 1, "if_exists");
+	if_exists = PG_GETARG_BOOL(1);
+
+	catalog_enter(&cxt);
+	lock_catalog();
+	if (!find_object_checked(&cxt, name, 'q', PRIV_MANAGE, &id))
+	{
+		catalog_leave(&cxt);
+		if (!if_exists)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("queue \"%s\" does not exist", name)));
+		ereport(NOTICE,
+				(errmsg("queue \"%s\" does not exist, skipping", name)));
+		PG_RETURN_BOOL(false);
+	}
+
+	arg = Int32GetDatum(id);
+	catalog_exec("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(o.name), ', ' ORDER BY o.name)"
+				 "  FROM mq.queues q JOIN mq.objects o ON o.id OPERATOR(pg_catalog.=) q.id"
+				 " WHERE q.dead_letter_queue OPERATOR(pg_catalog.=) $1",
+				 1, &argtype, &arg, NULL);
+	{
+		bool		isnull;
+		Datum		users = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot drop queue \"%s\" because other queues use it as their dead-letter queue", name),
+					 errdetail("Used by: %s.", TextDatumGetCString(users)),
+					 errhint("Change or reset dead_letter_queue of those queues first.")));
+	}
+
+	relid = storage_oid('q', id, "", true);
+	catalog_exec("DELETE FROM mq.objects WHERE id OPERATOR(pg_catalog.=) $1",
+				 1, &argtype, &arg, NULL);
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS mq.q_%d, mq.q_%d_keys", id, id);
+	catalog_ddl(sql);
+	if (OidIsValid(relid))
+		lease_forget_queue_at_commit(relid);
+	catalog_changed();
+	catalog_leave(&cxt);
+	PG_RETURN_BOOL(true);
+}
