@@ -606,7 +606,7 @@ try_lock_catalog(void)
  * refuse (2BP01) and say what would be lost.  Called before the drop runs.
  */
 void
-catalog_check_drop_extension(DropStmt *stmt)
+hooks_check_drop_extension(DropStmt *stmt)
 {
 	ListCell   *lc;
 	bool		ours = false;

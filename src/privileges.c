@@ -26,7 +26,7 @@
  * holds a grant on an object, and a role created later with the same OID
  * finds nothing waiting for it.  DROP OWNED BY and REASSIGN OWNED BY would
  * not know what to do with such rows; the utility hook (worker.c) hands
- * them to privileges_drop_owned and privileges_reassign_owned first, which
+ * them to hooks_drop_owned and hooks_reassign_owned first, which
  * revoke, drop or reassign the objects and so remove the rows.
  *
  * The checks themselves are in perms.c; they use the per-backend caches of
@@ -92,8 +92,8 @@ perms_columns(void)
 }
 
 /* Every role granted something on "mq.objects o", as a regrole[]. */
-static const char *
-grantees_column(void)
+const char *
+privileges_grantees_column(void)
 {
 	if (catalog_grants_form() == GRANTS_ACLITEM)
 		return "ARRAY(SELECT a.grantee::pg_catalog.regrole"
@@ -106,8 +106,8 @@ grantees_column(void)
  * its owner.  The catalog must keep grants as arrays: at 0.3.0 the update
  * comes first.
  */
-static void
-store_grants(int32 id, Oid owner, const Acl *acl)
+void
+privileges_store(int32 id, Oid owner, const Acl *acl)
 {
 	Datum		args[5];
 	Oid			types[5] = {INT4OID, REGROLEOID, REGROLEARRAYOID, REGROLEARRAYOID, REGROLEARRAYOID};
@@ -212,8 +212,8 @@ privs_arg(FunctionCallInfo fcinfo, int argno)
  * may, send and read, and warns if the role keeps manage, as REVOKE ALL
  * does for the privileges its caller may not revoke.
  */
-static void
-change_acl(const char *name, Oid role, int privs, bool grant, bool check)
+void
+privileges_change(const char *name, Oid role, int privs, bool grant, bool check)
 {
 	CatalogContext cxt;
 	ObjectPerms perms;
@@ -254,7 +254,7 @@ change_acl(const char *name, Oid role, int privs, bool grant, bool check)
 		item.ai_grantee = role;
 		item.ai_grantor = perms.owner;
 		ACLITEM_SET_PRIVS_GOPTIONS(item, perms_modes(privs), ACL_NO_RIGHTS);
-		store_grants(id, InvalidOid,
+		privileges_store(id, InvalidOid,
 					 aclupdate(perms.acl ? (Acl *) perms.acl : make_empty_acl(), &item,
 							   grant ? ACL_MODECHG_ADD : ACL_MODECHG_DEL,
 							   perms.owner, DROP_RESTRICT));
@@ -282,7 +282,7 @@ grant_or_revoke(FunctionCallInfo fcinfo, bool grant)
 		arg_not_null(fcinfo, 2, "privileges");
 	privs = PG_ARGISNULL(2) ? PERMS_ALL : privs_arg(fcinfo, 2);
 	PreventCommandIfReadOnly(grant ? "mq_grant()" : "mq_revoke()");
-	change_acl(name, role, privs, grant, true);
+	privileges_change(name, role, privs, grant, true);
 	PG_RETURN_VOID();
 }
 
@@ -425,7 +425,7 @@ privileges_restore_dependencies(void)
 						  "   AND EXISTS (SELECT 1 FROM pg_catalog.unnest(%s"
 						  "       OPERATOR(pg_catalog.||) o.owner) r"
 						  "     WHERE r::pg_catalog.oid OPERATOR(pg_catalog.>=) %u)",
-						  MyDatabaseId, ExtensionRelationId, grantees_column(),
+						  MyDatabaseId, ExtensionRelationId, privileges_grantees_column(),
 						  FirstNormalObjectId),
 				 1, &type, &arg, NULL);
 	if (SPI_processed > 0)
@@ -445,8 +445,8 @@ privileges_restore_dependencies(void)
  */
 
 /* The OIDs of a list of RoleSpecs (roles that do not exist are left out). */
-static List *
-role_oids(List *roles)
+List *
+hooks_role_oids(List *roles)
 {
 	List	   *oids = NIL;
 	ListCell   *lc;
@@ -466,8 +466,8 @@ role_oids(List *roles)
  * are no other queue's dead-letter queue), or (kind 0) on which it holds a
  * grant, under the DDL lock: names, in the caller's memory.
  */
-static List *
-objects_of_role(Oid roleid, char kind, bool leaves_only)
+List *
+hooks_objects_of_role(Oid roleid, char kind, bool leaves_only)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	CatalogContext cxt;
@@ -483,7 +483,7 @@ objects_of_role(Oid roleid, char kind, bool leaves_only)
 	if (kind == 0)
 		catalog_exec(psprintf("SELECT name FROM mq.objects o"
 							  " WHERE $1::pg_catalog.regrole OPERATOR(pg_catalog.=) ANY (%s)"
-							  " ORDER BY name", grantees_column()),
+							  " ORDER BY name", privileges_grantees_column()),
 					 1, types, args, NULL);
 	else
 		catalog_exec("SELECT name FROM mq.objects o"
@@ -508,14 +508,14 @@ extern Datum mq_drop_stream(PG_FUNCTION_ARGS);
  * without the privileges of a role is left to the command's own error.
  */
 void
-privileges_drop_owned(DropOwnedStmt *stmt)
+hooks_drop_owned(DropOwnedStmt *stmt)
 {
 	ListCell   *lc;
 	List	   *roles;
 
 	if (catalog_grants_form() == GRANTS_NONE)
 		return;
-	roles = role_oids(stmt->roles);
+	roles = hooks_role_oids(stmt->roles);
 	foreach(lc, roles)
 		if (!has_privs_of_role(GetUserId(), lfirst_oid(lc)))
 			return;
@@ -528,8 +528,8 @@ privileges_drop_owned(DropOwnedStmt *stmt)
 
 		List	   *names;
 
-		foreach(nc, objects_of_role(roleid, 0, false))
-			change_acl(lfirst(nc), roleid, PERMS_ALL, false, false);
+		foreach(nc, hooks_objects_of_role(roleid, 0, false))
+			privileges_change(lfirst(nc), roleid, PERMS_ALL, false, false);
 		for (k = 0; k < lengthof(kinds); k++)
 		{
 			PGFunction drop = kinds[k] == 'q' ? mq_drop_queue :
@@ -540,8 +540,8 @@ privileges_drop_owned(DropOwnedStmt *stmt)
 			 * another role's queue still uses is dropped last, and the drop
 			 * raises 2BP01 for it, which ends the command.
 			 */
-			while ((names = objects_of_role(roleid, kinds[k], kinds[k] == 'q')) != NIL ||
-				   (names = objects_of_role(roleid, kinds[k], false)) != NIL)
+			while ((names = hooks_objects_of_role(roleid, kinds[k], kinds[k] == 'q')) != NIL ||
+				   (names = hooks_objects_of_role(roleid, kinds[k], false)) != NIL)
 			{
 				foreach(nc, names)
 					DirectFunctionCall2(drop, CStringGetTextDatum(lfirst(nc)),
@@ -556,7 +556,7 @@ privileges_drop_owned(DropOwnedStmt *stmt)
  * pass to the new one (grants they made go with them).
  */
 void
-privileges_reassign_owned(ReassignOwnedStmt *stmt)
+hooks_reassign_owned(ReassignOwnedStmt *stmt)
 {
 	ListCell   *lc;
 	List	   *roles;
@@ -565,7 +565,7 @@ privileges_reassign_owned(ReassignOwnedStmt *stmt)
 
 	if (catalog_grants_form() == GRANTS_NONE)
 		return;
-	roles = role_oids(stmt->roles);
+	roles = hooks_role_oids(stmt->roles);
 	newrole = get_rolespec_oid(stmt->newrole, true);
 	if (!OidIsValid(newrole) || !has_privs_of_role(GetUserId(), newrole))
 		return;
@@ -598,7 +598,7 @@ privileges_reassign_owned(ReassignOwnedStmt *stmt)
 			ObjectPerms perms;
 
 			perms_from_tuple(&perms, found->vals[i], found->tupdesc, 2, CurrentMemoryContext);
-			store_grants(DatumGetInt32(SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull)),
+			privileges_store(DatumGetInt32(SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull)),
 						 newrole,
 						 perms.acl ? aclnewowner((Acl *) perms.acl, oldrole, newrole) : NULL);
 		}
@@ -613,14 +613,14 @@ privileges_reassign_owned(ReassignOwnedStmt *stmt)
  * queue".  In this database we can say which objects.
  */
 void
-privileges_check_drop_role(DropRoleStmt *stmt)
+hooks_check_drop_role(DropRoleStmt *stmt)
 {
 	ListCell   *lc;
 	CatalogContext cxt;
 
 	if (catalog_grants_form() == GRANTS_NONE)
 		return;
-	foreach(lc, role_oids(stmt->roles))
+	foreach(lc, hooks_role_oids(stmt->roles))
 	{
 		Oid			roleid = lfirst_oid(lc);
 
@@ -628,7 +628,7 @@ privileges_check_drop_role(DropRoleStmt *stmt)
 		if (!compat_may_drop_role(GetUserId(), roleid))
 			return;
 	}
-	foreach(lc, role_oids(stmt->roles))
+	foreach(lc, hooks_role_oids(stmt->roles))
 	{
 		Oid			roleid = lfirst_oid(lc);
 		Datum		arg = ObjectIdGetDatum(roleid);
@@ -645,7 +645,7 @@ privileges_check_drop_role(DropRoleStmt *stmt)
 							  "  pg_catalog.string_agg(CASE kind WHEN 'q' THEN 'queue ' WHEN 't' THEN 'topic '"
 							  "        ELSE 'stream ' END OPERATOR(pg_catalog.||) name, ', ' ORDER BY name)"
 							  "   FILTER (WHERE $1::pg_catalog.regrole OPERATOR(pg_catalog.=) ANY (%s))"
-							  "  FROM mq.objects o", grantees_column()),
+							  "  FROM mq.objects o", privileges_grantees_column()),
 					 1, &type, &arg, NULL);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (!isnull)

@@ -189,4 +189,5 @@ _PG_init(void)
 
 	xact_register_callbacks();
 	worker_register();
+	hooks_register();
 }

@@ -37,6 +37,7 @@
 #include "utils/relcache.h"
 
 #include "args.h"
+#include "hooks.h"
 #include "pending.h"
 #include "perms.h"
 #include "util.h"
@@ -64,12 +65,10 @@ extern GrantsForm catalog_grants_form(void);
 
 /* Owners and grants in the catalog (privileges.c). */
 extern const char *perms_columns(void);
-struct DropOwnedStmt;
-struct ReassignOwnedStmt;
-struct DropRoleStmt;
-extern void privileges_drop_owned(struct DropOwnedStmt *stmt);
-extern void privileges_reassign_owned(struct ReassignOwnedStmt *stmt);
-extern void privileges_check_drop_role(struct DropRoleStmt *stmt);
+extern const char *privileges_grantees_column(void);
+extern void privileges_change(const char *name, Oid role, int privs, bool grant, bool check);
+struct ArrayType;
+extern void privileges_store(int32 id, Oid owner, const struct ArrayType *acl);
 extern void privileges_restore_dependencies(void);
 
 /*
@@ -124,8 +123,6 @@ extern void catalog_ddl(const char *sql);
 extern List *catalog_result_names(MemoryContext cxt);
 extern void catalog_changed(void);
 extern void catalog_cache_ready(void);
-struct DropStmt;
-extern void catalog_check_drop_extension(struct DropStmt *stmt);
 
 /* The beginning of an entry of a per-backend cache of names. */
 typedef struct NameCacheEntry
@@ -463,5 +460,7 @@ extern bool queue_worker_enabled;
 extern Size worker_shmem_size(void);
 extern void worker_shmem_startup(void);
 extern void worker_register(void);
+extern void worker_step_aside(Oid dbid);
+extern void worker_rescan_at_commit(void);
 
 #endif							/* QUEUE_H */

@@ -167,8 +167,8 @@ wake_launcher(bool rescan)
  * Keep workers away from a database for a while and stop the one serving
  * it, waiting (up to 10 s) until it has gone.
  */
-static void
-step_aside(Oid dbid)
+void
+worker_step_aside(Oid dbid)
 {
 	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), PAUSE_MSECS);
 	int			i;
@@ -228,8 +228,8 @@ is_paused(Oid dbid, TimestampTz now)
  * database's worker away (anyone could then keep expiry and retention off
  * by repeating a command that fails).  NULL when no worker must step aside.
  */
-static const char *
-database_to_leave(Node *stmt)
+const char *
+hooks_database_to_leave(Node *stmt)
 {
 	const char *dbname = NULL;
 	Oid			dbid;
@@ -305,32 +305,32 @@ database_to_leave(Node *stmt)
  * our objects (privileges.c) -- each only for a caller who may run it.
  */
 static void
-queue_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+hooks_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				   ProcessUtilityContext context, ParamListInfo params,
 				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *stmt = pstmt->utilityStmt;
-	const char *dbname = database_to_leave(stmt);
+	const char *dbname = hooks_database_to_leave(stmt);
 
 	switch (nodeTag(stmt))
 	{
 		case T_DropStmt:
-			catalog_check_drop_extension((DropStmt *) stmt);
+			hooks_check_drop_extension((DropStmt *) stmt);
 			break;
 		case T_DropOwnedStmt:
-			privileges_drop_owned((DropOwnedStmt *) stmt);
+			hooks_drop_owned((DropOwnedStmt *) stmt);
 			break;
 		case T_ReassignOwnedStmt:
-			privileges_reassign_owned((ReassignOwnedStmt *) stmt);
+			hooks_reassign_owned((ReassignOwnedStmt *) stmt);
 			break;
 		case T_DropRoleStmt:
-			privileges_check_drop_role((DropRoleStmt *) stmt);
+			hooks_check_drop_role((DropRoleStmt *) stmt);
 			break;
 		default:
 			break;
 	}
 	if (dbname != NULL)
-		step_aside(get_database_oid(dbname, true));
+		worker_step_aside(get_database_oid(dbname, true));
 
 	if (prev_utility_hook)
 		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
@@ -341,7 +341,14 @@ queue_utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 
 	if (IsA(stmt, CreateExtensionStmt) &&
 		strcmp(((CreateExtensionStmt *) stmt)->extname, "queue") == 0)
-		rescan_at_commit = true;
+		worker_rescan_at_commit();
+}
+
+/* CREATE EXTENSION queue ran: wake the launcher if the transaction commits. */
+void
+worker_rescan_at_commit(void)
+{
+	rescan_at_commit = true;
 }
 
 /*
@@ -391,9 +398,15 @@ worker_register(void)
 	if (!IsBinaryUpgrade)
 		RegisterBackgroundWorker(&bgw);
 
-	prev_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = queue_utility_hook;
 	RegisterXactCallback(worker_xact_callback, NULL);
+}
+
+/* Install the utility hook. */
+void
+hooks_register(void)
+{
+	prev_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = hooks_utility;
 }
 
 /* ---------------------------------------------------------------------
