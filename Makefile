@@ -32,7 +32,8 @@ OBJS = \
 	src/retention.o \
 	src/views.o \
 	src/wakeup.o \
-	src/worker.o
+	src/worker.o \
+	src/hooks.o
 
 # sql/queue.sql is the install script of the current version; every older
 # version's script is kept as it was released, with an update script from

@@ -15,6 +15,7 @@
  *	  qstate.c		shared per-queue state;  xact.c  commit and abort work
  *	  pending.c		what a transaction leaves for commit or abort
  *	  wakeup.c		long polls;  worker.c  the background worker
+ *	  hooks.c		the utility hook (DROP EXTENSION, DROP/REASSIGN OWNED, ...)
  *	  topic.c		topics;  stream.c  streams;  group.c  consumer groups
  *	  position.c	stream positions and the stable horizon
  *	  views.c		figures for the mq_queues and mq_stats views

@@ -11,7 +11,7 @@
  * a time.  Whether a database has the extension only a process connected to
  * it can tell: a worker started for a database without it says so and
  * exits, and the launcher asks again a minute later -- or at once when
- * CREATE EXTENSION queue runs anywhere (the utility hook below wakes it).
+ * CREATE EXTENSION queue runs anywhere (the utility hook, hooks.c, wakes it).
  * When more databases need a worker than there are places, each worker
  * gives its place up after a round and the databases take turns.
  *
@@ -30,9 +30,9 @@
  *
  * A worker must never make DROP DATABASE, CREATE DATABASE ... TEMPLATE,
  * ALTER DATABASE ... RENAME/SET TABLESPACE fail because it is connected:
- * those commands pass through the utility hook, which tells the launcher to
- * leave the database alone for a while, stops its worker and waits for it
- * to exit before the command runs.
+ * those commands pass through the utility hook (hooks.c), which tells the
+ * launcher to leave the database alone for a while, stops its worker and
+ * waits for it to exit before the command runs (worker_step_aside).
  *
  * Locking: WorkerShared is protected by its spinlock; slots are written by
  * the launcher (starting a worker) and by the worker itself (its result).
@@ -117,7 +117,6 @@ typedef struct WorkerShared
 
 static WorkerShared *worker_shared = NULL;
 static bool rescan_at_commit = false;
-static ProcessUtility_hook_type prev_utility_hook = NULL;
 
 PGDLLEXPORT void queue_launcher_main(Datum arg);
 PGDLLEXPORT void queue_worker_main(Datum arg);
@@ -222,128 +221,6 @@ is_paused(Oid dbid, TimestampTz now)
 	return paused;
 }
 
-/*
- * The database a command needs without other connections, when the caller
- * may run it: it will fail at once otherwise, and must not keep the
- * database's worker away (anyone could then keep expiry and retention off
- * by repeating a command that fails).  NULL when no worker must step aside.
- */
-const char *
-hooks_database_to_leave(Node *stmt)
-{
-	const char *dbname = NULL;
-	Oid			dbid;
-	bool		allowed = false;
-	ListCell   *lc;
-
-	switch (nodeTag(stmt))
-	{
-		case T_DropdbStmt:
-			dbname = ((DropdbStmt *) stmt)->dbname;
-			break;
-		case T_AlterDatabaseStmt:
-			/* Of ALTER DATABASE, only SET TABLESPACE needs the database alone. */
-			foreach(lc, ((AlterDatabaseStmt *) stmt)->options)
-				if (strcmp(lfirst_node(DefElem, lc)->defname, "tablespace") == 0)
-					dbname = ((AlterDatabaseStmt *) stmt)->dbname;
-			break;
-		case T_RenameStmt:
-			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
-				dbname = ((RenameStmt *) stmt)->subname;
-			break;
-		case T_CreatedbStmt:
-			foreach(lc, ((CreatedbStmt *) stmt)->options)
-			{
-				DefElem    *opt = lfirst_node(DefElem, lc);
-
-				if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
-					dbname = defGetString(opt);
-			}
-			if (dbname == NULL)
-				dbname = "template1";
-			break;
-		default:
-			return NULL;
-	}
-	if (dbname == NULL || !OidIsValid(dbid = get_database_oid(dbname, true)))
-		return NULL;
-
-	/* The permission checks the command itself makes first. */
-	switch (nodeTag(stmt))
-	{
-		case T_DropdbStmt:
-		case T_AlterDatabaseStmt:
-			allowed = compat_owns_database(dbid, GetUserId());
-			break;
-		case T_RenameStmt:
-			allowed = compat_owns_database(dbid, GetUserId()) && compat_have_createdb_privilege();
-			break;
-		case T_CreatedbStmt:
-			if (compat_have_createdb_privilege())
-			{
-				HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dbid));
-
-				if (HeapTupleIsValid(tup))
-				{
-					allowed = ((Form_pg_database) GETSTRUCT(tup))->datistemplate ||
-						compat_owns_database(dbid, GetUserId());
-					ReleaseSysCache(tup);
-				}
-			}
-			break;
-		default:
-			break;
-	}
-	return allowed ? dbname : NULL;
-}
-
-/*
- * Commands that need a database without other connections make its worker
- * step aside first, when the caller may run them; CREATE EXTENSION queue
- * wakes the launcher.  DROP EXTENSION checks for data first, and DROP
- * OWNED, REASSIGN OWNED and DROP ROLE deal with the owners and grants of
- * our objects (privileges.c) -- each only for a caller who may run it.
- */
-static void
-hooks_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-				   ProcessUtilityContext context, ParamListInfo params,
-				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *stmt = pstmt->utilityStmt;
-	const char *dbname = hooks_database_to_leave(stmt);
-
-	switch (nodeTag(stmt))
-	{
-		case T_DropStmt:
-			hooks_check_drop_extension((DropStmt *) stmt);
-			break;
-		case T_DropOwnedStmt:
-			hooks_drop_owned((DropOwnedStmt *) stmt);
-			break;
-		case T_ReassignOwnedStmt:
-			hooks_reassign_owned((ReassignOwnedStmt *) stmt);
-			break;
-		case T_DropRoleStmt:
-			hooks_check_drop_role((DropRoleStmt *) stmt);
-			break;
-		default:
-			break;
-	}
-	if (dbname != NULL)
-		worker_step_aside(get_database_oid(dbname, true));
-
-	if (prev_utility_hook)
-		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
-						  queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
-
-	if (IsA(stmt, CreateExtensionStmt) &&
-		strcmp(((CreateExtensionStmt *) stmt)->extname, "queue") == 0)
-		worker_rescan_at_commit();
-}
-
 /* CREATE EXTENSION queue ran: wake the launcher if the transaction commits. */
 void
 worker_rescan_at_commit(void)
@@ -399,14 +276,6 @@ worker_register(void)
 		RegisterBackgroundWorker(&bgw);
 
 	RegisterXactCallback(worker_xact_callback, NULL);
-}
-
-/* Install the utility hook. */
-void
-hooks_register(void)
-{
-	prev_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = hooks_utility;
 }
 
 /* ---------------------------------------------------------------------
