@@ -245,17 +245,73 @@ catalog_changed(void)
  * ---------------------------------------------------------------------
  */
 
-void
-queue_cache_invalidate_all(void)
+/*
+ * Caches that keep more than the generation lets them see (the queue cache
+ * marks its entries invalid) register here: invalidate is called by every
+ * invalidation, holds(relid) says whether a relation's invalidation
+ * concerns the cache (one of its storage tables).
+ */
+typedef struct CatalogCacheHooks
 {
-	HASH_SEQ_STATUS status;
-	QueueInfo  *entry;
+	void		(*invalidate) (void);
+	bool		(*holds) (Oid relid);
+} CatalogCacheHooks;
+
+#define MAX_CACHE_HOOKS 4
+static CatalogCacheHooks cache_hooks[MAX_CACHE_HOOKS];
+static int	ncache_hooks = 0;
+
+void
+catalog_register_cache(void (*invalidate) (void), bool (*holds) (Oid relid))
+{
+	if (ncache_hooks >= MAX_CACHE_HOOKS)
+		elog(ERROR, "too many queue caches");
+	cache_hooks[ncache_hooks].invalidate = invalidate;
+	cache_hooks[ncache_hooks].holds = holds;
+	ncache_hooks++;
+}
+
+/* Forget everything looked up: every cache loads again at its next use. */
+void
+catalog_invalidate_all(void)
+{
+	int			i;
 
 	catalog_generation++;
 	mq_namespace = InvalidOid;
 	mq_objects_relid = InvalidOid;
 	mq_owner = InvalidOid;
 	mq_grants_form = -1;
+	for (i = 0; i < ncache_hooks; i++)
+		cache_hooks[i].invalidate();
+}
+
+static void
+queue_relcache_callback(Datum arg, Oid relid)
+{
+	int			i;
+
+	/* Until we know mq.objects again, any relation may be it. */
+	if (!OidIsValid(relid) || !OidIsValid(mq_objects_relid) || relid == mq_objects_relid)
+	{
+		catalog_invalidate_all();
+		return;
+	}
+	for (i = 0; i < ncache_hooks; i++)
+		if (cache_hooks[i].holds(relid))
+		{
+			catalog_invalidate_all();
+			return;
+		}
+}
+
+/* The queue cache: every entry invalid. */
+static void
+queue_cache_invalidate(void)
+{
+	HASH_SEQ_STATUS status;
+	QueueInfo  *entry;
+
 	if (queue_cache == NULL)
 		return;
 	hash_seq_init(&status, queue_cache);
@@ -263,30 +319,25 @@ queue_cache_invalidate_all(void)
 		entry->valid = false;
 }
 
-static void
-queue_relcache_callback(Datum arg, Oid relid)
+/* Is relid the storage table of a queue in the cache? */
+static bool
+queue_cache_holds(Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	QueueInfo  *entry;
 
-	/* Until we know mq.objects again, any relation may be it. */
-	if (!OidIsValid(relid) || !OidIsValid(mq_objects_relid) || relid == mq_objects_relid)
-	{
-		queue_cache_invalidate_all();
-		return;
-	}
 	if (queue_cache == NULL)
-		return;
+		return false;
 	hash_seq_init(&status, queue_cache);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
 		if (entry->valid && entry->relid == relid)
 		{
 			hash_seq_term(&status);
-			queue_cache_invalidate_all();
-			return;
+			return true;
 		}
 	}
+	return false;
 }
 
 /*
@@ -361,6 +412,7 @@ queue_cache_init(void)
 	HASHCTL		ctl;
 
 	catalog_cache_ready();
+	catalog_register_cache(queue_cache_invalidate, queue_cache_holds);
 	ctl.keysize = QUEUE_NAME_MAXLEN + 1;
 	ctl.entrysize = sizeof(QueueInfo);
 	ctl.hcxt = CacheMemoryContext;

@@ -103,7 +103,8 @@ typedef struct QueueInfo
 
 extern QueueInfo *queue_lookup(const char *name);
 extern List *queue_names(void);
-extern void queue_cache_invalidate_all(void);
+extern void catalog_invalidate_all(void);
+extern void catalog_register_cache(void (*invalidate) (void), bool (*holds) (Oid relid));
 
 /* Catalog SQL, run as the extension owner with a pinned search_path. */
 typedef struct CatalogContext

@@ -154,7 +154,7 @@ storage_open(QueueRel *qrel, const char *name, QueueInfo *info,
 	qrel->heap = try_table_open(relid, lockmode);
 	if (qrel->heap == NULL)
 	{
-		queue_cache_invalidate_all();
+		catalog_invalidate_all();
 		return false;
 	}
 	if (!info->valid || info->relid != relid)

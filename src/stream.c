@@ -593,7 +593,7 @@ appender_open_segment(const char *name, Appender *a)
 		if (a->seg == NULL)
 		{
 			/* Dropped meanwhile: look again. */
-			queue_cache_invalidate_all();
+			catalog_invalidate_all();
 			continue;
 		}
 		/* Locking may have let a change in; the cache entry may be reloaded. */
@@ -621,7 +621,7 @@ appender_next_segment(Appender *a)
 	strlcpy(name, a->info->name, sizeof(name));
 	index_close(a->pk, NoLock);
 	table_close(a->seg, NoLock);
-	queue_cache_invalidate_all();
+	catalog_invalidate_all();
 	AcceptInvalidationMessages();
 	appender_open_segment(name, a);
 }
