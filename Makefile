@@ -15,6 +15,7 @@ OBJS = \
 	src/pending.o \
 	src/perms.o \
 	src/catalog.o \
+	src/queue_info.o \
 	src/queue_ddl.o \
 	src/match.o \
 	src/privileges.o \

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * catalog.c
- *	  Names to queues: catalog SQL, the per-backend cache, object look-up.
+ *	  The catalog: SQL as the owner, invalidation, object look-up.
  *
  * Queues, topics and streams share one namespace per database, the table
  * mq.objects (unique name); mq.queues holds a queue's options (queue_ddl.c
@@ -10,11 +10,13 @@
  * mq.q_<id>_seq -- named by number, never by the user's string, so no input
  * ever becomes part of an SQL identifier.
  *
- * Every backend caches name -> QueueInfo.  Queue DDL sends a relcache
- * invalidation for mq.objects; the callback (and one for any cached storage
- * table) marks every entry invalid, and the next lookup reloads it using the
- * latest committed catalog state.  A generation counter detects an
- * invalidation that arrives while an entry is being loaded.
+ * Every backend caches what it looked up (queue_info.c for queues, topic.c
+ * and stream.c for the others).  DDL sends a relcache invalidation for
+ * mq.objects; the callback here (and the one for a storage table a cache
+ * holds) bumps catalog_generation and calls the caches that registered, and
+ * the next lookup loads again from the latest committed catalog state.  The
+ * generation also tells a cache that an invalidation arrived while it was
+ * loading an entry.
  *
  * DDL runs as the extension's owner, under SECURITY_RESTRICTED_OPERATION and
  * with search_path pinned to pg_catalog, so storage is owned by one role and
@@ -49,7 +51,6 @@
 #include "match.h"
 #include "queue.h"
 
-static HTAB *queue_cache = NULL;
 uint64		catalog_generation = 0;
 static Oid	mq_namespace = InvalidOid;
 static Oid	mq_objects_relid = InvalidOid;
@@ -305,41 +306,6 @@ queue_relcache_callback(Datum arg, Oid relid)
 		}
 }
 
-/* The queue cache: every entry invalid. */
-static void
-queue_cache_invalidate(void)
-{
-	HASH_SEQ_STATUS status;
-	QueueInfo  *entry;
-
-	if (queue_cache == NULL)
-		return;
-	hash_seq_init(&status, queue_cache);
-	while ((entry = hash_seq_search(&status)) != NULL)
-		entry->valid = false;
-}
-
-/* Is relid the storage table of a queue in the cache? */
-static bool
-queue_cache_holds(Oid relid)
-{
-	HASH_SEQ_STATUS status;
-	QueueInfo  *entry;
-
-	if (queue_cache == NULL)
-		return false;
-	hash_seq_init(&status, queue_cache);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		if (entry->valid && entry->relid == relid)
-		{
-			hash_seq_term(&status);
-			return true;
-		}
-	}
-	return false;
-}
-
 /*
  * Look a name up in a per-backend cache whose entries begin like a
  * NameCacheEntry (name, generation, cxt), loading (or reloading, after any
@@ -406,20 +372,6 @@ catalog_cache_ready(void)
 	(void) objects_relid();
 }
 
-static void
-queue_cache_init(void)
-{
-	HASHCTL		ctl;
-
-	catalog_cache_ready();
-	catalog_register_cache(queue_cache_invalidate, queue_cache_holds);
-	ctl.keysize = QUEUE_NAME_MAXLEN + 1;
-	ctl.entrysize = sizeof(QueueInfo);
-	ctl.hcxt = CacheMemoryContext;
-	queue_cache = hash_create("queue cache", 64, &ctl,
-							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-}
-
 /*
  * The OID of relation mq.<kind>_<id><suffix> (kind 'q' for a queue, 't' for
  * a topic), the storage of an object.
@@ -439,79 +391,6 @@ storage_oid(char kind, int32 id, const char *suffix, bool missing_ok)
 						kind_name(kind), id, relname),
 				 errhint("The table was dropped outside the queue functions; drop the object and create it again.")));
 	return relid;
-}
-
-/*
- * Load a queue's entry from the catalog.  Returns false if there is no
- * queue of that name.
- */
-static bool
-queue_load(QueueInfo *entry)
-{
-	CatalogContext cxt;
-	char	   *sql;
-	Datum		arg = CStringGetTextDatum(entry->name);
-	Oid			argtype = TEXTOID;
-	bool		found = false;
-
-	catalog_enter(&cxt);
-	sql = psprintf("SELECT o.id, q.visibility_timeout, q.max_deliveries, d.name,"
-				   "       q.message_ttl, q.max_length, q.overflow, q.max_inflight,"
-				   "       q.dedup_window, q.unlogged, %s"
-				   "  FROM mq.objects o JOIN mq.queues q ON q.id OPERATOR(pg_catalog.=) o.id"
-				   "  LEFT JOIN mq.objects d ON d.id OPERATOR(pg_catalog.=) q.dead_letter_queue"
-				   " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
-	catalog_exec(sql, 1, &argtype, &arg, NULL);
-	if (SPI_processed == 1)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		d;
-
-		entry->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-		entry->visibility_timeout = *DatumGetIntervalP(SPI_getbinval(tup, desc, 2, &isnull));
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		entry->max_deliveries = isnull ? 0 : DatumGetInt32(d);
-		d = SPI_getbinval(tup, desc, 4, &isnull);
-		entry->dead_letter_queue[0] = '\0';
-		if (!isnull)
-			text_to_cstring_buffer(DatumGetTextPP(d), entry->dead_letter_queue,
-								   sizeof(entry->dead_letter_queue));
-		d = SPI_getbinval(tup, desc, 5, &isnull);
-		entry->has_ttl = !isnull;
-		if (!isnull)
-			entry->message_ttl = *DatumGetIntervalP(d);
-		d = SPI_getbinval(tup, desc, 6, &isnull);
-		entry->max_length = isnull ? 0 : DatumGetInt64(d);
-		d = SPI_getbinval(tup, desc, 7, &isnull);
-		entry->drop_oldest = strcmp(TextDatumGetCString(d), "drop_oldest") == 0;
-		d = SPI_getbinval(tup, desc, 8, &isnull);
-		entry->max_inflight = isnull ? 0 : DatumGetInt32(d);
-		entry->dedup_window = *DatumGetIntervalP(SPI_getbinval(tup, desc, 9, &isnull));
-		entry->unlogged = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
-		if (entry->perms.acl != NULL)
-		{
-			pfree(entry->perms.acl);
-			entry->perms.acl = NULL;
-		}
-		perms_from_tuple(&entry->perms, tup, desc, 11, CacheMemoryContext);
-		entry->relid = storage_oid('q', entry->id, "", false);
-		entry->pkid = storage_oid('q', entry->id, "_pkey", false);
-		entry->seqid = storage_oid('q', entry->id, "_seq", false);
-		entry->keysid = storage_oid('q', entry->id, "_keys", false);
-		entry->keys_pkid = storage_oid('q', entry->id, "_keys_pkey", false);
-		found = true;
-	}
-	catalog_leave(&cxt);
-	return found;
-}
-
-/* The names of every queue of the database. */
-List *
-queue_names(void)
-{
-	return object_names('q');
 }
 
 /* The names of every object of a kind ('q', 't', 's') in the database. */
@@ -548,44 +427,6 @@ catalog_result_names(MemoryContext cxt)
 		MemoryContextSwitchTo(old);
 	}
 	return names;
-}
-
-/*
- * Find a queue by (already validated) name; NULL if there is none.
- */
-QueueInfo *
-queue_lookup(const char *name)
-{
-	QueueInfo  *entry;
-	bool		found;
-
-	if (queue_cache == NULL)
-		queue_cache_init();
-
-	entry = hash_search(queue_cache, name, HASH_ENTER, &found);
-	if (!found)
-	{
-		entry->valid = false;
-		entry->perms.acl = NULL;
-	}
-	while (!entry->valid)
-	{
-		uint64		generation = catalog_generation;
-		char		key[QUEUE_NAME_MAXLEN + 1];
-
-		strlcpy(key, name, sizeof(key));
-		if (!queue_load(entry))
-		{
-			if (entry->perms.acl != NULL)
-				pfree(entry->perms.acl);
-			hash_search(queue_cache, key, HASH_REMOVE, NULL);
-			return NULL;
-		}
-		/* Loading may have processed invalidations; entry may have moved? no:
-		 * dynahash entries never move, but a concurrent change means reload. */
-		entry->valid = (generation == catalog_generation);
-	}
-	return entry;
 }
 
 /*

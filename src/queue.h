@@ -7,7 +7,8 @@
  *	  queue.c		_PG_init: settings, shared-memory hooks
  *	  util.c		intervals, times, kind names;  args.c  argument checks
  *	  perms.c		privilege checks;  privileges.c  grants in the catalog
- *	  catalog.c		names -> queues: per-backend cache;  queue_ddl.c  queue DDL
+ *	  catalog.c		catalog SQL, invalidation;  queue_info.c  the queue cache
+ *	  queue_ddl.c	queue DDL
  *	  lease.c		receipts, leases in shared memory, transaction hooks
  *	  storage.c		direct access to a queue's storage table
  *	  queue_ops.c	the SQL-callable queue functions (send, read, ack ...)
