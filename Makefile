@@ -19,6 +19,7 @@ OBJS = \
 	src/queue_ddl.o \
 	src/match.o \
 	src/privileges.o \
+	src/grants.o \
 	src/lease.o \
 	src/policy.o \
 	src/dedup.o \

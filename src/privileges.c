@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * privileges.c
- *	  Who may do what to a queue, topic or stream (SPEC section 8).
+ *	  Who may do what to a queue, topic or stream (SPEC section 8): owners
+ *	  and grants in the catalog.
  *
  * The role that creates an object owns it (mq.objects.owner) and holds
  * every privilege on it; so do the roles that have the owner's privileges
@@ -31,7 +32,8 @@
  *
  * The checks themselves are in perms.c; they use the per-backend caches of
  * queues, topics and streams: a call on an object costs a comparison with
- * the owner, or one aclmask().
+ * the owner, or one aclmask().  The SQL functions (mq_grant, mq_revoke,
+ * mq.visible, the trigger) are in grants.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -58,11 +60,6 @@
 
 #include "compat.h"
 #include "queue.h"
-
-PG_FUNCTION_INFO_V1(mq_grant);
-PG_FUNCTION_INFO_V1(mq_revoke);
-PG_FUNCTION_INFO_V1(mq_visible);
-PG_FUNCTION_INFO_V1(mq_objects_dependencies);
 
 /*
  * The owner and grants of "mq.objects o" for catalog queries: four columns,
@@ -129,82 +126,6 @@ privileges_store(int32 id, Oid owner, const Acl *acl)
 }
 
 /*
- * mq.visible(owner, senders, readers, managers): may the calling role see
- * the object?
- */
-Datum
-mq_visible(PG_FUNCTION_ARGS)
-{
-	ObjectPerms perms;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_BOOL(false);
-	perms.owner = PG_GETARG_OID(0);
-	if (PG_NARGS() == 2)
-	{
-		/* The 0.3.0 definition: mq.visible(owner, acl aclitem[]) */
-		perms.acl = PG_ARGISNULL(1) ? NULL : (struct ArrayType *) PG_GETARG_ACL_P(1);
-	}
-	else
-	{
-		Datum		grantees[lengthof(perms_privileges)];
-		bool		nulls[lengthof(perms_privileges)];
-		int			i;
-
-		for (i = 0; i < lengthof(perms_privileges); i++)
-		{
-			nulls[i] = PG_ARGISNULL(1 + i);
-			grantees[i] = nulls[i] ? (Datum) 0 : PG_GETARG_DATUM(1 + i);
-		}
-		perms.acl = (struct ArrayType *) perms_acl_from_arrays(perms.owner, grantees, nulls);
-	}
-	PG_RETURN_BOOL(perms_visible(&perms, GetUserId()));
-}
-
-/* ---------------------------------------------------------------------
- * mq_grant, mq_revoke
- * ---------------------------------------------------------------------
- */
-
-/* The privileges named by a text[] argument; 22023 for anything else. */
-static int
-privs_arg(FunctionCallInfo fcinfo, int argno)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int			i;
-	int			privs = 0;
-
-	n = arg_array(fcinfo, argno, "privileges", TEXTOID, -1, false, TYPALIGN_INT,
-				  &elems, &nulls);
-	for (i = 0; i < n; i++)
-	{
-		char	   *p;
-		int			j;
-		int			found = 0;
-
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("privileges must not contain NULL")));
-		p = TextDatumGetCString(elems[i]);
-		if (strcmp(p, "all") == 0)
-			found = PERMS_ALL;
-		for (j = 0; j < lengthof(perms_privileges); j++)
-			if (strcmp(p, perms_privileges[j].name) == 0)
-				found = perms_privileges[j].priv;
-		if (found == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown privilege \"%s\"", p),
-					 errdetail("The privileges are send, read and manage, or all.")));
-		privs |= found;
-	}
-	return privs;
-}
-
-/*
  * Grant or revoke privs on an object for a role, under the DDL lock.  With
  * check, 42501 unless the caller may: the owner grants anything, a holder
  * of manage only send and read.  A revoke of every privilege (privs
@@ -261,140 +182,6 @@ privileges_change(const char *name, Oid role, int privs, bool grant, bool check)
 		catalog_changed();
 	}
 	catalog_leave(&cxt);
-}
-
-static Datum
-grant_or_revoke(FunctionCallInfo fcinfo, bool grant)
-{
-	char		name[QUEUE_NAME_MAXLEN + 1];
-	Oid			role;
-	int			privs;
-
-	arg_not_null(fcinfo, 0, "name");
-	queue_check_name("object", PG_GETARG_TEXT_PP(0), name);
-	arg_not_null(fcinfo, 1, "role");
-	role = PG_GETARG_OID(1);
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("role with OID %u does not exist", role)));
-	if (grant)
-		arg_not_null(fcinfo, 2, "privileges");
-	privs = PG_ARGISNULL(2) ? PERMS_ALL : privs_arg(fcinfo, 2);
-	PreventCommandIfReadOnly(grant ? "mq_grant()" : "mq_revoke()");
-	privileges_change(name, role, privs, grant, true);
-	PG_RETURN_VOID();
-}
-
-/* mq_grant(name, role, privileges) */
-Datum
-mq_grant(PG_FUNCTION_ARGS)
-{
-	return grant_or_revoke(fcinfo, true);
-}
-
-/* mq_revoke(name, role, privileges): NULL privileges revoke them all. */
-Datum
-mq_revoke(PG_FUNCTION_ARGS)
-{
-	return grant_or_revoke(fcinfo, false);
-}
-
-/* ---------------------------------------------------------------------
- * Dependencies on roles
- * ---------------------------------------------------------------------
- */
-
-/*
- * Trigger on mq.objects: the rows of pg_shdepend for object <id> name its
- * owner and its grantees (and grantors), all as ACL dependencies of
- * (pg_extension, queue, <id>).  Pinned roles (the bootstrap superuser)
- * get no rows, as elsewhere in PostgreSQL.
- */
-Datum
-mq_objects_dependencies(PG_FUNCTION_ARGS)
-{
-	TriggerData *trig = (TriggerData *) fcinfo->context;
-	TupleDesc	desc;
-	HeapTuple	oldtup = NULL;
-	HeapTuple	newtup = NULL;
-	Oid			extoid;
-	int			id_col,
-				owner_col,
-				acl_col,
-				grantee_cols[lengthof(perms_privileges)];
-	bool		isnull;
-	int			i;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(trig->tg_event) ||
-		!TRIGGER_FIRED_AFTER(trig->tg_event))
-		elog(ERROR, "mq.objects_dependencies() must run as an AFTER ROW trigger");
-	desc = RelationGetDescr(trig->tg_relation);
-	if (TRIGGER_FIRED_BY_INSERT(trig->tg_event))
-		newtup = trig->tg_trigtuple;
-	else if (TRIGGER_FIRED_BY_UPDATE(trig->tg_event))
-	{
-		oldtup = trig->tg_trigtuple;
-		newtup = trig->tg_newtuple;
-	}
-	else
-		oldtup = trig->tg_trigtuple;
-
-	extoid = get_extension_oid("queue", false);
-	id_col = SPI_fnumber(desc, "id");
-	owner_col = SPI_fnumber(desc, "owner");
-	/* Grants are in three arrays, or an aclitem[] in a 0.3.0 catalog. */
-	acl_col = SPI_fnumber(desc, "acl");
-	grantee_cols[0] = SPI_fnumber(desc, "senders");
-	grantee_cols[1] = SPI_fnumber(desc, "readers");
-	grantee_cols[2] = SPI_fnumber(desc, "managers");
-	if (id_col <= 0 || owner_col <= 0 ||
-		(acl_col <= 0 && (grantee_cols[0] <= 0 || grantee_cols[1] <= 0 || grantee_cols[2] <= 0)))
-		elog(ERROR, "mq.objects lacks a column the privileges need");
-
-	if (oldtup != NULL)
-		deleteSharedDependencyRecordsFor(ExtensionRelationId, extoid,
-										 DatumGetInt32(heap_getattr(oldtup, id_col, desc, &isnull)));
-	if (newtup != NULL)
-	{
-		int32		id = DatumGetInt32(heap_getattr(newtup, id_col, desc, &isnull));
-		Oid			owner = DatumGetObjectId(heap_getattr(newtup, owner_col, desc, &isnull));
-		Acl		   *acl;
-		Oid		   *grantees = NULL;
-		int			ngrantees = 0;
-		Oid		   *members;
-		Oid		   *none = palloc(sizeof(Oid));
-		int			n = 0;
-
-		if (id == 0)
-			elog(ERROR, "object id 0 is reserved");
-		if (grantee_cols[0] > 0)
-		{
-			Datum		arrays[lengthof(perms_privileges)];
-			bool		nulls[lengthof(perms_privileges)];
-
-			for (i = 0; i < lengthof(perms_privileges); i++)
-				arrays[i] = heap_getattr(newtup, grantee_cols[i], desc, &nulls[i]);
-			acl = perms_acl_from_arrays(owner, arrays, nulls);
-		}
-		else
-		{
-			Datum		d = heap_getattr(newtup, acl_col, desc, &isnull);
-
-			acl = isnull ? NULL : DatumGetAclP(d);
-		}
-		if (acl != NULL)
-			ngrantees = aclmembers(acl, &grantees);
-		members = palloc((ngrantees + 1) * sizeof(Oid));
-		members[n++] = owner;
-		for (i = 0; i < ngrantees; i++)
-			members[n++] = grantees[i];
-		qsort(members, n, sizeof(Oid), oid_cmp);
-		n = qunique(members, n, sizeof(Oid), oid_cmp);
-		updateAclDependencies(ExtensionRelationId, extoid, id, InvalidOid,
-							  0, none, n, members);
-	}
-	return PointerGetDatum(NULL);
 }
 
 /*

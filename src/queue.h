@@ -7,6 +7,7 @@
  *	  queue.c		_PG_init: settings, shared-memory hooks
  *	  util.c		intervals, times, kind names;  args.c  argument checks
  *	  perms.c		privilege checks;  privileges.c  grants in the catalog
+ *	  grants.c		mq_grant, mq_revoke, mq.visible, the pg_shdepend trigger
  *	  catalog.c		catalog SQL, invalidation;  queue_info.c  the queue cache
  *	  queue_ddl.c	queue DDL
  *	  lease.c		receipts, leases in shared memory, transaction hooks
