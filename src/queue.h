@@ -445,6 +445,26 @@ extern void dedup_init(KeyTable *kt, Oid keysid, Oid keys_pkid, const Interval *
 extern int64 dedup_prune_keys(Oid keysid, Oid keys_pkid, const Interval *window, int max);
 extern int64 dedup_prune(KeyTable *kt, TimestampTz now, int max);
 
+/* Appending to streams (stream.c). */
+/* The newest segment of a stream, opened for appending. */
+struct IndexInfo;
+typedef struct Appender
+{
+	StreamInfo *info;
+	int32		segno;			/* the segment seg is */
+	Relation	seg;
+	Relation	pk;
+	struct IndexInfo *pkinfo;
+	KeyTable	keys;
+} Appender;
+
+struct ReturnSetInfo;
+extern void stream_appender_open(FunctionCallInfo fcinfo, const char *fname, Appender *a);
+extern void stream_appender_close(Appender *a);
+extern void stream_append_records(Appender *a, struct ReturnSetInfo *rsinfo, int n,
+								  Datum *bodies, Datum *keys, bool *knulls,
+								  Datum *headers, bool *hnulls, Datum *ikeys, bool *iknulls);
+
 /* For other senders (queue_ops.c). */
 extern bool queue_make_room(QueueRel *qrel, int64 nnew, int64 *depth);
 

@@ -563,17 +563,6 @@ mq_drop_stream(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-/* The newest segment of a stream, opened for appending. */
-typedef struct Appender
-{
-	StreamInfo *info;
-	int32		segno;			/* the segment seg is */
-	Relation	seg;
-	Relation	pk;
-	IndexInfo  *pkinfo;
-	KeyTable	keys;
-} Appender;
-
 /* Open the newest segment of stream name for appending. */
 static void
 appender_open_segment(const char *name, Appender *a)
@@ -626,8 +615,8 @@ appender_next_segment(Appender *a)
 	appender_open_segment(name, a);
 }
 
-static void
-appender_open(FunctionCallInfo fcinfo, const char *fname, Appender *a)
+void
+stream_appender_open(FunctionCallInfo fcinfo, const char *fname, Appender *a)
 {
 	char		name[QUEUE_NAME_MAXLEN + 1];
 
@@ -637,8 +626,8 @@ appender_open(FunctionCallInfo fcinfo, const char *fname, Appender *a)
 	dedup_init(&a->keys, a->info->keysid, a->info->keys_pkid, &a->info->dedup_window);
 }
 
-static void
-appender_close(Appender *a)
+void
+stream_appender_close(Appender *a)
 {
 	dedup_close(&a->keys);
 	index_close(a->pk, RowExclusiveLock);
@@ -747,8 +736,8 @@ put_position(ReturnSetInfo *rsinfo, int32 partition, int64 position)
  * row; duplicates of an idempotency key within the window append nothing
  * and return the first record.  The results go to rsinfo in input order.
  */
-static void
-append_records(Appender *a, ReturnSetInfo *rsinfo, int n, Datum *bodies,
+void
+stream_append_records(Appender *a, ReturnSetInfo *rsinfo, int n, Datum *bodies,
 			   Datum *keys, bool *knulls, Datum *headers, bool *hnulls,
 			   Datum *ikeys, bool *iknulls)
 {
@@ -853,9 +842,9 @@ mq_append(PG_FUNCTION_ARGS)
 		ikey = PG_GETARG_DATUM(4);
 		dedup_check_key(DatumGetTextPP(ikey));
 	}
-	appender_open(fcinfo, "mq_append()", &a);
-	append_records(&a, rsinfo, 1, &body, &key, &knull, &headers, &hnull, &ikey, &iknull);
-	appender_close(&a);
+	stream_appender_open(fcinfo, "mq_append()", &a);
+	stream_append_records(&a, rsinfo, 1, &body, &key, &knull, &headers, &hnull, &ikey, &iknull);
+	stream_appender_close(&a);
 	return (Datum) 0;
 }
 
@@ -880,10 +869,10 @@ mq_append_batch(PG_FUNCTION_ARGS)
 	arg_parallel_array(fcinfo, 3, "headers", JSONBOID, n, &headers, &hnulls);
 	arg_parallel_array(fcinfo, 4, "idempotency_keys", TEXTOID, n, &ikeys, &iknulls);
 
-	appender_open(fcinfo, "mq_append_batch()", &a);
+	stream_appender_open(fcinfo, "mq_append_batch()", &a);
 	if (n > 0)
-		append_records(&a, rsinfo, n, bodies, keys, knulls, headers, hnulls, ikeys, iknulls);
-	appender_close(&a);
+		stream_append_records(&a, rsinfo, n, bodies, keys, knulls, headers, hnulls, ikeys, iknulls);
+	stream_appender_close(&a);
 	return (Datum) 0;
 }
 
