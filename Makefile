@@ -30,6 +30,7 @@ OBJS = \
 	src/topic.o \
 	src/position.o \
 	src/stream.o \
+	src/stream_funcs.o \
 	src/group.o \
 	src/retention.o \
 	src/views.o \

@@ -19,6 +19,7 @@
  *	  wakeup.c		long polls;  worker.c  the background worker
  *	  hooks.c		the utility hook (DROP EXTENSION, DROP/REASSIGN OWNED, ...)
  *	  topic.c		topics;  stream.c  streams;  group.c  consumer groups
+ *	  stream_funcs.c	the SQL functions of streams
  *	  position.c	stream positions and the stable horizon
  *	  views.c		figures for the mq_queues and mq_stats views
  *	  match.c		names, routing keys, patterns (no server state)
