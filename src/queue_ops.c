@@ -52,20 +52,6 @@ PG_FUNCTION_INFO_V1(mq_redrive);
 /* Columns of the mq_message type. */
 #define Natts_mq_message 8
 
-typedef enum TakeMode
-{
-	TAKE_LEASE,					/* mq_read: lease and count a delivery */
-	TAKE_DELETE,				/* mq_pop: lease, count, delete */
-	TAKE_PEEK,					/* mq_peek: look only */
-	TAKE_DROP,					/* drop_oldest: dead-letter to make room */
-	TAKE_REDRIVE,				/* mq_redrive: hold for the caller to move */
-	TAKE_EXPIRE					/* the worker: only move dead letters out */
-} TakeMode;
-
-static int take_messages(QueueRel *qrel, TakeMode mode, int qty,
-						 const Interval *vt, StoredMsg *out,
-						 TimestampTz *next_visible);
-
 /* ---------------------------------------------------------------------
  * Argument checks
  * ---------------------------------------------------------------------
@@ -144,7 +130,7 @@ put_message(ReturnSetInfo *rsinfo, StoredMsg *m, bool with_receipt)
  * *depth gets the depth counted.
  */
 bool
-queue_make_room(QueueRel *qrel, int64 nnew, int64 *depth)
+delivery_make_room(QueueRel *qrel, int64 nnew, int64 *depth)
 {
 	QueueInfo  *info = qrel->info;
 	int64		excess;
@@ -158,7 +144,7 @@ queue_make_room(QueueRel *qrel, int64 nnew, int64 *depth)
 	if (excess <= 0)
 		return true;
 	return info->drop_oldest && nnew <= info->max_length &&
-		take_messages(qrel, TAKE_DROP, (int) Min(excess, PG_INT32_MAX), NULL, NULL, NULL) >= excess;
+		delivery_take(qrel, TAKE_DROP, (int) Min(excess, PG_INT32_MAX), NULL, NULL, NULL) >= excess;
 }
 
 static void
@@ -167,7 +153,7 @@ enforce_max_length(QueueRel *qrel, int64 nnew)
 	QueueInfo  *info = qrel->info;
 	int64		depth;
 
-	if (queue_make_room(qrel, nnew, &depth))
+	if (delivery_make_room(qrel, nnew, &depth))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -355,8 +341,8 @@ is_dead(QueueInfo *info, StoredMsg *m, TimestampTz now, DeadReason *reason)
  * limit allows.  Returns the number taken; out (NULL for TAKE_DROP) gets
  * them.
  */
-static int
-take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
+int
+delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 			  StoredMsg *out, TimestampTz *next_visible)
 {
 	QueueInfo  *info = qrel->info;
@@ -514,8 +500,8 @@ take_messages(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
  * (wakeup.c), or a delayed message or a lease ends by itself, or the
  * deadline comes.  Returns false at the deadline.
  */
-static bool
-wait_for_messages(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
+bool
+delivery_wait(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
 				  TimestampTz next_visible)
 {
 	Oid			relid = RelationGetRelid(qrel->heap);
@@ -569,9 +555,9 @@ take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
 		/* Register before looking, so that no commit goes unnoticed. */
 		if (qs != NULL)
 			wakeup_register(qs, RelationGetRelid(qrel.heap));
-		n = take_messages(&qrel, mode, qty, vt, msgs, &next_visible);
+		n = delivery_take(&qrel, mode, qty, vt, msgs, &next_visible);
 		if (n > 0 || qs == NULL ||
-			!wait_for_messages(&qrel, qs, deadline, next_visible))
+			!delivery_wait(&qrel, qs, deadline, next_visible))
 			break;
 	}
 	wakeup_unregister();
@@ -649,17 +635,11 @@ receipt_error(LeaseCheck check, const char *queue, int64 receipt)
 	}
 }
 
-typedef enum SettleHow
-{
-	HOW_ACK,
-	HOW_NACK
-} SettleHow;
-
 /*
  * Ack or nack one delivery.  Returns LEASE_OK or why not.
  */
-static LeaseCheck
-settle_one(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visible_at)
+LeaseCheck
+delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visible_at)
 {
 	Oid			relid = RelationGetRelid(qrel->heap);
 	int32		max_deliveries = qrel->info->max_deliveries;
@@ -738,7 +718,7 @@ mq_ack(PG_FUNCTION_ARGS)
 	QueueRel	qrel;
 
 	open_queue(fcinfo, 0, "mq_ack()", true, PRIV_READ, &qrel);
-	PG_RETURN_BOOL(receipt_result(&qrel, settle_one(&qrel, receipt, HOW_ACK, 0),
+	PG_RETURN_BOOL(receipt_result(&qrel, delivery_settle(&qrel, receipt, HOW_ACK, 0),
 								  strict, receipt));
 }
 
@@ -767,7 +747,7 @@ mq_ack_array(PG_FUNCTION_ARGS)
 	for (i = 0; i < n; i++)
 	{
 		int64		receipt = DatumGetInt64(receipts[i]);
-		LeaseCheck	check = settle_one(&qrel, receipt, HOW_ACK, 0);
+		LeaseCheck	check = delivery_settle(&qrel, receipt, HOW_ACK, 0);
 
 		if (check == LEASE_OK)
 			acked++;
@@ -791,7 +771,7 @@ mq_nack(PG_FUNCTION_ARGS)
 	open_queue(fcinfo, 0, "mq_nack()", true, PRIV_READ, &qrel);
 	if (!interval_is_zero(delay))
 		visible_at = timestamp_plus_interval(GetCurrentTimestamp(), delay);
-	PG_RETURN_BOOL(receipt_result(&qrel, settle_one(&qrel, receipt, HOW_NACK, visible_at),
+	PG_RETURN_BOOL(receipt_result(&qrel, delivery_settle(&qrel, receipt, HOW_NACK, visible_at),
 								  strict, receipt));
 }
 
@@ -876,7 +856,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 	 */
 	while (moved < max && nkept < REDRIVE_KEEP_MAX)
 	{
-		int			n = take_messages(&dlq, TAKE_REDRIVE,
+		int			n = delivery_take(&dlq, TAKE_REDRIVE,
 									  (int) Min(max - moved, QUEUE_QTY_MAX), NULL, msgs, NULL);
 		int			i;
 
@@ -939,7 +919,7 @@ mq_redrive(PG_FUNCTION_ARGS)
  * queue (delayed ones too).  Returns how many went; 0 for an unknown queue.
  */
 int64
-queue_expire(const char *name, int max)
+delivery_expire(const char *name, int max)
 {
 	QueueRel	qrel;
 	int64		n = 0;
@@ -949,7 +929,7 @@ queue_expire(const char *name, int max)
 	while (n < max && (qrel.info->has_ttl || qrel.info->max_deliveries > 0))
 	{
 		int			batch = (int) Min(max - n, DEAD_PER_CALL);
-		int			moved = take_messages(&qrel, TAKE_EXPIRE, batch, NULL, NULL, NULL);
+		int			moved = delivery_take(&qrel, TAKE_EXPIRE, batch, NULL, NULL, NULL);
 
 		n += moved;
 		if (moved < batch)
@@ -961,7 +941,7 @@ queue_expire(const char *name, int max)
 
 /* Remove up to max idempotency keys past their window. */
 int64
-queue_prune_keys(const char *name, int max)
+delivery_prune_keys(const char *name, int max)
 {
 	QueueRel	qrel;
 	int64		n;

@@ -522,7 +522,7 @@ mq_publish(PG_FUNCTION_ARGS)
 		/* A queue dropped meanwhile has no subscription any more. */
 		if (!storage_open_by_name(&qrel, targets[i], RowExclusiveLock, 0))
 			continue;
-		if (!queue_make_room(&qrel, 1, &depth))
+		if (!delivery_make_room(&qrel, 1, &depth))
 		{
 			xact_count(RelationGetRelid(qrel.heap), STAT_REJECTED, 1);
 			storage_close(&qrel);

@@ -620,10 +620,10 @@ static void
 maintain_object(void *arg)
 {
 	ServedObject *o = arg;
-	int64		expired = o->kind == 'q' ? queue_expire(o->name, queue_worker_batch) :
+	int64		expired = o->kind == 'q' ? delivery_expire(o->name, queue_worker_batch) :
 	o->kind == 's' ? stream_maintain(o->name) : 0;
 	int64		pruned = !o->prune ? 0 : o->kind == 'q' ?
-	queue_prune_keys(o->name, queue_worker_batch) : o->kind == 's' ?
+	delivery_prune_keys(o->name, queue_worker_batch) : o->kind == 's' ?
 	stream_prune_keys(o->name, queue_worker_batch) :
 	topic_prune_keys(o->name, queue_worker_batch);
 
