@@ -26,6 +26,7 @@ OBJS = \
 	src/qstate.o \
 	src/xact.o \
 	src/storage.o \
+	src/delivery.o \
 	src/queue_ops.o \
 	src/topic.o \
 	src/position.o \

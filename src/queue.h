@@ -13,6 +13,7 @@
  *	  lease.c		receipts, leases in shared memory, transaction hooks
  *	  storage.c		direct access to a queue's storage table
  *	  queue_ops.c	the SQL-callable queue functions (send, read, ack ...)
+ *	  delivery.c	taking, waiting for and settling messages
  *	  policy.c		dead letters;  dedup.c  idempotency keys
  *	  qstate.c		shared per-queue state;  xact.c  commit and abort work
  *	  pending.c		what a transaction leaves for commit or abort
@@ -466,7 +467,7 @@ extern void stream_append_records(Appender *a, struct ReturnSetInfo *rsinfo, int
 								  Datum *bodies, Datum *keys, bool *knulls,
 								  Datum *headers, bool *hnulls, Datum *ikeys, bool *iknulls);
 
-/* Delivery (queue_ops.c): taking, settling and expiring messages. */
+/* Delivery (delivery.c): taking, settling and expiring messages. */
 typedef enum TakeMode
 {
 	TAKE_LEASE,					/* mq_read: lease and count a delivery */

@@ -6,8 +6,9 @@
  *
  * Each function checks its arguments (SPEC section 2 gives the SQLSTATEs),
  * resolves the queue through the catalog cache and does its work through
- * storage.c (rows) and lease.c (leases).  None is STRICT: a NULL where a
- * value is required is an error, not a silent NULL result.
+ * delivery.c (taking and settling messages), storage.c (rows) and lease.c
+ * (leases).  None is STRICT: a NULL where a value is required is an error,
+ * not a silent NULL result.
  *
  * How a read, an ack and a rollback fit together:
  *	  read	 scan ready rows in (priority, id) order; for each, take a lease
@@ -125,28 +126,6 @@ put_message(ReturnSetInfo *rsinfo, StoredMsg *m, bool with_receipt)
  * sends that commit at the same moment can each see room for themselves:
  * the depth can overshoot by their number, no more.
  */
-/*
- * Is there room for nnew more messages (making it with drop_oldest)?
- * *depth gets the depth counted.
- */
-bool
-delivery_make_room(QueueRel *qrel, int64 nnew, int64 *depth)
-{
-	QueueInfo  *info = qrel->info;
-	int64		excess;
-
-	*depth = 0;
-	if (info->max_length == 0 || nnew == 0)
-		return true;
-	*depth = qstate_depth(qstate_get(RelationGetRelid(qrel->heap)), qrel->heap) +
-		xact_depth_delta(RelationGetRelid(qrel->heap));
-	excess = *depth + nnew - info->max_length;
-	if (excess <= 0)
-		return true;
-	return info->drop_oldest && nnew <= info->max_length &&
-		delivery_take(qrel, TAKE_DROP, (int) Min(excess, PG_INT32_MAX), NULL, NULL, NULL) >= excess;
-}
-
 static void
 enforce_max_length(QueueRel *qrel, int64 nnew)
 {
@@ -301,230 +280,8 @@ mq_send_batch(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-
-/* At most this many messages leave a queue as dead letters per call. */
-#define DEAD_PER_CALL 1000
-
 /* mq_redrive looks past at most this many letters it cannot move. */
 #define REDRIVE_KEEP_MAX 10000
-
-typedef struct DeadMsg
-{
-	StoredMsg	m;
-	DeadReason	reason;
-} DeadMsg;
-
-/* Why a ready message must leave its queue instead of being delivered. */
-static bool
-is_dead(QueueInfo *info, StoredMsg *m, TimestampTz now, DeadReason *reason)
-{
-	if (info->has_ttl &&
-		timestamp_plus_interval(m->enqueued_at, &info->message_ttl) <= now)
-	{
-		*reason = DEAD_TTL;
-		return true;
-	}
-	if (info->max_deliveries > 0 && m->deliveries >= info->max_deliveries)
-	{
-		*reason = DEAD_MAX_DELIVERIES;
-		return true;
-	}
-	return false;
-}
-
-/*
- * The one scan behind read, pop, peek, drop_oldest and redrive: walk the
- * ready messages in delivery order and take up to qty of them (see
- * TakeMode).  Messages that have expired or used up max_deliveries are moved
- * out as dead letters on the way (and not taken; TAKE_DROP counts them as
- * room made).  Under max_inflight a read takes no more new leases than the
- * limit allows.  Returns the number taken; out (NULL for TAKE_DROP) gets
- * them.
- */
-int
-delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
-			  StoredMsg *out, TimestampTz *next_visible)
-{
-	QueueInfo  *info = qrel->info;
-	Oid			relid = RelationGetRelid(qrel->heap);
-	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz until = DT_NOEND;	/* held until settled below */
-	uint32		limit = mode == TAKE_LEASE ? (uint32) info->max_inflight : 0;
-	bool		swept = false;
-	QueueState *qs = NULL;
-	StorageScan *scan;
-	StoredMsg	m;
-	DeadMsg    *dead = NULL;
-	int			ndead = 0;
-	int			n = 0;
-	int			i;
-	XLogRecPtr	lsn = InvalidXLogRecPtr;	/* flushed before returning */
-	XLogRecPtr	lazy = InvalidXLogRecPtr;	/* left to the WAL writer */
-	TimestampTz started = lease_started_at();
-
-	if (mode == TAKE_LEASE)
-		until = timestamp_plus_interval(now, vt);
-	/* Leases need the queue's shared state; so does the floor, also for a peek. */
-	if (mode != TAKE_PEEK || !RecoveryInProgress())
-		qs = qstate_get(relid);
-
-	scan = storage_scan_begin(qrel, qs, mode != TAKE_PEEK, mode == TAKE_EXPIRE);
-	while (n < qty && storage_scan_next(scan, now, &m))
-	{
-		DeadReason	reason;
-		bool		doomed = is_dead(info, &m, now, &reason);
-		ClaimResult claim;
-
-		if (mode == TAKE_PEEK)
-		{
-			if (doomed || lease_held(relid, m.id, now))
-				continue;
-			storage_scan_copy(scan, &m);
-			out[n++] = m;
-			continue;
-		}
-		if (mode == TAKE_DROP && !doomed)
-		{
-			doomed = true;
-			reason = DEAD_MAX_LENGTH;
-		}
-		if (mode == TAKE_EXPIRE && !doomed)
-			continue;
-
-		xact_reserve(2);
-		if (doomed)
-		{
-			if (ndead >= DEAD_PER_CALL)
-				continue;
-			if (lease_claim(qs, relid, m.id, m.rank, now, DT_NOEND, 0, &m.receipt) != CLAIM_OK)
-				continue;
-			storage_scan_copy(scan, &m);
-			if (dead == NULL)
-				dead = palloc(DEAD_PER_CALL * sizeof(DeadMsg));
-			dead[ndead].m = m;
-			dead[ndead].reason = reason;
-			ndead++;
-			if (mode == TAKE_DROP || mode == TAKE_EXPIRE)
-				n++;
-			continue;
-		}
-
-		claim = lease_claim(qs, relid, m.id, m.rank, now, until, limit, &m.receipt);
-		if (claim == CLAIM_LIMIT && !swept)
-		{
-			/* Expired leases may be holding the places; sweep once. */
-			swept = true;
-			if (lease_sweep_expired(qs, relid, now))
-				claim = lease_claim(qs, relid, m.id, m.rank, now, until, limit, &m.receipt);
-		}
-		if (claim == CLAIM_LIMIT)
-			break;
-		if (claim != CLAIM_OK)
-			continue;
-		if (mode == TAKE_LEASE || mode == TAKE_DELETE)
-		{
-			XLogRecPtr	at;
-
-			if (m.deliveries < PG_INT32_MAX)
-				m.deliveries++;
-			at = storage_scan_set_deliveries(scan, m.deliveries);
-			if (m.deliveries > 1 || m.enqueued_at < started)
-				lsn = at;
-			else
-				lazy = at;
-			xact_count(relid, STAT_DELIVERED, 1);
-		}
-		if (mode == TAKE_LEASE)
-			m.visible_at = until;
-		storage_scan_copy(scan, &m);
-		out[n++] = m;
-	}
-	if (next_visible)
-		*next_visible = storage_scan_next_visible(scan);
-	storage_scan_end(scan);
-
-	/*
-	 * A message that crashes the server every time it is processed must
-	 * still reach max_deliveries.  Its first delivery since the server
-	 * started need not wait for the WAL: the WAL writer flushes the count
-	 * soon, and if a crash comes first, that delivery goes uncounted but the
-	 * message now dates from before the restart.  Every other count is on
-	 * disk before anyone can act on the message, so from the second
-	 * delivery, or the first after a crash, on, every delivery counts.
-	 * Concurrent readers share the flushes (group commit).
-	 */
-	if (!XLogRecPtrIsInvalid(lsn))
-		XLogFlush(Max(lsn, lazy));
-	else if (!XLogRecPtrIsInvalid(lazy))
-		XLogSetAsyncXactLSN(lazy);
-
-	for (i = 0; i < ndead; i++)
-	{
-		int64		msgid;
-		int16		rank;
-
-		if (lease_settle(relid, dead[i].m.receipt, &msgid, &rank) != LEASE_OK ||
-			!dead_letter(qrel, &dead[i].m, dead[i].reason, now))
-		{
-			lease_drop(relid, dead[i].m.receipt);
-			if (mode == TAKE_DROP || mode == TAKE_EXPIRE)
-				n--;
-		}
-	}
-
-	if (mode == TAKE_DELETE)
-	{
-		int			kept = 0;
-
-		for (i = 0; i < n; i++)
-		{
-			int64		msgid;
-			int16		rank;
-
-			if (lease_settle(relid, out[i].receipt, &msgid, &rank) == LEASE_OK &&
-				storage_delete(qrel, &out[i].tid))
-			{
-				out[kept++] = out[i];
-				xact_count(relid, STAT_ACKED, 1);
-			}
-			else
-				lease_drop(relid, out[i].receipt);
-		}
-		n = kept;
-	}
-	return n;
-}
-
-/*
- * Sleep until the queue may have a ready message: a commit wakes us
- * (wakeup.c), or a delayed message or a lease ends by itself, or the
- * deadline comes.  Returns false at the deadline.
- */
-bool
-delivery_wait(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
-				  TimestampTz next_visible)
-{
-	Oid			relid = RelationGetRelid(qrel->heap);
-	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz wake = Min(deadline, next_visible);
-	long		msecs;
-
-	if (now >= deadline)
-		return false;
-	/* A lease of the queue may end before anything else happens. */
-	if (qstate_leases(qs) > 0)
-	{
-		TimestampTz lease_end;
-
-		lease_sweep_expired(qs, relid, now);
-		lease_end = qstate_min_until(qs);
-		if (lease_end > now && lease_end < wake)
-			wake = lease_end;
-	}
-	msecs = (long) ((wake - now + 999) / 1000);
-	wakeup_sleep(Max(msecs, 1));
-	return true;
-}
 
 static Datum
 take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
@@ -633,53 +390,6 @@ receipt_error(LeaseCheck check, const char *queue, int64 receipt)
 					 errdetail("No current delivery of this queue has this receipt: the message was acked or purged, delivered again more than once since, or the lease was lost in a server restart.")));
 			break;
 	}
-}
-
-/*
- * Ack or nack one delivery.  Returns LEASE_OK or why not.
- */
-LeaseCheck
-delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visible_at)
-{
-	Oid			relid = RelationGetRelid(qrel->heap);
-	int32		max_deliveries = qrel->info->max_deliveries;
-	int64		msgid;
-	int16		rank;
-	ItemPointerData tid;
-	LeaseCheck	check;
-	bool		done;
-
-	check = lease_settle(relid, receipt, &msgid, &rank);
-	if (check != LEASE_OK)
-		return check;
-	if (how == HOW_NACK && visible_at == 0 && max_deliveries == 0)
-	{
-		/* The lease simply ends at commit. */
-		xact_count(relid, STAT_NACKED, 1);
-		return LEASE_OK;
-	}
-	done = storage_find(qrel, rank, msgid, &tid);
-	if (done && how == HOW_ACK)
-		done = storage_delete(qrel, &tid);
-	else if (done)
-	{
-		StoredMsg	m;
-
-		/* A nack of the last allowed delivery dead-letters the message. */
-		done = storage_fetch(qrel, &tid, &m);
-		if (done && max_deliveries > 0 && m.deliveries >= max_deliveries)
-			done = dead_letter(qrel, &m, DEAD_MAX_DELIVERIES, GetCurrentTimestamp());
-		else if (done && visible_at != 0)
-			done = storage_set_visible_at(qrel, &tid, visible_at);
-	}
-	if (!done)
-	{
-		/* Purged (or dropped) by a transaction that committed first. */
-		lease_drop(relid, receipt);
-		return LEASE_UNKNOWN;
-	}
-	xact_count(relid, how == HOW_ACK ? STAT_ACKED : STAT_NACKED, 1);
-	return LEASE_OK;
 }
 
 static int64
@@ -907,48 +617,4 @@ mq_redrive(PG_FUNCTION_ARGS)
 	}
 	storage_close(&dlq);
 	PG_RETURN_INT64(moved);
-}
-
-/* ---------------------------------------------------------------------
- * Maintenance (called by the background worker)
- * ---------------------------------------------------------------------
- */
-
-/*
- * Move up to max messages that expired or used up max_deliveries out of a
- * queue (delayed ones too).  Returns how many went; 0 for an unknown queue.
- */
-int64
-delivery_expire(const char *name, int max)
-{
-	QueueRel	qrel;
-	int64		n = 0;
-
-	if (!storage_open_by_name(&qrel, name, RowExclusiveLock, 0))
-		return 0;
-	while (n < max && (qrel.info->has_ttl || qrel.info->max_deliveries > 0))
-	{
-		int			batch = (int) Min(max - n, DEAD_PER_CALL);
-		int			moved = delivery_take(&qrel, TAKE_EXPIRE, batch, NULL, NULL, NULL);
-
-		n += moved;
-		if (moved < batch)
-			break;
-	}
-	storage_close(&qrel);
-	return n;
-}
-
-/* Remove up to max idempotency keys past their window. */
-int64
-delivery_prune_keys(const char *name, int max)
-{
-	QueueRel	qrel;
-	int64		n;
-
-	if (!storage_open_by_name(&qrel, name, RowExclusiveLock, 0))
-		return 0;
-	n = dedup_prune(&qrel.keys, GetCurrentTimestamp(), max);
-	storage_close(&qrel);
-	return n;
 }
