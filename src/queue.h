@@ -77,10 +77,10 @@ extern void privileges_store(int32 id, Oid owner, const struct ArrayType *acl);
 extern void privileges_restore_dependencies(void);
 
 /*
- * A queue as the per-backend cache knows it (catalog.c).  Entries stay valid
- * until an invalidation arrives (create/alter/drop in any backend); callers
- * must not keep a pointer across a call that can accept invalidations
- * without re-checking "valid".
+ * A queue as the per-backend cache knows it (queue_info.c).  Entries stay
+ * valid until an invalidation arrives (create/alter/drop in any backend);
+ * callers must not keep a pointer across a call that can accept
+ * invalidations without re-checking "valid".
  */
 typedef struct QueueInfo
 {
@@ -107,6 +107,8 @@ typedef struct QueueInfo
 
 extern QueueInfo *queue_lookup(const char *name);
 extern List *queue_names(void);
+
+/* Invalidation of what the caches hold (catalog.c). */
 extern void catalog_invalidate_all(void);
 extern void catalog_register_cache(void (*invalidate) (void), bool (*holds) (Oid relid));
 
