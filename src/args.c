@@ -19,6 +19,8 @@
 #include "match.h"
 #include "queue.h"
 
+int			queue_max_wait = 20000;	/* ms */
+
 /* Raise 22023 if a required argument is NULL (no queue function is STRICT). */
 void
 arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)

@@ -11,6 +11,9 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 
+/* The longest wait a long poll may ask for, in ms (queue.max_wait). */
+extern int	queue_max_wait;
+
 extern void arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern void queue_check_name(const char *what, text *name, char *out);
 extern int32 arg_int_range(FunctionCallInfo fcinfo, int argno, const char *argname,

@@ -59,6 +59,8 @@
 #include "compat.h"
 #include "queue.h"
 
+int			queue_max_leases = 65536;
+
 #define LEASE_PARTITIONS	32
 #define RECEIPT_CLOCK_SHIFT 10
 

@@ -29,9 +29,6 @@
 
 PG_MODULE_MAGIC;
 
-int			queue_max_leases = 65536;
-int			queue_max_wait = 20000;	/* ms */
-
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 

@@ -10,6 +10,13 @@
 
 #include "datatype/timestamp.h"
 
+/* Limits from SPEC section 2. */
+#define QUEUE_NAME_MAXLEN		48
+#define QUEUE_QTY_MAX			10000
+#define QUEUE_PRIORITY_MAX		255
+/* Keys longer than this are refused (22023); btree entries must fit a page. */
+#define DEDUP_KEY_MAXLEN		1000
+
 /* The longest interval stored or given (interval_check_size). */
 #define QUEUE_INTERVAL_MAX_YEARS	10000
 

@@ -1,0 +1,44 @@
+/*-------------------------------------------------------------------------
+ *
+ * delivery.h
+ *	  The delivery engine of queues (delivery.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef QUEUE_DELIVERY_H
+#define QUEUE_DELIVERY_H
+
+#include "lease.h"
+#include "qstate.h"
+#include "storage.h"
+
+/* Delivery (delivery.c): taking, settling and expiring messages. */
+typedef enum TakeMode
+{
+	TAKE_LEASE,					/* mq_read: lease and count a delivery */
+	TAKE_DELETE,				/* mq_pop: lease, count, delete */
+	TAKE_PEEK,					/* mq_peek: look only */
+	TAKE_DROP,					/* drop_oldest: dead-letter to make room */
+	TAKE_REDRIVE,				/* mq_redrive: hold for the caller to move */
+	TAKE_EXPIRE					/* the worker: only move dead letters out */
+} TakeMode;
+
+extern int	delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
+						  StoredMsg *out, TimestampTz *next_visible);
+extern bool delivery_wait(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
+						  TimestampTz next_visible);
+
+typedef enum SettleHow
+{
+	HOW_ACK,
+	HOW_NACK
+} SettleHow;
+
+extern LeaseCheck delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how,
+								  TimestampTz visible_at);
+extern bool delivery_make_room(QueueRel *qrel, int64 nnew, int64 *depth);
+/* For the background worker. */
+extern int64 delivery_expire(const char *name, int max);
+extern int64 delivery_prune_keys(const char *name, int max);
+
+#endif							/* QUEUE_DELIVERY_H */

@@ -1,0 +1,59 @@
+/*-------------------------------------------------------------------------
+ *
+ * lease.h
+ *	  Receipts and leases in shared memory (lease.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef QUEUE_LEASE_H
+#define QUEUE_LEASE_H
+
+#include "datatype/timestamp.h"
+#include "qstate.h"
+
+extern int	queue_max_leases;
+
+/* Shared memory for leases (lease.c). */
+extern Size lease_shmem_size(void);
+extern void lease_shmem_request(void);
+extern void lease_shmem_startup(void);
+extern TimestampTz lease_started_at(void);
+
+/*
+ * Leases (lease.c).  A lease says that one delivery of a message belongs to
+ * its reader until "until"; it lives in shared memory only.  Leases are keyed
+ * by the storage table's OID, so a queue dropped and created again under the
+ * same name never matches an old lease or receipt.
+ */
+typedef enum LeaseCheck
+{
+	LEASE_OK,					/* the receipt names the current delivery */
+	LEASE_UNKNOWN,				/* no such receipt (acked, purged, restarted) */
+	LEASE_STALE,				/* the message was delivered again since */
+	LEASE_BUSY					/* already settled by a pending transaction */
+} LeaseCheck;
+
+typedef enum ClaimResult
+{
+	CLAIM_OK,
+	CLAIM_BUSY,					/* leased already */
+	CLAIM_LIMIT					/* the queue is at max_inflight */
+} ClaimResult;
+
+extern bool lease_held(Oid relid, int64 msgid, TimestampTz now);
+extern ClaimResult lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank,
+							   TimestampTz now, TimestampTz until, uint32 limit,
+							   int64 *receipt);
+extern bool lease_sweep_expired(QueueState *qs, Oid relid, TimestampTz now);
+extern LeaseCheck lease_settle(Oid relid, int64 receipt, int64 *msgid,
+							   int16 *rank);
+extern void lease_release(Oid relid, int64 msgid, int64 receipt);
+extern void lease_unsettle(Oid relid, int64 msgid, int64 receipt);
+extern void lease_drop(Oid relid, int64 receipt);
+extern LeaseCheck lease_extend(Oid relid, int64 receipt, TimestampTz until);
+extern void lease_forget_queue_at_commit(Oid relid);
+extern void lease_forget_queue(Oid relid);
+extern void lease_forget_message_at_commit(Oid relid, int64 msgid);
+extern void lease_note_purge(Oid relid);
+
+#endif							/* QUEUE_LEASE_H */

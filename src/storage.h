@@ -1,0 +1,89 @@
+/*-------------------------------------------------------------------------
+ *
+ * storage.h
+ *	  A queue's storage table (storage.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef QUEUE_STORAGE_H
+#define QUEUE_STORAGE_H
+
+#include "access/xlogdefs.h"
+#include "storage/itemptr.h"
+#include "storage/lockdefs.h"
+#include "dedup.h"
+#include "qstate.h"
+#include "queue_info.h"
+
+/*
+ * Storage (storage.c).  Each queue has one heap table mq.q_<id> with columns
+ * in this order; the primary key is (rank, id) where rank = 255 - priority,
+ * so an ascending index scan yields highest priority first, then id order.
+ */
+#define Anum_msg_id				1
+#define Anum_msg_visible_at		2
+#define Anum_msg_enqueued_at	3
+#define Anum_msg_rank			4
+#define Anum_msg_deliveries		5
+#define Anum_msg_headers		6
+#define Anum_msg_body			7
+#define Natts_msg				7
+
+
+typedef struct QueueRel
+{
+	QueueInfo  *info;
+	Relation	heap;
+	Relation	pk;
+	struct IndexInfo *pkinfo;
+	KeyTable	keys;
+} QueueRel;
+
+typedef struct StoredMsg
+{
+	int64		id;
+	int64		receipt;		/* set by the caller that leases it */
+	TimestampTz visible_at;
+	TimestampTz enqueued_at;
+	int16		rank;
+	int32		deliveries;
+	Datum		headers;		/* (Datum) 0 when NULL */
+	Datum		body;
+	ItemPointerData tid;
+} StoredMsg;
+
+struct StorageScan;
+typedef struct StorageScan StorageScan;
+
+extern bool storage_open(QueueRel *qrel, const char *name, QueueInfo *info,
+						 LOCKMODE lockmode);
+extern bool storage_open_by_name(QueueRel *qrel, const char *name,
+								 LOCKMODE lockmode, int privs);
+extern void storage_count(QueueRel *qrel, TimestampTz now, int64 *depth,
+						  int64 *ready, int64 *inflight, int64 *delayed,
+						  TimestampTz *oldest_ready);
+extern void storage_close(QueueRel *qrel);
+extern int64 storage_next_id(QueueRel *qrel);
+extern void storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
+						   TimestampTz visible_at, TimestampTz enqueued_at,
+						   int16 rank, Datum *headers, Datum *bodies);
+extern StorageScan *storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim,
+									  bool include_delayed);
+extern bool storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg);
+extern TimestampTz storage_scan_next_visible(StorageScan *scan);
+extern XLogRecPtr storage_scan_set_deliveries(StorageScan *scan, int32 deliveries);
+extern void storage_scan_copy(StorageScan *scan, StoredMsg *msg);
+extern void storage_scan_release(StorageScan *scan);
+extern void storage_scan_end(StorageScan *scan);
+extern Datum storage_detoast(Datum d);
+extern bool storage_find(QueueRel *qrel, int16 rank, int64 msgid,
+						 ItemPointer tid);
+extern bool storage_delete(QueueRel *qrel, ItemPointer tid);
+extern bool storage_set_visible_at(QueueRel *qrel, ItemPointer tid,
+								   TimestampTz visible_at);
+extern int64 storage_delete_all(QueueRel *qrel,
+								void (*deleted) (Oid relid, int64 msgid));
+
+extern bool storage_fetch(QueueRel *qrel, ItemPointer tid, StoredMsg *msg);
+
+#endif							/* QUEUE_STORAGE_H */
