@@ -16,8 +16,9 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "args.h"
 #include "match.h"
-#include "queue.h"
+#include "util.h"
 
 int			queue_max_wait = 20000;	/* ms */
 

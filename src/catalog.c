@@ -47,9 +47,12 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "compat.h"
 #include "match.h"
-#include "queue.h"
+#include "perms.h"
+#include "privileges.h"
+#include "util.h"
 
 uint64		catalog_generation = 0;
 static Oid	mq_namespace = InvalidOid;

@@ -52,7 +52,8 @@
 #include "utils/snapmgr.h"
 
 #include "compat.h"
-#include "queue.h"
+#include "dedup.h"
+#include "util.h"
 
 /* locktag_field4 of our key locks; user advisory locks use 1 and 2. */
 #define DEDUP_LOCK_FIELD4 0x4d51

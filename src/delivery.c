@@ -20,7 +20,16 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "queue.h"
+#include "dedup.h"
+#include "delivery.h"
+#include "lease.h"
+#include "pending.h"
+#include "policy.h"
+#include "qstate.h"
+#include "queue_info.h"
+#include "storage.h"
+#include "util.h"
+#include "wakeup.h"
 
 /*
  * Is there room for nnew more messages (making it with drop_oldest)?

@@ -27,7 +27,10 @@
 #include "utils/builtins.h"
 #include "utils/syscache.h"
 
-#include "queue.h"
+#include "args.h"
+#include "perms.h"
+#include "privileges.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(mq_grant);
 PG_FUNCTION_INFO_V1(mq_revoke);

@@ -34,7 +34,15 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "queue.h"
+#include "args.h"
+#include "catalog.h"
+#include "pending.h"
+#include "perms.h"
+#include "position.h"
+#include "qstate.h"
+#include "stream.h"
+#include "util.h"
+#include "wakeup.h"
 
 PG_FUNCTION_INFO_V1(mq_create_group);
 PG_FUNCTION_INFO_V1(mq_drop_group);

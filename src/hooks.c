@@ -34,8 +34,12 @@
 #include "utils/builtins.h"
 #include "utils/syscache.h"
 
+#include "catalog.h"
 #include "compat.h"
-#include "queue.h"
+#include "hooks.h"
+#include "perms.h"
+#include "privileges.h"
+#include "worker.h"
 
 static ProcessUtility_hook_type prev_utility_hook = NULL;
 

@@ -57,7 +57,10 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
-#include "queue.h"
+#include "lease.h"
+#include "pending.h"
+#include "qstate.h"
+#include "util.h"
 
 int			queue_max_leases = 65536;
 

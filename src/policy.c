@@ -31,7 +31,10 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
-#include "queue.h"
+#include "pending.h"
+#include "policy.h"
+#include "storage.h"
+#include "util.h"
 
 #define DEAD_LETTER_KEY "mq_dead_letter"
 

@@ -52,7 +52,9 @@
 #include "utils/memutils.h"
 
 #include "compat.h"
-#include "queue.h"
+#include "position.h"
+#include "qstate.h"
+#include "util.h"
 
 #define POSITION_PARTITIONS		16
 #define HOLDS_PER_PARTITION		32

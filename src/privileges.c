@@ -58,8 +58,11 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "catalog.h"
 #include "compat.h"
-#include "queue.h"
+#include "perms.h"
+#include "privileges.h"
+#include "util.h"
 
 /*
  * The owner and grants of "mq.objects o" for catalog queries: four columns,

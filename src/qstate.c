@@ -71,7 +71,9 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
-#include "queue.h"
+#include "pending.h"
+#include "qstate.h"
+#include "util.h"
 
 #define QSTATE_PARTITIONS	16
 #define QSTATE_SLOTS		4

@@ -25,7 +25,16 @@
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
-#include "queue.h"
+#include "args.h"
+#include "hooks.h"
+#include "lease.h"
+#include "position.h"
+#include "qstate.h"
+#include "retention.h"
+#include "util.h"
+#include "wakeup.h"
+#include "worker.h"
+#include "xact.h"
 
 PG_MODULE_MAGIC;
 

@@ -20,7 +20,12 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "queue.h"
+#include "args.h"
+#include "catalog.h"
+#include "lease.h"
+#include "perms.h"
+#include "qstate.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(mq_create_queue);
 PG_FUNCTION_INFO_V1(mq_alter_queue);

@@ -22,7 +22,11 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "queue.h"
+#include "catalog.h"
+#include "perms.h"
+#include "privileges.h"
+#include "queue_info.h"
+#include "util.h"
 
 static HTAB *queue_cache = NULL;
 

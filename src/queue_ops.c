@@ -36,7 +36,17 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#include "queue.h"
+#include "args.h"
+#include "dedup.h"
+#include "delivery.h"
+#include "lease.h"
+#include "perms.h"
+#include "policy.h"
+#include "qstate.h"
+#include "queue_info.h"
+#include "storage.h"
+#include "util.h"
+#include "wakeup.h"
 
 PG_FUNCTION_INFO_V1(mq_send);
 PG_FUNCTION_INFO_V1(mq_send_batch);

@@ -48,8 +48,14 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "compat.h"
-#include "queue.h"
+#include "dedup.h"
+#include "position.h"
+#include "qstate.h"
+#include "retention.h"
+#include "stream.h"
+#include "util.h"
 
 /* The size at which the newest segment is rotated (kB, queue.segment_size). */
 int			queue_segment_size = 65536;

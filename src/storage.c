@@ -76,8 +76,15 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "compat.h"
-#include "queue.h"
+#include "dedup.h"
+#include "lease.h"
+#include "pending.h"
+#include "perms.h"
+#include "qstate.h"
+#include "queue_info.h"
+#include "storage.h"
 
 /*
  * Byte offsets of the fixed-width columns in a row's data area.  They are

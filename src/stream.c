@@ -56,8 +56,18 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "args.h"
+#include "catalog.h"
 #include "compat.h"
-#include "queue.h"
+#include "dedup.h"
+#include "pending.h"
+#include "perms.h"
+#include "position.h"
+#include "privileges.h"
+#include "qstate.h"
+#include "storage.h"
+#include "stream.h"
+#include "util.h"
 
 /*
  * An idempotency key row stores the record it stands for as one int8:

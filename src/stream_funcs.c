@@ -23,8 +23,14 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "args.h"
+#include "catalog.h"
 #include "compat.h"
-#include "queue.h"
+#include "lease.h"
+#include "perms.h"
+#include "position.h"
+#include "stream.h"
+#include "util.h"
 
 #define STREAM_PARTITIONS_MAX	1024
 

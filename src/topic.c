@@ -45,8 +45,18 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "args.h"
+#include "catalog.h"
+#include "dedup.h"
+#include "delivery.h"
 #include "match.h"
-#include "queue.h"
+#include "pending.h"
+#include "perms.h"
+#include "policy.h"
+#include "privileges.h"
+#include "storage.h"
+#include "topic.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(mq_create_topic);
 PG_FUNCTION_INFO_V1(mq_drop_topic);

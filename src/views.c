@@ -21,7 +21,15 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "queue.h"
+#include "args.h"
+#include "catalog.h"
+#include "pending.h"
+#include "perms.h"
+#include "qstate.h"
+#include "queue_info.h"
+#include "storage.h"
+#include "stream.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(mq_queue_figures);
 

@@ -40,7 +40,8 @@
 #include "storage/shmem.h"
 
 #include "compat.h"
-#include "queue.h"
+#include "qstate.h"
+#include "wakeup.h"
 
 typedef struct WaitSlot
 {

@@ -73,8 +73,15 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "catalog.h"
 #include "compat.h"
-#include "queue.h"
+#include "delivery.h"
+#include "privileges.h"
+#include "queue_info.h"
+#include "retention.h"
+#include "topic.h"
+#include "util.h"
+#include "worker.h"
 
 #define MAX_WORKER_SLOTS	64
 #define MAX_PAUSED			16

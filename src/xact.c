@@ -35,7 +35,12 @@
 #include "access/xact.h"
 #include "utils/memutils.h"
 
-#include "queue.h"
+#include "lease.h"
+#include "pending.h"
+#include "position.h"
+#include "qstate.h"
+#include "wakeup.h"
+#include "xact.h"
 
 static void
 pending_finish(Pending *p, bool commit)

@@ -43,7 +43,7 @@
 
 #include "match.h"
 
-/* Same value as QUEUE_NAME_MAXLEN in src/queue.h (which needs postgres.h). */
+/* Same value as QUEUE_NAME_MAXLEN in src/util.h (which needs postgres.h). */
 #define NAME_MAXLEN 48
 
 static const char NAME_CHARS[] =
