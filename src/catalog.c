@@ -445,7 +445,7 @@ find_object_perms(const char *name, int32 *id, char *kind, ObjectPerms *perms)
 	char	   *sql;
 
 	sql = psprintf("SELECT o.id, o.kind, %s FROM mq.objects o WHERE o.name OPERATOR(pg_catalog.=) $1",
-				   perms_columns());
+				   catalog_perms_columns());
 	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 0)
 		return false;

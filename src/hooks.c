@@ -149,7 +149,7 @@ hooks_objects_of_role(Oid roleid, char kind, bool leaves_only)
 	if (kind == 0)
 		catalog_exec(psprintf("SELECT name FROM mq.objects o"
 							  " WHERE $1::pg_catalog.regrole OPERATOR(pg_catalog.=) ANY (%s)"
-							  " ORDER BY name", privileges_grantees_column()),
+							  " ORDER BY name", catalog_grantees_column()),
 					 1, types, args, NULL);
 	else
 		catalog_exec("SELECT name FROM mq.objects o"
@@ -254,7 +254,7 @@ hooks_reassign_owned(ReassignOwnedStmt *stmt)
 		args[1] = ObjectIdGetDatum(newrole);
 		catalog_exec(psprintf("SELECT o.id, %s FROM mq.objects o"
 							  " WHERE o.owner OPERATOR(pg_catalog.=) $1::pg_catalog.regrole",
-							  perms_columns()),
+							  catalog_perms_columns()),
 					 1, types, args, NULL);
 		found = SPI_tuptable;
 		n = SPI_processed;
@@ -311,7 +311,7 @@ hooks_check_drop_role(DropRoleStmt *stmt)
 							  "  pg_catalog.string_agg(CASE kind WHEN 'q' THEN 'queue ' WHEN 't' THEN 'topic '"
 							  "        ELSE 'stream ' END OPERATOR(pg_catalog.||) name, ', ' ORDER BY name)"
 							  "   FILTER (WHERE $1::pg_catalog.regrole OPERATOR(pg_catalog.=) ANY (%s))"
-							  "  FROM mq.objects o", privileges_grantees_column()),
+							  "  FROM mq.objects o", catalog_grantees_column()),
 					 1, &type, &arg, NULL);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (!isnull)

@@ -97,7 +97,7 @@ perms_acl_from_arrays(Oid owner, const Datum *grantees, const bool *nulls)
 
 /*
  * Fill perms from columns owner_col (owner) and the three after it
- * (perms_columns) of a catalog row, building the Acl in cxt.
+ * (catalog_perms_columns) of a catalog row, building the Acl in cxt.
  */
 void
 perms_from_tuple(ObjectPerms *perms, HeapTuple tup, TupleDesc desc, int owner_col,
@@ -151,7 +151,7 @@ perms_acl_to_arrays(const Acl *acl, Datum *arrays)
 /*
  * Does the role act as the owner: the owner itself, a role with the
  * owner's privileges, or a superuser (has_privs_of_role says yes to them)?
- * With no owner, a catalog from before 0.3.0 (see perms_columns), everyone
+ * With no owner, a catalog from before 0.3.0 (see catalog_perms_columns), everyone
  * does.
  */
 bool

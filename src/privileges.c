@@ -75,7 +75,7 @@
 	" WHERE a.privilege_type OPERATOR(pg_catalog.=) '" mode "')"
 
 const char *
-perms_columns(void)
+catalog_perms_columns(void)
 {
 	switch (catalog_grants_form())
 	{
@@ -93,7 +93,7 @@ perms_columns(void)
 
 /* Every role granted something on "mq.objects o", as a regrole[]. */
 const char *
-privileges_grantees_column(void)
+catalog_grantees_column(void)
 {
 	if (catalog_grants_form() == GRANTS_ACLITEM)
 		return "ARRAY(SELECT a.grantee::pg_catalog.regrole"
@@ -215,7 +215,7 @@ privileges_restore_dependencies(void)
 						  "   AND EXISTS (SELECT 1 FROM pg_catalog.unnest(%s"
 						  "       OPERATOR(pg_catalog.||) o.owner) r"
 						  "     WHERE r::pg_catalog.oid OPERATOR(pg_catalog.>=) %u)",
-						  MyDatabaseId, ExtensionRelationId, privileges_grantees_column(),
+						  MyDatabaseId, ExtensionRelationId, catalog_grantees_column(),
 						  FirstNormalObjectId),
 				 1, &type, &arg, NULL);
 	if (SPI_processed > 0)

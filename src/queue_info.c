@@ -98,7 +98,7 @@ queue_load(QueueInfo *entry)
 				   "       q.dedup_window, q.unlogged, %s"
 				   "  FROM mq.objects o JOIN mq.queues q ON q.id OPERATOR(pg_catalog.=) o.id"
 				   "  LEFT JOIN mq.objects d ON d.id OPERATOR(pg_catalog.=) q.dead_letter_queue"
-				   " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
+				   " WHERE o.name OPERATOR(pg_catalog.=) $1", catalog_perms_columns());
 	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
 	{

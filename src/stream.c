@@ -158,7 +158,7 @@ stream_load(void *entry)
 	sql = psprintf("SELECT o.id, s.partitions, s.dedup_window, s.max_age, s.max_bytes,"
 				   " s.max_messages, %s FROM mq.objects o"
 				   "  JOIN mq.streams s ON s.id OPERATOR(pg_catalog.=) o.id"
-				   " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
+				   " WHERE o.name OPERATOR(pg_catalog.=) $1", catalog_perms_columns());
 	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
 	{

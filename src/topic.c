@@ -147,7 +147,7 @@ topic_load(void *entry)
 	catalog_enter(&cxt);
 	sql = psprintf("SELECT o.id, t.dedup_window, %s FROM mq.objects o"
 				   "  JOIN mq.topics t ON t.id OPERATOR(pg_catalog.=) o.id"
-				   " WHERE o.name OPERATOR(pg_catalog.=) $1", perms_columns());
+				   " WHERE o.name OPERATOR(pg_catalog.=) $1", catalog_perms_columns());
 	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
 	{
