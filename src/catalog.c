@@ -51,7 +51,6 @@
 #include "compat.h"
 #include "match.h"
 #include "perms.h"
-#include "privileges.h"
 #include "util.h"
 
 uint64		catalog_generation = 0;
@@ -235,6 +234,37 @@ catalog_grants_form(void)
 			mq_grants_form = GRANTS_NONE;
 	}
 	return (GrantsForm) mq_grants_form;
+}
+
+#define ACL_GRANTEES(mode) \
+	"ARRAY(SELECT a.grantee::pg_catalog.regrole FROM pg_catalog.aclexplode(o.acl) a" \
+	" WHERE a.privilege_type OPERATOR(pg_catalog.=) '" mode "')"
+
+const char *
+catalog_perms_columns(void)
+{
+	switch (catalog_grants_form())
+	{
+		case GRANTS_ARRAYS:
+			return "o.owner, o.senders, o.readers, o.managers";
+		case GRANTS_ACLITEM:
+			return "o.owner, " ACL_GRANTEES("INSERT") ", " ACL_GRANTEES("SELECT") ", "
+				ACL_GRANTEES("UPDATE");
+		case GRANTS_NONE:
+			break;
+	}
+	return "NULL::pg_catalog.oid, NULL::pg_catalog.regrole[], NULL::pg_catalog.regrole[],"
+		" NULL::pg_catalog.regrole[]";
+}
+
+/* Every role granted something on "mq.objects o", as a regrole[]. */
+const char *
+catalog_grantees_column(void)
+{
+	if (catalog_grants_form() == GRANTS_ACLITEM)
+		return "ARRAY(SELECT a.grantee::pg_catalog.regrole"
+			" FROM pg_catalog.aclexplode(o.acl) a)";
+	return "(o.senders OPERATOR(pg_catalog.||) o.readers OPERATOR(pg_catalog.||) o.managers)";
 }
 
 /* Tell every backend (this one at the next command) that queues changed. */

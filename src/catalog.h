@@ -21,6 +21,9 @@ typedef enum GrantsForm
 	GRANTS_ARRAYS				/* 0.4.0 on: senders, readers, managers regrole[] */
 } GrantsForm;
 extern GrantsForm catalog_grants_form(void);
+/* The owner and grants of "mq.objects o" as columns, and every grantee. */
+extern const char *catalog_perms_columns(void);
+extern const char *catalog_grantees_column(void);
 
 
 /* Invalidation of what the caches hold (catalog.c). */

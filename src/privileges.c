@@ -70,37 +70,6 @@
  * back by perms_from_tuple.  A catalog at 0.3.0 (aclitem[]) gives the same
  * columns; one from before has neither (see catalog_grants_form).
  */
-#define ACL_GRANTEES(mode) \
-	"ARRAY(SELECT a.grantee::pg_catalog.regrole FROM pg_catalog.aclexplode(o.acl) a" \
-	" WHERE a.privilege_type OPERATOR(pg_catalog.=) '" mode "')"
-
-const char *
-catalog_perms_columns(void)
-{
-	switch (catalog_grants_form())
-	{
-		case GRANTS_ARRAYS:
-			return "o.owner, o.senders, o.readers, o.managers";
-		case GRANTS_ACLITEM:
-			return "o.owner, " ACL_GRANTEES("INSERT") ", " ACL_GRANTEES("SELECT") ", "
-				ACL_GRANTEES("UPDATE");
-		case GRANTS_NONE:
-			break;
-	}
-	return "NULL::pg_catalog.oid, NULL::pg_catalog.regrole[], NULL::pg_catalog.regrole[],"
-		" NULL::pg_catalog.regrole[]";
-}
-
-/* Every role granted something on "mq.objects o", as a regrole[]. */
-const char *
-catalog_grantees_column(void)
-{
-	if (catalog_grants_form() == GRANTS_ACLITEM)
-		return "ARRAY(SELECT a.grantee::pg_catalog.regrole"
-			" FROM pg_catalog.aclexplode(o.acl) a)";
-	return "(o.senders OPERATOR(pg_catalog.||) o.readers OPERATOR(pg_catalog.||) o.managers)";
-}
-
 /*
  * Store an object's grants (acl: NULL or an Acl) and, if owner is valid,
  * its owner.  The catalog must keep grants as arrays: at 0.3.0 the update

@@ -11,8 +11,6 @@
 #include "c.h"
 
 /* Owners and grants in the catalog (privileges.c). */
-extern const char *catalog_perms_columns(void);
-extern const char *catalog_grantees_column(void);
 extern void privileges_change(const char *name, Oid role, int privs, bool grant, bool check);
 struct ArrayType;
 extern void privileges_store(int32 id, Oid owner, const struct ArrayType *acl);

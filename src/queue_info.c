@@ -24,7 +24,6 @@
 
 #include "catalog.h"
 #include "perms.h"
-#include "privileges.h"
 #include "queue_info.h"
 #include "util.h"
 

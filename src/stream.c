@@ -63,7 +63,6 @@
 #include "pending.h"
 #include "perms.h"
 #include "position.h"
-#include "privileges.h"
 #include "qstate.h"
 #include "storage.h"
 #include "stream.h"

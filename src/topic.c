@@ -53,7 +53,6 @@
 #include "pending.h"
 #include "perms.h"
 #include "policy.h"
-#include "privileges.h"
 #include "storage.h"
 #include "topic.h"
 #include "util.h"
