@@ -6,12 +6,13 @@
 #   pgTAP        test/pgtap                 (one private server, pg_prove)
 #   TAP          test/t                     (each test starts its own servers)
 #   fuzz         test/fuzz                  (src/match.c's properties, no server)
+#   layers       src/                       (no include upwards, no cycle: scripts/check-layers.sh)
 #   deb          debian/                    (build the package, test it in a fresh cluster)
 #   upgrade      test/upgrade               (pg_upgrade and pg_dump from an older major
 #                                            version: 15 to 18 and 19, in their root)
 #
 # Servers run as the postgres user; all output goes to $QUEUE_TMP/test.
-# Pass suite names (regress isolation pgtap tap fuzz deb upgrade) to run only those, TAP
+# Pass suite names (regress isolation pgtap tap fuzz layers deb upgrade) to run only those, TAP
 # test files with PROVE_TESTS="001_x.pl 002_y.pl", pg_regress or isolation
 # tests with REGRESS_TESTS="name1 name2", and another output
 # directory with QUEUE_TEST_OUT.
@@ -28,7 +29,7 @@ case $PG in
 	18 | 19) UPGRADE_FROM=15 ;;
 	*) UPGRADE_FROM= ;;
 esac
-SUITES=${*:-regress isolation pgtap tap fuzz deb ${UPGRADE_FROM:+upgrade}}
+SUITES=${*:-layers regress isolation pgtap tap fuzz deb ${UPGRADE_FROM:+upgrade}}
 PASSED=0
 FAILED=0
 
@@ -181,6 +182,11 @@ run_fuzz() {
 	if [ "$status" = 0 ]; then record fuzz 1 0; else record fuzz 0 1; fi
 }
 
+# The layers of src/: one check.
+run_layers() {
+	if ./scripts/check-layers.sh; then record layers 1 0; else record layers 0 1; fi
+}
+
 # The Debian package: scripts/deb-test.sh ends with "deb: N passed, M failed".
 run_deb() {
 	local dir=$OUT/deb status passed failed
@@ -203,6 +209,7 @@ for suite in $SUITES; do
 		pgtap) run_pgtap ;;
 		tap) run_tap ;;
 		fuzz) run_fuzz ;;
+		layers) run_layers ;;
 		deb) run_deb ;;
 		upgrade) run_upgrade ;;
 		*) echo "unknown suite $suite" >&2; exit 2 ;;
