@@ -24,7 +24,7 @@ int			queue_max_wait = 20000;	/* ms */
 
 /* Raise 22023 if a required argument is NULL (no queue function is STRICT). */
 void
-arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+args_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -37,11 +37,11 @@ arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
  * out (QUEUE_NAME_MAXLEN + 1 bytes).  "what" says what it names.
  */
 void
-queue_check_name(const char *what, text *name, char *out)
+args_name(const char *what, text *name, char *out)
 {
 	const char *p = VARDATA_ANY(name);
 	int			len = VARSIZE_ANY_EXHDR(name);
-	bool		ok = name_is_valid(p, len, QUEUE_NAME_MAXLEN);
+	bool		ok = match_name_is_valid(p, len, QUEUE_NAME_MAXLEN);
 
 	if (!ok)
 		ereport(ERROR,
@@ -59,7 +59,7 @@ queue_check_name(const char *what, text *name, char *out)
  * option that is also given a value (the options are arguments 1..nnames).
  */
 void
-parse_reset(FunctionCallInfo fcinfo, int argno, const char *what,
+args_reset(FunctionCallInfo fcinfo, int argno, const char *what,
 			const char *const *names, int nnames, bool *reset)
 {
 	Datum	   *elems;
@@ -70,7 +70,7 @@ parse_reset(FunctionCallInfo fcinfo, int argno, const char *what,
 
 	if (PG_ARGISNULL(argno))
 		return;
-	n = arg_array(fcinfo, argno, "reset", TEXTOID, -1, false, TYPALIGN_INT, &elems, &elnulls);
+	n = args_array(fcinfo, argno, "reset", TEXTOID, -1, false, TYPALIGN_INT, &elems, &elnulls);
 	for (j = 0; j < n; j++)
 	{
 		char	   *opt;
@@ -97,12 +97,12 @@ parse_reset(FunctionCallInfo fcinfo, int argno, const char *what,
 }
 
 int32
-arg_int_range(FunctionCallInfo fcinfo, int argno, const char *argname,
+args_int_range(FunctionCallInfo fcinfo, int argno, const char *argname,
 			  int32 min, int32 max)
 {
 	int32		v;
 
-	arg_not_null(fcinfo, argno, argname);
+	args_not_null(fcinfo, argno, argname);
 	v = PG_GETARG_INT32(argno);
 	if (v < min || v > max)
 		ereport(ERROR,
@@ -114,7 +114,7 @@ arg_int_range(FunctionCallInfo fcinfo, int argno, const char *argname,
 
 /* A non-negative interval argument of any size; NULL allowed only if nullable. */
 static Interval *
-arg_interval_any_size(FunctionCallInfo fcinfo, int argno, const char *argname,
+args_interval_any_size(FunctionCallInfo fcinfo, int argno, const char *argname,
 					  bool nullable)
 {
 	Interval   *iv;
@@ -122,11 +122,11 @@ arg_interval_any_size(FunctionCallInfo fcinfo, int argno, const char *argname,
 	if (PG_ARGISNULL(argno))
 	{
 		if (!nullable)
-			arg_not_null(fcinfo, argno, argname);
+			args_not_null(fcinfo, argno, argname);
 		return NULL;
 	}
 	iv = PG_GETARG_INTERVAL_P(argno);
-	if (interval_is_negative(iv))
+	if (util_interval_is_negative(iv))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative", argname)));
@@ -135,13 +135,13 @@ arg_interval_any_size(FunctionCallInfo fcinfo, int argno, const char *argname,
 
 /* A non-negative interval argument; NULL allowed only if nullable. */
 Interval *
-arg_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
+args_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
 			 bool nullable)
 {
-	Interval   *iv = arg_interval_any_size(fcinfo, argno, argname, nullable);
+	Interval   *iv = args_interval_any_size(fcinfo, argno, argname, nullable);
 
 	if (iv != NULL)
-		interval_check_size(iv, argname);
+		util_interval_check_size(iv, argname);
 	return iv;
 }
 
@@ -150,9 +150,9 @@ arg_interval(FunctionCallInfo fcinfo, int argno, const char *argname,
  * queue.max_wait before any arithmetic; 0: no wait.
  */
 int64
-arg_wait(FunctionCallInfo fcinfo, int argno)
+args_wait(FunctionCallInfo fcinfo, int argno)
 {
-	return interval_usecs_capped(arg_interval_any_size(fcinfo, argno, "wait", false),
+	return util_interval_usecs_capped(args_interval_any_size(fcinfo, argno, "wait", false),
 								 (int64) queue_max_wait * 1000);
 }
 
@@ -161,7 +161,7 @@ arg_wait(FunctionCallInfo fcinfo, int argno)
  * "mq_" (reserved for the extension).  Returns the datum, or 0 for NULL.
  */
 Datum
-check_headers(Datum d, bool isnull)
+args_headers(Datum d, bool isnull)
 {
 	Jsonb	   *jb;
 	JsonbIterator *it;
@@ -191,7 +191,7 @@ check_headers(Datum d, bool isnull)
 
 /* Deconstruct a one-dimensional array argument. */
 int
-arg_array(FunctionCallInfo fcinfo, int argno, const char *argname,
+args_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 		  Oid elemtype, int16 elmlen, bool elmbyval, char elmalign,
 		  Datum **elems, bool **nulls)
 {
@@ -208,14 +208,14 @@ arg_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 
 /* The bodies of a batch: a one-dimensional array without NULLs. */
 int
-arg_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies)
+args_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies)
 {
 	bool	   *nulls;
 	int			n;
 	int			i;
 
-	arg_not_null(fcinfo, argno, "bodies");
-	n = arg_array(fcinfo, argno, "bodies", JSONBOID, -1, false, TYPALIGN_INT, bodies, &nulls);
+	args_not_null(fcinfo, argno, "bodies");
+	n = args_array(fcinfo, argno, "bodies", JSONBOID, -1, false, TYPALIGN_INT, bodies, &nulls);
 	for (i = 0; i < n; i++)
 		if (nulls[i])
 			ereport(ERROR,
@@ -231,7 +231,7 @@ arg_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies)
  * when the argument is NULL.
  */
 void
-arg_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
+args_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 				   Oid elemtype, int n, Datum **elems, bool **nulls)
 {
 	int			m;
@@ -241,7 +241,7 @@ arg_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 	*nulls = NULL;
 	if (PG_ARGISNULL(argno))
 		return;
-	m = arg_array(fcinfo, argno, argname, elemtype, -1, false, TYPALIGN_INT, elems, nulls);
+	m = args_array(fcinfo, argno, argname, elemtype, -1, false, TYPALIGN_INT, elems, nulls);
 	if (m != n)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -250,15 +250,15 @@ arg_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 	for (i = 0; i < n; i++)
 	{
 		if (elemtype == JSONBOID)
-			(*elems)[i] = check_headers((*elems)[i], (*nulls)[i]);
+			(*elems)[i] = args_headers((*elems)[i], (*nulls)[i]);
 		else if (strcmp(argname, "idempotency_keys") == 0 && !(*nulls)[i])
-			dedup_check_key(DatumGetTextPP((*elems)[i]));
+			args_idempotency_key(DatumGetTextPP((*elems)[i]));
 	}
 }
 
 /* Check an idempotency key argument. */
 void
-dedup_check_key(text *key)
+args_idempotency_key(text *key)
 {
 	int			len = VARSIZE_ANY_EXHDR(key);
 

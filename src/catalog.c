@@ -346,7 +346,7 @@ queue_relcache_callback(Datum arg, Oid relid)
  * and returns false if there is no such object.  NULL if there is none.
  */
 void *
-name_cache_lookup(HTAB **cache, Size entrysize, const char *name,
+catalog_name_cache_lookup(HTAB **cache, Size entrysize, const char *name,
 				  bool (*load) (void *entry))
 {
 	NameCacheEntry *e;
@@ -410,7 +410,7 @@ catalog_cache_ready(void)
  * a topic), the storage of an object.
  */
 Oid
-storage_oid(char kind, int32 id, const char *suffix, bool missing_ok)
+catalog_storage_oid(char kind, int32 id, const char *suffix, bool missing_ok)
 {
 	char		relname[NAMEDATALEN];
 	Oid			relid;
@@ -421,14 +421,14 @@ storage_oid(char kind, int32 id, const char *suffix, bool missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("storage of %s %d is missing: relation \"mq.%s\" does not exist",
-						kind_name(kind), id, relname),
+						util_kind_name(kind), id, relname),
 				 errhint("The table was dropped outside the queue functions; drop the object and create it again.")));
 	return relid;
 }
 
 /* The names of every object of a kind ('q', 't', 's') in the database. */
 List *
-object_names(char kind)
+catalog_object_names(char kind)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	CatalogContext cxt;
@@ -467,7 +467,7 @@ catalog_result_names(MemoryContext cxt)
  * NULL) owner and grants, valid until catalog_leave.  False if none.
  */
 bool
-find_object_perms(const char *name, int32 *id, char *kind, ObjectPerms *perms)
+catalog_find_perms(const char *name, int32 *id, char *kind, ObjectPerms *perms)
 {
 	Datum		arg = CStringGetTextDatum(name);
 	Oid			argtype = TEXTOID;
@@ -488,9 +488,9 @@ find_object_perms(const char *name, int32 *id, char *kind, ObjectPerms *perms)
 }
 
 bool
-find_object_locked(const char *name, int32 *id, char *kind)
+catalog_find_locked(const char *name, int32 *id, char *kind)
 {
-	return find_object_perms(name, id, kind, NULL);
+	return catalog_find_perms(name, id, kind, NULL);
 }
 
 /*
@@ -499,20 +499,20 @@ find_object_locked(const char *name, int32 *id, char *kind)
  * entered the catalog context holds privs on it.
  */
 bool
-find_object_checked(const CatalogContext *cxt, const char *name, char kind,
+catalog_find_checked(const CatalogContext *cxt, const char *name, char kind,
 					int privs, int32 *id)
 {
 	ObjectPerms perms;
 	char		found_kind;
 
-	if (!find_object_perms(name, id, &found_kind, &perms) || found_kind != kind)
+	if (!catalog_find_perms(name, id, &found_kind, &perms) || found_kind != kind)
 		return false;
 	perms_require(&perms, cxt->save_userid, privs, kind, name);
 	return true;
 }
 
 void
-lock_catalog(void)
+catalog_lock(void)
 {
 	catalog_ddl("LOCK TABLE mq.objects, mq.queues, mq.topics, mq.subscriptions IN SHARE ROW EXCLUSIVE MODE");
 }
@@ -522,7 +522,7 @@ lock_catalog(void)
  * not make DDL wait, nor wait for a transaction that holds the lock open).
  */
 bool
-try_lock_catalog(void)
+catalog_try_lock(void)
 {
 	return ConditionalLockRelationOid(objects_relid(), ShareRowExclusiveLock);
 }

@@ -59,19 +59,19 @@ typedef struct NameCacheEntry
 } NameCacheEntry;
 
 struct HTAB;
-extern void *name_cache_lookup(struct HTAB **cache, Size entrysize, const char *name,
+extern void *catalog_name_cache_lookup(struct HTAB **cache, Size entrysize, const char *name,
 							   bool (*load) (void *entry));
-extern void lock_catalog(void);
-extern bool try_lock_catalog(void);
-extern bool find_object_locked(const char *name, int32 *id, char *kind);
-extern bool find_object_perms(const char *name, int32 *id, char *kind,
+extern void catalog_lock(void);
+extern bool catalog_try_lock(void);
+extern bool catalog_find_locked(const char *name, int32 *id, char *kind);
+extern bool catalog_find_perms(const char *name, int32 *id, char *kind,
 							  ObjectPerms *perms);
-extern bool find_object_checked(const CatalogContext *cxt, const char *name,
+extern bool catalog_find_checked(const CatalogContext *cxt, const char *name,
 								char kind, int privs, int32 *id);
-extern Oid	storage_oid(char kind, int32 id, const char *suffix, bool missing_ok);
+extern Oid	catalog_storage_oid(char kind, int32 id, const char *suffix, bool missing_ok);
 
 
 /* The names of every object of a kind ('q', 't', 's') (catalog.c). */
-extern List *object_names(char kind);
+extern List *catalog_object_names(char kind);
 
 #endif							/* QUEUE_CATALOG_H */

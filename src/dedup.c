@@ -193,7 +193,7 @@ dedup_lookup(KeyTable *kt, text *key, TimestampTz now, ItemPointer stale,
 		bool		isnull;
 		TimestampTz sent_at = DatumGetTimestampTz(slot_getattr(slot, 3, &isnull));
 
-		if (timestamp_plus_interval(sent_at, kt->window) > now)
+		if (util_timestamp_plus_interval(sent_at, kt->window) > now)
 		{
 			id = DatumGetInt64(slot_getattr(slot, 2, &isnull));
 			if (found)
@@ -265,7 +265,7 @@ dedup_prune(KeyTable *kt, TimestampTz now, int max)
 															   &isnull));
 		TM_FailureData tmfd;
 
-		if (timestamp_plus_interval(sent_at, kt->window) > now)
+		if (util_timestamp_plus_interval(sent_at, kt->window) > now)
 			continue;
 		if (compat_heap_delete(kt->rel, &tup->t_self, GetCurrentCommandId(true),
 							   false, &tmfd) == TM_Ok)

@@ -45,7 +45,7 @@ delivery_make_room(QueueRel *qrel, int64 nnew, int64 *depth)
 	if (info->max_length == 0 || nnew == 0)
 		return true;
 	*depth = qstate_depth(qstate_get(RelationGetRelid(qrel->heap)), qrel->heap) +
-		xact_depth_delta(RelationGetRelid(qrel->heap));
+		pending_depth_delta(RelationGetRelid(qrel->heap));
 	excess = *depth + nnew - info->max_length;
 	if (excess <= 0)
 		return true;
@@ -67,7 +67,7 @@ static bool
 is_dead(QueueInfo *info, StoredMsg *m, TimestampTz now, DeadReason *reason)
 {
 	if (info->has_ttl &&
-		timestamp_plus_interval(m->enqueued_at, &info->message_ttl) <= now)
+		util_timestamp_plus_interval(m->enqueued_at, &info->message_ttl) <= now)
 	{
 		*reason = DEAD_TTL;
 		return true;
@@ -111,7 +111,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	TimestampTz started = lease_started_at();
 
 	if (mode == TAKE_LEASE)
-		until = timestamp_plus_interval(now, vt);
+		until = util_timestamp_plus_interval(now, vt);
 	/* Leases need the queue's shared state; so does the floor, also for a peek. */
 	if (mode != TAKE_PEEK || !RecoveryInProgress())
 		qs = qstate_get(relid);
@@ -139,7 +139,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 		if (mode == TAKE_EXPIRE && !doomed)
 			continue;
 
-		xact_reserve(2);
+		pending_reserve(2);
 		if (doomed)
 		{
 			if (ndead >= DEAD_PER_CALL)
@@ -180,7 +180,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 				lsn = at;
 			else
 				lazy = at;
-			xact_count(relid, STAT_DELIVERED, 1);
+			pending_count(relid, STAT_DELIVERED, 1);
 		}
 		if (mode == TAKE_LEASE)
 			m.visible_at = until;
@@ -212,7 +212,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 		int16		rank;
 
 		if (lease_settle(relid, dead[i].m.receipt, &msgid, &rank) != LEASE_OK ||
-			!dead_letter(qrel, &dead[i].m, dead[i].reason, now))
+			!policy_dead_letter(qrel, &dead[i].m, dead[i].reason, now))
 		{
 			lease_drop(relid, dead[i].m.receipt);
 			if (mode == TAKE_DROP || mode == TAKE_EXPIRE)
@@ -233,7 +233,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 				storage_delete(qrel, &out[i].tid))
 			{
 				out[kept++] = out[i];
-				xact_count(relid, STAT_ACKED, 1);
+				pending_count(relid, STAT_ACKED, 1);
 			}
 			else
 				lease_drop(relid, out[i].receipt);
@@ -294,7 +294,7 @@ delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visibl
 	if (how == HOW_NACK && visible_at == 0 && max_deliveries == 0)
 	{
 		/* The lease simply ends at commit. */
-		xact_count(relid, STAT_NACKED, 1);
+		pending_count(relid, STAT_NACKED, 1);
 		return LEASE_OK;
 	}
 	done = storage_find(qrel, rank, msgid, &tid);
@@ -307,7 +307,7 @@ delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visibl
 		/* A nack of the last allowed delivery dead-letters the message. */
 		done = storage_fetch(qrel, &tid, &m);
 		if (done && max_deliveries > 0 && m.deliveries >= max_deliveries)
-			done = dead_letter(qrel, &m, DEAD_MAX_DELIVERIES, GetCurrentTimestamp());
+			done = policy_dead_letter(qrel, &m, DEAD_MAX_DELIVERIES, GetCurrentTimestamp());
 		else if (done && visible_at != 0)
 			done = storage_set_visible_at(qrel, &tid, visible_at);
 	}
@@ -317,7 +317,7 @@ delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visibl
 		lease_drop(relid, receipt);
 		return LEASE_UNKNOWN;
 	}
-	xact_count(relid, how == HOW_ACK ? STAT_ACKED : STAT_NACKED, 1);
+	pending_count(relid, how == HOW_ACK ? STAT_ACKED : STAT_NACKED, 1);
 	return LEASE_OK;
 }
 

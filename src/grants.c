@@ -80,7 +80,7 @@ privs_arg(FunctionCallInfo fcinfo, int argno)
 	int			i;
 	int			privs = 0;
 
-	n = arg_array(fcinfo, argno, "privileges", TEXTOID, -1, false, TYPALIGN_INT,
+	n = args_array(fcinfo, argno, "privileges", TEXTOID, -1, false, TYPALIGN_INT,
 				  &elems, &nulls);
 	for (i = 0; i < n; i++)
 	{
@@ -115,16 +115,16 @@ grant_or_revoke(FunctionCallInfo fcinfo, bool grant)
 	Oid			role;
 	int			privs;
 
-	arg_not_null(fcinfo, 0, "name");
-	queue_check_name("object", PG_GETARG_TEXT_PP(0), name);
-	arg_not_null(fcinfo, 1, "role");
+	args_not_null(fcinfo, 0, "name");
+	args_name("object", PG_GETARG_TEXT_PP(0), name);
+	args_not_null(fcinfo, 1, "role");
 	role = PG_GETARG_OID(1);
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("role with OID %u does not exist", role)));
 	if (grant)
-		arg_not_null(fcinfo, 2, "privileges");
+		args_not_null(fcinfo, 2, "privileges");
 	privs = PG_ARGISNULL(2) ? PERMS_ALL : privs_arg(fcinfo, 2);
 	PreventCommandIfReadOnly(grant ? "mq_grant()" : "mq_revoke()");
 	privileges_change(name, role, privs, grant, true);

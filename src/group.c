@@ -57,8 +57,8 @@ static uint32 next_start = 0;
 static void
 group_arg(FunctionCallInfo fcinfo, int argno, char *out)
 {
-	arg_not_null(fcinfo, argno, "consumer_group");
-	queue_check_name("consumer group", PG_GETARG_TEXT_PP(argno), out);
+	args_not_null(fcinfo, argno, "consumer_group");
+	args_name("consumer group", PG_GETARG_TEXT_PP(argno), out);
 }
 
 static void
@@ -73,7 +73,7 @@ no_group(const char *group, const char *stream)
 static int64
 stable_end(StreamInfo *s, int32 partition)
 {
-	return position_stable_end(s->ident, partition, next_from_storage, s);
+	return position_stable_end(s->ident, partition, stream_next_from_storage, s);
 }
 
 /* The first committed record of a partition (its stable end if none). */
@@ -91,7 +91,7 @@ first_position(StreamInfo *s, int32 partition)
 {
 	int64		first = -1;
 
-	(void) scan_partition(s, partition, 0, first_record, &first);
+	(void) stream_scan_partition(s, partition, 0, first_record, &first);
 	return first >= 0 ? first : stable_end(s, partition);
 }
 
@@ -197,7 +197,7 @@ mq_create_group(PG_FUNCTION_ARGS)
 	PreventCommandIfReadOnly("mq_create_group()");
 	stream_arg(fcinfo, 0, name);
 	group_arg(fcinfo, 1, group);
-	arg_not_null(fcinfo, 2, "start");
+	args_not_null(fcinfo, 2, "start");
 	start = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	if (strcmp(start, "earliest") != 0 && strcmp(start, "latest") != 0)
 		ereport(ERROR,
@@ -205,10 +205,10 @@ mq_create_group(PG_FUNCTION_ARGS)
 				 errmsg("start must be 'earliest' or 'latest'"),
 				 errdetail("The value given was \"%s\".", start)));
 	latest = strcmp(start, "latest") == 0;
-	arg_not_null(fcinfo, 3, "if_not_exists");
+	args_not_null(fcinfo, 3, "if_not_exists");
 
 	catalog_enter(&cxt);
-	lock_catalog();
+	catalog_lock();
 	s = stream_open(name, 0);
 	perms_require(&s->perms, cxt.save_userid, PRIV_READ, 's', name);
 	if (group_exists(s, group))
@@ -224,7 +224,7 @@ mq_create_group(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	}
 	if (latest)
-		prevent_read_during_recovery("mq_create_group()");
+		stream_prevent_read_during_recovery("mq_create_group()");
 	for (p = 0; p < s->partitions; p++)
 	{
 		Datum		args[3];
@@ -255,10 +255,10 @@ mq_drop_group(PG_FUNCTION_ARGS)
 	PreventCommandIfReadOnly("mq_drop_group()");
 	stream_arg(fcinfo, 0, name);
 	group_arg(fcinfo, 1, group);
-	arg_not_null(fcinfo, 2, "if_exists");
+	args_not_null(fcinfo, 2, "if_exists");
 
 	catalog_enter(&cxt);
-	lock_catalog();
+	catalog_lock();
 	s = stream_open(name, 0);
 	perms_require(&s->perms, cxt.save_userid, PRIV_MANAGE, 's', name);
 	arg = CStringGetTextDatum(group);
@@ -336,7 +336,7 @@ consume_partition(StreamInfo *s, const char *group, int32 p, ReadState *rs)
 	rs->got = 0;
 	if (from >= 0)
 	{
-		(void) scan_partition(s, p, from, put_record, rs);
+		(void) stream_scan_partition(s, p, from, stream_put_record, rs);
 		if (rs->got > 0)
 		{
 			args[2] = Int64GetDatum(rs->last + 1);
@@ -380,9 +380,9 @@ consume_once(StreamInfo *s, const char *group, ReadState *rs)
 	catalog_leave(&cxt);
 	if (got > 0)
 	{
-		xact_count(s->ident, STAT_CONSUMED, got);
-		xact_reserve(1);
-		xact_add(PENDING_CONSUME, s->ident, 0, 0);
+		pending_count(s->ident, STAT_CONSUMED, got);
+		pending_reserve(1);
+		pending_add(PENDING_CONSUME, s->ident, 0, 0);
 	}
 	return got;
 }
@@ -399,18 +399,18 @@ mq_consume(PG_FUNCTION_ARGS)
 	QueueState *qs = NULL;
 	ReadState	rs;
 
-	init_record_result(fcinfo);
+	stream_init_result(fcinfo);
 	stream_arg(fcinfo, 0, name);
 	group_arg(fcinfo, 1, group);
-	rs.max = arg_int_range(fcinfo, 2, "max", 1, QUEUE_QTY_MAX);
-	wait = arg_wait(fcinfo, 3);
+	rs.max = args_int_range(fcinfo, 2, "max", 1, QUEUE_QTY_MAX);
+	wait = args_wait(fcinfo, 3);
 	if (wait > 0 && IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a waiting mq_consume needs READ COMMITTED isolation"),
 				 errhint("Consume with wait => '0', or use READ COMMITTED.")));
 	PreventCommandIfReadOnly("mq_consume()");
-	prevent_read_during_recovery("mq_consume()");
+	stream_prevent_read_during_recovery("mq_consume()");
 	rs.rsinfo = rsinfo;
 	rs.got = 0;
 	rs.last = -1;
@@ -472,12 +472,12 @@ mq_seek_position(PG_FUNCTION_ARGS)
 	bool		found;
 
 	PreventCommandIfReadOnly("mq_seek()");
-	prevent_read_during_recovery("mq_seek()");
+	stream_prevent_read_during_recovery("mq_seek()");
 	stream_arg(fcinfo, 0, name);
 	group_arg(fcinfo, 1, group);
-	arg_not_null(fcinfo, 3, "to_position");
+	args_not_null(fcinfo, 3, "to_position");
 	s = stream_open(name, PRIV_MANAGE);
-	p = partition_arg(fcinfo, 2, s);
+	p = stream_partition_arg(fcinfo, 2, s);
 	catalog_enter(&cxt);
 	found = seek_partition(s, group, p, PG_GETARG_INT64(3));
 	catalog_leave(&cxt);
@@ -516,10 +516,10 @@ mq_seek_time(PG_FUNCTION_ARGS)
 	int32		p;
 
 	PreventCommandIfReadOnly("mq_seek()");
-	prevent_read_during_recovery("mq_seek()");
+	stream_prevent_read_during_recovery("mq_seek()");
 	stream_arg(fcinfo, 0, name);
 	group_arg(fcinfo, 1, group);
-	arg_not_null(fcinfo, 2, "at");
+	args_not_null(fcinfo, 2, "at");
 	s = stream_open(name, PRIV_MANAGE);
 	catalog_enter(&cxt);
 	if (!group_exists(s, group))
@@ -530,7 +530,7 @@ mq_seek_time(PG_FUNCTION_ARGS)
 
 		t.at = PG_GETARG_TIMESTAMPTZ(2);
 		t.found = -1;
-		(void) scan_partition(s, p, 0, seek_record, &t);
+		(void) stream_scan_partition(s, p, 0, seek_record, &t);
 		(void) seek_partition(s, group, p, t.found >= 0 ? t.found : stable_end(s, p));
 	}
 	catalog_leave(&cxt);

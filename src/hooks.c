@@ -145,7 +145,7 @@ hooks_objects_of_role(Oid roleid, char kind, bool leaves_only)
 	args[1] = CharGetDatum(kind);
 	args[2] = BoolGetDatum(leaves_only);
 	catalog_enter(&cxt);
-	lock_catalog();
+	catalog_lock();
 	if (kind == 0)
 		catalog_exec(psprintf("SELECT name FROM mq.objects o"
 							  " WHERE $1::pg_catalog.regrole OPERATOR(pg_catalog.=) ANY (%s)"
@@ -240,7 +240,7 @@ hooks_reassign_owned(ReassignOwnedStmt *stmt)
 			return;
 
 	catalog_enter(&cxt);
-	lock_catalog();
+	catalog_lock();
 	foreach(lc, roles)
 	{
 		Oid			oldrole = lfirst_oid(lc);

@@ -179,7 +179,7 @@ static void
 check_shmem(void)
 {
 	if (lease_table == NULL)
-		queue_require_preload();
+		util_require_preload();
 }
 
 /*
@@ -466,7 +466,7 @@ retry:
 	*receipt = entry->receipt;
 	LWLockRelease(lock);
 
-	xact_add(PENDING_CLAIM, relid, msgid, *receipt);
+	pending_add(PENDING_CLAIM, relid, msgid, *receipt);
 
 	/* Index the new receipt; forget the one two deliveries back. */
 	if (forgotten != 0)
@@ -547,10 +547,10 @@ lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
 {
 	LeaseCheck	result;
 
-	xact_reserve(1);
+	pending_reserve(1);
 	result = lease_use(relid, receipt, true, 0, msgid, rank);
 	if (result == LEASE_OK)
-		xact_add(PENDING_SETTLE, relid, *msgid, receipt);
+		pending_add(PENDING_SETTLE, relid, *msgid, receipt);
 	return result;
 }
 
@@ -625,8 +625,8 @@ lease_extend(Oid relid, int64 receipt, TimestampTz until)
 void
 lease_forget_queue_at_commit(Oid relid)
 {
-	xact_reserve(1);
-	xact_add(PENDING_FORGET, relid, 0, 0);
+	pending_reserve(1);
+	pending_add(PENDING_FORGET, relid, 0, 0);
 }
 
 /* At the commit of a drop: remove every lease of the queue. */
@@ -652,8 +652,8 @@ lease_forget_message_at_commit(Oid relid, int64 msgid)
 	LWLockRelease(lock);
 	if (found)
 	{
-		xact_reserve(1);
-		xact_add(PENDING_FORGET_MSG, relid, msgid, 0);
+		pending_reserve(1);
+		pending_add(PENDING_FORGET_MSG, relid, msgid, 0);
 	}
 }
 
@@ -665,7 +665,7 @@ lease_forget_message_at_commit(Oid relid, int64 msgid)
 void
 lease_note_purge(Oid relid)
 {
-	xact_reserve(1);
-	xact_add(PENDING_PURGE, relid, 0, 0);
+	pending_reserve(1);
+	pending_add(PENDING_PURGE, relid, 0, 0);
 }
 

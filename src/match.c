@@ -23,7 +23,7 @@
 
 /* The name alphabet of SPEC section 2: [A-Za-z0-9_.-]. */
 bool
-name_is_valid(const char *p, int len, int maxlen)
+match_name_is_valid(const char *p, int len, int maxlen)
 {
 	int			i;
 
@@ -52,7 +52,7 @@ word_char(char c)
  * Returns false if s is not well formed (out then holds the words so far).
  */
 bool
-split_words(const char *s, bool wildcards, Words *out)
+match_split_words(const char *s, bool wildcards, Words *out)
 {
 	int			len = strlen(s);
 	int			i;
@@ -88,7 +88,7 @@ split_words(const char *s, bool wildcards, Words *out)
 }
 
 void
-free_words(Words *w)
+match_free_words(Words *w)
 {
 	int			i;
 
@@ -101,7 +101,7 @@ free_words(Words *w)
 
 /* Does the pattern match the routing key?  (AMQP topic semantics.) */
 bool
-words_match(const Words *p, const Words *k)
+match_words(const Words *p, const Words *k)
 {
 	/* next[j]: pattern suffix from i + 1 matches key suffix from j */
 	bool	   *next = palloc((k->n + 1) * sizeof(bool));

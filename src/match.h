@@ -21,9 +21,9 @@ typedef struct Words
 	char	  **w;
 } Words;
 
-extern bool name_is_valid(const char *p, int len, int maxlen);
-extern bool split_words(const char *s, bool wildcards, Words *out);
-extern bool words_match(const Words *p, const Words *k);
-extern void free_words(Words *w);
+extern bool match_name_is_valid(const char *p, int len, int maxlen);
+extern bool match_split_words(const char *s, bool wildcards, Words *out);
+extern bool match_words(const Words *p, const Words *k);
+extern void match_free_words(Words *w);
 
 #endif							/* QUEUE_MATCH_H */

@@ -32,7 +32,7 @@ static int	maxdeltas = 0;
 
 /* Make room for n more items. */
 void
-xact_reserve(int n)
+pending_reserve(int n)
 {
 	if (npending + n <= maxpending)
 		return;
@@ -50,7 +50,7 @@ xact_reserve(int n)
 
 /* Record an item; room must have been reserved. */
 void
-xact_add(PendingKind kind, Oid relid, int64 msgid, int64 receipt)
+pending_add(PendingKind kind, Oid relid, int64 msgid, int64 receipt)
 {
 	Pending    *p;
 
@@ -68,7 +68,7 @@ xact_add(PendingKind kind, Oid relid, int64 msgid, int64 receipt)
  * changes to one queue in one subtransaction share an item.
  */
 void
-xact_note_depth(Oid relid, int64 delta)
+pending_note_depth(Oid relid, int64 delta)
 {
 	SubTransactionId subid = GetCurrentSubTransactionId();
 
@@ -82,13 +82,13 @@ xact_note_depth(Oid relid, int64 delta)
 			return;
 		}
 	}
-	xact_reserve(1);
-	xact_add(PENDING_DEPTH, relid, delta, 0);
+	pending_reserve(1);
+	pending_add(PENDING_DEPTH, relid, delta, 0);
 }
 
 /* Count n events of one kind for mq_stats, if this transaction commits. */
 void
-xact_count(Oid relid, QueueStat stat, int64 n)
+pending_count(Oid relid, QueueStat stat, int64 n)
 {
 	SubTransactionId subid = GetCurrentSubTransactionId();
 	StatDelta  *d = NULL;
@@ -116,7 +116,7 @@ xact_count(Oid relid, QueueStat stat, int64 n)
 
 /* The change this transaction has made to a queue's row count so far. */
 int64
-xact_depth_delta(Oid relid)
+pending_depth_delta(Oid relid)
 {
 	int64		delta = 0;
 	int			i;

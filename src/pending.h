@@ -54,11 +54,11 @@ typedef struct StatDelta
 } StatDelta;
 
 /* Recording (the queue functions, lease.c). */
-extern void xact_reserve(int n);
-extern void xact_add(PendingKind kind, Oid relid, int64 msgid, int64 receipt);
-extern void xact_note_depth(Oid relid, int64 delta);
-extern void xact_count(Oid relid, QueueStat stat, int64 n);
-extern int64 xact_depth_delta(Oid relid);
+extern void pending_reserve(int n);
+extern void pending_add(PendingKind kind, Oid relid, int64 msgid, int64 receipt);
+extern void pending_note_depth(Oid relid, int64 delta);
+extern void pending_count(Oid relid, QueueStat stat, int64 n);
+extern int64 pending_depth_delta(Oid relid);
 
 /* Reading and ending (xact.c's callbacks). */
 extern Pending *pending_items(int *n);

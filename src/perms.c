@@ -185,10 +185,10 @@ perms_require(const ObjectPerms *perms, Oid roleid, int privs, char kind,
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied for %s \"%s\"", kind_name(kind), name),
+			 errmsg("permission denied for %s \"%s\"", util_kind_name(kind), name),
 			 errdetail("This needs the %s privilege, which role \"%s\" does not hold.",
 					   perms_words(privs), GetUserNameFromId(roleid, false)),
-			 errhint("The owner of the %s can grant it with mq_grant().", kind_name(kind))));
+			 errhint("The owner of the %s can grant it with mq_grant().", util_kind_name(kind))));
 }
 
 /*

@@ -54,7 +54,7 @@ push_string(CompatJsonbBuilder *b, JsonbIteratorToken tok, const char *s)
  * (Datum) 0 for none; the result is (Datum) 0 if no key is left.
  */
 Datum
-headers_with(Datum headers, const char *key, JsonbValue *value)
+policy_headers_with(Datum headers, const char *key, JsonbValue *value)
 {
 	CompatJsonbBuilder b = {0};
 	int			nkeys = 0;
@@ -113,7 +113,7 @@ dead_letter_info(const char *queue, const char *reason, int32 deliveries,
 	v.val.numeric = int64_to_numeric(deliveries);
 	compat_jsonb_push(&b, WJB_VALUE, &v);
 	push_string(&b, WJB_KEY, "at");
-	push_string(&b, WJB_VALUE, timestamp_iso8601_utc(at));
+	push_string(&b, WJB_VALUE, util_timestamp_iso8601_utc(at));
 	compat_jsonb_push(&b, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(b.result);
 }
@@ -124,7 +124,7 @@ dead_letter_info(const char *queue, const char *reason, int32 deliveries,
  * lease, so nobody else touches it.  False if the row was gone already.
  */
 bool
-dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason, TimestampTz now)
+policy_dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason, TimestampTz now)
 {
 	static const char *const reasons[] = {"max_deliveries", "ttl", "max_length"};
 	const char *dlq = qrel->info->dead_letter_queue;
@@ -135,7 +135,7 @@ dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason, TimestampTz now)
 
 	if (!storage_delete(qrel, &m->tid))
 		return false;
-	xact_count(RelationGetRelid(qrel->heap),
+	pending_count(RelationGetRelid(qrel->heap),
 			   reason == DEAD_TTL ? STAT_EXPIRED : STAT_DEAD_LETTERED, 1);
 	if (dlq[0] == '\0')
 		return true;
@@ -153,7 +153,7 @@ dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason, TimestampTz now)
 		v.type = jbvBinary;
 		v.val.binary.data = &info->root;
 		v.val.binary.len = VARSIZE(info) - VARHDRSZ;
-		headers = headers_with(storage_detoast(m->headers), DEAD_LETTER_KEY, &v);
+		headers = policy_headers_with(storage_detoast(m->headers), DEAD_LETTER_KEY, &v);
 	}
 	body = storage_detoast(m->body);
 	id = storage_next_id(&target);
@@ -167,7 +167,7 @@ dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason, TimestampTz now)
  * carries no usable mq_dead_letter header) and its headers without it.
  */
 char *
-dead_letter_source(Datum headers, Datum *stripped)
+policy_dead_letter_source(Datum headers, Datum *stripped)
 {
 	Jsonb	   *jb;
 	JsonbValue	info;
@@ -186,6 +186,6 @@ dead_letter_source(Datum headers, Datum *stripped)
 		queue.val.string.len > QUEUE_NAME_MAXLEN)
 		return NULL;
 	name = pnstrdup(queue.val.string.val, queue.val.string.len);
-	*stripped = headers_with(headers, DEAD_LETTER_KEY, NULL);
+	*stripped = policy_headers_with(headers, DEAD_LETTER_KEY, NULL);
 	return name;
 }

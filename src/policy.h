@@ -18,10 +18,10 @@ typedef enum DeadReason
 	DEAD_MAX_LENGTH
 } DeadReason;
 
-extern bool dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason,
+extern bool policy_dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason,
 						TimestampTz now);
-extern char *dead_letter_source(Datum headers, Datum *stripped);
+extern char *policy_dead_letter_source(Datum headers, Datum *stripped);
 struct JsonbValue;
-extern Datum headers_with(Datum headers, const char *key, struct JsonbValue *value);
+extern Datum policy_headers_with(Datum headers, const char *key, struct JsonbValue *value);
 
 #endif							/* QUEUE_POLICY_H */

@@ -139,7 +139,7 @@ find_entry(const PositionKey *key, bool create, LWLockMode mode, LWLock **lock)
 	bool		found;
 
 	if (partition_table == NULL)
-		queue_require_preload();
+		util_require_preload();
 	hash = get_hash_value(partition_table, key);
 	*lock = &partition_locks[hash % POSITION_PARTITIONS].lock;
 	LWLockAcquire(*lock, create ? LW_EXCLUSIVE : mode);

@@ -114,8 +114,8 @@ privileges_change(const char *name, Oid role, int privs, bool grant, bool check)
 	char		kind;
 
 	catalog_enter(&cxt);
-	lock_catalog();
-	if (!find_object_perms(name, &id, &kind, &perms))
+	catalog_lock();
+	if (!catalog_find_perms(name, &id, &kind, &perms))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("no queue, topic or stream named \"%s\" exists", name)));
@@ -131,14 +131,14 @@ privileges_change(const char *name, Oid role, int privs, bool grant, bool check)
 				ereport(WARNING,
 						(errcode(ERRCODE_WARNING_PRIVILEGE_NOT_REVOKED),
 						 errmsg("role \"%s\" keeps the manage privilege on %s \"%s\"",
-								GetUserNameFromId(role, false), kind_name(kind), name),
+								GetUserNameFromId(role, false), util_kind_name(kind), name),
 						 errdetail("Only the owner can revoke manage; send and read were revoked.")));
 		}
 		if (privs & PRIV_MANAGE)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("only the owner of %s \"%s\" can %s the manage privilege",
-							kind_name(kind), name, grant ? "grant" : "revoke")));
+							util_kind_name(kind), name, grant ? "grant" : "revoke")));
 	}
 	if (privs != 0)
 	{
@@ -174,7 +174,7 @@ privileges_restore_dependencies(void)
 		return;
 	arg = ObjectIdGetDatum(get_extension_oid("queue", false));
 	catalog_enter(&cxt);
-	lock_catalog();
+	catalog_lock();
 	catalog_exec(psprintf("UPDATE mq.objects o SET owner = owner"
 						  " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_shdepend d"
 						  "   WHERE d.dbid OPERATOR(pg_catalog.=) %u"

@@ -201,7 +201,7 @@ qstate_find_ext(Oid relid, bool create, bool quiet, LWLockMode mode, LWLock **lo
 	bool		found;
 
 	if (qstate_table == NULL)
-		queue_require_preload();
+		util_require_preload();
 	key.dbid = MyDatabaseId;
 	key.relid = relid;
 	hash = get_hash_value(qstate_table, &key);
@@ -492,7 +492,7 @@ qstate_read_stats(Oid relid, int64 *counts, TimestampTz *reset_at, bool reset)
 	memset(counts, 0, sizeof(int64) * NUM_QUEUE_STATS);
 	*reset_at = 0;
 	if (qstate_table == NULL)
-		queue_require_preload();
+		util_require_preload();
 	qs = qstate_find(relid, false, LW_SHARED, &lock);
 	if (qs != NULL)
 	{

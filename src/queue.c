@@ -87,7 +87,7 @@ void
 _PG_init(void)
 {
 	if (!process_shared_preload_libraries_in_progress)
-		queue_require_preload();
+		util_require_preload();
 
 	DefineCustomIntVariable("queue.max_leases",
 							"Maximum number of messages leased at once, across all queues and databases.",

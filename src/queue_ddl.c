@@ -89,9 +89,9 @@ check_option(QueueOption opt, Datum value)
 	switch (opt)
 	{
 		case OPT_VISIBILITY_TIMEOUT:
-			if (interval_is_negative(DatumGetIntervalP(value)))
+			if (util_interval_is_negative(DatumGetIntervalP(value)))
 				option_invalid(name, "The visibility timeout must not be negative.");
-			interval_check_size(DatumGetIntervalP(value), name);
+			util_interval_check_size(DatumGetIntervalP(value), name);
 			break;
 		case OPT_MAX_DELIVERIES:
 		case OPT_MAX_INFLIGHT:
@@ -106,14 +106,14 @@ check_option(QueueOption opt, Datum value)
 			{
 				char		dlq[QUEUE_NAME_MAXLEN + 1];
 
-				queue_check_name("queue", DatumGetTextPP(value), dlq);
+				args_name("queue", DatumGetTextPP(value), dlq);
 			}
 			break;
 		case OPT_MESSAGE_TTL:
 			if (DatumGetInt32(DirectFunctionCall2(interval_cmp, value,
 												  IntervalPGetDatum(&zero))) <= 0)
 				option_invalid(name, "The time to live must be positive.");
-			interval_check_size(DatumGetIntervalP(value), name);
+			util_interval_check_size(DatumGetIntervalP(value), name);
 			break;
 		case OPT_OVERFLOW:
 			{
@@ -124,9 +124,9 @@ check_option(QueueOption opt, Datum value)
 			}
 			break;
 		case OPT_DEDUP_WINDOW:
-			if (interval_is_negative(DatumGetIntervalP(value)))
+			if (util_interval_is_negative(DatumGetIntervalP(value)))
 				option_invalid(name, "The deduplication window must not be negative.");
-			interval_check_size(DatumGetIntervalP(value), name);
+			util_interval_check_size(DatumGetIntervalP(value), name);
 			break;
 		case OPT_UNLOGGED:
 		case NUM_QUEUE_OPTIONS:
@@ -138,8 +138,8 @@ check_option(QueueOption opt, Datum value)
 static void
 name_arg(FunctionCallInfo fcinfo, int argno, char *out)
 {
-	arg_not_null(fcinfo, argno, "queue");
-	queue_check_name("queue", PG_GETARG_TEXT_PP(argno), out);
+	args_not_null(fcinfo, argno, "queue");
+	args_name("queue", PG_GETARG_TEXT_PP(argno), out);
 }
 
 /* ---------------------------------------------------------------------
@@ -157,11 +157,11 @@ resolve_dead_letter_queue(const CatalogContext *cxt, const char *self, Datum val
 	char		dlq[QUEUE_NAME_MAXLEN + 1];
 	int32		id;
 
-	queue_check_name("queue", DatumGetTextPP(value), dlq);
+	args_name("queue", DatumGetTextPP(value), dlq);
 	if (strcmp(dlq, self) == 0)
 		option_invalid("dead_letter_queue", "A queue cannot be its own dead-letter queue.");
 	/* Dead letters are sent to it: the caller must be allowed to send. */
-	if (!find_object_checked(cxt, dlq, 'q', PRIV_SEND, &id))
+	if (!catalog_find_checked(cxt, dlq, 'q', PRIV_SEND, &id))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dead-letter queue \"%s\" does not exist", dlq),
@@ -211,18 +211,18 @@ mq_create_queue(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(i + 1))
 		{
 			if (!queue_options[i].nullable)
-				arg_not_null(fcinfo, i + 1, queue_options[i].name);
+				args_not_null(fcinfo, i + 1, queue_options[i].name);
 		}
 		else
 			check_option(i, PG_GETARG_DATUM(i + 1));
 	}
-	arg_not_null(fcinfo, NUM_QUEUE_OPTIONS + 1, "if_not_exists");
+	args_not_null(fcinfo, NUM_QUEUE_OPTIONS + 1, "if_not_exists");
 	if_not_exists = PG_GETARG_BOOL(NUM_QUEUE_OPTIONS + 1);
 	persistence = PG_GETARG_BOOL(OPT_UNLOGGED + 1) ? "UNLOGGED" : "";
 
 	catalog_enter(&cxt);
-	lock_catalog();
-	if (find_object_locked(name, &id, &kind))
+	catalog_lock();
+	if (catalog_find_locked(name, &id, &kind))
 	{
 		if (if_not_exists && kind == 'q')
 		{
@@ -236,7 +236,7 @@ mq_create_queue(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 kind == 'q' ?
 				 errmsg("queue \"%s\" already exists", name) :
-				 errmsg("a %s named \"%s\" already exists", kind_name(kind), name),
+				 errmsg("a %s named \"%s\" already exists", util_kind_name(kind), name),
 				 errdetail("Queues, topics and streams share one namespace.")));
 	}
 
@@ -347,15 +347,15 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 
 		for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
 			names[i] = queue_options[i].name;
-		parse_reset(fcinfo, NUM_QUEUE_OPTIONS + 1, "queue", names, NUM_QUEUE_OPTIONS, reset);
+		args_reset(fcinfo, NUM_QUEUE_OPTIONS + 1, "queue", names, NUM_QUEUE_OPTIONS, reset);
 	}
 	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
 		if (!PG_ARGISNULL(i + 1))
 			check_option(i, PG_GETARG_DATUM(i + 1));
 
 	catalog_enter(&cxt);
-	lock_catalog();
-	if (!find_object_checked(&cxt, name, 'q', PRIV_MANAGE, &id))
+	catalog_lock();
+	if (!catalog_find_checked(&cxt, name, 'q', PRIV_MANAGE, &id))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" does not exist", name)));
@@ -408,7 +408,7 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 		if (unlogged != was_unlogged)
 			set_storage_logged(id, unlogged);
 		if (reset[OPT_MAX_LENGTH] || !PG_ARGISNULL(OPT_MAX_LENGTH + 1))
-			qstate_depth_forget(storage_oid('q', id, "", false));
+			qstate_depth_forget(catalog_storage_oid('q', id, "", false));
 		catalog_changed();
 	}
 	catalog_leave(&cxt);
@@ -430,12 +430,12 @@ mq_drop_queue(PG_FUNCTION_ARGS)
 
 	PreventCommandIfReadOnly("mq_drop_queue()");
 	name_arg(fcinfo, 0, name);
-	arg_not_null(fcinfo, 1, "if_exists");
+	args_not_null(fcinfo, 1, "if_exists");
 	if_exists = PG_GETARG_BOOL(1);
 
 	catalog_enter(&cxt);
-	lock_catalog();
-	if (!find_object_checked(&cxt, name, 'q', PRIV_MANAGE, &id))
+	catalog_lock();
+	if (!catalog_find_checked(&cxt, name, 'q', PRIV_MANAGE, &id))
 	{
 		catalog_leave(&cxt);
 		if (!if_exists)
@@ -464,7 +464,7 @@ mq_drop_queue(PG_FUNCTION_ARGS)
 					 errhint("Change or reset dead_letter_queue of those queues first.")));
 	}
 
-	relid = storage_oid('q', id, "", true);
+	relid = catalog_storage_oid('q', id, "", true);
 	catalog_exec("DELETE FROM mq.objects WHERE id OPERATOR(pg_catalog.=) $1",
 				 1, &argtype, &arg, NULL);
 	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS mq.q_%d, mq.q_%d_keys", id, id);

@@ -133,11 +133,11 @@ queue_load(QueueInfo *entry)
 			entry->perms.acl = NULL;
 		}
 		perms_from_tuple(&entry->perms, tup, desc, 11, CacheMemoryContext);
-		entry->relid = storage_oid('q', entry->id, "", false);
-		entry->pkid = storage_oid('q', entry->id, "_pkey", false);
-		entry->seqid = storage_oid('q', entry->id, "_seq", false);
-		entry->keysid = storage_oid('q', entry->id, "_keys", false);
-		entry->keys_pkid = storage_oid('q', entry->id, "_keys_pkey", false);
+		entry->relid = catalog_storage_oid('q', entry->id, "", false);
+		entry->pkid = catalog_storage_oid('q', entry->id, "_pkey", false);
+		entry->seqid = catalog_storage_oid('q', entry->id, "_seq", false);
+		entry->keysid = catalog_storage_oid('q', entry->id, "_keys", false);
+		entry->keys_pkid = catalog_storage_oid('q', entry->id, "_keys_pkey", false);
 		found = true;
 	}
 	catalog_leave(&cxt);
@@ -146,16 +146,16 @@ queue_load(QueueInfo *entry)
 
 /* The names of every queue of the database. */
 List *
-queue_names(void)
+queue_info_names(void)
 {
-	return object_names('q');
+	return catalog_object_names('q');
 }
 
 /*
  * Find a queue by (already validated) name; NULL if there is none.
  */
 QueueInfo *
-queue_lookup(const char *name)
+queue_info_lookup(const char *name)
 {
 	QueueInfo  *entry;
 	bool		found;

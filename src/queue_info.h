@@ -42,7 +42,7 @@ typedef struct QueueInfo
 	ObjectPerms perms;			/* acl in CacheMemoryContext */
 } QueueInfo;
 
-extern QueueInfo *queue_lookup(const char *name);
-extern List *queue_names(void);
+extern QueueInfo *queue_info_lookup(const char *name);
+extern List *queue_info_names(void);
 
 #endif							/* QUEUE_QUEUE_INFO_H */

@@ -89,8 +89,8 @@ open_queue(FunctionCallInfo fcinfo, int argno, const char *fname, bool writes,
 {
 	char		name[QUEUE_NAME_MAXLEN + 1];
 
-	arg_not_null(fcinfo, argno, "queue");
-	queue_check_name("queue", PG_GETARG_TEXT_PP(argno), name);
+	args_not_null(fcinfo, argno, "queue");
+	args_name("queue", PG_GETARG_TEXT_PP(argno), name);
 	if (writes)
 		PreventCommandIfReadOnly(fname);
 	/* Leases are known only on the primary. */
@@ -170,15 +170,15 @@ mq_send(PG_FUNCTION_ARGS)
 	int64		id;
 	ItemPointerData stale;
 
-	arg_not_null(fcinfo, 1, "body");
+	args_not_null(fcinfo, 1, "body");
 	body = PG_GETARG_DATUM(1);
-	headers = check_headers(PG_GETARG_DATUM(2), PG_ARGISNULL(2));
-	delay = arg_interval(fcinfo, 3, "delay", false);
-	priority = arg_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
+	headers = args_headers(PG_GETARG_DATUM(2), PG_ARGISNULL(2));
+	delay = args_interval(fcinfo, 3, "delay", false);
+	priority = args_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
 	if (!PG_ARGISNULL(5))
 	{
 		key = PG_GETARG_TEXT_PP(5);
-		dedup_check_key(key);
+		args_idempotency_key(key);
 	}
 
 	open_queue(fcinfo, 0, "mq_send()", true, PRIV_SEND, &qrel);
@@ -190,7 +190,7 @@ mq_send(PG_FUNCTION_ARGS)
 	}
 	enforce_max_length(&qrel, 1);
 	id = storage_next_id(&qrel);
-	storage_insert(&qrel, 1, &id, timestamp_plus_interval(now, delay), now,
+	storage_insert(&qrel, 1, &id, util_timestamp_plus_interval(now, delay), now,
 				   QUEUE_PRIORITY_MAX - priority,
 				   headers ? &headers : NULL, &body);
 	if (key != NULL)
@@ -226,11 +226,11 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	int			i;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	n = arg_bodies(fcinfo, 1, &bodies);
-	arg_parallel_array(fcinfo, 2, "headers", JSONBOID, n, &headers, &hnulls);
-	delay = arg_interval(fcinfo, 3, "delay", false);
-	priority = arg_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
-	arg_parallel_array(fcinfo, 5, "idempotency_keys", TEXTOID, n, &keys, &knulls);
+	n = args_bodies(fcinfo, 1, &bodies);
+	args_parallel_array(fcinfo, 2, "headers", JSONBOID, n, &headers, &hnulls);
+	delay = args_interval(fcinfo, 3, "delay", false);
+	priority = args_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
+	args_parallel_array(fcinfo, 5, "idempotency_keys", TEXTOID, n, &keys, &knulls);
 
 	open_queue(fcinfo, 0, "mq_send_batch()", true, PRIV_SEND, &qrel);
 	if (n == 0)
@@ -271,7 +271,7 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	}
 	enforce_max_length(&qrel, nnew);
 	if (nnew > 0)
-		storage_insert(&qrel, nnew, newids, timestamp_plus_interval(now, delay), now,
+		storage_insert(&qrel, nnew, newids, util_timestamp_plus_interval(now, delay), now,
 					   QUEUE_PRIORITY_MAX - priority, headers, bodies);
 	storage_close(&qrel);
 
@@ -338,9 +338,9 @@ take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
 Datum
 mq_read(PG_FUNCTION_ARGS)
 {
-	int			qty = arg_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
-	Interval   *vt = arg_interval(fcinfo, 2, "vt", true);
-	int64		wait = arg_wait(fcinfo, 3);
+	int			qty = args_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
+	Interval   *vt = args_interval(fcinfo, 2, "vt", true);
+	int64		wait = args_wait(fcinfo, 3);
 
 	if (wait > 0 && IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -355,7 +355,7 @@ mq_read(PG_FUNCTION_ARGS)
 Datum
 mq_pop(PG_FUNCTION_ARGS)
 {
-	int			qty = arg_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
+	int			qty = args_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
 
 	return take_srf(fcinfo, TAKE_DELETE, "mq_pop()", qty, NULL, 0);
 }
@@ -364,7 +364,7 @@ mq_pop(PG_FUNCTION_ARGS)
 Datum
 mq_peek(PG_FUNCTION_ARGS)
 {
-	int			qty = arg_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
+	int			qty = args_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
 
 	return take_srf(fcinfo, TAKE_PEEK, "mq_peek()", qty, NULL, 0);
 }
@@ -405,14 +405,14 @@ receipt_error(LeaseCheck check, const char *queue, int64 receipt)
 static int64
 arg_receipt(FunctionCallInfo fcinfo, int argno)
 {
-	arg_not_null(fcinfo, argno, "receipt");
+	args_not_null(fcinfo, argno, "receipt");
 	return PG_GETARG_INT64(argno);
 }
 
 static bool
 arg_strict(FunctionCallInfo fcinfo, int argno)
 {
-	arg_not_null(fcinfo, argno, "strict");
+	args_not_null(fcinfo, argno, "strict");
 	return PG_GETARG_BOOL(argno);
 }
 
@@ -454,8 +454,8 @@ mq_ack_array(PG_FUNCTION_ARGS)
 	int64		acked = 0;
 	QueueRel	qrel;
 
-	arg_not_null(fcinfo, 1, "receipts");
-	n = arg_array(fcinfo, 1, "receipts", INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+	args_not_null(fcinfo, 1, "receipts");
+	n = args_array(fcinfo, 1, "receipts", INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 				  &receipts, &rnulls);
 	for (i = 0; i < n; i++)
 		if (rnulls[i])
@@ -483,14 +483,14 @@ Datum
 mq_nack(PG_FUNCTION_ARGS)
 {
 	int64		receipt = arg_receipt(fcinfo, 1);
-	Interval   *delay = arg_interval(fcinfo, 2, "delay", false);
+	Interval   *delay = args_interval(fcinfo, 2, "delay", false);
 	bool		strict = arg_strict(fcinfo, 3);
 	TimestampTz visible_at = 0;
 	QueueRel	qrel;
 
 	open_queue(fcinfo, 0, "mq_nack()", true, PRIV_READ, &qrel);
 	if (!interval_is_zero(delay))
-		visible_at = timestamp_plus_interval(GetCurrentTimestamp(), delay);
+		visible_at = util_timestamp_plus_interval(GetCurrentTimestamp(), delay);
 	PG_RETURN_BOOL(receipt_result(&qrel, delivery_settle(&qrel, receipt, HOW_NACK, visible_at),
 								  strict, receipt));
 }
@@ -500,14 +500,14 @@ Datum
 mq_extend(PG_FUNCTION_ARGS)
 {
 	int64		receipt = arg_receipt(fcinfo, 1);
-	Interval   *vt = arg_interval(fcinfo, 2, "vt", false);
+	Interval   *vt = args_interval(fcinfo, 2, "vt", false);
 	bool		strict = arg_strict(fcinfo, 3);
 	QueueRel	qrel;
 	LeaseCheck	check;
 
 	open_queue(fcinfo, 0, "mq_extend()", true, PRIV_READ, &qrel);
 	check = lease_extend(RelationGetRelid(qrel.heap), receipt,
-						 timestamp_plus_interval(GetCurrentTimestamp(), vt));
+						 util_timestamp_plus_interval(GetCurrentTimestamp(), vt));
 	PG_RETURN_BOOL(receipt_result(&qrel, check, strict, receipt));
 }
 
@@ -541,7 +541,7 @@ mq_purge(PG_FUNCTION_ARGS)
 static bool
 may_send(const char *name)
 {
-	QueueInfo  *info = queue_lookup(name);
+	QueueInfo  *info = queue_info_lookup(name);
 
 	return info != NULL && perms_allow(&info->perms, GetUserId(), PRIV_SEND);
 }
@@ -586,7 +586,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 		{
 			StoredMsg  *m = &msgs[i];
 			Datum		headers = (Datum) 0;
-			char	   *source = dead_letter_source(storage_detoast(m->headers), &headers);
+			char	   *source = policy_dead_letter_source(storage_detoast(m->headers), &headers);
 			QueueRel	target;
 			int64		msgid;
 			int16		rank;

@@ -99,7 +99,7 @@ load_segments(StreamInfo *s, int *n)
 		r->created_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 		r->sealed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
 		snprintf(suffix, sizeof(suffix), "_%d", r->seg);
-		r->relid = storage_oid('s', s->id, suffix, true);
+		r->relid = catalog_storage_oid('s', s->id, suffix, true);
 		if (OidIsValid(r->relid))
 			(*n)++;
 	}
@@ -126,7 +126,7 @@ should_rotate(StreamInfo *s, SegRow *newest, TimestampTz now)
 		eighth.month /= 8;
 		eighth.day /= 8;
 		eighth.time /= 8;
-		due = timestamp_plus_interval(newest->created_at, &eighth);
+		due = util_timestamp_plus_interval(newest->created_at, &eighth);
 		due = Max(due, newest->created_at + USECS_PER_SEC);
 		return now >= due;
 	}
@@ -229,7 +229,7 @@ expired(StreamInfo *s, SegRow *r, const int64 *newer, TimestampTz now)
 
 		if (p < 0 || p >= s->partitions)
 			continue;
-		if (s->has_max_age && timestamp_plus_interval(at, &s->max_age) < now)
+		if (s->has_max_age && util_timestamp_plus_interval(at, &s->max_age) < now)
 			gone = true;
 		if (!gone && s->max_messages > 0)
 		{
@@ -279,7 +279,7 @@ drop_segment(StreamInfo *s, SegRow *r)
  * Returns the number of segments dropped.
  */
 int64
-stream_maintain(const char *name)
+retention_maintain(const char *name)
 {
 	StreamInfo *s = stream_lookup(name);
 	CatalogContext cxt;
@@ -304,7 +304,7 @@ stream_maintain(const char *name)
 	 * Under the DDL lock: a stream being dropped or altered meanwhile would
 	 * otherwise wait for our segment locks while we wait for its rows.
 	 */
-	if (!try_lock_catalog())
+	if (!catalog_try_lock())
 	{
 		catalog_leave(&cxt);
 		return 0;
@@ -319,7 +319,7 @@ stream_maintain(const char *name)
 	/* 2. Rotation. */
 	if (rows[n - 1].seg == current && should_rotate(s, &rows[n - 1], now))
 	{
-		create_segment(s->id, rows[n - 1].seg + 1);
+		stream_create_segment(s->id, rows[n - 1].seg + 1);
 		changed = true;
 	}
 
@@ -380,7 +380,7 @@ stream_maintain(const char *name)
 
 /* Remove up to max idempotency keys of a stream past their window. */
 int64
-stream_prune_keys(const char *name, int max)
+retention_prune_keys(const char *name, int max)
 {
 	StreamInfo *s = stream_lookup(name);
 

@@ -11,7 +11,7 @@
 
 /* Stream maintenance (retention.c), for the background worker. */
 extern int	queue_segment_size;
-extern int64 stream_maintain(const char *name);
-extern int64 stream_prune_keys(const char *name, int max);
+extern int64 retention_maintain(const char *name);
+extern int64 retention_prune_keys(const char *name, int max);
 
 #endif							/* QUEUE_RETENTION_H */

@@ -187,7 +187,7 @@ storage_open_by_name(QueueRel *qrel, const char *name, LOCKMODE lockmode, int pr
 {
 	for (;;)
 	{
-		QueueInfo  *info = queue_lookup(name);
+		QueueInfo  *info = queue_info_lookup(name);
 
 		if (info == NULL)
 			return false;
@@ -314,8 +314,8 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 		qstate_floor_inserted(qstate_get(RelationGetRelid(qrel->heap)),
 							  qstate_floor_key(rank, min_id));
 	}
-	xact_note_depth(RelationGetRelid(qrel->heap), nmsgs);
-	xact_count(RelationGetRelid(qrel->heap), STAT_SENT, nmsgs);
+	pending_note_depth(RelationGetRelid(qrel->heap), nmsgs);
+	pending_count(RelationGetRelid(qrel->heap), STAT_SENT, nmsgs);
 }
 
 /* ---------------------------------------------------------------------
@@ -689,7 +689,7 @@ storage_delete(QueueRel *qrel, ItemPointer tid)
 	switch (result)
 	{
 		case TM_Ok:
-			xact_note_depth(RelationGetRelid(qrel->heap), -1);
+			pending_note_depth(RelationGetRelid(qrel->heap), -1);
 			return true;
 		case TM_SelfModified:
 		case TM_Updated:

@@ -180,9 +180,9 @@ stream_load(void *entry)
 			s->max_messages = isnull ? 0 : DatumGetInt64(d);
 		}
 		perms_from_tuple(&s->perms, tup, desc, 7, s->cxt);
-		s->ident = storage_oid('s', s->id, "_groups", false);
-		s->keysid = storage_oid('s', s->id, "_keys", false);
-		s->keys_pkid = storage_oid('s', s->id, "_keys_pkey", false);
+		s->ident = catalog_storage_oid('s', s->id, "_groups", false);
+		s->keysid = catalog_storage_oid('s', s->id, "_keys", false);
+		s->keys_pkid = catalog_storage_oid('s', s->id, "_keys_pkey", false);
 		found = true;
 
 		arg = Int32GetDatum(s->id);
@@ -199,9 +199,9 @@ stream_load(void *entry)
 			g->seg = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
 												 1, &isnull));
 			snprintf(suffix, sizeof(suffix), "_%d", g->seg);
-			g->relid = storage_oid('s', s->id, suffix, true);
+			g->relid = catalog_storage_oid('s', s->id, suffix, true);
 			snprintf(suffix, sizeof(suffix), "_%d_pkey", g->seg);
-			g->pkid = storage_oid('s', s->id, suffix, true);
+			g->pkid = catalog_storage_oid('s', s->id, suffix, true);
 			if (OidIsValid(g->relid) && OidIsValid(g->pkid))
 				s->nsegments++;
 		}
@@ -214,14 +214,14 @@ stream_load(void *entry)
 StreamInfo *
 stream_lookup(const char *name)
 {
-	return name_cache_lookup(&stream_cache, sizeof(StreamInfo), name, stream_load);
+	return catalog_name_cache_lookup(&stream_cache, sizeof(StreamInfo), name, stream_load);
 }
 
 void
 stream_arg(FunctionCallInfo fcinfo, int argno, char *out)
 {
-	arg_not_null(fcinfo, argno, "stream");
-	queue_check_name("stream", PG_GETARG_TEXT_PP(argno), out);
+	args_not_null(fcinfo, argno, "stream");
+	args_name("stream", PG_GETARG_TEXT_PP(argno), out);
 }
 
 /*
@@ -250,7 +250,7 @@ stream_open(const char *name, int privs)
 
 /* Create segment seg of stream id (catalog row and table). */
 void
-create_segment(int32 id, int32 seg)
+stream_create_segment(int32 id, int32 seg)
 {
 	char		sql[1024];
 	Datum		args[2];
@@ -355,7 +355,7 @@ stream_appender_close(Appender *a)
  * (arg: the StreamInfo).
  */
 int64
-next_from_storage(void *arg, int32 partition)
+stream_next_from_storage(void *arg, int32 partition)
 {
 	StreamInfo *s = (StreamInfo *) arg;
 	int64		next = stream_floor(s, partition);
@@ -489,7 +489,7 @@ stream_append_records(Appender *a, ReturnSetInfo *rsinfo, int n, Datum *bodies,
 			}
 		}
 		partition = partition_for(s, key);
-		while ((position = position_take(ident, partition, 1, next_from_storage, s,
+		while ((position = position_take(ident, partition, 1, stream_next_from_storage, s,
 										 qs, a->segno)) < 0)
 			appender_next_segment(a);
 		if (position >= (INT64CONST(1) << KEY_POSITION_BITS))
@@ -526,9 +526,9 @@ stream_append_records(Appender *a, ReturnSetInfo *rsinfo, int n, Datum *bodies,
 	}
 	if (appended > 0)
 	{
-		xact_count(ident, STAT_APPENDED, appended);
-		xact_reserve(1);
-		xact_add(PENDING_APPEND, ident, 0, 0);
+		pending_count(ident, STAT_APPENDED, appended);
+		pending_reserve(1);
+		pending_add(PENDING_APPEND, ident, 0, 0);
 	}
 }
 
@@ -543,9 +543,9 @@ stream_append_records(Appender *a, ReturnSetInfo *rsinfo, int n, Datum *bodies,
  * Returns the number of records passed to fn.
  */
 int64
-scan_partition(StreamInfo *s, int32 partition, int64 from, RecordFn fn, void *arg)
+stream_scan_partition(StreamInfo *s, int32 partition, int64 from, RecordFn fn, void *arg)
 {
-	int64		end = position_stable_end(s->ident, partition, next_from_storage, s);
+	int64		end = position_stable_end(s->ident, partition, stream_next_from_storage, s);
 	int64		n = 0;
 	bool		more = true;
 	int			i;
@@ -618,7 +618,7 @@ result_release(void *arg)
 }
 
 void
-init_record_result(FunctionCallInfo fcinfo)
+stream_init_result(FunctionCallInfo fcinfo)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext query;
@@ -650,7 +650,7 @@ init_record_result(FunctionCallInfo fcinfo)
 }
 
 bool
-put_record(void *arg, TupleTableSlot *slot)
+stream_put_record(void *arg, TupleTableSlot *slot)
 {
 	ReadState  *rs = (ReadState *) arg;
 	bool		isnull;
@@ -680,7 +680,7 @@ put_record(void *arg, TupleTableSlot *slot)
 
 /* Streams are read on the primary only: in-flight appends are unknown elsewhere. */
 void
-prevent_read_during_recovery(const char *fname)
+stream_prevent_read_during_recovery(const char *fname)
 {
 	if (RecoveryInProgress())
 		ereport(ERROR,
@@ -690,11 +690,11 @@ prevent_read_during_recovery(const char *fname)
 }
 
 int32
-partition_arg(FunctionCallInfo fcinfo, int argno, const StreamInfo *s)
+stream_partition_arg(FunctionCallInfo fcinfo, int argno, const StreamInfo *s)
 {
 	int32		p;
 
-	arg_not_null(fcinfo, argno, "partition");
+	args_not_null(fcinfo, argno, "partition");
 	p = PG_GETARG_INT32(argno);
 	if (p < 0 || p >= s->partitions)
 		ereport(ERROR,

@@ -45,7 +45,7 @@ typedef struct StreamInfo
 } StreamInfo;
 
 /*
- * Columns of a segment table: those of mq_record, in its order (put_record
+ * Columns of a segment table: those of mq_record, in its order (stream_put_record
  * relies on it).
  */
 #define Anum_rec_partition		1
@@ -56,7 +56,7 @@ typedef struct StreamInfo
 #define Anum_rec_appended_at	6
 #define Natts_rec				6
 
-/* Records read by scan_partition go to a RecordFn; false stops the scan. */
+/* Records read by stream_scan_partition go to a RecordFn; false stops the scan. */
 struct TupleTableSlot;
 typedef bool (*RecordFn) (void *arg, struct TupleTableSlot *slot);
 
@@ -71,15 +71,15 @@ typedef struct ReadState
 extern StreamInfo *stream_lookup(const char *name);
 extern StreamInfo *stream_open(const char *name, int privs);
 extern void stream_arg(FunctionCallInfo fcinfo, int argno, char *out);
-extern int32 partition_arg(FunctionCallInfo fcinfo, int argno, const StreamInfo *s);
-extern void prevent_read_during_recovery(const char *fname);
-extern void init_record_result(FunctionCallInfo fcinfo);
-extern int64 scan_partition(StreamInfo *s, int32 partition, int64 from,
+extern int32 stream_partition_arg(FunctionCallInfo fcinfo, int argno, const StreamInfo *s);
+extern void stream_prevent_read_during_recovery(const char *fname);
+extern void stream_init_result(FunctionCallInfo fcinfo);
+extern int64 stream_scan_partition(StreamInfo *s, int32 partition, int64 from,
 							RecordFn fn, void *arg);
-extern bool put_record(void *arg, struct TupleTableSlot *slot);
-extern int64 next_from_storage(void *arg, int32 partition);
+extern bool stream_put_record(void *arg, struct TupleTableSlot *slot);
+extern int64 stream_next_from_storage(void *arg, int32 partition);
 extern int64 stream_floor(StreamInfo *s, int32 partition);
-extern void create_segment(int32 id, int32 seg);
+extern void stream_create_segment(int32 id, int32 seg);
 
 
 /* Appending to streams (stream.c). */

@@ -71,10 +71,10 @@ check_stream_option(int opt, Datum value)
 	switch (opt)
 	{
 		case SOPT_MAX_AGE:
-			if (!interval_is_negative(DatumGetIntervalP(value)))
-				interval_check_size(DatumGetIntervalP(value), "max_age");
-			if (interval_is_negative(DatumGetIntervalP(value)) ||
-				timestamp_plus_interval(0, DatumGetIntervalP(value)) == 0)
+			if (!util_interval_is_negative(DatumGetIntervalP(value)))
+				util_interval_check_size(DatumGetIntervalP(value), "max_age");
+			if (util_interval_is_negative(DatumGetIntervalP(value)) ||
+				util_timestamp_plus_interval(0, DatumGetIntervalP(value)) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("max_age must be positive or NULL")));
@@ -88,11 +88,11 @@ check_stream_option(int opt, Datum value)
 						 errdetail("The value given was %lld.", (long long) DatumGetInt64(value))));
 			break;
 		case SOPT_DEDUP_WINDOW:
-			if (interval_is_negative(DatumGetIntervalP(value)))
+			if (util_interval_is_negative(DatumGetIntervalP(value)))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("dedup_window must not be negative")));
-			interval_check_size(DatumGetIntervalP(value), "dedup_window");
+			util_interval_check_size(DatumGetIntervalP(value), "dedup_window");
 			break;
 	}
 }
@@ -115,23 +115,23 @@ mq_create_stream(PG_FUNCTION_ARGS)
 
 	PreventCommandIfReadOnly("mq_create_stream()");
 	stream_arg(fcinfo, 0, name);
-	partitions = arg_int_range(fcinfo, 1, "partitions", 1, STREAM_PARTITIONS_MAX);
+	partitions = args_int_range(fcinfo, 1, "partitions", 1, STREAM_PARTITIONS_MAX);
 	for (i = 0; i < NUM_STREAM_OPTIONS; i++)
 	{
 		if (PG_ARGISNULL(i + 2))
 		{
 			if (i == SOPT_DEDUP_WINDOW)
-				arg_not_null(fcinfo, i + 2, "dedup_window");
+				args_not_null(fcinfo, i + 2, "dedup_window");
 		}
 		else
 			check_stream_option(i, PG_GETARG_DATUM(i + 2));
 	}
-	arg_not_null(fcinfo, 6, "if_not_exists");
+	args_not_null(fcinfo, 6, "if_not_exists");
 	if_not_exists = PG_GETARG_BOOL(6);
 
 	catalog_enter(&cxt);
-	lock_catalog();
-	if (find_object_locked(name, &id, &kind))
+	catalog_lock();
+	if (catalog_find_locked(name, &id, &kind))
 	{
 		if (if_not_exists && kind == 's')
 		{
@@ -145,7 +145,7 @@ mq_create_stream(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 kind == 's' ?
 				 errmsg("stream \"%s\" already exists", name) :
-				 errmsg("a %s named \"%s\" already exists", kind_name(kind), name),
+				 errmsg("a %s named \"%s\" already exists", util_kind_name(kind), name),
 				 errdetail("Queues, topics and streams share one namespace.")));
 	}
 	catalog_exec("SELECT pg_catalog.nextval('mq.object_id_seq'::pg_catalog.regclass)::pg_catalog.int4",
@@ -190,7 +190,7 @@ mq_create_stream(PG_FUNCTION_ARGS)
 			 " CONSTRAINT s_%d_keys_pkey PRIMARY KEY (key))",
 			 id, id);
 	catalog_ddl(sql);
-	create_segment(id, 0);
+	stream_create_segment(id, 0);
 	catalog_changed();
 	catalog_leave(&cxt);
 	PG_RETURN_VOID();
@@ -222,15 +222,15 @@ mq_alter_stream(PG_FUNCTION_ARGS)
 
 		for (i = 0; i < NUM_STREAM_OPTIONS; i++)
 			names[i] = stream_options[i].name;
-		parse_reset(fcinfo, NUM_STREAM_OPTIONS + 1, "stream", names, NUM_STREAM_OPTIONS, reset);
+		args_reset(fcinfo, NUM_STREAM_OPTIONS + 1, "stream", names, NUM_STREAM_OPTIONS, reset);
 	}
 	for (i = 0; i < NUM_STREAM_OPTIONS; i++)
 		if (!PG_ARGISNULL(i + 1))
 			check_stream_option(i, PG_GETARG_DATUM(i + 1));
 
 	catalog_enter(&cxt);
-	lock_catalog();
-	if (!find_object_checked(&cxt, name, 's', PRIV_MANAGE, &id))
+	catalog_lock();
+	if (!catalog_find_checked(&cxt, name, 's', PRIV_MANAGE, &id))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("stream \"%s\" does not exist", name)));
@@ -281,11 +281,11 @@ mq_drop_stream(PG_FUNCTION_ARGS)
 
 	PreventCommandIfReadOnly("mq_drop_stream()");
 	stream_arg(fcinfo, 0, name);
-	arg_not_null(fcinfo, 1, "if_exists");
+	args_not_null(fcinfo, 1, "if_exists");
 
 	catalog_enter(&cxt);
-	lock_catalog();
-	if (!find_object_checked(&cxt, name, 's', PRIV_MANAGE, &id))
+	catalog_lock();
+	if (!catalog_find_checked(&cxt, name, 's', PRIV_MANAGE, &id))
 	{
 		catalog_leave(&cxt);
 		if (!PG_GETARG_BOOL(1))
@@ -309,7 +309,7 @@ mq_drop_stream(PG_FUNCTION_ARGS)
 											  1, &isnull));
 	}
 	/* Shared state keyed by the identity table goes at commit. */
-	lease_forget_queue_at_commit(storage_oid('s', id, "_groups", false));
+	lease_forget_queue_at_commit(catalog_storage_oid('s', id, "_groups", false));
 	catalog_exec("DELETE FROM mq.objects WHERE id OPERATOR(pg_catalog.=) $1",
 				 1, &argtype, &arg, NULL);
 	for (i = 0; i < nsegs; i++)
@@ -341,15 +341,15 @@ mq_append(PG_FUNCTION_ARGS)
 	bool		iknull = PG_ARGISNULL(4);
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	arg_not_null(fcinfo, 1, "body");
+	args_not_null(fcinfo, 1, "body");
 	body = PG_GETARG_DATUM(1);
 	if (!knull)
 		key = PG_GETARG_DATUM(2);
-	headers = check_headers(hnull ? (Datum) 0 : PG_GETARG_DATUM(3), hnull);
+	headers = args_headers(hnull ? (Datum) 0 : PG_GETARG_DATUM(3), hnull);
 	if (!iknull)
 	{
 		ikey = PG_GETARG_DATUM(4);
-		dedup_check_key(DatumGetTextPP(ikey));
+		args_idempotency_key(DatumGetTextPP(ikey));
 	}
 	stream_appender_open(fcinfo, "mq_append()", &a);
 	stream_append_records(&a, rsinfo, 1, &body, &key, &knull, &headers, &hnull, &ikey, &iknull);
@@ -373,10 +373,10 @@ mq_append_batch(PG_FUNCTION_ARGS)
 	int			n;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	n = arg_bodies(fcinfo, 1, &bodies);
-	arg_parallel_array(fcinfo, 2, "keys", TEXTOID, n, &keys, &knulls);
-	arg_parallel_array(fcinfo, 3, "headers", JSONBOID, n, &headers, &hnulls);
-	arg_parallel_array(fcinfo, 4, "idempotency_keys", TEXTOID, n, &ikeys, &iknulls);
+	n = args_bodies(fcinfo, 1, &bodies);
+	args_parallel_array(fcinfo, 2, "keys", TEXTOID, n, &keys, &knulls);
+	args_parallel_array(fcinfo, 3, "headers", JSONBOID, n, &headers, &hnulls);
+	args_parallel_array(fcinfo, 4, "idempotency_keys", TEXTOID, n, &ikeys, &iknulls);
 
 	stream_appender_open(fcinfo, "mq_append_batch()", &a);
 	if (n > 0)
@@ -396,22 +396,22 @@ mq_stream_read(PG_FUNCTION_ARGS)
 	int64		from;
 	ReadState	rs;
 
-	init_record_result(fcinfo);
+	stream_init_result(fcinfo);
 	stream_arg(fcinfo, 0, name);
-	arg_not_null(fcinfo, 2, "from_position");
+	args_not_null(fcinfo, 2, "from_position");
 	from = PG_GETARG_INT64(2);
 	if (from < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("from_position must not be negative"),
 				 errdetail("The value given was %lld.", (long long) from)));
-	rs.max = arg_int_range(fcinfo, 3, "max", 1, QUEUE_QTY_MAX);
-	prevent_read_during_recovery("mq_stream_read()");
+	rs.max = args_int_range(fcinfo, 3, "max", 1, QUEUE_QTY_MAX);
+	stream_prevent_read_during_recovery("mq_stream_read()");
 	s = stream_open(name, PRIV_READ);
-	partition = partition_arg(fcinfo, 1, s);
+	partition = stream_partition_arg(fcinfo, 1, s);
 	rs.rsinfo = rsinfo;
 	rs.got = 0;
-	(void) scan_partition(s, partition, from, put_record, &rs);
+	(void) stream_scan_partition(s, partition, from, stream_put_record, &rs);
 	return (Datum) 0;
 }
 
@@ -481,9 +481,9 @@ mq_stream_figures(PG_FUNCTION_ARGS)
 			Figures		f = {0, 0, 0, 0};
 			int64		next = position_next(s->ident, p);
 
-			(void) scan_partition(s, p, 0, count_record, &f);
+			(void) stream_scan_partition(s, p, 0, count_record, &f);
 			if (next < 0)
-				next = f.records > 0 ? f.last + 1 : next_from_storage(s, p);
+				next = f.records > 0 ? f.last + 1 : stream_next_from_storage(s, p);
 			values[1] = Int64GetDatum(f.records > 0 ? f.first : next);
 			values[2] = Int64GetDatum(next);
 			values[3] = Int64GetDatum(f.records);

@@ -101,7 +101,7 @@ arg_words(FunctionCallInfo fcinfo, int argno, const char *what)
 {
 	Size		len;
 
-	arg_not_null(fcinfo, argno, what);
+	args_not_null(fcinfo, argno, what);
 	len = toast_raw_datum_size(PG_GETARG_DATUM(argno)) - VARHDRSZ;
 	if (len > PATTERN_MAXLEN)
 		ereport(ERROR,
@@ -116,7 +116,7 @@ check_pattern(const char *pattern)
 {
 	Words		w;
 
-	if (!split_words(pattern, true, &w))
+	if (!match_split_words(pattern, true, &w))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid pattern \"%s\"", pattern),
@@ -156,8 +156,8 @@ topic_load(void *entry)
 		t->dedup_window = *DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[0],
 														   SPI_tuptable->tupdesc, 2, &isnull));
 		perms_from_tuple(&t->perms, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, t->cxt);
-		t->keysid = storage_oid('t', t->id, "_keys", false);
-		t->keys_pkid = storage_oid('t', t->id, "_keys_pkey", false);
+		t->keysid = catalog_storage_oid('t', t->id, "_keys", false);
+		t->keys_pkid = catalog_storage_oid('t', t->id, "_keys_pkey", false);
 		found = true;
 
 		arg = Int32GetDatum(t->id);
@@ -175,7 +175,7 @@ topic_load(void *entry)
 			strlcpy(b->queue, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
 					sizeof(b->queue));
 			old = MemoryContextSwitchTo(t->cxt);
-			if (split_words(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
+			if (match_split_words(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
 							true, &b->pattern))
 				t->nbindings++;
 			MemoryContextSwitchTo(old);
@@ -189,7 +189,7 @@ topic_load(void *entry)
 static TopicInfo *
 topic_lookup(const char *name)
 {
-	return name_cache_lookup(&topic_cache, sizeof(TopicInfo), name, topic_load);
+	return catalog_name_cache_lookup(&topic_cache, sizeof(TopicInfo), name, topic_load);
 }
 
 /* ---------------------------------------------------------------------
@@ -200,8 +200,8 @@ topic_lookup(const char *name)
 static void
 topic_arg(FunctionCallInfo fcinfo, int argno, char *out)
 {
-	arg_not_null(fcinfo, argno, "topic");
-	queue_check_name("topic", PG_GETARG_TEXT_PP(argno), out);
+	args_not_null(fcinfo, argno, "topic");
+	args_name("topic", PG_GETARG_TEXT_PP(argno), out);
 }
 
 static void
@@ -225,18 +225,18 @@ mq_create_topic(PG_FUNCTION_ARGS)
 
 	PreventCommandIfReadOnly("mq_create_topic()");
 	topic_arg(fcinfo, 0, name);
-	arg_not_null(fcinfo, 1, "dedup_window");
-	if (interval_is_negative(PG_GETARG_INTERVAL_P(1)))
+	args_not_null(fcinfo, 1, "dedup_window");
+	if (util_interval_is_negative(PG_GETARG_INTERVAL_P(1)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("dedup_window must not be negative")));
-	interval_check_size(PG_GETARG_INTERVAL_P(1), "dedup_window");
-	arg_not_null(fcinfo, 2, "if_not_exists");
+	util_interval_check_size(PG_GETARG_INTERVAL_P(1), "dedup_window");
+	args_not_null(fcinfo, 2, "if_not_exists");
 	if_not_exists = PG_GETARG_BOOL(2);
 
 	catalog_enter(&cxt);
-	lock_catalog();
-	if (find_object_locked(name, &id, &kind))
+	catalog_lock();
+	if (catalog_find_locked(name, &id, &kind))
 	{
 		if (if_not_exists && kind == 't')
 		{
@@ -250,7 +250,7 @@ mq_create_topic(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 kind == 't' ?
 				 errmsg("topic \"%s\" already exists", name) :
-				 errmsg("a %s named \"%s\" already exists", kind_name(kind), name),
+				 errmsg("a %s named \"%s\" already exists", util_kind_name(kind), name),
 				 errdetail("Queues, topics and streams share one namespace.")));
 	}
 	catalog_exec("SELECT pg_catalog.nextval('mq.object_id_seq'::pg_catalog.regclass)::pg_catalog.int4",
@@ -297,11 +297,11 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 
 	PreventCommandIfReadOnly("mq_drop_topic()");
 	topic_arg(fcinfo, 0, name);
-	arg_not_null(fcinfo, 1, "if_exists");
+	args_not_null(fcinfo, 1, "if_exists");
 
 	catalog_enter(&cxt);
-	lock_catalog();
-	if (!find_object_checked(&cxt, name, 't', PRIV_MANAGE, &id))
+	catalog_lock();
+	if (!catalog_find_checked(&cxt, name, 't', PRIV_MANAGE, &id))
 	{
 		catalog_leave(&cxt);
 		if (!PG_GETARG_BOOL(1))
@@ -344,9 +344,9 @@ find_topic_and_queue(const CatalogContext *cxt, const char *topic, const char *q
 	ObjectPerms tperms;
 	ObjectPerms qperms;
 
-	if (!find_object_perms(topic, tid, &kind, &tperms) || kind != 't')
+	if (!catalog_find_perms(topic, tid, &kind, &tperms) || kind != 't')
 		no_such("topic", topic);
-	if (!find_object_perms(queue, qid, &kind, &qperms) || kind != 'q')
+	if (!catalog_find_perms(queue, qid, &kind, &qperms) || kind != 'q')
 		no_such("queue", queue);
 	require_or_manage(&tperms, cxt->save_userid, PRIV_READ, 't', topic);
 	require_or_manage(&qperms, cxt->save_userid, PRIV_SEND, 'q', queue);
@@ -367,13 +367,13 @@ mq_subscribe(PG_FUNCTION_ARGS)
 
 	PreventCommandIfReadOnly("mq_subscribe()");
 	topic_arg(fcinfo, 0, topic);
-	arg_not_null(fcinfo, 1, "queue");
-	queue_check_name("queue", PG_GETARG_TEXT_PP(1), queue);
+	args_not_null(fcinfo, 1, "queue");
+	args_name("queue", PG_GETARG_TEXT_PP(1), queue);
 	pattern = arg_words(fcinfo, 2, "pattern");
 	check_pattern(pattern);
 
 	catalog_enter(&cxt);
-	lock_catalog();
+	catalog_lock();
 	find_topic_and_queue(&cxt, topic, queue, &tid, &qid);
 	args[0] = Int32GetDatum(tid);
 	args[1] = Int32GetDatum(qid);
@@ -402,8 +402,8 @@ mq_unsubscribe(PG_FUNCTION_ARGS)
 
 	PreventCommandIfReadOnly("mq_unsubscribe()");
 	topic_arg(fcinfo, 0, topic);
-	arg_not_null(fcinfo, 1, "queue");
-	queue_check_name("queue", PG_GETARG_TEXT_PP(1), queue);
+	args_not_null(fcinfo, 1, "queue");
+	args_name("queue", PG_GETARG_TEXT_PP(1), queue);
 	if (PG_ARGISNULL(2))
 		nulls[2] = 'n';
 	else
@@ -415,7 +415,7 @@ mq_unsubscribe(PG_FUNCTION_ARGS)
 	}
 
 	catalog_enter(&cxt);
-	lock_catalog();
+	catalog_lock();
 	find_topic_and_queue(&cxt, topic, queue, &tid, &qid);
 	args[0] = Int32GetDatum(tid);
 	args[1] = Int32GetDatum(qid);
@@ -444,10 +444,10 @@ publish_headers(Datum headers, const char *topic, const char *key)
 	v.type = jbvString;
 	v.val.string.val = (char *) topic;
 	v.val.string.len = strlen(topic);
-	headers = headers_with(headers, "mq_topic", &v);
+	headers = policy_headers_with(headers, "mq_topic", &v);
 	v.val.string.val = (char *) key;
 	v.val.string.len = strlen(key);
-	return headers_with(headers, "mq_routing_key", &v);
+	return policy_headers_with(headers, "mq_routing_key", &v);
 }
 
 /* mq_publish(topic, routing_key, body, headers, idempotency_key) -> int */
@@ -472,19 +472,19 @@ mq_publish(PG_FUNCTION_ARGS)
 
 	topic_arg(fcinfo, 0, name);
 	routing_key = arg_words(fcinfo, 1, "routing_key");
-	if (!split_words(routing_key, false, &rk))
+	if (!match_split_words(routing_key, false, &rk))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid routing key \"%s\"", routing_key),
 				 errdetail("A routing key is empty or up to %d characters: words of A-Z, a-z, 0-9, \"_\" and \"-\" separated by single dots.",
 						   PATTERN_MAXLEN)));
-	arg_not_null(fcinfo, 2, "body");
+	args_not_null(fcinfo, 2, "body");
 	body = PG_GETARG_DATUM(2);
-	headers = check_headers(PG_GETARG_DATUM(3), PG_ARGISNULL(3));
+	headers = args_headers(PG_GETARG_DATUM(3), PG_ARGISNULL(3));
 	if (!PG_ARGISNULL(4))
 	{
 		key = PG_GETARG_TEXT_PP(4);
-		dedup_check_key(key);
+		args_idempotency_key(key);
 	}
 	PreventCommandIfReadOnly("mq_publish()");
 	PreventCommandDuringRecovery("mq_publish()");
@@ -517,7 +517,7 @@ mq_publish(PG_FUNCTION_ARGS)
 
 		for (j = 0; j < ntargets && !seen; j++)
 			seen = strcmp(targets[j], b->queue) == 0;
-		if (!seen && words_match(&b->pattern, &rk))
+		if (!seen && match_words(&b->pattern, &rk))
 			targets[ntargets++] = pstrdup(b->queue);
 	}
 
@@ -533,7 +533,7 @@ mq_publish(PG_FUNCTION_ARGS)
 			continue;
 		if (!delivery_make_room(&qrel, 1, &depth))
 		{
-			xact_count(RelationGetRelid(qrel.heap), STAT_REJECTED, 1);
+			pending_count(RelationGetRelid(qrel.heap), STAT_REJECTED, 1);
 			storage_close(&qrel);
 			continue;
 		}

@@ -5,7 +5,7 @@
  *	  of object kinds, the error for a library that was not preloaded.
  *
  * Intervals compare the way PostgreSQL orders them (a month counts as 30
- * days); every interval stored or given is bounded (interval_check_size)
+ * days); every interval stored or given is bounded (util_interval_check_size)
  * so that adding it to a time now or later stays valid.
  *
  *-------------------------------------------------------------------------
@@ -25,7 +25,7 @@
  * preloaded.  _PG_init raises it too, so in practice it fires there.
  */
 void
-queue_require_preload(void)
+util_require_preload(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -36,7 +36,7 @@ queue_require_preload(void)
 
 /* Intervals compare as PostgreSQL orders them: a month is 30 days. */
 bool
-interval_is_negative(const Interval *iv)
+util_interval_is_negative(const Interval *iv)
 {
 	int64		days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
 
@@ -72,7 +72,7 @@ interval_span(const Interval *iv)
  * make every later use fail with 22008.
  */
 void
-interval_check_size(const Interval *iv, const char *what)
+util_interval_check_size(const Interval *iv, const char *what)
 {
 	/* 3.1e17 microseconds: an int64 holds it. */
 	const int64 max = (int64) QUEUE_INTERVAL_MAX_YEARS * MONTHS_PER_YEAR * DAYS_PER_MONTH *
@@ -87,7 +87,7 @@ interval_check_size(const Interval *iv, const char *what)
 
 /* A non-negative interval in microseconds, at most cap. */
 int64
-interval_usecs_capped(const Interval *iv, int64 cap)
+util_interval_usecs_capped(const Interval *iv, int64 cap)
 {
 	INT128		span = interval_span(iv);
 
@@ -101,7 +101,7 @@ interval_usecs_capped(const Interval *iv, int64 cap)
  * whatever the session's DateStyle and TimeZone.
  */
 char *
-timestamp_iso8601_utc(TimestampTz ts)
+util_timestamp_iso8601_utc(TimestampTz ts)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
@@ -114,7 +114,7 @@ timestamp_iso8601_utc(TimestampTz ts)
 }
 
 TimestampTz
-timestamp_plus_interval(TimestampTz ts, const Interval *iv)
+util_timestamp_plus_interval(TimestampTz ts, const Interval *iv)
 {
 	if (iv->month == 0 && iv->day == 0)
 	{
@@ -132,7 +132,7 @@ timestamp_plus_interval(TimestampTz ts, const Interval *iv)
 }
 
 const char *
-kind_name(char kind)
+util_kind_name(char kind)
 {
 	switch (kind)
 	{

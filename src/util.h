@@ -17,18 +17,18 @@
 /* Keys longer than this are refused (22023); btree entries must fit a page. */
 #define DEDUP_KEY_MAXLEN		1000
 
-/* The longest interval stored or given (interval_check_size). */
+/* The longest interval stored or given (util_interval_check_size). */
 #define QUEUE_INTERVAL_MAX_YEARS	10000
 
-extern void queue_require_preload(void);
+extern void util_require_preload(void);
 
 /* Intervals compare as PostgreSQL orders them: a month counts 30 days. */
-extern bool interval_is_negative(const Interval *iv);
-extern void interval_check_size(const Interval *iv, const char *what);
-extern int64 interval_usecs_capped(const Interval *iv, int64 cap);
-extern TimestampTz timestamp_plus_interval(TimestampTz ts, const Interval *iv);
-extern char *timestamp_iso8601_utc(TimestampTz ts);
+extern bool util_interval_is_negative(const Interval *iv);
+extern void util_interval_check_size(const Interval *iv, const char *what);
+extern int64 util_interval_usecs_capped(const Interval *iv, int64 cap);
+extern TimestampTz util_timestamp_plus_interval(TimestampTz ts, const Interval *iv);
+extern char *util_timestamp_iso8601_utc(TimestampTz ts);
 
-extern const char *kind_name(char kind);
+extern const char *util_kind_name(char kind);
 
 #endif							/* QUEUE_UTIL_H */

@@ -50,8 +50,8 @@ mq_queue_figures(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(0))
 	{
-		queue_check_name("queue", PG_GETARG_TEXT_PP(0), name);
-		info = queue_lookup(name);
+		args_name("queue", PG_GETARG_TEXT_PP(0), name);
+		info = queue_info_lookup(name);
 		if (info == NULL || !perms_visible(&info->perms, GetUserId()))
 		{
 			/* Nothing to show (the views list only visible queues). */
@@ -104,7 +104,7 @@ PG_FUNCTION_INFO_V1(mq_stats_reset);
 static bool
 queue_stats_row(const char *name, bool reset, bool quiet, Datum *values, bool *nulls)
 {
-	QueueInfo  *info = queue_lookup(name);
+	QueueInfo  *info = queue_info_lookup(name);
 	StreamInfo *stream = info == NULL ? stream_lookup(name) : NULL;
 	const ObjectPerms *perms;
 	int64		counts[NUM_QUEUE_STATS];
@@ -150,7 +150,7 @@ mq_queue_stats(PG_FUNCTION_ARGS)
 		nulls[i] = true;
 	if (!PG_ARGISNULL(0))
 	{
-		queue_check_name("queue", PG_GETARG_TEXT_PP(0), name);
+		args_name("queue", PG_GETARG_TEXT_PP(0), name);
 		queue_stats_row(name, false, false, values, nulls);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
@@ -169,14 +169,14 @@ mq_stats_reset(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 	{
-		List	   *names = list_concat(queue_names(), object_names('s'));
+		List	   *names = list_concat(queue_info_names(), catalog_object_names('s'));
 		ListCell   *lc;
 
 		foreach(lc, names)
 			queue_stats_row((char *) lfirst(lc), true, true, values, nulls);
 		PG_RETURN_VOID();
 	}
-	queue_check_name("queue", PG_GETARG_TEXT_PP(0), name);
+	args_name("queue", PG_GETARG_TEXT_PP(0), name);
 	if (!queue_stats_row(name, true, false, values, nulls))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

@@ -172,7 +172,7 @@ wakeup_queue(QueueState *qs, Oid dbid, Oid relid)
 
 /* After a commit or abort that changed a queue: wake its long polls. */
 void
-qstate_wake(Oid relid)
+wakeup_after_change(Oid relid)
 {
 	LWLock	   *lock;
 	QueueState *qs = qstate_lookup_shared(relid, &lock);

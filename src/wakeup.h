@@ -18,6 +18,6 @@ extern void wakeup_unregister(void);
 extern void wakeup_subxact_abort(SubTransactionId subid);
 extern void wakeup_sleep(long msecs);
 extern void wakeup_queue(QueueState *qs, Oid dbid, Oid relid);
-extern void qstate_wake(Oid relid);
+extern void wakeup_after_change(Oid relid);
 
 #endif							/* QUEUE_WAKEUP_H */

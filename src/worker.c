@@ -628,15 +628,15 @@ maintain_object(void *arg)
 {
 	ServedObject *o = arg;
 	int64		expired = o->kind == 'q' ? delivery_expire(o->name, queue_worker_batch) :
-	o->kind == 's' ? stream_maintain(o->name) : 0;
+	o->kind == 's' ? retention_maintain(o->name) : 0;
 	int64		pruned = !o->prune ? 0 : o->kind == 'q' ?
 	delivery_prune_keys(o->name, queue_worker_batch) : o->kind == 's' ?
-	stream_prune_keys(o->name, queue_worker_batch) :
+	retention_prune_keys(o->name, queue_worker_batch) :
 	topic_prune_keys(o->name, queue_worker_batch);
 
 	if (expired > 0 || pruned > 0)
 		elog(DEBUG1, "%s \"%s\": %lld expired (segments for a stream), %lld keys pruned",
-			 kind_name(o->kind), o->name, (long long) expired, (long long) pruned);
+			 util_kind_name(o->kind), o->name, (long long) expired, (long long) pruned);
 }
 
 /* One queue's, topic's or stream's share of a round, in its own transaction. */
@@ -646,7 +646,7 @@ serve_object(const char *name, char kind, bool prune)
 	ServedObject o = {name, kind, prune};
 
 	in_own_transaction(maintain_object, &o,
-					   psprintf("maintenance of %s \"%s\"", kind_name(kind), name));
+					   psprintf("maintenance of %s \"%s\"", util_kind_name(kind), name));
 }
 
 static void
@@ -708,9 +708,9 @@ queue_worker_main(Datum arg)
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		MemoryContextSwitchTo(round_cxt);
-		names = queue_names();
-		topics = prune ? object_names('t') : NIL;
-		streams = object_names('s');
+		names = queue_info_names();
+		topics = prune ? catalog_object_names('t') : NIL;
+		streams = catalog_object_names('s');
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(round_cxt);

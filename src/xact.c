@@ -106,7 +106,7 @@ wake_queues(bool commit)
 			wakes = p->kind == PENDING_CLAIM;
 		if (wakes && p->relid != last)
 		{
-			qstate_wake(p->relid);
+			wakeup_after_change(p->relid);
 			last = p->relid;
 		}
 	}
@@ -192,7 +192,7 @@ queue_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				{
 					pending_finish(&items[i], false);
 					if (items[i].kind == PENDING_CLAIM)
-						qstate_wake(items[i].relid);
+						wakeup_after_change(items[i].relid);
 				}
 			pending_subxact_forget(mySubid);
 			wakeup_subxact_abort(mySubid);

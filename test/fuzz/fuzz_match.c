@@ -10,9 +10,9 @@
  * fails prints both strings and aborts, so libFuzzer keeps the input.
  *
  * Properties:
- *	- name_is_valid agrees with a naive reference for several maximum
+ *	- match_name_is_valid agrees with a naive reference for several maximum
  *	  lengths;
- *	- split_words accepts exactly the well-formed patterns and keys of a
+ *	- match_split_words accepts exactly the well-formed patterns and keys of a
  *	  reference parser, and what it accepts re-joins (with '.') to its input;
  *	- a routing key it accepts is a valid name, and is a valid pattern that
  *	  matches the key itself;
@@ -22,8 +22,8 @@
  *	  matches, and a pattern without '#' only matches keys of as many words;
  *	- turning a word of a matching pattern into '*' (unless it is '#') or '#'
  *	  keeps it matching;
- *	- words_match agrees with a memoised recursive matcher that works on the
- *	  strings directly, without split_words.
+ *	- match_words agrees with a memoised recursive matcher that works on the
+ *	  strings directly, without match_split_words.
  *
  * Two builds (see scripts/fuzz.sh):
  *	clang -fsanitize=fuzzer,address,undefined     libFuzzer target
@@ -247,15 +247,15 @@ check_name(const unsigned char *p, size_t len)
 	size_t		i;
 
 	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		CHECK(name_is_valid((const char *) p, (int) len, (int) fixed[i]) ==
+		CHECK(match_name_is_valid((const char *) p, (int) len, (int) fixed[i]) ==
 			  ref_name_is_valid(p, len, fixed[i]),
-			  "name_is_valid disagrees with the reference");
-	CHECK(name_is_valid((const char *) p, (int) len, (int) len) ==
+			  "match_name_is_valid disagrees with the reference");
+	CHECK(match_name_is_valid((const char *) p, (int) len, (int) len) ==
 		  ref_name_is_valid(p, len, (long) len),
-		  "name_is_valid disagrees with the reference (maxlen = len)");
+		  "match_name_is_valid disagrees with the reference (maxlen = len)");
 	if (len > 0)
-		CHECK(!name_is_valid((const char *) p, (int) len, (int) len - 1),
-			  "name_is_valid accepts a name longer than maxlen");
+		CHECK(!match_name_is_valid((const char *) p, (int) len, (int) len - 1),
+			  "match_name_is_valid accepts a name longer than maxlen");
 }
 
 /* Split s and check the result against the reference parser. */
@@ -264,24 +264,24 @@ check_split(const char *s, bool wildcards, Words *out)
 {
 	int			ref_n;
 	bool		ref_ok = ref_well_formed(s, wildcards, &ref_n);
-	bool		ok = split_words(s, wildcards, out);
+	bool		ok = match_split_words(s, wildcards, out);
 
-	CHECK(ok == ref_ok, wildcards ? "split_words disagrees with the reference on a pattern"
-		  : "split_words disagrees with the reference on a routing key");
+	CHECK(ok == ref_ok, wildcards ? "match_split_words disagrees with the reference on a pattern"
+		  : "match_split_words disagrees with the reference on a routing key");
 	if (ok)
 	{
-		CHECK(out->n == ref_n, "split_words gives the wrong number of words");
+		CHECK(out->n == ref_n, "match_split_words gives the wrong number of words");
 		CHECK(rejoins_to(out, s), "the words do not re-join to the input");
 	}
 	return ok;
 }
 
-/* words_match, checked against the reference on the strings. */
+/* match_words, checked against the reference on the strings. */
 static bool
 check_match(const Words *p, const char *pattern, const Words *k, const char *key,
 			const char *what)
 {
-	bool		r = words_match(p, k);
+	bool		r = match_words(p, k);
 
 	if (r != ref_match(pattern, key))
 		fail(what);
@@ -306,15 +306,15 @@ check_pair(const char *pattern, const char *key)
 	key_ok = check_split(key, false, &kw);
 
 	if (key_ok && kw.n > 0)
-		CHECK(name_is_valid(key, (int) strlen(key), PATTERN_MAXLEN),
-			  "a routing key split_words accepts is not a valid name");
+		CHECK(match_name_is_valid(key, (int) strlen(key), PATTERN_MAXLEN),
+			  "a routing key match_split_words accepts is not a valid name");
 
 	if (!(pattern_ok && key_ok))
 	{
 		/* Partial word lists: only that nothing breaks. */
-		(void) words_match(&pw, &kw);
-		free_words(&pw);
-		free_words(&kw);
+		(void) match_words(&pw, &kw);
+		match_free_words(&pw);
+		match_free_words(&kw);
 		return;
 	}
 	n_valid_pairs++;
@@ -322,7 +322,7 @@ check_pair(const char *pattern, const char *key)
 	/* The matcher against the reference. */
 	{
 		bool		matched = check_match(&pw, pattern, &kw, key,
-										  "words_match disagrees with the reference matcher");
+										  "match_words disagrees with the reference matcher");
 		int			nonhash = 0;
 		bool		has_hash = false;
 		int			i;
@@ -367,43 +367,43 @@ check_pair(const char *pattern, const char *key)
 				if (strcmp(pw.w[i], "#") != 0)
 				{
 					alt.w[i] = "*";
-					CHECK(words_match(&alt, &kw), "a word made '*' stops a pattern matching");
+					CHECK(match_words(&alt, &kw), "a word made '*' stops a pattern matching");
 				}
 				alt.w[i] = "#";
-				CHECK(words_match(&alt, &kw), "a word made '#' stops a pattern matching");
+				CHECK(match_words(&alt, &kw), "a word made '#' stops a pattern matching");
 			}
 			alt.n = pw.n + 1;
 			alt.w[0] = "#";
 			memcpy(alt.w + 1, pw.w, sizeof(char *) * pw.n);
-			CHECK(words_match(&alt, &kw), "\"#.\" in front stops a pattern matching");
+			CHECK(match_words(&alt, &kw), "\"#.\" in front stops a pattern matching");
 			memcpy(alt.w, pw.w, sizeof(char *) * pw.n);
 			alt.w[pw.n] = "#";
-			CHECK(words_match(&alt, &kw), "\".#\" behind stops a pattern matching");
+			CHECK(match_words(&alt, &kw), "\".#\" behind stops a pattern matching");
 			free(alt.w);
 		}
 	}
 
 	/* '#' matches every key. */
-	CHECK(split_words("#", true, &hash), "\"#\" is not a valid pattern");
-	CHECK(words_match(&hash, &kw), "'#' does not match a key");
-	free_words(&hash);
+	CHECK(match_split_words("#", true, &hash), "\"#\" is not a valid pattern");
+	CHECK(match_words(&hash, &kw), "'#' does not match a key");
+	match_free_words(&hash);
 
 	/* A key is a pattern that matches itself (the empty key is no pattern). */
 	if (kw.n > 0)
 	{
 		CHECK(check_split(key, true, &kp), "a valid routing key is not a valid pattern");
-		check_match(&kp, key, &kw, key, "words_match disagrees with the reference (key as pattern)");
-		CHECK(words_match(&kp, &kw), "a pattern equal to the key does not match it");
-		free_words(&kp);
+		check_match(&kp, key, &kw, key, "match_words disagrees with the reference (key as pattern)");
+		CHECK(match_words(&kp, &kw), "a pattern equal to the key does not match it");
+		match_free_words(&kp);
 	}
 	else
 	{
-		CHECK(!split_words(key, true, &kp), "the empty pattern is valid");
-		free_words(&kp);
+		CHECK(!match_split_words(key, true, &kp), "the empty pattern is valid");
+		match_free_words(&kp);
 	}
 
-	free_words(&pw);
-	free_words(&kw);
+	match_free_words(&pw);
+	match_free_words(&kw);
 }
 
 static void
