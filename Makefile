@@ -74,7 +74,7 @@ include $(PGXS)
 CFLAGS_STAMP = src/cflags.stamp
 BUILD_ID = $(QUEUE_CFLAGS) $(shell $(PG_CONFIG) --version)
 $(OBJS) $(OBJS:.o=.bc): $(CFLAGS_STAMP) $(wildcard src/*.h)
-src/queue.o: queue.control
+src/views.o src/privileges.o: queue.control
 $(CFLAGS_STAMP): FORCE
 	@echo '$(BUILD_ID)' | cmp -s - $@ || echo '$(BUILD_ID)' > $@
 .PHONY: FORCE

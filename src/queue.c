@@ -43,20 +43,6 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 void		_PG_init(void);
 
-PG_FUNCTION_INFO_V1(mq_version);
-
-/*
- * mq_version(): the version of the loaded library (queue.control's
- * default_version when it was built).  pg_extension.extversion is the
- * version of the SQL objects; the two differ until ALTER EXTENSION queue
- * UPDATE has run after installing a new build.
- */
-Datum
-mq_version(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_TEXT_P(cstring_to_text(QUEUE_VERSION));
-}
-
 static void
 queue_shmem_request(void)
 {

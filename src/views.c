@@ -94,6 +94,7 @@ mq_queue_figures(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(mq_queue_stats);
 PG_FUNCTION_INFO_V1(mq_stats_reset);
+PG_FUNCTION_INFO_V1(mq_version);
 
 /*
  * Read (and, with reset, zero) the counters of one queue or stream into
@@ -182,4 +183,16 @@ mq_stats_reset(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue or stream \"%s\" does not exist", name)));
 	PG_RETURN_VOID();
+}
+
+/*
+ * mq_version(): the version of the loaded library (queue.control's
+ * default_version when it was built).  pg_extension.extversion is the
+ * version of the SQL objects; the two differ until ALTER EXTENSION queue
+ * UPDATE has run after installing a new build.
+ */
+Datum
+mq_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(QUEUE_VERSION));
 }
