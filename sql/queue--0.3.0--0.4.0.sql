@@ -117,3 +117,57 @@ CREATE TRIGGER objects_dependencies
 
 -- The pg_shdepend rows of owners and grantees, from the new columns.
 UPDATE mq.objects SET owner = owner;
+
+-- mq_ack with a parameter sent without a type.
+CREATE FUNCTION mq_ack(queue text, receipt text, strict boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_ack_text';
+
+-- Day-2 operations (SPEC section 3b): browse without leasing, delete and
+-- move by id in any state.
+CREATE FUNCTION mq_inspect(
+    queue text,
+    state text DEFAULT 'all',
+    after_id bigint DEFAULT NULL,
+    qty int DEFAULT 100)
+RETURNS TABLE(id bigint, state text, priority int, group_key text, deliveries int,
+              enqueued_at timestamptz, visible_at timestamptz,
+              lease_until timestamptz, lease_pid int, headers jsonb, body jsonb)
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_inspect';
+
+CREATE FUNCTION mq_delete(queue text, ids bigint[])
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_delete';
+
+CREATE FUNCTION mq_move(queue text, ids bigint[], to_queue text)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_move';
+
+-- mq_message shows the queue's max_deliveries; mq_nack keeps a reason;
+-- mq_redrive picks letters by source queue or id.
+ALTER TYPE mq_message ADD ATTRIBUTE max_deliveries int;
+
+DROP FUNCTION mq_nack(text, bigint, interval, boolean);
+CREATE FUNCTION mq_nack(
+    queue text,
+    receipt bigint,
+    delay interval DEFAULT '0',
+    strict boolean DEFAULT true,
+    reason text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_nack';
+
+DROP FUNCTION mq_redrive(text, bigint);
+CREATE FUNCTION mq_redrive(
+    dead_letter_queue text,
+    max bigint DEFAULT NULL,
+    source_queue text DEFAULT NULL,
+    ids bigint[] DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_redrive';

@@ -146,7 +146,8 @@ CREATE TYPE mq_message AS (
     deliveries  int,
     priority    int,
     enqueued_at timestamptz,
-    visible_at  timestamptz
+    visible_at  timestamptz,
+    max_deliveries int          -- the queue's limit when it was read (NULL: none)
 );
 
 CREATE TYPE mq_record AS (
@@ -266,11 +267,19 @@ RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_ack_array';
 
+-- A receipt sent as a parameter without a type (node-postgres and other
+-- drivers do) resolves here; the text is the receipt's digits.
+CREATE FUNCTION mq_ack(queue text, receipt text, strict boolean DEFAULT true)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_ack_text';
+
 CREATE FUNCTION mq_nack(
     queue text,
     receipt bigint,
     delay interval DEFAULT '0',
-    strict boolean DEFAULT true)
+    strict boolean DEFAULT true,
+    reason text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_nack';
@@ -284,10 +293,37 @@ RETURNS boolean
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_extend';
 
-CREATE FUNCTION mq_redrive(dead_letter_queue text, max bigint DEFAULT NULL)
+CREATE FUNCTION mq_redrive(
+    dead_letter_queue text,
+    max bigint DEFAULT NULL,
+    source_queue text DEFAULT NULL,
+    ids bigint[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_redrive';
+
+-- Day-2 operations (SPEC section 3b): browse without leasing, delete and
+-- move by id in any state.
+CREATE FUNCTION mq_inspect(
+    queue text,
+    state text DEFAULT 'all',
+    after_id bigint DEFAULT NULL,
+    qty int DEFAULT 100)
+RETURNS TABLE(id bigint, state text, priority int, group_key text, deliveries int,
+              enqueued_at timestamptz, visible_at timestamptz,
+              lease_until timestamptz, lease_pid int, headers jsonb, body jsonb)
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_inspect';
+
+CREATE FUNCTION mq_delete(queue text, ids bigint[])
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_delete';
+
+CREATE FUNCTION mq_move(queue text, ids bigint[], to_queue text)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_move';
 
 /* ---------------------------------------------------------------------
  * Topics (SPEC section 4)

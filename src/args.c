@@ -206,6 +206,34 @@ args_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 	return n;
 }
 
+/*
+ * A bigint[] argument (receipts, ids): not NULL, one-dimensional, without
+ * NULL elements.  Returns the number of elements; *values is palloc'd.
+ */
+int
+args_int8_array(FunctionCallInfo fcinfo, int argno, const char *argname, int64 **values)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	args_not_null(fcinfo, argno, argname);
+	n = args_array(fcinfo, argno, argname, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+				   &elems, &nulls);
+	*values = palloc(Max(n, 1) * sizeof(int64));
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain NULL", argname),
+					 errdetail("Element %d is NULL.", i + 1)));
+		(*values)[i] = DatumGetInt64(elems[i]);
+	}
+	return n;
+}
+
 /* The bodies of a batch: a one-dimensional array without NULLs. */
 int
 args_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies)

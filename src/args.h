@@ -25,6 +25,8 @@ extern Datum args_headers(Datum d, bool isnull);
 extern int	args_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 					  Oid elemtype, int16 elmlen, bool elmbyval, char elmalign,
 					  Datum **elems, bool **nulls);
+extern int	args_int8_array(FunctionCallInfo fcinfo, int argno, const char *argname,
+							int64 **values);
 extern int	args_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies);
 extern void args_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 							   Oid elemtype, int n, Datum **elems, bool **nulls);

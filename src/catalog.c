@@ -34,6 +34,7 @@
 #include "common/int128.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/array.h"
@@ -442,6 +443,115 @@ catalog_object_names(char kind)
 	names = catalog_result_names(caller);
 	catalog_leave(&cxt);
 	return names;
+}
+
+/*
+ * Raise the error for a name that is not an object of the kinds wanted
+ * (letters of 'q', 't', 's'): 42809 naming the kind it is when it names
+ * another kind of object, else 42704.  "what" names the kinds wanted, as
+ * in "queue" or "queue or stream".  Only for error paths: it looks the
+ * name up in the catalog.
+ */
+void
+catalog_report_missing(const char *what, const char *kinds, const char *name)
+{
+	char		kind = catalog_kind_of(name);
+
+	if (kind != '\0' && strchr(kinds, kind) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a %s, not a %s", name, util_kind_name(kind), what),
+				 errdetail("Queues, topics and streams share one namespace.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("%s \"%s\" does not exist", what, name)));
+}
+
+/* The kind of the object of that name ('q', 't', 's'), or '\0' if none. */
+char
+catalog_kind_of(const char *name)
+{
+	CatalogContext cxt;
+	int32		id;
+	char		kind;
+
+	catalog_enter(&cxt);
+	if (!catalog_find_locked(name, &id, &kind))
+		kind = '\0';
+	catalog_leave(&cxt);
+	return kind;
+}
+
+/*
+ * The NOTICE of if_not_exists on an object that exists; differ names the
+ * options given that differ from the object's (catalog_options_differ).
+ */
+void
+catalog_exists_notice(const char *what, const char *name, const char *differ,
+					  const char *alter)
+{
+	if (differ == NULL)
+		ereport(NOTICE,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("%s \"%s\" already exists, skipping", what, name)));
+	else
+		ereport(NOTICE,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("%s \"%s\" already exists with different options, skipping",
+						what, name),
+				 errdetail("Options that differ: %s.", differ),
+				 alter != NULL ?
+				 errhint("Nothing was changed. Use %s() to change them.", alter) :
+				 errhint("Nothing was changed.")));
+}
+
+/*
+ * For if_not_exists on an object that exists: the names of the options
+ * whose stored values differ from those given, comma-separated, or NULL if
+ * none does.  exprs[i] is the catalog expression of option i over "o", the
+ * row of "table" whose id is id; values/types/nulls are the given values
+ * (nulls[i] == 'n': NULL).  Inside a catalog context.
+ */
+char *
+catalog_options_differ(const char *table, int32 id, int n, const char *const *names,
+					   const char *const *exprs, Oid *types, Datum *values,
+					   const char *nulls)
+{
+	StringInfoData sql;
+	StringInfoData differ;
+	Oid		   *argtypes = palloc((n + 1) * sizeof(Oid));
+	Datum	   *args = palloc((n + 1) * sizeof(Datum));
+	char	   *argnulls = palloc(n + 2);
+	int			i;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	argtypes[0] = INT4OID;
+	args[0] = Int32GetDatum(id);
+	argnulls[0] = ' ';
+	for (i = 0; i < n; i++)
+	{
+		appendStringInfo(&sql, "%s(%s) IS DISTINCT FROM $%d", i > 0 ? ", " : "",
+						 exprs[i], i + 2);
+		argtypes[i + 1] = types[i];
+		args[i + 1] = values[i];
+		argnulls[i + 1] = nulls[i];
+	}
+	argnulls[n + 1] = '\0';
+	appendStringInfo(&sql, " FROM %s o WHERE o.id OPERATOR(pg_catalog.=) $1", table);
+	catalog_exec(sql.data, n + 1, argtypes, args, argnulls);
+	if (SPI_processed != 1)
+		return NULL;
+	initStringInfo(&differ);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									   i + 1, &isnull)) && !isnull)
+			appendStringInfo(&differ, "%s%s", differ.len > 0 ? ", " : "", names[i]);
+	}
+	return differ.len > 0 ? differ.data : NULL;
 }
 
 /* The first column of the last catalog query's rows, as strings in cxt. */

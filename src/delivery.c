@@ -3,8 +3,8 @@
  * delivery.c
  *	  The delivery engine of queues: taking ready messages (read, pop,
  *	  peek, drop_oldest, redrive, expiry), waiting for them, settling a
- *	  delivery (ack, nack), making room under max_length, and the
- *	  background worker's expiry and key pruning.
+ *	  delivery (ack, nack), removing or moving messages by id, making room
+ *	  under max_length, and the background worker's expiry and key pruning.
  *
  * The SQL functions (queue_ops.c, topic.c) check their arguments and
  * privileges and open the queue; everything here works on an open queue
@@ -275,10 +275,13 @@ delivery_wait(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
 }
 
 /*
- * Ack or nack one delivery.  Returns LEASE_OK or why not.
+ * Ack or nack one delivery.  Returns LEASE_OK or why not.  A nack's reason
+ * (NULL: none) is kept on the message as the header mq_last_error, and
+ * travels with it to the dead-letter queue.
  */
 LeaseCheck
-delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visible_at)
+delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visible_at,
+				const char *reason)
 {
 	Oid			relid = RelationGetRelid(qrel->heap);
 	int32		max_deliveries = qrel->info->max_deliveries;
@@ -291,7 +294,7 @@ delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visibl
 	check = lease_settle(relid, receipt, &msgid, &rank);
 	if (check != LEASE_OK)
 		return check;
-	if (how == HOW_NACK && visible_at == 0 && max_deliveries == 0)
+	if (how == HOW_NACK && visible_at == 0 && max_deliveries == 0 && reason == NULL)
 	{
 		/* The lease simply ends at commit. */
 		pending_count(relid, STAT_NACKED, 1);
@@ -304,12 +307,16 @@ delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visibl
 	{
 		StoredMsg	m;
 
-		/* A nack of the last allowed delivery dead-letters the message. */
 		done = storage_fetch(qrel, &tid, &m);
+		if (done && reason != NULL)
+			m.headers = policy_headers_with_string(storage_detoast(m.headers),
+												   POLICY_LAST_ERROR_KEY, reason);
+		/* A nack of the last allowed delivery dead-letters the message. */
 		if (done && max_deliveries > 0 && m.deliveries >= max_deliveries)
 			done = policy_dead_letter(qrel, &m, DEAD_MAX_DELIVERIES, GetCurrentTimestamp());
-		else if (done && visible_at != 0)
-			done = storage_set_visible_at(qrel, &tid, visible_at);
+		else if (done && (visible_at != 0 || reason != NULL))
+			done = storage_update(qrel, &tid, visible_at != 0 ? visible_at : m.visible_at,
+								  reason != NULL, m.headers);
 	}
 	if (!done)
 	{
@@ -319,6 +326,40 @@ delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visibl
 	}
 	pending_count(relid, how == HOW_ACK ? STAT_ACKED : STAT_NACKED, 1);
 	return LEASE_OK;
+}
+
+/*
+ * Remove message msgid from the queue in any state (mq_delete, mq_move);
+ * with m, its fields are read first (headers and body too).  A lease on it
+ * goes when the transaction commits, so a later ack of its receipt finds
+ * no delivery.  False if the queue has no such message, or a transaction
+ * that committed first deleted it.
+ */
+bool
+delivery_remove(QueueRel *qrel, int64 msgid, StoredMsg *m)
+{
+	Oid			relid = RelationGetRelid(qrel->heap);
+	ItemPointerData tid;
+	int16		rank;
+
+	/*
+	 * A transaction that updated the row (a nack with a delay) and
+	 * committed while we waited for it leaves a new version: find that.
+	 */
+	for (;;)
+	{
+		if (!storage_find_id(qrel, msgid, &tid, &rank))
+			return false;
+		if (m != NULL && !storage_fetch(qrel, &tid, m))
+			continue;
+		if (storage_delete(qrel, &tid))
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	/* Like a purge: the leases go at commit, and PREPARE is refused. */
+	lease_note_purge(relid);
+	lease_forget_message_at_commit(relid, msgid);
+	return true;
 }
 
 /*

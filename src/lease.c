@@ -86,6 +86,7 @@ typedef struct LeaseEntry
 	int64		receipt;
 	int64		prev_receipt;	/* the delivery before, to call it stale */
 	TimestampTz until;
+	int32		pid;			/* the backend that took it */
 	int16		rank;
 	uint8		state;
 } LeaseEntry;
@@ -193,6 +194,17 @@ lease_started_at(void)
 	return lease_shared->started_at;
 }
 
+/*
+ * Could this number be a receipt?  Every receipt is at least the wall clock
+ * of its issue in microseconds since 2000 times 1024, so one below a year's
+ * worth (about 3.2e16) never was: it is most likely a message id.
+ */
+bool
+lease_could_be_receipt(int64 receipt)
+{
+	return receipt >= (int64) (USECS_PER_DAY * 365) << RECEIPT_CLOCK_SHIFT;
+}
+
 /* ---------------------------------------------------------------------
  * Receipts
  * ---------------------------------------------------------------------
@@ -293,14 +305,31 @@ lease_find(Oid relid, int64 msgid, LWLockMode mode, LWLock **lock)
 bool
 lease_held(Oid relid, int64 msgid, TimestampTz now)
 {
+	TimestampTz until;
+	int			pid;
+
+	return lease_holder(relid, msgid, now, &until, &pid);
+}
+
+/*
+ * The lease of a message that is leased (or being acked/nacked) right now:
+ * until when, and which backend took it.  False if none.
+ */
+bool
+lease_holder(Oid relid, int64 msgid, TimestampTz now, TimestampTz *until, int *pid)
+{
 	LeaseEntry *entry;
 	LWLock	   *lock;
 	bool		held = false;
 
 	check_shmem();
 	entry = lease_find(relid, msgid, LW_SHARED, &lock);
-	if (entry)
-		held = entry->state == LEASE_SETTLING || entry->until > now;
+	if (entry && (entry->state == LEASE_SETTLING || entry->until > now))
+	{
+		held = true;
+		*until = entry->until;
+		*pid = entry->pid;
+	}
 	LWLockRelease(lock);
 	return held;
 }
@@ -461,6 +490,7 @@ retry:
 	entry->prev_receipt = old_receipt;
 	entry->receipt = new_receipt();
 	entry->until = until;
+	entry->pid = MyProcPid;
 	entry->rank = rank;
 	entry->state = LEASE_ACTIVE;
 	*receipt = entry->receipt;

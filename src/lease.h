@@ -18,6 +18,7 @@ extern Size lease_shmem_size(void);
 extern void lease_shmem_request(void);
 extern void lease_shmem_startup(void);
 extern TimestampTz lease_started_at(void);
+extern bool lease_could_be_receipt(int64 receipt);
 
 /*
  * Leases (lease.c).  A lease says that one delivery of a message belongs to
@@ -41,6 +42,8 @@ typedef enum ClaimResult
 } ClaimResult;
 
 extern bool lease_held(Oid relid, int64 msgid, TimestampTz now);
+extern bool lease_holder(Oid relid, int64 msgid, TimestampTz now, TimestampTz *until,
+						 int *pid);
 extern ClaimResult lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank,
 							   TimestampTz now, TimestampTz until, uint32 limit,
 							   int64 *receipt);

@@ -11,9 +11,11 @@
  * and priority kept and the header
  *
  *	  "mq_dead_letter": {"queue": ..., "reason": "max_deliveries" | "ttl" |
- *						 "max_length", "deliveries": n, "at": ...}
+ *						 "max_length", "deliveries": n, "at": ...,
+ *						 "id": its id in the queue, "enqueued_at": ...}
  *
- * (replacing any earlier one).  Without a dead-letter queue it is dropped.
+ * (replacing any earlier one), and the top-level "mq_last_error" the last
+ * mq_nack with a reason left on it.  Without a dead-letter queue it is dropped.
  * A dead-letter queue takes dead letters whatever its own max_length:
  * a dead letter is never lost to the limits of the queue meant to keep it.
  *
@@ -95,13 +97,34 @@ policy_headers_with(Datum headers, const char *key, JsonbValue *value)
 	return JsonbPGetDatum(JsonbValueToJsonb(b.result));
 }
 
-/* The mq_dead_letter header object. */
+static void
+push_number(CompatJsonbBuilder *b, int64 n)
+{
+	JsonbValue	v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(n);
+	compat_jsonb_push(b, WJB_VALUE, &v);
+}
+
+/* headers with key set to the string value. */
+Datum
+policy_headers_with_string(Datum headers, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) value;
+	v.val.string.len = strlen(value);
+	return policy_headers_with(headers, key, &v);
+}
+
+/* The mq_dead_letter header object of message m leaving queue. */
 static Jsonb *
-dead_letter_info(const char *queue, const char *reason, int32 deliveries,
+dead_letter_info(const char *queue, const char *reason, const StoredMsg *m,
 				 TimestampTz at)
 {
 	CompatJsonbBuilder b = {0};
-	JsonbValue	v;
 
 	compat_jsonb_push(&b, WJB_BEGIN_OBJECT, NULL);
 	push_string(&b, WJB_KEY, "queue");
@@ -109,11 +132,13 @@ dead_letter_info(const char *queue, const char *reason, int32 deliveries,
 	push_string(&b, WJB_KEY, "reason");
 	push_string(&b, WJB_VALUE, reason);
 	push_string(&b, WJB_KEY, "deliveries");
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(deliveries);
-	compat_jsonb_push(&b, WJB_VALUE, &v);
+	push_number(&b, m->deliveries);
 	push_string(&b, WJB_KEY, "at");
 	push_string(&b, WJB_VALUE, util_timestamp_iso8601_utc(at));
+	push_string(&b, WJB_KEY, "id");
+	push_number(&b, m->id);
+	push_string(&b, WJB_KEY, "enqueued_at");
+	push_string(&b, WJB_VALUE, util_timestamp_iso8601_utc(m->enqueued_at));
 	compat_jsonb_push(&b, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(b.result);
 }
@@ -146,8 +171,7 @@ policy_dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason, TimestampTz 
 				 errmsg("dead-letter queue \"%s\" of queue \"%s\" does not exist",
 						dlq, qrel->info->name)));
 	{
-		Jsonb	   *info = dead_letter_info(qrel->info->name, reasons[reason],
-											m->deliveries, now);
+		Jsonb	   *info = dead_letter_info(qrel->info->name, reasons[reason], m, now);
 		JsonbValue	v;
 
 		v.type = jbvBinary;

@@ -23,5 +23,9 @@ extern bool policy_dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason,
 extern char *policy_dead_letter_source(Datum headers, Datum *stripped);
 struct JsonbValue;
 extern Datum policy_headers_with(Datum headers, const char *key, struct JsonbValue *value);
+extern Datum policy_headers_with_string(Datum headers, const char *key, const char *value);
+
+/* The header that keeps the reason of the last mq_nack that gave one. */
+#define POLICY_LAST_ERROR_KEY "mq_last_error"
 
 #endif							/* QUEUE_POLICY_H */

@@ -101,7 +101,7 @@ struct QueueState
 	pg_atomic_uint32 segment;	/* a stream's newest segment + 1; 0: unknown */
 	pg_atomic_uint64 min_until;
 	pg_atomic_uint64 stats[NUM_QUEUE_STATS];	/* counted at commit */
-	pg_atomic_uint64 stats_reset;	/* TimestampTz of the last reset */
+	pg_atomic_uint64 stats_reset;	/* TimestampTz of the last reset; 0: none */
 	/* the floor (storage.c), under floor_lock */
 	slock_t		floor_lock;
 	uint64		floor;			/* no live row has a smaller key */
@@ -230,7 +230,7 @@ qstate_find_ext(Oid relid, bool create, bool quiet, LWLockMode mode, LWLock **lo
 		pg_atomic_init_u32(&qs->segment, 0);
 		for (i = 0; i < NUM_QUEUE_STATS; i++)
 			pg_atomic_init_u64(&qs->stats[i], 0);
-		pg_atomic_init_u64(&qs->stats_reset, (uint64) GetCurrentTimestamp());
+		pg_atomic_init_u64(&qs->stats_reset, 0);	/* never reset */
 		pg_atomic_init_u64(&qs->min_until, (uint64) PG_INT64_MAX);
 		SpinLockInit(&qs->floor_lock);
 		qs->floor = 0;
@@ -493,7 +493,8 @@ qstate_read_stats(Oid relid, int64 *counts, TimestampTz *reset_at, bool reset)
 	*reset_at = 0;
 	if (qstate_table == NULL)
 		util_require_preload();
-	qs = qstate_find(relid, false, LW_SHARED, &lock);
+	/* A reset records its time even before the queue's first use. */
+	qs = qstate_find(relid, reset, reset ? LW_EXCLUSIVE : LW_SHARED, &lock);
 	if (qs != NULL)
 	{
 		for (i = 0; i < NUM_QUEUE_STATS; i++)

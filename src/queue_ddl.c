@@ -162,10 +162,14 @@ resolve_dead_letter_queue(const CatalogContext *cxt, const char *self, Datum val
 		option_invalid("dead_letter_queue", "A queue cannot be its own dead-letter queue.");
 	/* Dead letters are sent to it: the caller must be allowed to send. */
 	if (!catalog_find_checked(cxt, dlq, 'q', PRIV_SEND, &id))
+	{
+		if (catalog_kind_of(dlq) != '\0')
+			catalog_report_missing("queue", "q", dlq);
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dead-letter queue \"%s\" does not exist", dlq),
 				 errhint("Create the dead-letter queue first.")));
+	}
 	return id;
 }
 
@@ -182,6 +186,35 @@ set_storage_logged(int32 id, bool unlogged)
 	catalog_ddl(sql);
 	snprintf(sql, sizeof(sql), "ALTER SEQUENCE mq.q_%d_seq SET %s", id, how);
 	catalog_ddl(sql);
+}
+
+/*
+ * if_not_exists on a queue that exists: the options of the call whose
+ * values differ from the queue's (comma-separated), or NULL.
+ */
+static char *
+queue_options_differ(FunctionCallInfo fcinfo, int32 id)
+{
+	const char *names[NUM_QUEUE_OPTIONS];
+	const char *exprs[NUM_QUEUE_OPTIONS];
+	Oid			types[NUM_QUEUE_OPTIONS];
+	Datum		values[NUM_QUEUE_OPTIONS];
+	char		nulls[NUM_QUEUE_OPTIONS];
+	int			i;
+
+	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	{
+		names[i] = exprs[i] = queue_options[i].name;
+		types[i] = queue_options[i].type;
+		values[i] = PG_ARGISNULL(i + 1) ? (Datum) 0 : PG_GETARG_DATUM(i + 1);
+		nulls[i] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
+	}
+	/* Stored as the queue's id, given as its name. */
+	exprs[OPT_DEAD_LETTER_QUEUE] = "SELECT d.name FROM mq.objects d"
+		" WHERE d.id OPERATOR(pg_catalog.=) o.dead_letter_queue";
+	types[OPT_DEAD_LETTER_QUEUE] = TEXTOID;
+	return catalog_options_differ("mq.queues", id, NUM_QUEUE_OPTIONS, names, exprs,
+								  types, values, nulls);
 }
 
 /*
@@ -226,10 +259,10 @@ mq_create_queue(PG_FUNCTION_ARGS)
 	{
 		if (if_not_exists && kind == 'q')
 		{
+			char	   *differ = queue_options_differ(fcinfo, id);
+
 			catalog_leave(&cxt);
-			ereport(NOTICE,
-					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("queue \"%s\" already exists, skipping", name)));
+			catalog_exists_notice("queue", name, differ, "mq_alter_queue");
 			PG_RETURN_VOID();
 		}
 		ereport(ERROR,
@@ -356,9 +389,7 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 	catalog_enter(&cxt);
 	catalog_lock();
 	if (!catalog_find_checked(&cxt, name, 'q', PRIV_MANAGE, &id))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue \"%s\" does not exist", name)));
+		catalog_report_missing("queue", "q", name);
 	{
 		Datum		arg = Int32GetDatum(id);
 		Oid			argtype = INT4OID;
@@ -438,10 +469,8 @@ mq_drop_queue(PG_FUNCTION_ARGS)
 	if (!catalog_find_checked(&cxt, name, 'q', PRIV_MANAGE, &id))
 	{
 		catalog_leave(&cxt);
-		if (!if_exists)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("queue \"%s\" does not exist", name)));
+		if (!if_exists || catalog_kind_of(name) != '\0')
+			catalog_report_missing("queue", "q", name);
 		ereport(NOTICE,
 				(errmsg("queue \"%s\" does not exist, skipping", name)));
 		PG_RETURN_BOOL(false);

@@ -37,6 +37,7 @@
 #include "utils/tuplestore.h"
 
 #include "args.h"
+#include "catalog.h"
 #include "dedup.h"
 #include "delivery.h"
 #include "lease.h"
@@ -55,13 +56,17 @@ PG_FUNCTION_INFO_V1(mq_pop);
 PG_FUNCTION_INFO_V1(mq_peek);
 PG_FUNCTION_INFO_V1(mq_ack);
 PG_FUNCTION_INFO_V1(mq_ack_array);
+PG_FUNCTION_INFO_V1(mq_ack_text);
 PG_FUNCTION_INFO_V1(mq_nack);
 PG_FUNCTION_INFO_V1(mq_extend);
 PG_FUNCTION_INFO_V1(mq_purge);
 PG_FUNCTION_INFO_V1(mq_redrive);
+PG_FUNCTION_INFO_V1(mq_inspect);
+PG_FUNCTION_INFO_V1(mq_delete);
+PG_FUNCTION_INFO_V1(mq_move);
 
-/* Columns of the mq_message type. */
-#define Natts_mq_message 8
+/* Columns of the mq_message type (8 in a catalog before max_deliveries). */
+#define Natts_mq_message 9
 
 /* ---------------------------------------------------------------------
  * Argument checks
@@ -96,9 +101,7 @@ open_queue(FunctionCallInfo fcinfo, int argno, const char *fname, bool writes,
 	/* Leases are known only on the primary. */
 	PreventCommandDuringRecovery(fname);
 	if (!storage_open_by_name(qrel, name, writes ? RowExclusiveLock : AccessShareLock, privs))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue \"%s\" does not exist", name)));
+		catalog_report_missing("queue", "q", name);
 }
 
 /* ---------------------------------------------------------------------
@@ -107,7 +110,7 @@ open_queue(FunctionCallInfo fcinfo, int argno, const char *fname, bool writes,
  */
 
 static void
-put_message(ReturnSetInfo *rsinfo, StoredMsg *m, bool with_receipt)
+put_message(ReturnSetInfo *rsinfo, StoredMsg *m, bool with_receipt, int32 max_deliveries)
 {
 	Datum		values[Natts_mq_message];
 	bool		nulls[Natts_mq_message] = {0};
@@ -122,6 +125,8 @@ put_message(ReturnSetInfo *rsinfo, StoredMsg *m, bool with_receipt)
 	values[5] = Int32GetDatum(QUEUE_PRIORITY_MAX - m->rank);
 	values[6] = TimestampTzGetDatum(m->enqueued_at);
 	values[7] = TimestampTzGetDatum(m->visible_at);
+	values[8] = Int32GetDatum(max_deliveries);
+	nulls[8] = max_deliveries == 0;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -302,6 +307,7 @@ take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
 	StoredMsg  *msgs;
 	TimestampTz deadline = 0;
 	QueueState *qs = NULL;
+	int32		max_deliveries;
 	int			n;
 	int			i;
 
@@ -328,9 +334,10 @@ take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
 			break;
 	}
 	wakeup_unregister();
+	max_deliveries = qrel.info->max_deliveries;
 	storage_close(&qrel);
 	for (i = 0; i < n; i++)
-		put_message(rsinfo, &msgs[i], mode == TAKE_LEASE);
+		put_message(rsinfo, &msgs[i], mode == TAKE_LEASE, max_deliveries);
 	return (Datum) 0;
 }
 
@@ -397,7 +404,11 @@ receipt_error(LeaseCheck check, const char *queue, int64 receipt)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("unknown receipt %lld for queue \"%s\"", (long long) receipt, queue),
-					 errdetail("No current delivery of this queue has this receipt: the message was acked or purged, delivered again more than once since, or the lease was lost in a server restart.")));
+					 lease_could_be_receipt(receipt) ?
+					 errdetail("No current delivery of this queue has this receipt: the message was acked, deleted or purged, delivered again more than once since, or the lease was lost in a server restart.") :
+					 errdetail("No receipt is this small: %lld looks like a message id.", (long long) receipt),
+					 lease_could_be_receipt(receipt) ? 0 :
+					 errhint("Pass the receipt column of mq_read's result, not the id.")));
 			break;
 	}
 }
@@ -429,17 +440,43 @@ receipt_result(QueueRel *qrel, LeaseCheck check, bool strict, int64 receipt)
 	return check == LEASE_OK;
 }
 
-/* mq_ack(queue, receipt, strict) -> boolean */
-Datum
-mq_ack(PG_FUNCTION_ARGS)
+static bool
+ack_one(FunctionCallInfo fcinfo, int64 receipt)
 {
-	int64		receipt = arg_receipt(fcinfo, 1);
 	bool		strict = arg_strict(fcinfo, 2);
 	QueueRel	qrel;
 
 	open_queue(fcinfo, 0, "mq_ack()", true, PRIV_READ, &qrel);
-	PG_RETURN_BOOL(receipt_result(&qrel, delivery_settle(&qrel, receipt, HOW_ACK, 0),
-								  strict, receipt));
+	return receipt_result(&qrel, delivery_settle(&qrel, receipt, HOW_ACK, 0, NULL),
+						  strict, receipt);
+}
+
+/* mq_ack(queue, receipt, strict) -> boolean */
+Datum
+mq_ack(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(ack_one(fcinfo, arg_receipt(fcinfo, 1)));
+}
+
+/*
+ * mq_ack(queue, receipt text, strict) -> boolean: the single-receipt form
+ * for a parameter sent without a type (as node-postgres sends them), which
+ * PostgreSQL resolves to text.  An array literal is refused: it is for the
+ * array form, which such a parameter cannot reach without a cast.
+ */
+Datum
+mq_ack_text(PG_FUNCTION_ARGS)
+{
+	char	   *s;
+
+	args_not_null(fcinfo, 1, "receipt");
+	s = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (s[strspn(s, " \t\n\r")] == '{')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("receipt must be one receipt, not an array"),
+				 errhint("Cast the argument to bigint[] to ack several receipts: mq_ack(queue, $1::bigint[]).")));
+	PG_RETURN_BOOL(ack_one(fcinfo, pg_strtoint64(s)));
 }
 
 /* mq_ack(queue, receipts[], strict) -> number acked */
@@ -447,27 +484,17 @@ Datum
 mq_ack_array(PG_FUNCTION_ARGS)
 {
 	bool		strict = arg_strict(fcinfo, 2);
-	Datum	   *receipts;
-	bool	   *rnulls;
-	int			n;
+	int64	   *receipts;
+	int			n = args_int8_array(fcinfo, 1, "receipts", &receipts);
 	int			i;
 	int64		acked = 0;
 	QueueRel	qrel;
 
-	args_not_null(fcinfo, 1, "receipts");
-	n = args_array(fcinfo, 1, "receipts", INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-				  &receipts, &rnulls);
-	for (i = 0; i < n; i++)
-		if (rnulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("receipts must not contain NULL"),
-					 errdetail("Element %d is NULL.", i + 1)));
 	open_queue(fcinfo, 0, "mq_ack()", true, PRIV_READ, &qrel);
 	for (i = 0; i < n; i++)
 	{
-		int64		receipt = DatumGetInt64(receipts[i]);
-		LeaseCheck	check = delivery_settle(&qrel, receipt, HOW_ACK, 0);
+		int64		receipt = receipts[i];
+		LeaseCheck	check = delivery_settle(&qrel, receipt, HOW_ACK, 0, NULL);
 
 		if (check == LEASE_OK)
 			acked++;
@@ -478,20 +505,27 @@ mq_ack_array(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(acked);
 }
 
-/* mq_nack(queue, receipt, delay, strict) -> boolean */
+/*
+ * mq_nack(queue, receipt, delay, strict, reason) -> boolean.  (A catalog
+ * from before reason was added calls it with four arguments.)
+ */
 Datum
 mq_nack(PG_FUNCTION_ARGS)
 {
 	int64		receipt = arg_receipt(fcinfo, 1);
 	Interval   *delay = args_interval(fcinfo, 2, "delay", false);
 	bool		strict = arg_strict(fcinfo, 3);
+	char	   *reason = NULL;
 	TimestampTz visible_at = 0;
 	QueueRel	qrel;
 
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
+		reason = text_to_cstring(PG_GETARG_TEXT_PP(4));
 	open_queue(fcinfo, 0, "mq_nack()", true, PRIV_READ, &qrel);
 	if (!interval_is_zero(delay))
 		visible_at = util_timestamp_plus_interval(GetCurrentTimestamp(), delay);
-	PG_RETURN_BOOL(receipt_result(&qrel, delivery_settle(&qrel, receipt, HOW_NACK, visible_at),
+	PG_RETURN_BOOL(receipt_result(&qrel, delivery_settle(&qrel, receipt, HOW_NACK, visible_at,
+														 reason),
 								  strict, receipt));
 }
 
@@ -525,8 +559,178 @@ mq_purge(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(n);
 }
 
+/* ---------------------------------------------------------------------
+ * Browsing, deleting and moving by id (SPEC section 3b)
+ * ---------------------------------------------------------------------
+ */
+
+typedef enum MsgState
+{
+	STATE_ALL,
+	STATE_READY,
+	STATE_INFLIGHT,
+	STATE_DELAYED
+} MsgState;
+
+static const char *const state_names[] = {"all", "ready", "inflight", "delayed"};
+
+typedef struct InspectFilter
+{
+	Oid			relid;
+	TimestampTz now;
+	MsgState	state;
+} InspectFilter;
+
+/* A stored message's state now, with its lease's end and holder if leased. */
+static MsgState
+message_state(Oid relid, const StoredMsg *m, TimestampTz now, TimestampTz *until, int *pid)
+{
+	if (lease_holder(relid, m->id, now, until, pid))
+		return STATE_INFLIGHT;
+	return m->visible_at > now ? STATE_DELAYED : STATE_READY;
+}
+
+static bool
+inspect_keep(void *arg, const StoredMsg *m)
+{
+	InspectFilter *f = arg;
+	TimestampTz until;
+	int			pid;
+
+	return f->state == STATE_ALL || message_state(f->relid, m, f->now, &until, &pid) == f->state;
+}
+
+#define Natts_mq_inspect 11
+
 /*
- * mq_redrive(dead_letter_queue, max) -> number moved
+ * mq_inspect(queue, state, after_id, qty) -> TABLE(id, state, priority,
+ * group_key, deliveries, enqueued_at, visible_at, lease_until, lease_pid,
+ * headers, body): browse in id order, leasing and counting nothing.
+ */
+Datum
+mq_inspect(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	InspectFilter f;
+	int64		after_id = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2);
+	int			qty = args_int_range(fcinfo, 3, "qty", 1, QUEUE_QTY_MAX);
+	QueueRel	qrel;
+	StoredMsg  *msgs;
+	char	   *state;
+	int			n;
+	int			i;
+
+	args_not_null(fcinfo, 1, "state");
+	state = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	for (f.state = STATE_ALL; f.state <= STATE_DELAYED; f.state++)
+		if (strcmp(state, state_names[f.state]) == 0)
+			break;
+	if (f.state > STATE_DELAYED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid state \"%s\"", state),
+				 errdetail("Allowed values are \"all\", \"ready\", \"inflight\" and \"delayed\".")));
+	InitMaterializedSRF(fcinfo, 0);
+	open_queue(fcinfo, 0, "mq_inspect()", false, PRIV_READ, &qrel);
+	f.relid = RelationGetRelid(qrel.heap);
+	f.now = GetCurrentTimestamp();
+	msgs = palloc(qty * sizeof(StoredMsg));
+	n = storage_browse(&qrel, after_id, qty, inspect_keep, &f, msgs);
+	for (i = 0; i < n; i++)
+	{
+		StoredMsg  *m = &msgs[i];
+		Datum		values[Natts_mq_inspect];
+		bool		nulls[Natts_mq_inspect] = {0};
+		TimestampTz until = 0;
+		int			pid = 0;
+		MsgState	st = message_state(f.relid, m, f.now, &until, &pid);
+
+		values[0] = Int64GetDatum(m->id);
+		values[1] = CStringGetTextDatum(state_names[st]);
+		values[2] = Int32GetDatum(QUEUE_PRIORITY_MAX - m->rank);
+		nulls[3] = true;		/* group_key: no message groups yet */
+		values[4] = Int32GetDatum(m->deliveries);
+		values[5] = TimestampTzGetDatum(m->enqueued_at);
+		values[6] = TimestampTzGetDatum(m->visible_at);
+		values[7] = TimestampTzGetDatum(until);
+		nulls[7] = st != STATE_INFLIGHT;
+		values[8] = Int32GetDatum(pid);
+		nulls[8] = st != STATE_INFLIGHT;
+		values[9] = storage_detoast(m->headers);
+		nulls[9] = m->headers == (Datum) 0;
+		values[10] = storage_detoast(m->body);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	storage_close(&qrel);
+	return (Datum) 0;
+}
+
+/* mq_delete(queue, ids) -> how many of them were deleted, in any state */
+Datum
+mq_delete(PG_FUNCTION_ARGS)
+{
+	int64	   *ids;
+	int			n = args_int8_array(fcinfo, 1, "ids", &ids);
+	int64		deleted = 0;
+	QueueRel	qrel;
+	int			i;
+
+	open_queue(fcinfo, 0, "mq_delete()", true, PRIV_MANAGE, &qrel);
+	for (i = 0; i < n; i++)
+		if (delivery_remove(&qrel, ids[i], NULL))
+			deleted++;
+	storage_close(&qrel);
+	PG_RETURN_INT64(deleted);
+}
+
+/*
+ * mq_move(queue, ids, to_queue) -> how many moved: each message, in any
+ * state, goes to the end of to_queue with a new id, ready at once, with
+ * its body, headers and priority, and no deliveries.
+ */
+Datum
+mq_move(PG_FUNCTION_ARGS)
+{
+	int64	   *ids;
+	int			n = args_int8_array(fcinfo, 1, "ids", &ids);
+	char		to[QUEUE_NAME_MAXLEN + 1];
+	int64		moved = 0;
+	QueueRel	from;
+	QueueRel	target;
+	int			i;
+
+	args_not_null(fcinfo, 2, "to_queue");
+	args_name("to_queue", PG_GETARG_TEXT_PP(2), to);
+	open_queue(fcinfo, 0, "mq_move()", true, PRIV_MANAGE, &from);
+	if (strcmp(to, from.info->name) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot move messages of queue \"%s\" to itself", to)));
+	if (!storage_open_by_name(&target, to, RowExclusiveLock, PRIV_SEND))
+		catalog_report_missing("queue", "q", to);
+	for (i = 0; i < n; i++)
+	{
+		StoredMsg	m;
+
+		if (delivery_remove(&from, ids[i], &m))
+		{
+			TimestampTz now = GetCurrentTimestamp();
+			Datum		body = storage_detoast(m.body);
+			Datum		headers = storage_detoast(m.headers);
+			int64		id = storage_next_id(&target);
+
+			storage_insert(&target, 1, &id, now, now, m.rank,
+						   headers ? &headers : NULL, &body);
+			moved++;
+		}
+	}
+	storage_close(&target);
+	storage_close(&from);
+	PG_RETURN_INT64(moved);
+}
+
+/*
+ * mq_redrive(dead_letter_queue, max, source_queue, ids) -> number moved
  *
  * Moves ready dead letters (messages with an mq_dead_letter header) back to
  * the queues named in their headers, with the header removed and the
@@ -534,8 +738,14 @@ mq_purge(PG_FUNCTION_ARGS)
  * whose queue no longer exists stay, and do not hold back the others (up
  * to REDRIVE_KEEP_MAX of them are looked past in one call), and so do
  * those whose queue the caller may not send to.  Redriving needs manage on
- * the dead-letter queue.  Like dead
- * letters, redriven messages are not held back by the target's max_length.
+ * the dead-letter queue.  Like dead letters, redriven messages are not
+ * held back by the target's max_length.
+ *
+ * With source_queue, only the letters that came from that queue move;
+ * with ids, only those letters (their ids in the dead-letter queue), in
+ * any state, as mq_move moves them.  Both are found by browsing in id
+ * order (storage_browse), not by leasing, so letters from other queues
+ * cost a look, not a lease.
  */
 /* May the caller send to the queue (which exists)? */
 static bool
@@ -544,6 +754,98 @@ may_send(const char *name)
 	QueueInfo  *info = queue_info_lookup(name);
 
 	return info != NULL && perms_allow(&info->perms, GetUserId(), PRIV_SEND);
+}
+
+/*
+ * Send a dead letter back to its source queue (open, the caller checked it
+ * may send there) with the header already stripped.
+ */
+static void
+redrive_insert(QueueRel *target, StoredMsg *m, Datum headers)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	Datum		body = storage_detoast(m->body);
+	int64		id = storage_next_id(target);
+
+	storage_insert(target, 1, &id, now, now, m->rank, headers ? &headers : NULL, &body);
+}
+
+/* The filters of a selective redrive. */
+typedef struct RedriveFilter
+{
+	Oid			relid;
+	TimestampTz now;
+} RedriveFilter;
+
+/* A letter that is not leased?  (Its source is checked after.) */
+static bool
+redrive_keep(void *arg, const StoredMsg *m)
+{
+	RedriveFilter *f = arg;
+
+	return !lease_held(f->relid, m->id, f->now);
+}
+
+/*
+ * Redrive the letters of dlq named by ids (NULL: found by browsing) that
+ * came from source (NULL: any); at most max.
+ */
+static int64
+redrive_selected(QueueRel *dlq, int64 max, const char *source, const int64 *ids, int nids)
+{
+	RedriveFilter f;
+	StoredMsg  *found = NULL;
+	int64		after = 0;
+	int64		moved = 0;
+	int			i;
+
+	f.relid = RelationGetRelid(dlq->heap);
+	if (ids == NULL)
+		found = palloc(QUEUE_QTY_MAX * sizeof(StoredMsg));
+	for (;;)
+	{
+		int			n;
+
+		if (ids != NULL)
+			n = nids;
+		else
+		{
+			f.now = GetCurrentTimestamp();
+			n = storage_browse(dlq, after, QUEUE_QTY_MAX, redrive_keep, &f, found);
+			if (n == 0)
+				break;
+			after = found[n - 1].id;
+		}
+		for (i = 0; i < n && moved < max; i++)
+		{
+			int64		msgid = ids != NULL ? ids[i] : found[i].id;
+			Datum		headers = (Datum) 0;
+			StoredMsg	m;
+			ItemPointerData tid;
+			int16		rank;
+			char	   *from;
+			QueueRel	target;
+
+			if (!storage_find_id(dlq, msgid, &tid, &rank) || !storage_fetch(dlq, &tid, &m))
+				continue;
+			from = policy_dead_letter_source(storage_detoast(m.headers), &headers);
+			if (from == NULL || strcmp(from, dlq->info->name) == 0 ||
+				(source != NULL && strcmp(from, source) != 0) || !may_send(from))
+				continue;
+			if (!storage_open_by_name(&target, from, RowExclusiveLock, 0))
+				continue;
+			if (delivery_remove(dlq, msgid, &m))
+			{
+				policy_dead_letter_source(storage_detoast(m.headers), &headers);
+				redrive_insert(&target, &m, headers);
+				moved++;
+			}
+			storage_close(&target);
+		}
+		if (ids != NULL || moved >= max)
+			break;
+	}
+	return moved;
 }
 
 Datum
@@ -566,6 +868,22 @@ mq_redrive(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("max must be at least 1 or NULL"),
 					 errdetail("The value given was %lld.", (long long) max)));
+	}
+	/* (A catalog from before the filters calls it with two arguments.) */
+	if (PG_NARGS() > 3 && (!PG_ARGISNULL(2) || !PG_ARGISNULL(3)))
+	{
+		char		source[QUEUE_NAME_MAXLEN + 1];
+		int64	   *ids = NULL;
+		int			nids = 0;
+
+		if (!PG_ARGISNULL(2))
+			args_name("source_queue", PG_GETARG_TEXT_PP(2), source);
+		if (!PG_ARGISNULL(3))
+			nids = args_int8_array(fcinfo, 3, "ids", &ids);
+		open_queue(fcinfo, 0, "mq_redrive()", true, PRIV_MANAGE, &dlq);
+		moved = redrive_selected(&dlq, max, PG_ARGISNULL(2) ? NULL : source, ids, nids);
+		storage_close(&dlq);
+		PG_RETURN_INT64(moved);
 	}
 	open_queue(fcinfo, 0, "mq_redrive()", true, PRIV_MANAGE, &dlq);
 	relid = RelationGetRelid(dlq.heap);
@@ -607,12 +925,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 			if (lease_settle(relid, m->receipt, &msgid, &rank) == LEASE_OK &&
 				storage_delete(&dlq, &m->tid))
 			{
-				TimestampTz now = GetCurrentTimestamp();
-				Datum		body = storage_detoast(m->body);
-				int64		id = storage_next_id(&target);
-
-				storage_insert(&target, 1, &id, now, now, m->rank,
-							   headers ? &headers : NULL, &body);
+				redrive_insert(&target, m, headers);
 				moved++;
 			}
 			else

@@ -324,6 +324,25 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
  */
 
 /*
+ * ROW(rank, id) <strategy> ROW(rank, id) as one scan key; the members of a
+ * row comparison carry btree's three-way comparison functions.
+ */
+static void
+row_key_init(ScanKeyData *rowkey, ScanKeyData *members, StrategyNumber strategy,
+			 int16 rank, int64 id)
+{
+	ScanKeyEntryInitialize(&members[0], SK_ROW_MEMBER, 1, strategy, INT2OID, InvalidOid,
+						   F_BTINT2CMP, Int16GetDatum(rank));
+	ScanKeyEntryInitialize(&members[1], SK_ROW_MEMBER | SK_ROW_END, 2, strategy, INT8OID,
+						   InvalidOid, F_BTINT8CMP, Int64GetDatum(id));
+	MemSet(rowkey, 0, sizeof(ScanKeyData));
+	rowkey->sk_flags = SK_ROW_HEADER;
+	rowkey->sk_attno = 1;
+	rowkey->sk_strategy = strategy;
+	rowkey->sk_argument = PointerGetDatum(members);
+}
+
+/*
  * A scan of the queue's rows in delivery order, from the floor of the
  * queue's shared state qs (from the front when qs is NULL, and always on a
  * standby).
@@ -347,21 +366,8 @@ storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim, bool include_
 	}
 	if (scan->floor > 0)
 	{
-		/*
-		 * ROW(rank, id) >= ROW(floor rank, floor id); the members of a row
-		 * comparison carry btree's three-way comparison functions.
-		 */
-		ScanKeyEntryInitialize(&scan->members[0], SK_ROW_MEMBER, 1,
-							   BTGreaterEqualStrategyNumber, INT2OID, InvalidOid,
-							   F_BTINT2CMP, Int16GetDatum(floor_key_rank(scan->floor)));
-		ScanKeyEntryInitialize(&scan->members[1], SK_ROW_MEMBER | SK_ROW_END, 2,
-							   BTGreaterEqualStrategyNumber, INT8OID, InvalidOid,
-							   F_BTINT8CMP, Int64GetDatum(floor_key_id(scan->floor)));
-		MemSet(&scan->rowkey, 0, sizeof(ScanKeyData));
-		scan->rowkey.sk_flags = SK_ROW_HEADER;
-		scan->rowkey.sk_attno = 1;
-		scan->rowkey.sk_strategy = BTGreaterEqualStrategyNumber;
-		scan->rowkey.sk_argument = PointerGetDatum(scan->members);
+		row_key_init(&scan->rowkey, scan->members, BTGreaterEqualStrategyNumber,
+					 floor_key_rank(scan->floor), floor_key_id(scan->floor));
 		nkeys = 1;
 	}
 	scan->iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, nkeys, 0);
@@ -623,6 +629,148 @@ storage_detoast(Datum d)
 }
 
 /* ---------------------------------------------------------------------
+ * Browsing in id order
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The first row, in index order, at or after (rank, id + 1) as the latest
+ * committed state has it: a scan positioned on it, or NULL (ended) if none.
+ * The caller reads the row from slot and ends the scan.
+ */
+static IndexScanDesc
+browse_from(QueueRel *qrel, int16 rank, int64 id, TupleTableSlot *slot)
+{
+	ScanKeyData rowkey;
+	ScanKeyData members[2];
+	IndexScanDesc iscan;
+
+	row_key_init(&rowkey, members, BTGreaterStrategyNumber, rank, id);
+	iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, 1, 0);
+	index_rescan(iscan, &rowkey, 1, NULL, 0);
+	if (index_getnext_slot(iscan, ForwardScanDirection, slot))
+		return iscan;
+	index_endscan(iscan);
+	return NULL;
+}
+
+/* The stored fields of the row in slot; headers and body only with full. */
+static void
+slot_message(QueueRel *qrel, TupleTableSlot *slot, bool full, StoredMsg *m)
+{
+	HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, NULL);
+
+	decode_fixed(tup->t_data, m);
+	m->tid = slot->tts_tid;
+	m->receipt = 0;
+	if (full)
+	{
+		TupleDesc	desc = RelationGetDescr(qrel->heap);
+		bool		isnull;
+		Datum		d;
+
+		d = heap_getattr(tup, Anum_msg_headers, desc, &isnull);
+		m->headers = isnull ? (Datum) 0 : datumCopy(d, false, -1);
+		d = heap_getattr(tup, Anum_msg_body, desc, &isnull);
+		m->body = datumCopy(d, false, -1);
+	}
+}
+
+/*
+ * mq_inspect: up to qty stored messages with id > after_id that keep()
+ * accepts, in id order, whatever their state (nothing is leased or
+ * counted).  The index is in (rank, id) order, so each priority present is
+ * scanned from after_id on, skipping from one to the next with one index
+ * descent, and the results are merged: the cost is about qty rows per
+ * priority in use, not the depth of the queue.  Returns how many are in
+ * out (at least qty slots).
+ */
+int
+storage_browse(QueueRel *qrel, int64 after_id, int qty,
+			   bool (*keep) (void *arg, const StoredMsg *m), void *arg, StoredMsg *out)
+{
+	TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
+	int			n = 0;
+	int			rank = 0;
+
+	while (rank <= QUEUE_PRIORITY_MAX)
+	{
+		IndexScanDesc iscan = browse_from(qrel, (int16) rank, after_id, slot);
+		StoredMsg	m;
+
+		if (iscan == NULL)
+			break;
+		slot_message(qrel, slot, false, &m);
+		if (m.rank != rank)
+		{
+			/* The next priority in use: start it at after_id. */
+			index_endscan(iscan);
+			rank = m.rank;
+			continue;
+		}
+		do
+		{
+			int			at;
+
+			slot_message(qrel, slot, false, &m);
+			if (m.rank != rank || (n == qty && m.id > out[n - 1].id))
+				break;
+			if (!keep(arg, &m))
+				continue;
+			/* Insert in id order, the last one dropping out when full. */
+			at = n;
+			while (at > 0 && out[at - 1].id > m.id)
+				at--;
+			if (n == qty)
+				n--;
+			memmove(&out[at + 1], &out[at], (n - at) * sizeof(StoredMsg));
+			slot_message(qrel, slot, true, &out[at]);
+			n++;
+			CHECK_FOR_INTERRUPTS();
+		} while (index_getnext_slot(iscan, ForwardScanDirection, slot));
+		index_endscan(iscan);
+		rank++;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	return n;
+}
+
+/*
+ * Find message msgid whatever its priority: its tid and rank, false if it
+ * is not stored.  One index descent per priority in use below its own.
+ */
+bool
+storage_find_id(QueueRel *qrel, int64 msgid, ItemPointer tid, int16 *rank_out)
+{
+	TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
+	int			rank = 0;
+	bool		found = false;
+
+	while (!found && rank <= QUEUE_PRIORITY_MAX)
+	{
+		IndexScanDesc iscan = browse_from(qrel, (int16) rank, msgid - 1, slot);
+		StoredMsg	m;
+
+		if (iscan == NULL)
+			break;
+		slot_message(qrel, slot, false, &m);
+		index_endscan(iscan);
+		if (m.rank == rank && m.id == msgid)
+		{
+			*tid = m.tid;
+			*rank_out = m.rank;
+			found = true;
+		}
+		else if (m.rank == rank)
+			rank++;				/* not in this priority */
+		else
+			rank = m.rank;		/* the next priority in use */
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	return found;
+}
+
+/* ---------------------------------------------------------------------
  * Single rows
  * ---------------------------------------------------------------------
  */
@@ -702,11 +850,13 @@ storage_delete(QueueRel *qrel, ItemPointer tid)
 }
 
 /*
- * Give the row a new visible_at, as a regular (usually HOT) update in the
- * current transaction.  False if the row is gone.
+ * Give the row a new visible_at and, with set_headers, new headers ((Datum)
+ * 0: none), as a regular (usually HOT) update in the current transaction.
+ * False if the row is gone.
  */
 bool
-storage_set_visible_at(QueueRel *qrel, ItemPointer tid, TimestampTz visible_at)
+storage_update(QueueRel *qrel, ItemPointer tid, TimestampTz visible_at,
+			   bool set_headers, Datum headers)
 {
 	HeapTupleData oldtup;
 	HeapTuple	newtup;
@@ -719,7 +869,17 @@ storage_set_visible_at(QueueRel *qrel, ItemPointer tid, TimestampTz visible_at)
 	oldtup.t_self = *tid;
 	if (!heap_fetch(qrel->heap, SnapshotAny, &oldtup, &buf, false))
 		return false;
-	newtup = heap_copytuple(&oldtup);
+	if (set_headers)
+	{
+		int			cols[1] = {Anum_msg_headers};
+		Datum		values[1] = {headers};
+		bool		nulls[1] = {headers == (Datum) 0};
+
+		newtup = heap_modify_tuple_by_cols(&oldtup, RelationGetDescr(qrel->heap),
+										   1, cols, values, nulls);
+	}
+	else
+		newtup = heap_copytuple(&oldtup);
 	ReleaseBuffer(buf);
 	memcpy(row_data(newtup->t_data) + OFF_VISIBLE_AT, &visible_at, sizeof(TimestampTz));
 	decode_fixed(newtup->t_data, &msg);

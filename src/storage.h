@@ -78,9 +78,13 @@ extern void storage_scan_end(StorageScan *scan);
 extern Datum storage_detoast(Datum d);
 extern bool storage_find(QueueRel *qrel, int16 rank, int64 msgid,
 						 ItemPointer tid);
+extern bool storage_find_id(QueueRel *qrel, int64 msgid, ItemPointer tid, int16 *rank);
+extern int	storage_browse(QueueRel *qrel, int64 after_id, int qty,
+						   bool (*keep) (void *arg, const StoredMsg *m), void *arg,
+						   StoredMsg *out);
 extern bool storage_delete(QueueRel *qrel, ItemPointer tid);
-extern bool storage_set_visible_at(QueueRel *qrel, ItemPointer tid,
-								   TimestampTz visible_at);
+extern bool storage_update(QueueRel *qrel, ItemPointer tid, TimestampTz visible_at,
+						   bool set_headers, Datum headers);
 extern int64 storage_delete_all(QueueRel *qrel,
 								void (*deleted) (Oid relid, int64 msgid));
 

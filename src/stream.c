@@ -235,9 +235,7 @@ stream_open(const char *name, int privs)
 	StreamInfo *s = stream_lookup(name);
 
 	if (s == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("stream \"%s\" does not exist", name)));
+		catalog_report_missing("stream", "s", name);
 	if (privs != 0)
 		perms_require(&s->perms, GetUserId(), privs, 's', name);
 	return s;

@@ -98,6 +98,34 @@ check_stream_option(int opt, Datum value)
 }
 
 /*
+ * if_not_exists on a stream that exists: the options of the call whose
+ * values differ from the stream's (comma-separated), or NULL.
+ */
+static char *
+stream_options_differ(FunctionCallInfo fcinfo, int32 id)
+{
+	const char *names[NUM_STREAM_OPTIONS + 1];
+	Oid			types[NUM_STREAM_OPTIONS + 1];
+	Datum		values[NUM_STREAM_OPTIONS + 1];
+	char		nulls[NUM_STREAM_OPTIONS + 1];
+	int			i;
+
+	names[0] = "partitions";
+	types[0] = INT4OID;
+	values[0] = PG_GETARG_DATUM(1);
+	nulls[0] = ' ';
+	for (i = 0; i < NUM_STREAM_OPTIONS; i++)
+	{
+		names[i + 1] = stream_options[i].name;
+		types[i + 1] = stream_options[i].type;
+		values[i + 1] = PG_ARGISNULL(i + 2) ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
+		nulls[i + 1] = PG_ARGISNULL(i + 2) ? 'n' : ' ';
+	}
+	return catalog_options_differ("mq.streams", id, NUM_STREAM_OPTIONS + 1, names, names,
+								  types, values, nulls);
+}
+
+/*
  * mq_create_stream(stream, partitions, max_age, max_bytes, max_messages,
  *					dedup_window, if_not_exists)
  */
@@ -135,10 +163,10 @@ mq_create_stream(PG_FUNCTION_ARGS)
 	{
 		if (if_not_exists && kind == 's')
 		{
+			char	   *differ = stream_options_differ(fcinfo, id);
+
 			catalog_leave(&cxt);
-			ereport(NOTICE,
-					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("stream \"%s\" already exists, skipping", name)));
+			catalog_exists_notice("stream", name, differ, "mq_alter_stream");
 			PG_RETURN_VOID();
 		}
 		ereport(ERROR,
@@ -231,9 +259,7 @@ mq_alter_stream(PG_FUNCTION_ARGS)
 	catalog_enter(&cxt);
 	catalog_lock();
 	if (!catalog_find_checked(&cxt, name, 's', PRIV_MANAGE, &id))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("stream \"%s\" does not exist", name)));
+		catalog_report_missing("stream", "s", name);
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "UPDATE mq.streams SET ");
 	types[0] = INT4OID;
@@ -288,10 +314,8 @@ mq_drop_stream(PG_FUNCTION_ARGS)
 	if (!catalog_find_checked(&cxt, name, 's', PRIV_MANAGE, &id))
 	{
 		catalog_leave(&cxt);
-		if (!PG_GETARG_BOOL(1))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("stream \"%s\" does not exist", name)));
+		if (!PG_GETARG_BOOL(1) || catalog_kind_of(name) != '\0')
+			catalog_report_missing("stream", "s", name);
 		ereport(NOTICE,
 				(errmsg("stream \"%s\" does not exist, skipping", name)));
 		PG_RETURN_BOOL(false);

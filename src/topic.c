@@ -204,14 +204,6 @@ topic_arg(FunctionCallInfo fcinfo, int argno, char *out)
 	args_name("topic", PG_GETARG_TEXT_PP(argno), out);
 }
 
-static void
-no_such(const char *what, const char *name)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("%s \"%s\" does not exist", what, name)));
-}
-
 /* mq_create_topic(topic, dedup_window, if_not_exists) */
 Datum
 mq_create_topic(PG_FUNCTION_ARGS)
@@ -240,10 +232,14 @@ mq_create_topic(PG_FUNCTION_ARGS)
 	{
 		if (if_not_exists && kind == 't')
 		{
+			const char *names[1] = {"dedup_window"};
+			Oid			types[1] = {INTERVALOID};
+			Datum		values[1] = {PG_GETARG_DATUM(1)};
+			char	   *differ = catalog_options_differ("mq.topics", id, 1, names, names,
+													   types, values, " ");
+
 			catalog_leave(&cxt);
-			ereport(NOTICE,
-					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("topic \"%s\" already exists, skipping", name)));
+			catalog_exists_notice("topic", name, differ, NULL);
 			PG_RETURN_VOID();
 		}
 		ereport(ERROR,
@@ -304,8 +300,8 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 	if (!catalog_find_checked(&cxt, name, 't', PRIV_MANAGE, &id))
 	{
 		catalog_leave(&cxt);
-		if (!PG_GETARG_BOOL(1))
-			no_such("topic", name);
+		if (!PG_GETARG_BOOL(1) || catalog_kind_of(name) != '\0')
+			catalog_report_missing("topic", "t", name);
 		ereport(NOTICE,
 				(errmsg("topic \"%s\" does not exist, skipping", name)));
 		PG_RETURN_BOOL(false);
@@ -345,9 +341,9 @@ find_topic_and_queue(const CatalogContext *cxt, const char *topic, const char *q
 	ObjectPerms qperms;
 
 	if (!catalog_find_perms(topic, tid, &kind, &tperms) || kind != 't')
-		no_such("topic", topic);
+		catalog_report_missing("topic", "t", topic);
 	if (!catalog_find_perms(queue, qid, &kind, &qperms) || kind != 'q')
-		no_such("queue", queue);
+		catalog_report_missing("queue", "q", queue);
 	require_or_manage(&tperms, cxt->save_userid, PRIV_READ, 't', topic);
 	require_or_manage(&qperms, cxt->save_userid, PRIV_SEND, 'q', queue);
 }
@@ -491,7 +487,7 @@ mq_publish(PG_FUNCTION_ARGS)
 
 	t = topic_lookup(name);
 	if (t == NULL)
-		no_such("topic", name);
+		catalog_report_missing("topic", "t", name);
 	perms_require(&t->perms, GetUserId(), PRIV_SEND, 't', name);
 	now = GetCurrentTimestamp();
 

@@ -23,6 +23,7 @@
 
 #include "args.h"
 #include "catalog.h"
+#include "lease.h"
 #include "pending.h"
 #include "perms.h"
 #include "qstate.h"
@@ -129,8 +130,9 @@ queue_stats_row(const char *name, bool reset, bool quiet, Datum *values, bool *n
 		values[i] = Int64GetDatum(counts[i]);
 		nulls[i] = false;
 	}
-	values[NUM_QUEUE_STATS] = TimestampTzGetDatum(reset_at);
-	nulls[NUM_QUEUE_STATS] = reset_at == 0;
+	/* Never reset: counted since this server's shared memory was set up. */
+	values[NUM_QUEUE_STATS] = TimestampTzGetDatum(reset_at != 0 ? reset_at : lease_started_at());
+	nulls[NUM_QUEUE_STATS] = false;
 	return true;
 }
 
@@ -179,9 +181,7 @@ mq_stats_reset(PG_FUNCTION_ARGS)
 	}
 	args_name("queue", PG_GETARG_TEXT_PP(0), name);
 	if (!queue_stats_row(name, true, false, values, nulls))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue or stream \"%s\" does not exist", name)));
+		catalog_report_missing("queue or stream", "qs", name);
 	PG_RETURN_VOID();
 }
 

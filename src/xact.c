@@ -137,7 +137,7 @@ queue_xact_callback(XactEvent event, void *arg)
 				if (items[i].kind != PENDING_DEPTH)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-							 errmsg("cannot PREPARE a transaction that has read, acked, nacked, dead-lettered, purged or dropped queue messages")));
+							 errmsg("cannot PREPARE a transaction that has read, acked, nacked, dead-lettered, deleted, moved, purged or dropped queue messages")));
 				else if (qstate_depth_counted(items[i].relid))
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

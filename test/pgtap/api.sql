@@ -2,7 +2,7 @@
 -- types and defaults, return types, the mq_message type, not STRICT, and
 -- EXECUTE on mq_create_queue revoked from PUBLIC.
 BEGIN;
-SELECT plan(37);
+SELECT plan(45);
 
 -- Defaults are shown in this style.
 SET LOCAL IntervalStyle = 'postgres';
@@ -21,11 +21,12 @@ SELECT results_eq(
     $$VALUES
         ('mq_ack(text,bigint,boolean)'),
         ('mq_ack(text,bigint[],boolean)'),
+        ('mq_ack(text,text,boolean)'),
         ('mq_alter_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,text[])'),
         ('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean)'),
         ('mq_drop_queue(text,boolean)'),
         ('mq_extend(text,bigint,interval,boolean)'),
-        ('mq_nack(text,bigint,interval,boolean)'),
+        ('mq_nack(text,bigint,interval,boolean,text)'),
         ('mq_peek(text,integer)'),
         ('mq_pop(text,integer)'),
         ('mq_purge(text)'),
@@ -83,9 +84,12 @@ SELECT is(pg_get_function_arguments('mq_ack(text,bigint,boolean)'::regprocedure)
 SELECT is(pg_get_function_arguments('mq_ack(text,bigint[],boolean)'::regprocedure),
     'queue text, receipts bigint[], strict boolean DEFAULT true',
     'mq_ack(receipts) arguments');
-SELECT is(pg_get_function_arguments('mq_nack(text,bigint,interval,boolean)'::regprocedure),
+SELECT is(pg_get_function_arguments('mq_ack(text,text,boolean)'::regprocedure),
+    'queue text, receipt text, strict boolean DEFAULT true',
+    'mq_ack(receipt text) arguments');
+SELECT is(pg_get_function_arguments('mq_nack(text,bigint,interval,boolean,text)'::regprocedure),
     'queue text, receipt bigint, delay interval DEFAULT ''00:00:00''::interval, '
-    'strict boolean DEFAULT true',
+    'strict boolean DEFAULT true, reason text DEFAULT NULL::text',
     'mq_nack arguments');
 SELECT is(pg_get_function_arguments('mq_extend(text,bigint,interval,boolean)'::regprocedure),
     'queue text, receipt bigint, vt interval, strict boolean DEFAULT true',
@@ -102,12 +106,13 @@ SELECT results_eq(
        ORDER BY 1, 2$$,
     $$VALUES
         ('mq_ack', 'queue text, receipt bigint, strict boolean', 'boolean'),
+        ('mq_ack', 'queue text, receipt text, strict boolean', 'boolean'),
         ('mq_ack', 'queue text, receipts bigint[], strict boolean', 'bigint'),
         ('mq_alter_queue', 'queue text, visibility_timeout interval, max_deliveries integer, dead_letter_queue text, message_ttl interval, max_length bigint, overflow text, max_inflight integer, dedup_window interval, unlogged boolean, reset text[]', 'void'),
         ('mq_create_queue', 'queue text, visibility_timeout interval, max_deliveries integer, dead_letter_queue text, message_ttl interval, max_length bigint, overflow text, max_inflight integer, dedup_window interval, unlogged boolean, if_not_exists boolean', 'void'),
         ('mq_drop_queue', 'queue text, if_exists boolean', 'boolean'),
         ('mq_extend', 'queue text, receipt bigint, vt interval, strict boolean', 'boolean'),
-        ('mq_nack', 'queue text, receipt bigint, delay interval, strict boolean', 'boolean'),
+        ('mq_nack', 'queue text, receipt bigint, delay interval, strict boolean, reason text', 'boolean'),
         ('mq_peek', 'queue text, qty integer', 'SETOF mq_message'),
         ('mq_pop', 'queue text, qty integer', 'SETOF mq_message'),
         ('mq_purge', 'queue text', 'bigint'),
@@ -128,7 +133,8 @@ SELECT isnt_strict('public', 'mq_pop', ARRAY['text', 'integer'], 'mq_pop is not 
 SELECT isnt_strict('public', 'mq_peek', ARRAY['text', 'integer'], 'mq_peek is not strict');
 SELECT isnt_strict('public', 'mq_ack', ARRAY['text', 'bigint', 'boolean'], 'mq_ack(receipt) is not strict');
 SELECT isnt_strict('public', 'mq_ack', ARRAY['text', 'bigint[]', 'boolean'], 'mq_ack(receipts) is not strict');
-SELECT isnt_strict('public', 'mq_nack', ARRAY['text', 'bigint', 'interval', 'boolean'], 'mq_nack is not strict');
+SELECT isnt_strict('public', 'mq_ack', ARRAY['text', 'text', 'boolean'], 'mq_ack(receipt text) is not strict');
+SELECT isnt_strict('public', 'mq_nack', ARRAY['text', 'bigint', 'interval', 'boolean', 'text'], 'mq_nack is not strict');
 SELECT isnt_strict('public', 'mq_extend', ARRAY['text', 'bigint', 'interval', 'boolean'], 'mq_extend is not strict');
 
 -- The mq_message type.
@@ -142,7 +148,8 @@ SELECT results_eq(
     $$VALUES ('id', 'bigint'), ('receipt', 'bigint'), ('body', 'jsonb'),
              ('headers', 'jsonb'), ('deliveries', 'integer'), ('priority', 'integer'),
              ('enqueued_at', 'timestamp with time zone'),
-             ('visible_at', 'timestamp with time zone')$$,
+             ('visible_at', 'timestamp with time zone'),
+             ('max_deliveries', 'integer')$$,
     'mq_message columns, in order');
 
 -- EXECUTE on mq_create_queue is revoked from PUBLIC, and a role without a
@@ -163,14 +170,38 @@ SELECT throws_ok($$SELECT mq_create_queue('api_denied')$$, '42501', 'permission 
 RESET ROLE;
 
 -- mq_redrive: one function, its arguments and return type, not STRICT.
-SELECT has_function('public', 'mq_redrive', ARRAY['text', 'bigint'], 'mq_redrive(text, bigint) exists');
+SELECT has_function('public', 'mq_redrive', ARRAY['text', 'bigint', 'text', 'bigint[]'], 'mq_redrive(text, bigint, text, bigint[]) exists');
 SELECT results_eq(
     $$SELECT pg_get_function_arguments(p.oid) || ' -> ' || pg_get_function_result(p.oid)
         FROM pg_proc p WHERE p.proname = 'mq_redrive' AND p.pronamespace = 'public'::regnamespace$$,
-    $$VALUES ('dead_letter_queue text, max bigint DEFAULT NULL::bigint -> bigint')$$,
+    $$VALUES ('dead_letter_queue text, max bigint DEFAULT NULL::bigint, source_queue text DEFAULT NULL::text, ids bigint[] DEFAULT NULL::bigint[] -> bigint')$$,
     'mq_redrive exists once, with these arguments and return type');
-SELECT isnt_strict('public', 'mq_redrive', ARRAY['text', 'bigint'], 'mq_redrive is not strict');
-SELECT function_returns('public', 'mq_redrive', ARRAY['text', 'bigint'], 'bigint', 'mq_redrive returns bigint');
+SELECT isnt_strict('public', 'mq_redrive', ARRAY['text', 'bigint', 'text', 'bigint[]'], 'mq_redrive is not strict');
+SELECT function_returns('public', 'mq_redrive', ARRAY['text', 'bigint', 'text', 'bigint[]'], 'bigint', 'mq_redrive returns bigint');
+
+-- Section 3b: mq_inspect, mq_delete and mq_move, once each, not STRICT.
+SELECT results_eq(
+    $$SELECT p.proname::text COLLATE "default", pg_get_function_arguments(p.oid), pg_get_function_result(p.oid)
+        FROM pg_proc p
+       WHERE p.pronamespace = 'public'::regnamespace
+         AND p.proname IN ('mq_inspect', 'mq_delete', 'mq_move')
+       ORDER BY 1$$,
+    $$VALUES
+        ('mq_delete', 'queue text, ids bigint[]', 'bigint'),
+        ('mq_inspect', 'queue text, state text DEFAULT ''all''::text, after_id bigint DEFAULT NULL::bigint, qty integer DEFAULT 100',
+         'TABLE(id bigint, state text, priority integer, group_key text, deliveries integer, enqueued_at timestamp with time zone, visible_at timestamp with time zone, lease_until timestamp with time zone, lease_pid integer, headers jsonb, body jsonb)'),
+        ('mq_move', 'queue text, ids bigint[], to_queue text', 'bigint')$$,
+    'the section 3b functions exist once each, with these arguments and results');
+SELECT isnt_strict('public', 'mq_inspect', ARRAY['text', 'text', 'bigint', 'integer'], 'mq_inspect is not strict');
+SELECT isnt_strict('public', 'mq_delete', ARRAY['text', 'bigint[]'], 'mq_delete is not strict');
+SELECT isnt_strict('public', 'mq_move', ARRAY['text', 'bigint[]', 'text'], 'mq_move is not strict');
+
+-- A parameter sent without a type resolves to the single-receipt mq_ack.
+SELECT mq_create_queue('api_untyped');
+PREPARE api_ack AS SELECT mq_ack('api_untyped', $1, false);
+SELECT is((SELECT parameter_types::text FROM pg_prepared_statements WHERE name = 'api_ack'),
+          '{text}', 'an untyped receipt parameter resolves to the text form');
+SELECT lives_ok($$EXECUTE api_ack('12345')$$, 'and acks through it');
 
 SELECT * FROM finish();
 ROLLBACK;

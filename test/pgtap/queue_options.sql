@@ -56,7 +56,7 @@ SELECT throws_ok($$SELECT mq_create_queue('opt_new', max_deliveries => 3, overfl
 -- The dead-letter queue must be an existing queue other than the queue itself.
 SELECT throws_ok($$SELECT mq_create_queue('opt_new', dead_letter_queue => 'opt_nowhere')$$, '42704', 'dead-letter queue "opt_nowhere" does not exist', 'create: unknown dead_letter_queue');
 SELECT lives_ok($$SELECT mq_create_topic('opt_topic')$$, 'a topic');
-SELECT throws_ok($$SELECT mq_create_queue('opt_new', dead_letter_queue => 'opt_topic')$$, '42704', NULL, 'create: a topic as dead_letter_queue');
+SELECT throws_ok($$SELECT mq_create_queue('opt_new', dead_letter_queue => 'opt_topic')$$, '42809', NULL, 'create: a topic as dead_letter_queue');
 SELECT throws_ok($$SELECT mq_create_queue('opt_new', dead_letter_queue => 'opt_new')$$, '22023', NULL, 'create: the queue as its own dead_letter_queue');
 SELECT throws_ok($$SELECT mq_create_queue('opt_new', max_deliveries => 0, dead_letter_queue => 'opt_nowhere')$$, '22023', NULL, 'create: an invalid value is reported before the unknown dead_letter_queue');
 SELECT throws_ok($$SELECT mq_create_queue('opt_new', max_deliveries => 3, dead_letter_queue => 'opt_nowhere')$$, '42704', NULL, 'create: valid options and an unknown dead_letter_queue');
@@ -115,7 +115,7 @@ SELECT throws_ok($$SELECT mq_alter_queue('opt_q', max_length => 0)$$, '22023', N
 SELECT throws_ok($$SELECT mq_alter_queue('opt_q', max_inflight => 0)$$, '22023', NULL, 'alter: max_inflight 0');
 SELECT throws_ok($$SELECT mq_alter_queue('opt_q', max_deliveries => 0)$$, '22023', NULL, 'alter: max_deliveries 0 again');
 SELECT throws_ok($$SELECT mq_alter_queue('opt_q', dead_letter_queue => 'opt_nowhere')$$, '42704', 'dead-letter queue "opt_nowhere" does not exist', 'alter: unknown dead_letter_queue');
-SELECT throws_ok($$SELECT mq_alter_queue('opt_q', dead_letter_queue => 'opt_topic')$$, '42704', NULL, 'alter: a topic as dead_letter_queue');
+SELECT throws_ok($$SELECT mq_alter_queue('opt_q', dead_letter_queue => 'opt_topic')$$, '42809', NULL, 'alter: a topic as dead_letter_queue');
 SELECT throws_ok($$SELECT mq_alter_queue('opt_q', dead_letter_queue => 'opt_q')$$, '22023', NULL, 'alter: the queue as its own dead_letter_queue');
 SELECT throws_ok($$SELECT mq_alter_queue('opt_q', max_length => 10, dead_letter_queue => 'opt_nowhere')$$, '42704', NULL, 'alter: an unknown dead_letter_queue fails the whole call');
 SELECT throws_ok($$SELECT mq_alter_queue('opt_q', max_length => 10, reset => '{max_length}')$$, '22023', NULL, 'alter: an option both set and reset');
