@@ -11,6 +11,7 @@ MODULE_big = queue
 OBJS = \
 	src/queue.o \
 	src/util.o \
+	src/horizon.o \
 	src/args.o \
 	src/pending.o \
 	src/perms.o \

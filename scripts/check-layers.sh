@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../src" || exit 2
 
 LAYERS='
-0 util args perms match compat
+0 util args perms match compat horizon
 1 pending
 2 qstate lease position wakeup
 3 xact

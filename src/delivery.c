@@ -250,7 +250,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
  */
 bool
 delivery_wait(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
-				  TimestampTz next_visible)
+			  TimestampTz next_visible, bool release_horizon)
 {
 	Oid			relid = RelationGetRelid(qrel->heap);
 	TimestampTz now = GetCurrentTimestamp();
@@ -270,7 +270,7 @@ delivery_wait(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
 			wake = lease_end;
 	}
 	msecs = (long) ((wake - now + 999) / 1000);
-	wakeup_sleep(Max(msecs, 1));
+	wakeup_sleep(Max(msecs, 1), release_horizon);
 	return true;
 }
 

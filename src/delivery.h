@@ -26,7 +26,7 @@ typedef enum TakeMode
 extern int	delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 						  StoredMsg *out, TimestampTz *next_visible);
 extern bool delivery_wait(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
-						  TimestampTz next_visible);
+						  TimestampTz next_visible, bool release_horizon);
 
 typedef enum SettleHow
 {

@@ -36,6 +36,7 @@
 
 #include "args.h"
 #include "catalog.h"
+#include "horizon.h"
 #include "pending.h"
 #include "perms.h"
 #include "position.h"
@@ -370,10 +371,14 @@ consume_once(StreamInfo *s, const char *group, ReadState *rs)
 	for (k = 0; k < s->partitions && got == 0; k++)
 	{
 		int32		p = (int32) ((start + (uint32) k) % (uint32) s->partitions);
-		int64		end = position_stable_end(s->ident, p, NULL, NULL);
+		int64		end = stable_end(s, p);
 
-		/* Nothing to read there (when the counter is known): skip it. */
-		if (end >= 0 && positions[p] >= end)
+		/*
+		 * Nothing to read there: skip it without trying to claim it.  (A
+		 * claim locks the group's row, which takes a transaction ID, and a
+		 * long poll that then sleeps would hold the horizon back with it.)
+		 */
+		if (positions[p] >= end)
 			continue;
 		got = consume_partition(s, group, p, rs);
 	}
@@ -397,6 +402,7 @@ mq_consume(PG_FUNCTION_ARGS)
 	int64		wait;
 	TimestampTz deadline = 0;
 	QueueState *qs = NULL;
+	bool		release_horizon = false;
 	ReadState	rs;
 
 	stream_init_result(fcinfo);
@@ -416,7 +422,10 @@ mq_consume(PG_FUNCTION_ARGS)
 	rs.last = -1;
 
 	if (wait > 0)
+	{
 		deadline = GetCurrentTimestamp() + wait;
+		release_horizon = horizon_call_stands_alone(fcinfo);
+	}
 	for (;;)
 	{
 		StreamInfo *s = stream_open(name, PRIV_READ);
@@ -433,7 +442,7 @@ mq_consume(PG_FUNCTION_ARGS)
 		now = GetCurrentTimestamp();
 		if (now >= deadline)
 			break;
-		wakeup_sleep(Max((long) ((deadline - now + 999) / 1000), 1));
+		wakeup_sleep(Max((long) ((deadline - now + 999) / 1000), 1), release_horizon);
 	}
 	if (qs != NULL)
 		wakeup_unregister();

@@ -39,6 +39,7 @@
 #include "args.h"
 #include "catalog.h"
 #include "dedup.h"
+#include "horizon.h"
 #include "delivery.h"
 #include "lease.h"
 #include "perms.h"
@@ -308,6 +309,7 @@ take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
 	TimestampTz deadline = 0;
 	QueueState *qs = NULL;
 	int32		max_deliveries;
+	bool		release_horizon = false;
 	int			n;
 	int			i;
 
@@ -320,6 +322,7 @@ take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
 	{
 		deadline = GetCurrentTimestamp() + wait;
 		qs = qstate_get(RelationGetRelid(qrel.heap));
+		release_horizon = horizon_call_stands_alone(fcinfo);
 	}
 	for (;;)
 	{
@@ -330,7 +333,7 @@ take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
 			wakeup_register(qs, RelationGetRelid(qrel.heap));
 		n = delivery_take(&qrel, mode, qty, vt, msgs, &next_visible);
 		if (n > 0 || qs == NULL ||
-			!delivery_wait(&qrel, qs, deadline, next_visible))
+			!delivery_wait(&qrel, qs, deadline, next_visible, release_horizon))
 			break;
 	}
 	wakeup_unregister();

@@ -40,6 +40,7 @@
 #include "storage/shmem.h"
 
 #include "compat.h"
+#include "horizon.h"
 #include "qstate.h"
 #include "wakeup.h"
 
@@ -119,10 +120,16 @@ wakeup_register(QueueState *qs, Oid relid)
 	pg_memory_barrier();
 }
 
-/* Sleep until woken, for at most msecs; query cancel and timeouts apply. */
+/*
+ * Sleep until woken, for at most msecs; query cancel and timeouts apply.
+ * With release_horizon, the backend's xmin is cleared for the sleep
+ * (horizon.c; the caller checked that it may be).
+ */
 void
-wakeup_sleep(long msecs)
+wakeup_sleep(long msecs, bool release_horizon)
 {
+	if (release_horizon)
+		horizon_release();
 	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 					 msecs, PG_WAIT_EXTENSION);
 	CHECK_FOR_INTERRUPTS();

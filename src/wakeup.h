@@ -16,7 +16,7 @@ extern void wakeup_shmem_startup(void);
 extern void wakeup_register(QueueState *qs, Oid relid);
 extern void wakeup_unregister(void);
 extern void wakeup_subxact_abort(SubTransactionId subid);
-extern void wakeup_sleep(long msecs);
+extern void wakeup_sleep(long msecs, bool release_horizon);
 extern void wakeup_queue(QueueState *qs, Oid dbid, Oid relid);
 extern void wakeup_after_change(Oid relid);
 
