@@ -47,6 +47,7 @@
 #include "qstate.h"
 #include "queue_info.h"
 #include "storage.h"
+#include "stream.h"
 #include "util.h"
 #include "wakeup.h"
 
@@ -548,13 +549,39 @@ mq_extend(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(receipt_result(&qrel, check, strict, receipt));
 }
 
-/* mq_purge(queue) -> number of messages deleted */
+/* mq_purge of a stream: every record of every partition (stream.c). */
+static int64
+purge_stream(const char *name)
+{
+	StreamInfo *s;
+	CatalogContext cxt;
+	int64		n;
+
+	PreventCommandIfReadOnly("mq_purge()");
+	PreventCommandDuringRecovery("mq_purge()");
+	s = stream_open(name, PRIV_MANAGE);
+	catalog_enter(&cxt);
+	n = stream_purge(s);
+	catalog_leave(&cxt);
+	return n;
+}
+
+/* mq_purge(queue or stream) -> number of messages (records) deleted */
 Datum
 mq_purge(PG_FUNCTION_ARGS)
 {
+	char		name[QUEUE_NAME_MAXLEN + 1];
 	QueueRel	qrel;
 	int64		n;
 
+	args_not_null(fcinfo, 0, "queue");
+	args_name("queue", PG_GETARG_TEXT_PP(0), name);
+	if (queue_info_lookup(name) == NULL)
+	{
+		if (stream_lookup(name) != NULL)
+			PG_RETURN_INT64(purge_stream(name));
+		catalog_report_missing("queue or stream", "qs", name);
+	}
 	open_queue(fcinfo, 0, "mq_purge()", true, PRIV_MANAGE, &qrel);
 	lease_note_purge(RelationGetRelid(qrel.heap));
 	n = storage_delete_all(&qrel, lease_forget_message_at_commit);

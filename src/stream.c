@@ -53,6 +53,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -418,6 +419,72 @@ stream_floor(StreamInfo *s, int32 partition)
 	}
 	catalog_leave(&cxt);
 	return floor;
+}
+
+/*
+ * mq_purge of a stream: delete every committed record of every partition,
+ * and return how many went.  Positions continue: each partition's floor
+ * (mq.stream_floors) is raised to its next position first, so that a
+ * counter rebuilt from storage after a restart does not start below the
+ * records that are gone.  Consumer groups read on from the first record
+ * left.  The rows are deleted (vacuum reclaims them) under ROW EXCLUSIVE
+ * locks, so appends and reads go on meanwhile; an append that commits
+ * after the purge ran keeps its record.  Each segment is locked before it
+ * is emptied, and one that retention dropped meanwhile is passed over
+ * (retention drops only segments it can lock at once).  In the caller's
+ * catalog context.
+ */
+int64
+stream_purge(StreamInfo *s)
+{
+	Datum		args[3];
+	Oid			types[3] = {INT4OID, INT4OID, INT8OID};
+	int32	   *segs;
+	uint64		nsegs;
+	uint64		i;
+	int32		p;
+	int64		purged = 0;
+
+	args[0] = Int32GetDatum(s->id);
+	for (p = 0; p < s->partitions; p++)
+	{
+		(void) position_stable_end(s->ident, p, stream_next_from_storage, s);
+		args[1] = Int32GetDatum(p);
+		args[2] = Int64GetDatum(position_next(s->ident, p));
+		catalog_exec("INSERT INTO mq.stream_floors AS f (stream, partition, next_position)"
+					 " VALUES ($1, $2, $3)"
+					 " ON CONFLICT (stream, partition) DO UPDATE"
+					 " SET next_position = pg_catalog.int8larger(f.next_position, excluded.next_position)",
+					 3, types, args, NULL);
+	}
+	catalog_exec("SELECT seg FROM mq.stream_segments WHERE stream OPERATOR(pg_catalog.=) $1"
+				 " ORDER BY seg", 1, types, args, NULL);
+	nsegs = SPI_processed;
+	segs = palloc(sizeof(int32) * Max(nsegs, 1));
+	for (i = 0; i < nsegs; i++)
+	{
+		bool		isnull;
+
+		segs[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	for (i = 0; i < nsegs; i++)
+	{
+		char		suffix[16];
+		char		sql[128];
+		Oid			relid;
+
+		snprintf(suffix, sizeof(suffix), "_%d", segs[i]);
+		relid = catalog_storage_oid('s', s->id, suffix, true);
+		if (!OidIsValid(relid))
+			continue;
+		LockRelationOid(relid, RowExclusiveLock);
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+			continue;			/* dropped by retention before we locked it */
+		snprintf(sql, sizeof(sql), "DELETE FROM mq.s_%d_%d", s->id, segs[i]);
+		catalog_exec(sql, 0, NULL, NULL, NULL);
+		purged += SPI_processed;
+	}
+	return purged;
 }
 
 static int64

@@ -79,6 +79,7 @@ extern int64 stream_scan_partition(StreamInfo *s, int32 partition, int64 from,
 extern bool stream_put_record(void *arg, struct TupleTableSlot *slot);
 extern int64 stream_next_from_storage(void *arg, int32 partition);
 extern int64 stream_floor(StreamInfo *s, int32 partition);
+extern int64 stream_purge(StreamInfo *s);
 extern void stream_create_segment(int32 id, int32 seg);
 
 

@@ -20,6 +20,14 @@
 /* The longest interval stored or given (util_interval_check_size). */
 #define QUEUE_INTERVAL_MAX_YEARS	10000
 
+/*
+ * A function that does not return: pg_noreturn goes before its declaration
+ * from PostgreSQL 18 on; before, the same attribute had another name.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
 extern void util_require_preload(void);
 
 /* Intervals compare as PostgreSQL orders them: a month counts 30 days. */

@@ -67,9 +67,11 @@ SELECT has_table('mq', 'objects', 'the catalog is still there');
 SELECT results_eq($$SELECT body FROM mq_peek('names_ok')$$, $$VALUES ('"kept"'::jsonb)$$,
                   'the existing queue is untouched');
 
--- An unknown queue: 42704 for every function but create; drop with
--- if_exists says false.  Names are case-sensitive, so 'Names_Ok' is unknown.
-SELECT throws_ok(format(c.sql, u.name), '42704', format('queue "%s" does not exist', u.name),
+-- An unknown queue: 42704 for every function but create (mq_purge takes
+-- a stream too, and says so); drop with if_exists says false.  Names are case-sensitive, so 'Names_Ok' is unknown.
+SELECT throws_ok(format(c.sql, u.name), '42704',
+                 format(CASE c.fn WHEN 'mq_purge' THEN 'queue or stream "%s" does not exist'
+                                  ELSE 'queue "%s" does not exist' END, u.name),
                  format('%s: unknown queue %s', c.fn, u.name))
   FROM calls c CROSS JOIN (VALUES ('names_missing'), ('Names_Ok'), ('NAMES_OK')) AS u(name)
  WHERE c.n NOT IN (1, 2, 5)

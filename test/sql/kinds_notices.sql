@@ -8,7 +8,9 @@ SELECT mq_create_topic('kn_t');
 SELECT mq_create_stream('kn_s', partitions => 2);
 
 -- A name of another kind: 42809, naming what it is.
-SELECT mq_purge('kn_s');
+SELECT mq_purge('kn_t');
+\echo :SQLSTATE
+SELECT mq_peek('kn_s');
 \echo :SQLSTATE
 SELECT mq_send('kn_t', '{}');
 \echo :SQLSTATE
