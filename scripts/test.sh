@@ -33,13 +33,17 @@ SUITES=${*:-layers regress isolation pgtap tap fuzz deb ${UPGRADE_FROM:+upgrade}
 PASSED=0
 FAILED=0
 
-# The postgres user reads the tests from a copy, wherever the checkout is.
+# The postgres user reads the tests from a copy, wherever the checkout is;
+# the documentation too, whose examples test/t/024_docs.pl runs.
 as_pg mkdir -p "$OUT"
 TEST=$OUT/src.$$
 rm -rf "$TEST"
 cp -r test "$TEST"
 cp -r examples "$TEST/examples"
 cp -r contrib "$TEST/contrib"
+mkdir -p "$TEST/docs-src/docs"
+cp README.md "$TEST/docs-src/"
+cp docs/*.md "$TEST/docs-src/docs/"
 chown -R "$PG_USER": "$TEST" 2>/dev/null || true
 trap 'rm -rf "$TEST"' EXIT
 
@@ -134,7 +138,8 @@ run_prove() {	# suite dir [VAR=value ...] files...
 	# TESTDIR up to 15, TESTDATADIR and TESTLOGDIR from 16 on: the same place.
 	as_pg env PATH="$PGBIN:$PATH" TESTDIR="$dir" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
 		TESTDATADIR="$dir/tmp_check" TESTLOGDIR="$dir/tmp_check/log" \
-		QUEUE_ROOT="$QUEUE_ROOT" QUEUE_EXAMPLES="$TEST/examples" "${vars[@]}" \
+		QUEUE_ROOT="$QUEUE_ROOT" QUEUE_EXAMPLES="$TEST/examples" \
+		QUEUE_DOCS="$TEST/docs-src" "${vars[@]}" \
 		prove -I "$PGXS_DIR/src/test/perl" -I "$TEST/t" ${PROVE_FLAGS:-} "$@" >"$dir/output" 2>&1
 	status=$?
 	cat "$dir/output"
