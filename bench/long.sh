@@ -16,6 +16,11 @@
 #           during it (target: at least 95 %), the p99 latency of a consumer
 #           transaction during the hold against before it (target: at most
 #           2 x), and the dead tuples of the queue's table.
+#   browse  a queue of BENCH_LONG_BROWSE (1 000 000) messages, 1000 of them
+#           leased and 1000 delayed: the server time of mq_inspect pages
+#           (the first, one at a random id, by state) and of mq_queues for
+#           that queue, medians (targets: a page of 100 under 5 ms;
+#           mq_queues under 10 ms, which counting rows cannot meet).
 #   memory  one backend runs BENCH_LONG_CALLS (200 000) transactions, each
 #           calling every queue, topic and stream function once (send,
 #           send_batch, read, ack, nack, extend, peek, pop, publish, append,
@@ -23,18 +28,19 @@
 #           private memory (RssAnon) is sampled as it goes: after warm-up
 #           (a tenth of the calls) it must stay flat.
 #
-#   BENCH_LONG_SCENARIOS="growth hold memory" ./bench/long.sh
+#   BENCH_LONG_SCENARIOS="growth hold memory browse" ./bench/long.sh
 #
 # Results go to $QUEUE_TMP/bench-long/results.md; like bench/run.sh it exits
 # 0 whether or not a target is met.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-SCENARIOS=${BENCH_LONG_SCENARIOS:-growth hold memory}
+SCENARIOS=${BENCH_LONG_SCENARIOS:-growth hold memory browse}
 DEPTH=${BENCH_LONG_DEPTH:-10000000}
 PRE=${BENCH_LONG_PRE:-20}
 HOLD=${BENCH_LONG_HOLD:-60}
 CALLS=${BENCH_LONG_CALLS:-200000}
+BROWSE_DEPTH=${BENCH_LONG_BROWSE:-1000000}
 bench_paths "$QUEUE_TMP/bench-long"
 OUT=$DIR/results.md
 
@@ -178,6 +184,62 @@ SQL
 	}' "$DIR/runs/hold.samples" "$DIR/runs/hold.latency" | tee -a "$OUT"
 }
 
+# --- browse -----------------------------------------------------------
+
+# The server-side time of one statement, median of n runs, in ms.
+median_ms() {	# n sql
+	psql_bench -At <<SQL
+CREATE TEMP TABLE IF NOT EXISTS timings (ms float8);
+TRUNCATE timings;
+DO \$\$
+DECLARE
+	t0 timestamptz;
+BEGIN
+	FOR i IN 1 .. $1 LOOP
+		t0 := clock_timestamp();
+		EXECUTE \$q\$ $2 \$q\$;
+		INSERT INTO timings VALUES (extract(epoch FROM clock_timestamp() - t0) * 1000);
+	END LOOP;
+END \$\$;
+SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) FROM timings;
+SQL
+}
+
+browse() {
+	local n=$BROWSE_DEPTH first deep ready inflight delayed queues
+	say ""
+	say "## Browsing a queue of $n messages (mq_inspect, mq_queues)"
+	say ""
+	echo "  filling q with $n messages, 1000 of them leased and 1000 delayed"
+	fill_q "$n"
+	psql_bench -c "SELECT count(*) FROM mq_read('q', 1000, '1 hour')" \
+		-c "SELECT count(*) FROM mq_send_batch('q', ARRAY(SELECT bench.body(g) FROM generate_series(1, 1000) AS g), delay => '1 day')" >/dev/null
+	first=$(median_ms 20 "SELECT count(*) FROM mq_inspect('q', qty => 100)")
+	deep=$(median_ms 20 "SELECT count(*) FROM mq_inspect('q', after_id => (random() * $n)::bigint, qty => 100)")
+	ready=$(median_ms 20 "SELECT count(*) FROM mq_inspect('q', 'ready', after_id => (random() * $n / 2)::bigint, qty => 100)")
+	inflight=$(median_ms 20 "SELECT count(*) FROM mq_inspect('q', 'inflight', qty => 100)")
+	delayed=$(median_ms 5 "SELECT count(*) FROM mq_inspect('q', 'delayed', qty => 100)")
+	queues=$(median_ms 5 "SELECT count(*) FROM mq_queues WHERE queue = 'q'")
+	{
+		echo "| statement (median, server time) | ms |"
+		echo "|---|---:|"
+		echo "| \`mq_inspect('q', qty => 100)\`: the first page | $first |"
+		echo "| \`mq_inspect('q', after_id => <random>, qty => 100)\`: any page | $deep |"
+		echo "| \`mq_inspect('q', 'ready', after_id => <random>, qty => 100)\` | $ready |"
+		echo "| \`mq_inspect('q', 'inflight', qty => 100)\` (the leased ones are the oldest) | $inflight |"
+		echo "| \`mq_inspect('q', 'delayed', qty => 100)\` (the delayed ones are the newest: every row is looked at) | $delayed |"
+		echo "| \`mq_queues\` for the queue (counts every row) | $queues |"
+		echo ""
+		awk -v f="$first" -v d="$deep" -v bullet="- " 'BEGIN {
+			m = (f > d ? f : d)
+			printf "%s%s  mq_inspect of 100 rows: %.2f ms at most, target < 5 ms\n", bullet, (m < 5 ? "PASS" : "FAIL"), m
+		}'
+		awk -v q="$queues" -v n="$n" -v bullet="- " 'BEGIN {
+			printf "%s%s  mq_queues over %d messages: %.2f ms, target < 10 ms (at 10 000 000)\n", bullet, (q < 10 ? "PASS" : "FAIL"), n, q
+		}'
+	} | tee -a "$OUT"
+}
+
 # --- memory -----------------------------------------------------------
 
 memory() {
@@ -266,8 +328,8 @@ write_workloads
 chmod a+w "$OUT"
 for s in $SCENARIOS; do
 	case $s in
-		growth | hold | memory) "$s" ;;
-		*) echo "unknown scenario: $s (growth hold memory)" >&2; exit 2 ;;
+		growth | hold | memory | browse) "$s" ;;
+		*) echo "unknown scenario: $s (growth hold memory browse)" >&2; exit 2 ;;
 	esac
 done
 echo

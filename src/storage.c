@@ -636,13 +636,14 @@ storage_detoast(Datum d)
 /*
  * The first row, in index order, at or after (rank, id + 1) as the latest
  * committed state has it: a scan positioned on it, or NULL (ended) if none.
- * The caller reads the row from slot and ends the scan.
+ * The caller reads the row from slot and ends the scan; the scan keeps a
+ * pointer to members (two keys, the caller's), which must outlive it.
  */
 static IndexScanDesc
-browse_from(QueueRel *qrel, int16 rank, int64 id, TupleTableSlot *slot)
+browse_from(QueueRel *qrel, int16 rank, int64 id, TupleTableSlot *slot,
+			ScanKeyData *members)
 {
 	ScanKeyData rowkey;
-	ScanKeyData members[2];
 	IndexScanDesc iscan;
 
 	row_key_init(&rowkey, members, BTGreaterStrategyNumber, rank, id);
@@ -695,7 +696,8 @@ storage_browse(QueueRel *qrel, int64 after_id, int qty,
 
 	while (rank <= QUEUE_PRIORITY_MAX)
 	{
-		IndexScanDesc iscan = browse_from(qrel, (int16) rank, after_id, slot);
+		ScanKeyData members[2];
+		IndexScanDesc iscan = browse_from(qrel, (int16) rank, after_id, slot, members);
 		StoredMsg	m;
 
 		if (iscan == NULL)
@@ -748,7 +750,8 @@ storage_find_id(QueueRel *qrel, int64 msgid, ItemPointer tid, int16 *rank_out)
 
 	while (!found && rank <= QUEUE_PRIORITY_MAX)
 	{
-		IndexScanDesc iscan = browse_from(qrel, (int16) rank, msgid - 1, slot);
+		ScanKeyData members[2];
+		IndexScanDesc iscan = browse_from(qrel, (int16) rank, msgid - 1, slot, members);
 		StoredMsg	m;
 
 		if (iscan == NULL)
