@@ -68,7 +68,7 @@ extern bool catalog_find_perms(const char *name, int32 *id, char *kind,
 							  ObjectPerms *perms);
 extern bool catalog_find_checked(const CatalogContext *cxt, const char *name,
 								char kind, int privs, int32 *id);
-extern pg_noreturn void catalog_report_missing(const char *what, const char *kinds,
+pg_noreturn extern void catalog_report_missing(const char *what, const char *kinds,
 											  const char *name);
 extern char catalog_kind_of(const char *name);
 extern void catalog_exists_notice(const char *what, const char *name, const char *differ,

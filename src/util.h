@@ -21,8 +21,9 @@
 #define QUEUE_INTERVAL_MAX_YEARS	10000
 
 /*
- * A function that does not return: pg_noreturn goes before its declaration
- * from PostgreSQL 18 on; before, the same attribute had another name.
+ * A function that does not return: "pg_noreturn extern void f(...);", as
+ * PostgreSQL 18 and later declare theirs (the mark first: in 19 it may be
+ * C23's [[noreturn]]); before 18 the same attribute had another name.
  */
 #ifndef pg_noreturn
 #define pg_noreturn pg_attribute_noreturn()
