@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # A/B: the plain paths of queues and streams built from the working tree
-# ("new") against an older commit ("old"), in one invocation on one private
-# server.
+# ("new") against an older commit ("old"), in one invocation, on two
+# private servers running side by side.
 #
 #   ./bench/compare.sh <git-rev>
 #   BENCH_RUNS=5 ./bench/compare.sh 3db9310
 #
 # Builds <git-rev> in a temporary git worktree under $QUEUE_TMP/compare and
-# the working tree in place, then alternates the two: stop the private
-# server, `make install` one build into the system PostgreSQL directories,
-# start the server, make the database afresh, run every workload once; then
-# the other build.  The order changes every round (old new, new old, ...).
-# Prints the medians per build and new/old, the median of the per-round
-# ratios, and ends by installing the working tree's build again, stopping
-# the server and removing the worktree, also on an error or an interrupt.
+# the working tree in place, installs each into its own private copy of the
+# PostgreSQL installation (scripts/env.sh: private_install; nothing is
+# installed system-wide), and starts one server on each.  Then, round after
+# round, every workload runs on one server and at once on the other, the
+# order changing with every run (old new, new old, ...): a drift of a
+# shared machine, which moves throughput by tens of percent within minutes,
+# falls on both builds within seconds of each other instead of on whole
+# rounds.  Prints the medians per build and new/old, the median of the
+# per-run ratios, and ends by stopping both servers and removing the
+# worktree and the copies, also on an error or an interrupt.
 #
 # Settings: BENCH_GRANTEE (set: pgbench connects as a role that holds
 # grants instead of the owner, so each call takes the ACL path of the
@@ -22,9 +25,6 @@
 # of send batch ack2 ack1 single append appendb consume, each workload's
 # first contender only: the queue, the stream or its group).  Results in
 # $QUEUE_TMP/compare/results.md, pgbench logs in $QUEUE_TMP/compare/runs.
-#
-# While it runs, the extension installed on this machine is at times the
-# old build: do not run the tests or the demo meanwhile.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -57,18 +57,29 @@ fi
 
 bench_paths "$QUEUE_TMP/compare"
 OLD_TREE=$DIR/old
+SYSTEM_PGBIN=$PGBIN
 PKGLIBDIR=$("$PG_CONFIG" --pkglibdir)
-INSTALLED=""	# the build installed last: old, new or nothing yet
+declare -A SIDE_PORT=([old]=$BENCH_PORT [new]=$((BENCH_PORT + 1)))
+
+# Point the server functions of lib.sh at one build's server.
+use_side() {	# old|new
+	DATA=$DIR/data-$1
+	SOCK=$DIR/sock-$1
+	LOG=$DIR/server-$1.log
+	BENCH_PORT=${SIDE_PORT[$1]}
+	PGBIN=$DIR/root-$1$SYSTEM_PGBIN
+}
 
 finish() {
 	local status=$?
 	set +e
-	stop_server
-	if [ -n "$INSTALLED" ]; then
-		echo "installing the working tree's build again"
-		make -C "$QUEUE_ROOT" -s QUEUE_CFLAGS="${QUEUE_CFLAGS:-}" install >/dev/null ||
-			echo "compare: reinstalling the working tree's build FAILED; run make install" >&2
-	fi
+	for side in old new; do
+		if [ -x "$DIR/root-$side$SYSTEM_PGBIN/pg_ctl" ]; then
+			use_side "$side"
+			stop_server
+		fi
+		rm -rf "$DIR/root-$side"
+	done
 	remove_worktree "$OLD_TREE"
 	exit "$status"
 }
@@ -79,29 +90,19 @@ build_dir() {	# old|new
 	if [ "$1" = old ]; then echo "$OLD_TREE"; else echo "$QUEUE_ROOT"; fi
 }
 
-# The md5 of each build's queue.so, taken once both are built: the library
-# a server has loaded is checked against it after every start.
-declare -A SO_MD5
-
-# Install a build, start the server on it, make the database afresh.
-switch_to() {	# old|new
-	local dir pid ino
-	dir=$(build_dir "$1")
-	stop_server
-	if [ "$(md5sum <"$dir/queue.so")" != "${SO_MD5[$1]}" ]; then
-		echo "compare: $dir/queue.so changed since the start (rebuilt meanwhile?)" >&2
-		exit 1
-	fi
-	INSTALLED=$1
-	make -C "$dir" -s QUEUE_CFLAGS="${QUEUE_CFLAGS:-}" install >/dev/null
+# Install each build into its private copy and start its server; the
+# library the postmaster mapped must be the copy's.
+start_side() {	# old|new
+	local pid so
+	use_side "$1"
+	private_install "$DIR/root-$1" "$(build_dir "$1")" QUEUE_CFLAGS="${QUEUE_CFLAGS:-}" >/dev/null
+	chown -R "$PG_USER": "$DIR/root-$1" 2>/dev/null || true
+	init_server
 	start_server
-	# The library the postmaster mapped must be the file just installed,
-	# and that file this build's: nothing else installed one meanwhile.
 	pid=$(head -1 "$DATA/postmaster.pid")
-	ino=$(awk '$6 ~ /\/queue\.so$/ { print $5; exit }' "/proc/$pid/maps")
-	if [ "$ino" != "$(stat -c %i "$PKGLIBDIR/queue.so")" ] ||
-		[ "$(md5sum <"$PKGLIBDIR/queue.so")" != "${SO_MD5[$1]}" ]; then
-		echo "compare: the server did not load the $1 build (another install meanwhile?)" >&2
+	so=$(awk '$6 ~ /\/queue\.so$/ { print $6; exit }' "/proc/$pid/maps")
+	if [ "$so" != "$DIR/root-$1$PKGLIBDIR/queue.so" ]; then
+		echo "compare: the $1 server loaded ${so:-no queue.so}, not its own copy" >&2
 		exit 1
 	fi
 	create_db
@@ -117,21 +118,22 @@ as_pg mkdir -p "$DIR"
 remove_worktree "$OLD_TREE"
 git -C "$QUEUE_ROOT" worktree add --quiet --detach "$OLD_TREE" "$OLD_REV"
 make -C "$OLD_TREE" -s QUEUE_CFLAGS="${QUEUE_CFLAGS:-}" >/dev/null
-SO_MD5[old]=$(md5sum <"$OLD_TREE/queue.so")
-SO_MD5[new]=$(md5sum <"$QUEUE_ROOT/queue.so")
 
-echo "starting the benchmark server (port $BENCH_PORT, data in $DATA)"
-init_server
+for side in old new; do
+	echo "starting the $side server (port ${SIDE_PORT[$side]}, data in $DIR/data-$side)"
+	start_side "$side"
+done
 write_workloads
 : >"$RESULTS"
 
 echo "$RUNS rounds of $SECONDS_PER_RUN s per workload and build; backlog $BACKLOG"
+flip=0
 for round in $(seq 1 "$RUNS"); do
-	if [ $((round % 2)) = 1 ]; then order="old new"; else order="new old"; fi
-	for build in $order; do
-		echo " round $round: $build build"
-		switch_to "$build"
-		for name in $WORKLOADS; do
+	echo " round $round"
+	for name in $WORKLOADS; do
+		if [ $((flip++ % 2)) = 0 ]; then order="old new"; else order="new old"; fi
+		for build in $order; do
+			use_side "$build"
 			run_one "$round" "$name" "$(workload "$name" | cut -d'|' -f3 | cut -d' ' -f1)" "$build"
 		done
 	done

@@ -43,3 +43,25 @@ QUEUE_TMP=${QUEUE_TMP:-$(queue_tmp)}
 DEMO_DATA=$QUEUE_TMP/demo/data
 DEMO_SOCK=$QUEUE_TMP/demo/sock
 DEMO_LOG=$QUEUE_TMP/demo/server.log
+
+# A private copy of the PostgreSQL installation (bin, lib, share) under
+# root, with the extension built in tree installed into it (DESTDIR), the
+# system-wide installation left alone.  PostgreSQL finds its share and lib
+# directories relative to its binary, so a server started from
+# $root$PGBIN uses the copy's files.  Extra arguments go to make.
+private_install() {	# root tree [make arguments...]
+	local root=$1 tree=$2 d dirs
+	shift 2
+	dirs="$(dirname "$PGBIN") $("$PG_CONFIG" --sharedir)"
+	case $("$PG_CONFIG" --pkglibdir) in
+		"$(dirname "$PGBIN")"/*) ;;
+		*) dirs="$dirs $("$PG_CONFIG" --pkglibdir)" ;;
+	esac
+	rm -rf "$root"
+	for d in $dirs; do
+		mkdir -p "$root$(dirname "$d")"
+		cp -a "$d" "$root$d" || return 1
+	done
+	make -C "$tree" -s "$@" install DESTDIR="$root"
+}
+

@@ -81,17 +81,8 @@ make -s QUEUE_CFLAGS="$CFLAGS_VG" >"$QUEUE_TMP/valgrind-build.log" 2>&1 ||
 mkdir -p "$QUEUE_TMP"
 [ "$(id -u)" = 0 ] && chown "$PG_USER": "$QUEUE_TMP"
 as_pg mkdir -p "$OUT" || die "cannot create $OUT"
-rm -rf "$ROOT" "$LOGS" "$OUT/regress" "$OUT/src"
-PG_DIRS="$(dirname "$PGBIN") $("$PG_CONFIG" --sharedir)"
-case $("$PG_CONFIG" --pkglibdir) in
-	"$(dirname "$PGBIN")"/*) ;;
-	*) PG_DIRS="$PG_DIRS $("$PG_CONFIG" --pkglibdir)" ;;
-esac
-for d in $PG_DIRS; do
-	mkdir -p "$ROOT$(dirname "$d")"
-	cp -a "$d" "$ROOT$d" || die "cannot copy $d"
-done
-make -s QUEUE_CFLAGS="$CFLAGS_VG" install DESTDIR="$ROOT" >>"$QUEUE_TMP/valgrind-build.log" 2>&1 ||
+rm -rf "$LOGS" "$OUT/regress" "$OUT/src"
+private_install "$ROOT" "$QUEUE_ROOT" QUEUE_CFLAGS="$CFLAGS_VG" >>"$QUEUE_TMP/valgrind-build.log" 2>&1 ||
 	{ cat "$QUEUE_TMP/valgrind-build.log"; die "install into $ROOT failed"; }
 BIN=$ROOT$PGBIN
 
