@@ -94,9 +94,9 @@ build_dir() {	# old|new
 # library the postmaster mapped must be the copy's.
 start_side() {	# old|new
 	local pid so
+	PGBIN=$SYSTEM_PGBIN private_install "$DIR/root-$1" "$(build_dir "$1")" \
+		QUEUE_CFLAGS="${QUEUE_CFLAGS:-}" >/dev/null
 	use_side "$1"
-	private_install "$DIR/root-$1" "$(build_dir "$1")" QUEUE_CFLAGS="${QUEUE_CFLAGS:-}" >/dev/null
-	chown -R "$PG_USER": "$DIR/root-$1" 2>/dev/null || true
 	init_server
 	start_server
 	pid=$(head -1 "$DATA/postmaster.pid")
