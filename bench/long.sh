@@ -228,7 +228,7 @@ browse() {
 		echo "| \`mq_inspect('q', 'ready', after_id => <random>, qty => 100)\` | $ready |"
 		echo "| \`mq_inspect('q', 'inflight', qty => 100)\` (the leased ones are the oldest) | $inflight |"
 		echo "| \`mq_inspect('q', 'delayed', qty => 100)\` (the delayed ones are the newest: every row is looked at) | $delayed |"
-		echo "| \`mq_queues\` for the queue (counts every row) | $queues |"
+		echo "| \`mq_queues\` for the queue | $queues |"
 		echo ""
 		awk -v f="$first" -v d="$deep" -v bullet="- " 'BEGIN {
 			m = (f > d ? f : d)

@@ -171,3 +171,16 @@ CREATE FUNCTION mq_redrive(
 RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_redrive';
+
+-- mq_queues counts delayed messages through a partial index on each queue's
+-- storage instead of reading every row.
+DO $$
+DECLARE
+    q int;
+BEGIN
+    FOR q IN SELECT id FROM mq.queues LOOP
+        EXECUTE format('CREATE INDEX IF NOT EXISTS q_%s_delayed ON mq.q_%s (visible_at)'
+                       ' WHERE visible_at > enqueued_at', q, q);
+    END LOOP;
+END
+$$;

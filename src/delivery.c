@@ -44,8 +44,8 @@ delivery_make_room(QueueRel *qrel, int64 nnew, int64 *depth)
 	*depth = 0;
 	if (info->max_length == 0 || nnew == 0)
 		return true;
-	*depth = qstate_depth(qstate_get(RelationGetRelid(qrel->heap)), qrel->heap) +
-		pending_depth_delta(RelationGetRelid(qrel->heap));
+	(void) qstate_depth(qrel->heap, DEPTH_LIMIT, depth);
+	*depth += pending_depth_delta(RelationGetRelid(qrel->heap));
 	excess = *depth + nnew - info->max_length;
 	if (excess <= 0)
 		return true;
@@ -364,16 +364,20 @@ delivery_remove(QueueRel *qrel, int64 msgid, StoredMsg *m)
 
 /*
  * Move up to max messages that expired or used up max_deliveries out of a
- * queue (delayed ones too).  Returns how many went; 0 for an unknown queue.
+ * queue (delayed ones too), and build the queue's depth counter if it has
+ * none (after a restart), so that mq_queues need not count.  Returns how
+ * many messages went; 0 for an unknown queue.
  */
 int64
 delivery_expire(const char *name, int max)
 {
 	QueueRel	qrel;
 	int64		n = 0;
+	int64		depth;
 
 	if (!storage_open_by_name(&qrel, name, RowExclusiveLock, 0))
 		return 0;
+	(void) qstate_depth(qrel.heap, DEPTH_WARM, &depth);
 	while (n < max && (qrel.info->has_ttl || qrel.info->max_deliveries > 0))
 	{
 		int			batch = (int) Min(max - n, DEAD_PER_CALL);

@@ -531,6 +531,34 @@ lease_sweep_expired(QueueState *qs, Oid relid, TimestampTz now)
 }
 
 /*
+ * The queue's leases that have not ended (settling ones included): the
+ * lease count, unless one may have ended; then the lease table is read
+ * (expired leases stay, as they can still be settled until taken again).
+ */
+uint32
+lease_count_active(QueueState *qs, Oid relid, TimestampTz now)
+{
+	HASH_SEQ_STATUS status;
+	LeaseEntry *lease;
+	uint32		n = 0;
+	int			i;
+
+	if (!qstate_leases_may_have_expired(qs, now))
+		return qstate_leases(qs);
+	check_shmem();
+	for (i = 0; i < LEASE_PARTITIONS; i++)
+		LWLockAcquire(&lease_locks[i].lock, LW_SHARED);
+	hash_seq_init(&status, lease_table);
+	while ((lease = hash_seq_search(&status)) != NULL)
+		if (lease->key.dbid == MyDatabaseId && lease->key.relid == relid &&
+			(lease->state != LEASE_ACTIVE || lease->until > now))
+			n++;
+	for (i = LEASE_PARTITIONS - 1; i >= 0; i--)
+		LWLockRelease(&lease_locks[i].lock);
+	return n;
+}
+
+/*
  * Find the lease a receipt names and check it is the current, active
  * delivery.  If so, either mark it SETTLING (settle) or move its end to
  * "until" (extend).  msgid and rank identify the message.
@@ -647,8 +675,12 @@ lease_extend(Oid relid, int64 receipt, TimestampTz until)
 {
 	int64		msgid;
 	int16		rank;
+	LeaseCheck	result = lease_use(relid, receipt, false, until, &msgid, &rank);
 
-	return lease_use(relid, receipt, false, until, &msgid, &rank);
+	/* An earlier end: readers at max_inflight and mq_queues must know. */
+	if (result == LEASE_OK)
+		qstate_lower_min_until(qstate_get(relid), until);
+	return result;
 }
 
 /* A queue was dropped: forget its leases when that commits. */

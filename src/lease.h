@@ -48,6 +48,7 @@ extern ClaimResult lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 ran
 							   TimestampTz now, TimestampTz until, uint32 limit,
 							   int64 *receipt);
 extern bool lease_sweep_expired(QueueState *qs, Oid relid, TimestampTz now);
+extern uint32 lease_count_active(QueueState *qs, Oid relid, TimestampTz now);
 extern LeaseCheck lease_settle(Oid relid, int64 receipt, int64 *msgid,
 							   int16 *rank);
 extern void lease_release(Oid relid, int64 msgid, int64 receipt);

@@ -19,12 +19,13 @@
  * added at commit by xact.c; they live in shared memory only and start from
  * zero after a restart.
  *
- * Depth.  max_length needs the number of committed messages without
- * counting rows on every send.  The counter starts UNINIT; the first send
- * that needs it rebuilds it (COUNTING) and then it is READY and follows the
- * commits of every transaction that inserts or deletes rows (xact.c hands
- * over each transaction's net change at commit).  A rebuild must not lose
- * or double-count a transaction that commits while rows are being counted:
+ * Depth.  max_length and mq_queues need the number of committed messages
+ * without counting rows.  The counter starts UNINIT; the first call that
+ * needs it rebuilds it (COUNTING; the worker does so for every queue after
+ * a restart) and then it is READY and follows the commits of every
+ * transaction that inserts or deletes rows (xact.c hands over each
+ * transaction's net change at commit).  A rebuild must not lose or
+ * double-count a transaction that commits while rows are being counted:
  *
  *	  1. under the partition lock: take snapshot S, publish S's xmin, xmax and
  *		 running xids in a shared slot, state = COUNTING;
@@ -41,6 +42,17 @@
  * is rebuilt empty after a restart, so every counter is rebuilt from the
  * table.  A backend that dies while counting is noticed by the next one,
  * which takes over.
+ *
+ * Prepared transactions.  COMMIT PREPARED runs no callback of ours, so a
+ * prepared transaction's change would never reach the counter.  When a
+ * transaction that changed the queue prepares, the counter is dropped
+ * (UNINIT) and its xid noted in prepared_xid (the newest such xid).  No
+ * counter is rebuilt from a snapshot in which a noted xid may still be
+ * running (prepared_xid not below the snapshot's xmin): until then a
+ * caller gets a count of the rows instead.  Transactions prepared before
+ * the server started noted nothing; the first rebuild takes every running
+ * xid without a backend of its snapshot for one of them.  A counter that max_length
+ * relies on (for_limit) is not dropped: such a PREPARE is refused.
  *
  * Locking: an entry's depth fields are read and written under its partition
  * LWLock; the snapshot slots under the extra lock at the end of the tranche,
@@ -110,6 +122,8 @@ struct QueueState
 	uint8		depth_state;
 	int8		slot;			/* COUNTING: the published snapshot */
 	int			counter_pid;	/* COUNTING: who counts */
+	bool		for_limit;		/* max_length relies on the counter */
+	TransactionId prepared_xid; /* newest prepared changer, or invalid */
 	int64		depth;
 	int64		after_delta;
 };
@@ -125,6 +139,18 @@ typedef struct SnapshotSlot
 	TransactionId xip[FLEXIBLE_ARRAY_MEMBER];
 } SnapshotSlot;
 
+/*
+ * Prepared transactions recovered at startup, which noted nothing in the
+ * entries of this server's shared memory: the newest of them, found by the
+ * first rebuild (under the slots lock).
+ */
+typedef struct RecoveredPrepared
+{
+	bool		scanned;
+	TransactionId newest;		/* invalid: none, or all ended */
+} RecoveredPrepared;
+
+static RecoveredPrepared *recovered = NULL;
 static HTAB *qstate_table = NULL;
 static LWLockPadded *qstate_locks = NULL;
 static char *slots = NULL;
@@ -152,8 +178,9 @@ slot_get(int i)
 Size
 qstate_shmem_size(void)
 {
-	return add_size(hash_estimate_size(queue_max_queues, sizeof(QueueState)),
-					mul_size(QSTATE_SLOTS, slot_size()));
+	return add_size(add_size(hash_estimate_size(queue_max_queues, sizeof(QueueState)),
+							 mul_size(QSTATE_SLOTS, slot_size())),
+					sizeof(RecoveredPrepared));
 }
 
 void
@@ -179,6 +206,9 @@ qstate_shmem_startup(void)
 	slots = ShmemInitStruct("queue depth snapshots", QSTATE_SLOTS * slot_size(), &found);
 	if (!found)
 		memset(slots, 0, QSTATE_SLOTS * slot_size());
+	recovered = ShmemInitStruct("queue recovered prepared", sizeof(RecoveredPrepared), &found);
+	if (!found)
+		memset(recovered, 0, sizeof(RecoveredPrepared));
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -238,6 +268,8 @@ qstate_find_ext(Oid relid, bool create, bool quiet, LWLockMode mode, LWLock **lo
 		qs->depth_state = DEPTH_UNINIT;
 		qs->slot = -1;
 		qs->counter_pid = 0;
+		qs->for_limit = false;
+		qs->prepared_xid = InvalidTransactionId;
 		qs->depth = 0;
 		qs->after_delta = 0;
 	}
@@ -358,8 +390,6 @@ qstate_leases(QueueState *qs)
 bool
 qstate_lease_add(QueueState *qs, uint32 limit, TimestampTz until, bool new_entry)
 {
-	uint64		cur;
-
 	if (!new_entry)
 		;
 	else if (limit > 0)
@@ -373,11 +403,19 @@ qstate_lease_add(QueueState *qs, uint32 limit, TimestampTz until, bool new_entry
 	else
 		pg_atomic_fetch_add_u32(&qs->nleases, 1);
 
-	cur = pg_atomic_read_u64(&qs->min_until);
+	qstate_lower_min_until(qs, until);
+	return true;
+}
+
+/* A lease of the queue now ends at until (a new one, or one extended). */
+void
+qstate_lower_min_until(QueueState *qs, TimestampTz until)
+{
+	uint64		cur = pg_atomic_read_u64(&qs->min_until);
+
 	while ((int64) cur > until &&
 		   !pg_atomic_compare_exchange_u64(&qs->min_until, &cur, (uint64) until))
 		;
-	return true;
 }
 
 /* A lease of the queue was removed. */
@@ -559,26 +597,50 @@ qstate_apply_depth(Oid relid, int64 delta, TransactionId xid)
 	LWLockRelease(lock);
 }
 
-/* Is the queue's depth being counted (so PREPARE must not skip a change)? */
-bool
-qstate_depth_counted(Oid relid)
+/* Drop the counter (partition lock held exclusively). */
+static void
+depth_drop(QueueState *qs)
 {
-	LWLock	   *lock;
-	QueueState *qs;
-	bool		counted;
-
-	if (qstate_table == NULL)
-		return false;
-	qs = qstate_find(relid, false, LW_SHARED, &lock);
-	counted = qs != NULL && qs->depth_state != DEPTH_UNINIT;
-	LWLockRelease(lock);
-	return counted;
+	if (qs->depth_state == DEPTH_COUNTING)
+	{
+		LWLockAcquire(slots_lock(), LW_EXCLUSIVE);
+		slot_get(qs->slot)->used = false;
+		LWLockRelease(slots_lock());
+	}
+	qs->depth_state = DEPTH_UNINIT;
 }
 
 /*
- * Stop keeping the queue's committed depth (max_length was set or reset):
- * a queue without max_length needs no count, and one that gets a limit
- * counts its rows afresh on the next send.
+ * At PRE_PREPARE, for each queue the transaction (xid) changed: drop the
+ * counter and note xid (see the file header).  False if max_length relies
+ * on the counter: the PREPARE must be refused.
+ */
+bool
+qstate_depth_prepare(Oid relid, TransactionId xid)
+{
+	LWLock	   *lock;
+	QueueState *qs;
+	bool		ok = true;
+
+	if (qstate_table == NULL)
+		return true;
+	qs = qstate_find(relid, true, LW_EXCLUSIVE, &lock);
+	if (qs->for_limit && qs->depth_state != DEPTH_UNINIT)
+		ok = false;
+	else
+	{
+		depth_drop(qs);
+		if (!TransactionIdIsValid(qs->prepared_xid) ||
+			TransactionIdFollows(xid, qs->prepared_xid))
+			qs->prepared_xid = xid;
+	}
+	LWLockRelease(lock);
+	return ok;
+}
+
+/*
+ * max_length was set or reset: the counter no longer serves it, and one
+ * that gets a limit counts its rows afresh on the next send.
  */
 void
 qstate_depth_forget(Oid relid)
@@ -589,15 +651,10 @@ qstate_depth_forget(Oid relid)
 	if (qstate_table == NULL)
 		return;
 	qs = qstate_find(relid, false, LW_EXCLUSIVE, &lock);
-	if (qs != NULL && qs->depth_state != DEPTH_UNINIT)
+	if (qs != NULL)
 	{
-		if (qs->depth_state == DEPTH_COUNTING)
-		{
-			LWLockAcquire(slots_lock(), LW_EXCLUSIVE);
-			slot_get(qs->slot)->used = false;
-			LWLockRelease(slots_lock());
-		}
-		qs->depth_state = DEPTH_UNINIT;
+		depth_drop(qs);
+		qs->for_limit = false;
 	}
 	LWLockRelease(lock);
 }
@@ -633,11 +690,53 @@ count_rows(Relation heap, Snapshot snapshot)
 }
 
 /*
- * The number of committed messages in the queue, rebuilding the counter if
- * need be.  heap is the queue's storage, opened by the caller.
+ * May a prepared transaction that changed the queue be running in snapshot
+ * (partition and slots locks held)?  Those prepared since the server
+ * started noted their xid in the entry; those recovered at startup are the
+ * running xids without a backend that the first rebuild saw.  Either kind
+ * is known to have ended once it precedes the snapshot's xmin.
  */
-int64
-qstate_depth(QueueState *qs, Relation heap)
+static bool
+prepared_may_run(QueueState *qs, Snapshot snapshot)
+{
+	if (!recovered->scanned)
+	{
+		int			i;
+
+		for (i = 0; i < snapshot->xcnt; i++)
+		{
+			TransactionId xid = snapshot->xip[i];
+
+			if (BackendXidGetPid(xid) == 0 &&
+				(!TransactionIdIsValid(recovered->newest) ||
+				 TransactionIdFollows(xid, recovered->newest)))
+				recovered->newest = xid;
+		}
+		recovered->scanned = true;
+	}
+	if (TransactionIdIsValid(recovered->newest))
+	{
+		if (!TransactionIdPrecedes(recovered->newest, snapshot->xmin))
+			return true;
+		recovered->newest = InvalidTransactionId;
+	}
+	if (TransactionIdIsValid(qs->prepared_xid))
+	{
+		if (!TransactionIdPrecedes(qs->prepared_xid, snapshot->xmin))
+			return true;
+		qs->prepared_xid = InvalidTransactionId;
+	}
+	return false;
+}
+
+/*
+ * The number of committed messages in the queue, rebuilding the counter if
+ * need be (heap: the queue's storage, opened by the caller).  While a
+ * prepared transaction that changed the queue may be running, the rows are
+ * counted instead -- or, with DEPTH_WARM, false is returned at once.
+ */
+bool
+qstate_depth(Relation heap, DepthUse use, int64 *depth)
 {
 	LWLock	   *lock;
 	Oid			relid = RelationGetRelid(heap);
@@ -646,38 +745,55 @@ qstate_depth(QueueState *qs, Relation heap)
 	{
 		volatile int slotno;
 		Snapshot	snapshot;
+		QueueState *qs;
 		int64		count;
 
 		qs = qstate_find(relid, true, LW_EXCLUSIVE, &lock);
+		if (use == DEPTH_LIMIT)
+			qs->for_limit = true;
 		if (qs->depth_state == DEPTH_READY)
 		{
-			int64		depth = qs->depth;
-
+			*depth = qs->depth;
 			LWLockRelease(lock);
-			return depth;
+			return true;
 		}
 		if (qs->depth_state == DEPTH_COUNTING &&
 			BackendPidGetProc(qs->counter_pid) != NULL)
 		{
 			/* Someone else is counting; wait for them. */
 			LWLockRelease(lock);
+			if (use == DEPTH_WARM)
+				return false;
 			pg_usleep(1000L);
 			CHECK_FOR_INTERRUPTS();
 			continue;
 		}
 
 		/* Count ourselves (taking over from a counter that died). */
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
 		LWLockAcquire(slots_lock(), LW_EXCLUSIVE);
+		if (prepared_may_run(qs, snapshot))
+		{
+			/* A prepared change may still come: count, keep nothing. */
+			LWLockRelease(slots_lock());
+			LWLockRelease(lock);
+			if (use != DEPTH_WARM)
+				*depth = count_rows(heap, snapshot);
+			UnregisterSnapshot(snapshot);
+			return use != DEPTH_WARM;
+		}
 		slotno = qs->depth_state == DEPTH_COUNTING ? qs->slot : free_slot();
 		if (slotno < 0)
 		{
 			LWLockRelease(slots_lock());
 			LWLockRelease(lock);
+			UnregisterSnapshot(snapshot);
+			if (use == DEPTH_WARM)
+				return false;
 			pg_usleep(1000L);
 			CHECK_FOR_INTERRUPTS();
 			continue;
 		}
-		snapshot = RegisterSnapshot(GetLatestSnapshot());
 		{
 			SnapshotSlot *slot = slot_get(slotno);
 
@@ -704,12 +820,7 @@ qstate_depth(QueueState *qs, Relation heap)
 			/* Leave the counter for the next one to rebuild. */
 			qs = qstate_find(relid, true, LW_EXCLUSIVE, &lock);
 			if (qs->depth_state == DEPTH_COUNTING && qs->counter_pid == MyProcPid)
-			{
-				qs->depth_state = DEPTH_UNINIT;
-				LWLockAcquire(slots_lock(), LW_EXCLUSIVE);
-				slot_get(slotno)->used = false;
-				LWLockRelease(slots_lock());
-			}
+				depth_drop(qs);
 			LWLockRelease(lock);
 			PG_RE_THROW();
 		}

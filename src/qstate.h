@@ -29,11 +29,21 @@ extern bool qstate_lease_add(QueueState *qs, uint32 limit, TimestampTz until,
 extern void qstate_lease_removed(Oid dbid, Oid relid);
 extern bool qstate_leases_may_have_expired(QueueState *qs, TimestampTz now);
 extern void qstate_set_min_until(QueueState *qs, TimestampTz until);
+extern void qstate_lower_min_until(QueueState *qs, TimestampTz until);
 extern TimestampTz qstate_min_until(QueueState *qs);
 extern void qstate_apply_depth(Oid relid, int64 delta, TransactionId xid);
-extern bool qstate_depth_counted(Oid relid);
+extern bool qstate_depth_prepare(Oid relid, TransactionId xid);
 extern void qstate_depth_forget(Oid relid);
-extern int64 qstate_depth(QueueState *qs, Relation heap);
+
+/* Who asks qstate_depth() */
+typedef enum DepthUse
+{
+	DEPTH_LIMIT,				/* max_length: keep the counter for it */
+	DEPTH_SHOW,					/* mq_queues */
+	DEPTH_WARM					/* the worker: build it if that is cheap to decide */
+} DepthUse;
+
+extern bool qstate_depth(Relation heap, DepthUse use, int64 *depth);
 extern uint32 qstate_waiters(QueueState *qs);
 extern bool qstate_segment_check(QueueState *qs, int32 seg);
 extern int32 qstate_segment(QueueState *qs);

@@ -334,6 +334,11 @@ mq_create_queue(PG_FUNCTION_ARGS)
 			 " autovacuum_vacuum_cost_delay = 0)",
 			 persistence, id, id);
 	catalog_ddl(sql);
+	/* Delayed rows, for mq_queues (storage.c). */
+	snprintf(sql, sizeof(sql),
+			 "CREATE INDEX q_%d_delayed ON mq.q_%d (visible_at)"
+			 " WHERE visible_at > enqueued_at", id, id);
+	catalog_ddl(sql);
 	snprintf(sql, sizeof(sql),
 			 "CREATE %s SEQUENCE mq.q_%d_seq AS pg_catalog.int8 OWNED BY mq.q_%d.id",
 			 persistence, id, id);

@@ -135,6 +135,8 @@ queue_load(QueueInfo *entry)
 		perms_from_tuple(&entry->perms, tup, desc, 11, CacheMemoryContext);
 		entry->relid = catalog_storage_oid('q', entry->id, "", false);
 		entry->pkid = catalog_storage_oid('q', entry->id, "_pkey", false);
+		/* Missing until ALTER EXTENSION queue UPDATE has run (0.4.0). */
+		entry->delayedid = catalog_storage_oid('q', entry->id, "_delayed", true);
 		entry->seqid = catalog_storage_oid('q', entry->id, "_seq", false);
 		entry->keysid = catalog_storage_oid('q', entry->id, "_keys", false);
 		entry->keys_pkid = catalog_storage_oid('q', entry->id, "_keys_pkey", false);

@@ -26,6 +26,7 @@ typedef struct QueueInfo
 	int32		id;				/* mq.objects.id */
 	Oid			relid;			/* mq.q_<id> */
 	Oid			pkid;			/* mq.q_<id>_pkey: (rank, id) */
+	Oid			delayedid;		/* mq.q_<id>_delayed: visible_at of delayed rows */
 	Oid			seqid;			/* mq.q_<id>_seq: message ids */
 	Oid			keysid;			/* mq.q_<id>_keys: idempotency keys */
 	Oid			keys_pkid;		/* mq.q_<id>_keys_pkey */

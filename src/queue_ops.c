@@ -665,7 +665,10 @@ mq_inspect(PG_FUNCTION_ARGS)
 	f.relid = RelationGetRelid(qrel.heap);
 	f.now = GetCurrentTimestamp();
 	msgs = palloc(qty * sizeof(StoredMsg));
-	n = storage_browse(&qrel, after_id, qty, inspect_keep, &f, msgs);
+	if (f.state == STATE_DELAYED)
+		n = storage_browse_delayed(&qrel, after_id, qty, f.now, inspect_keep, &f, msgs);
+	else
+		n = storage_browse(&qrel, after_id, qty, inspect_keep, &f, msgs);
 	for (i = 0; i < n; i++)
 	{
 		StoredMsg  *m = &msgs[i];
@@ -714,6 +717,21 @@ mq_delete(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Put a copy of message m, taken out of another queue, at the end of target
+ * (open, the caller checked it may send there): a new id, ready now, its
+ * body and priority, the given headers ((Datum) 0: none), no deliveries.
+ */
+static void
+insert_copy(QueueRel *target, StoredMsg *m, Datum headers)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	Datum		body = storage_detoast(m->body);
+	int64		id = storage_next_id(target);
+
+	storage_insert(target, 1, &id, now, now, m->rank, headers ? &headers : NULL, &body);
+}
+
+/*
  * mq_move(queue, ids, to_queue) -> how many moved: each message, in any
  * state, goes to the end of to_queue with a new id, ready at once, with
  * its body, headers and priority, and no deliveries.
@@ -744,13 +762,7 @@ mq_move(PG_FUNCTION_ARGS)
 
 		if (delivery_remove(&from, ids[i], &m))
 		{
-			TimestampTz now = GetCurrentTimestamp();
-			Datum		body = storage_detoast(m.body);
-			Datum		headers = storage_detoast(m.headers);
-			int64		id = storage_next_id(&target);
-
-			storage_insert(&target, 1, &id, now, now, m.rank,
-						   headers ? &headers : NULL, &body);
+			insert_copy(&target, &m, storage_detoast(m.headers));
 			moved++;
 		}
 	}
@@ -784,20 +796,6 @@ may_send(const char *name)
 	QueueInfo  *info = queue_info_lookup(name);
 
 	return info != NULL && perms_allow(&info->perms, GetUserId(), PRIV_SEND);
-}
-
-/*
- * Send a dead letter back to its source queue (open, the caller checked it
- * may send there) with the header already stripped.
- */
-static void
-redrive_insert(QueueRel *target, StoredMsg *m, Datum headers)
-{
-	TimestampTz now = GetCurrentTimestamp();
-	Datum		body = storage_detoast(m->body);
-	int64		id = storage_next_id(target);
-
-	storage_insert(target, 1, &id, now, now, m->rank, headers ? &headers : NULL, &body);
 }
 
 /* The filters of a selective redrive. */
@@ -867,7 +865,7 @@ redrive_selected(QueueRel *dlq, int64 max, const char *source, const int64 *ids,
 			if (delivery_remove(dlq, msgid, &m))
 			{
 				policy_dead_letter_source(storage_detoast(m.headers), &headers);
-				redrive_insert(&target, &m, headers);
+				insert_copy(&target, &m, headers);
 				moved++;
 			}
 			storage_close(&target);
@@ -955,7 +953,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 			if (lease_settle(relid, m->receipt, &msgid, &rank) == LEASE_OK &&
 				storage_delete(&dlq, &m->tid))
 			{
-				redrive_insert(&target, m, headers);
+				insert_copy(&target, m, headers);
 				moved++;
 			}
 			else

@@ -172,6 +172,8 @@ storage_open(QueueRel *qrel, const char *name, QueueInfo *info,
 	check_layout(qrel->heap, name);
 	qrel->pk = index_open(pkid, lockmode);
 	qrel->pkinfo = NULL;
+	qrel->delayed = NULL;
+	qrel->delayedinfo = NULL;
 	dedup_init(&qrel->keys, info->keysid, info->keys_pkid, &info->dedup_window);
 	return true;
 }
@@ -203,6 +205,8 @@ void
 storage_close(QueueRel *qrel)
 {
 	dedup_close(&qrel->keys);
+	if (qrel->delayed != NULL)
+		index_close(qrel->delayed, NoLock);
 	index_close(qrel->pk, NoLock);
 	table_close(qrel->heap, NoLock);
 }
@@ -225,6 +229,28 @@ index_row(QueueRel *qrel, int16 rank, int64 id, ItemPointer tid)
 	values[1] = Int64GetDatum(id);
 	index_insert(qrel->pk, values, isnull, tid, qrel->heap,
 				 UNIQUE_CHECK_YES, false, qrel->pkinfo);
+}
+
+/*
+ * Index a row in the delay index if it belongs there (its visible_at is
+ * past its enqueued_at: the index predicate).
+ */
+static void
+index_delayed(QueueRel *qrel, TimestampTz visible_at, TimestampTz enqueued_at,
+			  ItemPointer tid)
+{
+	Datum		value = TimestampTzGetDatum(visible_at);
+	bool		isnull = false;
+
+	if (visible_at <= enqueued_at || !OidIsValid(qrel->info->delayedid))
+		return;
+	if (qrel->delayed == NULL)
+	{
+		qrel->delayed = index_open(qrel->info->delayedid, RowExclusiveLock);
+		qrel->delayedinfo = BuildIndexInfo(qrel->delayed);
+	}
+	index_insert(qrel->delayed, &value, &isnull, tid, qrel->heap,
+				 UNIQUE_CHECK_NO, false, qrel->delayedinfo);
 }
 
 static HeapTuple
@@ -265,6 +291,7 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 
 		heap_insert(qrel->heap, tup, cid, 0, NULL);
 		index_row(qrel, rank, ids[0], &tup->t_self);
+		index_delayed(qrel, visible_at, enqueued_at, &tup->t_self);
 		heap_freetuple(tup);
 	}
 	else
@@ -294,6 +321,7 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 			for (i = 0; i < n; i++)
 			{
 				index_row(qrel, rank, ids[done + i], &slots[i]->tts_tid);
+				index_delayed(qrel, visible_at, enqueued_at, &slots[i]->tts_tid);
 				ExecClearTuple(slots[i]);
 			}
 			done += n;
@@ -678,6 +706,28 @@ slot_message(QueueRel *qrel, TupleTableSlot *slot, bool full, StoredMsg *m)
 }
 
 /*
+ * Put the row in slot (m: its fixed fields) into out, which holds n rows in
+ * id order, the last dropping out when qty are there already.  Returns the
+ * new n.
+ */
+static int
+browse_keep(QueueRel *qrel, TupleTableSlot *slot, const StoredMsg *m,
+			StoredMsg *out, int n, int qty)
+{
+	int			at = n;
+
+	if (n == qty && m->id > out[n - 1].id)
+		return n;
+	while (at > 0 && out[at - 1].id > m->id)
+		at--;
+	if (n == qty)
+		n--;
+	memmove(&out[at + 1], &out[at], (n - at) * sizeof(StoredMsg));
+	slot_message(qrel, slot, true, &out[at]);
+	return n + 1;
+}
+
+/*
  * mq_inspect: up to qty stored messages with id > after_id that keep()
  * accepts, in id order, whatever their state (nothing is leased or
  * counted).  The index is in (rank, id) order, so each priority present is
@@ -712,28 +762,56 @@ storage_browse(QueueRel *qrel, int64 after_id, int qty,
 		}
 		do
 		{
-			int			at;
-
 			slot_message(qrel, slot, false, &m);
 			if (m.rank != rank || (n == qty && m.id > out[n - 1].id))
 				break;
-			if (!keep(arg, &m))
-				continue;
-			/* Insert in id order, the last one dropping out when full. */
-			at = n;
-			while (at > 0 && out[at - 1].id > m.id)
-				at--;
-			if (n == qty)
-				n--;
-			memmove(&out[at + 1], &out[at], (n - at) * sizeof(StoredMsg));
-			slot_message(qrel, slot, true, &out[at]);
-			n++;
+			if (keep(arg, &m))
+				n = browse_keep(qrel, slot, &m, out, n, qty);
 			CHECK_FOR_INTERRUPTS();
 		} while (index_getnext_slot(iscan, ForwardScanDirection, slot));
 		index_endscan(iscan);
 		rank++;
 	}
 	ExecDropSingleTupleTableSlot(slot);
+	return n;
+}
+
+/*
+ * storage_browse() for delayed messages only (keep() still decides): the
+ * rows of the delay index whose visible_at is ahead of now, so the cost is
+ * that of the delayed rows, not of the queue.
+ */
+int
+storage_browse_delayed(QueueRel *qrel, int64 after_id, int qty, TimestampTz now,
+					   bool (*keep) (void *arg, const StoredMsg *m), void *arg,
+					   StoredMsg *out)
+{
+	Relation	index;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+	IndexScanDesc iscan;
+	int			n = 0;
+
+	if (!OidIsValid(qrel->info->delayedid))
+		return storage_browse(qrel, after_id, qty, keep, arg, out);
+	index = index_open(qrel->info->delayedid, AccessShareLock);
+	slot = table_slot_create(qrel->heap, NULL);
+	ScanKeyInit(&key, 1, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT,
+				TimestampTzGetDatum(now));
+	iscan = compat_index_beginscan(qrel->heap, index, SnapshotSelf, 1, 0);
+	index_rescan(iscan, &key, 1, NULL, 0);
+	while (index_getnext_slot(iscan, ForwardScanDirection, slot))
+	{
+		StoredMsg	m;
+
+		slot_message(qrel, slot, false, &m);
+		if (m.id > after_id && keep(arg, &m))
+			n = browse_keep(qrel, slot, &m, out, n, qty);
+		CHECK_FOR_INTERRUPTS();
+	}
+	index_endscan(iscan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
 	return n;
 }
 
@@ -854,7 +932,8 @@ storage_delete(QueueRel *qrel, ItemPointer tid)
 
 /*
  * Give the row a new visible_at and, with set_headers, new headers ((Datum)
- * 0: none), as a regular (usually HOT) update in the current transaction.
+ * 0: none), as a regular update in the current transaction (HOT when
+ * visible_at stays, as the delay index is on it).
  * False if the row is gone.
  */
 bool
@@ -892,7 +971,10 @@ storage_update(QueueRel *qrel, ItemPointer tid, TimestampTz visible_at,
 	if (result == TM_Ok)
 	{
 		if (!HeapTupleIsHeapOnly(newtup))
+		{
 			index_row(qrel, msg.rank, msg.id, &newtup->t_self);
+			index_delayed(qrel, msg.visible_at, msg.enqueued_at, &newtup->t_self);
+		}
 		heap_freetuple(newtup);
 		return true;
 	}
@@ -933,37 +1015,138 @@ storage_delete_all(QueueRel *qrel, void (*deleted) (Oid relid, int64 msgid))
 	return count;
 }
 
-/*
- * Figures for mq_queues: every stored message as the latest committed state
- * has it, split by lease and delay.
+/* ---------------------------------------------------------------------
+ * Figures for mq_queues (views.c)
+ * ---------------------------------------------------------------------
  */
-void
-storage_count(QueueRel *qrel, TimestampTz now, int64 *depth, int64 *ready,
-			  int64 *inflight, int64 *delayed, TimestampTz *oldest_ready)
-{
-	Oid			relid = RelationGetRelid(qrel->heap);
-	TableScanDesc scan;
-	HeapTuple	tup;
-	StoredMsg	m;
 
-	*depth = *ready = *inflight = *delayed = 0;
-	*oldest_ready = DT_NOEND;
-	scan = compat_table_beginscan(qrel->heap, SnapshotSelf, 0, NULL);
-	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+/*
+ * Every stored message as the latest committed state has it: a count of
+ * rows, for a hot standby, where the depth counter is not kept.
+ */
+int64
+storage_count(QueueRel *qrel)
+{
+	TableScanDesc scan = compat_table_beginscan(qrel->heap, SnapshotSelf, 0, NULL);
+	int64		n = 0;
+
+	while (heap_getnext(scan, ForwardScanDirection) != NULL)
 	{
-		decode_fixed(tup->t_data, &m);
-		(*depth)++;
-		if (lease_held(relid, m.id, now))
-			(*inflight)++;
-		else if (m.visible_at > now)
-			(*delayed)++;
-		else
-		{
-			(*ready)++;
-			if (m.enqueued_at < *oldest_ready)
-				*oldest_ready = m.enqueued_at;
-		}
+		n++;
 		CHECK_FOR_INTERRUPTS();
 	}
 	table_endscan(scan);
+	return n;
+}
+
+/*
+ * The delayed messages: visible_at still ahead and not leased.  Through
+ * the delay index, so the cost is that of the delayed rows only (a heap
+ * scan for a queue whose index is missing, before the update to 0.4.0).
+ */
+int64
+storage_count_delayed(QueueRel *qrel, TimestampTz now)
+{
+	Oid			relid = RelationGetRelid(qrel->heap);
+	int64		n = 0;
+	StoredMsg	m;
+
+	if (OidIsValid(qrel->info->delayedid))
+	{
+		Relation	index = index_open(qrel->info->delayedid, AccessShareLock);
+		TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
+		ScanKeyData key;
+		IndexScanDesc iscan;
+
+		ScanKeyInit(&key, 1, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT,
+					TimestampTzGetDatum(now));
+		iscan = compat_index_beginscan(qrel->heap, index, SnapshotSelf, 1, 0);
+		index_rescan(iscan, &key, 1, NULL, 0);
+		while (index_getnext_slot(iscan, ForwardScanDirection, slot))
+		{
+			slot_message(qrel, slot, false, &m);
+			if (m.visible_at > now && !lease_held(relid, m.id, now))
+				n++;
+			CHECK_FOR_INTERRUPTS();
+		}
+		index_endscan(iscan);
+		ExecDropSingleTupleTableSlot(slot);
+		index_close(index, AccessShareLock);
+	}
+	else
+	{
+		TableScanDesc scan = compat_table_beginscan(qrel->heap, SnapshotSelf, 0, NULL);
+		HeapTuple	tup;
+
+		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		{
+			decode_fixed(tup->t_data, &m);
+			if (m.visible_at > now && !lease_held(relid, m.id, now))
+				n++;
+			CHECK_FOR_INTERRUPTS();
+		}
+		table_endscan(scan);
+	}
+	return n;
+}
+
+/*
+ * The enqueue time of the oldest ready message (DT_NOEND: none).  The
+ * oldest of each priority is near the front of its part of the index (ids
+ * follow enqueue order), so each priority in use is read from its front --
+ * from the floor for the first -- up to its first ready row: the cost is
+ * the leased and delayed rows ahead of it, not the depth.
+ */
+TimestampTz
+storage_oldest_ready(QueueRel *qrel, TimestampTz now)
+{
+	Oid			relid = RelationGetRelid(qrel->heap);
+	TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
+	TimestampTz oldest = DT_NOEND;
+	uint64		floor = 0;
+	uint64		gen;
+	int			rank;
+	int64		after = 0;
+
+	if (!RecoveryInProgress())
+		qstate_floor_get(qstate_get(relid), &floor, &gen);
+	rank = floor_key_rank(floor);
+	if (floor_key_id(floor) > 0)
+		after = floor_key_id(floor) - 1;
+	while (rank <= QUEUE_PRIORITY_MAX)
+	{
+		ScanKeyData members[2];
+		IndexScanDesc iscan = browse_from(qrel, (int16) rank, after, slot, members);
+		StoredMsg	m;
+
+		if (iscan == NULL)
+			break;
+		slot_message(qrel, slot, false, &m);
+		if (m.rank != rank)
+		{
+			/* The next priority in use. */
+			index_endscan(iscan);
+			rank = m.rank;
+			after = 0;
+			continue;
+		}
+		do
+		{
+			slot_message(qrel, slot, false, &m);
+			if (m.rank != rank)
+				break;
+			if (m.visible_at <= now && !lease_held(relid, m.id, now))
+			{
+				if (m.enqueued_at < oldest)
+					oldest = m.enqueued_at;
+				break;
+			}
+			CHECK_FOR_INTERRUPTS();
+		} while (index_getnext_slot(iscan, ForwardScanDirection, slot));
+		index_endscan(iscan);
+		rank++;
+		after = 0;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	return oldest;
 }

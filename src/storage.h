@@ -19,6 +19,9 @@
  * Storage (storage.c).  Each queue has one heap table mq.q_<id> with columns
  * in this order; the primary key is (rank, id) where rank = 255 - priority,
  * so an ascending index scan yields highest priority first, then id order.
+ * A partial index mq.q_<id>_delayed on visible_at holds the rows whose
+ * visible_at is past their enqueued_at (sent with a delay, or nacked with
+ * one), so that mq_queues counts delayed messages without reading the rest.
  */
 #define Anum_msg_id				1
 #define Anum_msg_visible_at		2
@@ -36,6 +39,8 @@ typedef struct QueueRel
 	Relation	heap;
 	Relation	pk;
 	struct IndexInfo *pkinfo;
+	Relation	delayed;		/* the delay index, once needed, or NULL */
+	struct IndexInfo *delayedinfo;
 	KeyTable	keys;
 } QueueRel;
 
@@ -59,9 +64,9 @@ extern bool storage_open(QueueRel *qrel, const char *name, QueueInfo *info,
 						 LOCKMODE lockmode);
 extern bool storage_open_by_name(QueueRel *qrel, const char *name,
 								 LOCKMODE lockmode, int privs);
-extern void storage_count(QueueRel *qrel, TimestampTz now, int64 *depth,
-						  int64 *ready, int64 *inflight, int64 *delayed,
-						  TimestampTz *oldest_ready);
+extern int64 storage_count(QueueRel *qrel);
+extern int64 storage_count_delayed(QueueRel *qrel, TimestampTz now);
+extern TimestampTz storage_oldest_ready(QueueRel *qrel, TimestampTz now);
 extern void storage_close(QueueRel *qrel);
 extern int64 storage_next_id(QueueRel *qrel);
 extern void storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
@@ -82,6 +87,10 @@ extern bool storage_find_id(QueueRel *qrel, int64 msgid, ItemPointer tid, int16 
 extern int	storage_browse(QueueRel *qrel, int64 after_id, int qty,
 						   bool (*keep) (void *arg, const StoredMsg *m), void *arg,
 						   StoredMsg *out);
+extern int	storage_browse_delayed(QueueRel *qrel, int64 after_id, int qty,
+								   TimestampTz now,
+								   bool (*keep) (void *arg, const StoredMsg *m),
+								   void *arg, StoredMsg *out);
 extern bool storage_delete(QueueRel *qrel, ItemPointer tid);
 extern bool storage_update(QueueRel *qrel, ItemPointer tid, TimestampTz visible_at,
 						   bool set_headers, Datum headers);

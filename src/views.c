@@ -3,12 +3,22 @@
  * views.c
  *	  Figures behind the mq_queues view (SPEC section 6).
  *
- * mq.queue_figures(queue) counts a queue's stored messages and splits them
- * into ready, inflight (leased, or being acked/nacked) and delayed.  It
- * reads every row, so its cost grows with the depth of the queue; it is
- * meant for inspection, not for hot paths.  On a hot standby the leases of
- * the primary are unknown, so only depth is shown there (and not even that
- * for an unlogged queue, whose storage a standby cannot read).
+ * mq.queue_figures(queue) gives a queue's depth and splits it into ready,
+ * inflight (leased, or being acked/nacked) and delayed without counting
+ * the queue's rows:
+ *
+ *	  depth		the committed depth counter of qstate.c (plus the caller's
+ *				own uncommitted change), kept for every queue;
+ *	  inflight	the queue's leases that have not ended (lease.c);
+ *	  delayed	the rows of the delay index whose visible_at is ahead;
+ *	  ready		the rest;
+ *	  oldest	the first ready row of each priority in use.
+ *
+ * So the cost grows with the delayed and in-flight messages, not with the
+ * depth.  While a prepared transaction that changed the queue is open, and
+ * on a hot standby (where the leases of the primary are unknown, so only
+ * depth is shown, and not even that for an unlogged queue, whose storage a
+ * standby cannot read), depth is a count of the rows.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,6 +29,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 
 #include "args.h"
@@ -64,23 +75,32 @@ mq_queue_figures(PG_FUNCTION_ARGS)
 		else if (storage_open_by_name(&qrel, name, AccessShareLock, 0))
 		{
 			TimestampTz now = GetCurrentTimestamp();
-			int64		depth,
-						ready,
-						inflight,
-						delayed;
-			TimestampTz oldest;
+			Oid			relid = RelationGetRelid(qrel.heap);
 
-			storage_count(&qrel, now, &depth, &ready, &inflight, &delayed, &oldest);
-			storage_close(&qrel);
-			values[0] = Int64GetDatum(depth);
-			nulls[0] = false;
-			if (!RecoveryInProgress())
+			if (RecoveryInProgress())
 			{
-				values[1] = Int64GetDatum(ready);
-				values[2] = Int64GetDatum(inflight);
+				values[0] = Int64GetDatum(storage_count(&qrel));
+				nulls[0] = false;
+			}
+			else
+			{
+				QueueState *qs = qstate_get(relid);
+				int64		depth;
+				int64		inflight;
+				int64		delayed;
+				TimestampTz oldest;
+
+				(void) qstate_depth(qrel.heap, DEPTH_SHOW, &depth);
+				depth += pending_depth_delta(relid);
+				inflight = lease_count_active(qs, relid, now);
+				delayed = storage_count_delayed(&qrel, now);
+				oldest = storage_oldest_ready(&qrel, now);
+				values[0] = Int64GetDatum(depth);
+				values[1] = Int64GetDatum(Max(depth - inflight - delayed, 0));
+				values[2] = Int64GetDatum(Min(inflight, depth));
 				values[3] = Int64GetDatum(delayed);
-				nulls[1] = nulls[2] = nulls[3] = false;
-				if (ready > 0)
+				nulls[0] = nulls[1] = nulls[2] = nulls[3] = false;
+				if (oldest != DT_NOEND)
 				{
 					values[4] = DirectFunctionCall2(timestamp_mi,
 													TimestampTzGetDatum(now),
@@ -88,6 +108,7 @@ mq_queue_figures(PG_FUNCTION_ARGS)
 					nulls[4] = false;
 				}
 			}
+			storage_close(&qrel);
 		}
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));

@@ -21,8 +21,8 @@
  *
  * PREPARE TRANSACTION is refused while any item is pending that another
  * backend's callbacks would have to finish: everything but DEPTH, and DEPTH
- * too for a queue whose depth is being counted (one with max_length).
- * Sends to other queues can be prepared.
+ * too for a queue whose max_length relies on its depth counter.  Other
+ * queues drop their counter (qstate.c), so sends to them can be prepared.
  *
  * Beside them, the transaction's counts for mq_stats (added at commit), and
  * after commit or abort the long polls of the queues it changed are woken
@@ -138,7 +138,8 @@ queue_xact_callback(XactEvent event, void *arg)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							 errmsg("cannot PREPARE a transaction that has read, acked, nacked, dead-lettered, deleted, moved, purged or dropped queue messages")));
-				else if (qstate_depth_counted(items[i].relid))
+			for (i = 0; i < n; i++)
+				if (!qstate_depth_prepare(items[i].relid, GetTopTransactionId()))
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							 errmsg("cannot PREPARE a transaction that changed a queue with max_length")));

@@ -29,6 +29,19 @@ SELECT id FROM mq_inspect('idm_q', after_id => 2, qty => 2);
 SELECT id FROM mq_inspect('idm_q', after_id => 4, qty => 2);
 SELECT id FROM mq_inspect('idm_q', after_id => 6, qty => 2);
 SELECT id FROM mq_inspect('idm_q', 'ready', after_id => 1, qty => 1);
+-- Delayed messages are found through the delay index, yet come in id
+-- order and page by id: 7..10 are due in the reverse order of their ids,
+-- and 11 was due already.
+SELECT mq_send('idm_q', jsonb_build_object('n', g), delay => make_interval(hours => 20 - g))
+  FROM generate_series(7, 10) g;
+SELECT mq_send('idm_q', '{"n": 11}', delay => '0.01 seconds') AS due_id \gset
+SELECT pg_sleep(0.05);
+SELECT id FROM mq_inspect('idm_q', 'delayed');
+SELECT id FROM mq_inspect('idm_q', 'delayed', qty => 2);
+SELECT id FROM mq_inspect('idm_q', 'delayed', after_id => 7, qty => 2);
+SELECT id FROM mq_inspect('idm_q', 'delayed', after_id => 9, qty => 2);
+SELECT id, state FROM mq_inspect('idm_q', after_id => 10);
+SELECT mq_delete('idm_q', ARRAY[7, 8, 9, 10, 11]::bigint[]);
 -- Arguments.
 SELECT * FROM mq_inspect('idm_q', 'leased');
 \echo :SQLSTATE

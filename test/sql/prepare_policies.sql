@@ -92,5 +92,30 @@ SELECT queue, depth, inflight FROM mq_queues WHERE queue IN ('prep_p_opts', 'pre
 SELECT mq_nack('prep_p_opts', :r);
 SELECT queue, depth FROM mq_queues WHERE queue IN ('prep_p_opts', 'prep_p_dlq') ORDER BY queue;
 
+-- mq_queues keeps a depth counter for every queue, yet a send to a queue
+-- whose depth was shown can be prepared: while the prepared transaction is
+-- open its messages are not in the depth, and once committed they are --
+-- also when the counter is kept again in between.
+SELECT mq_create_queue('prep_p_shown');
+SELECT mq_send('prep_p_shown', '"before"') AS id \gset
+SELECT depth, ready FROM mq_queues WHERE queue = 'prep_p_shown';
+BEGIN;
+SELECT count(*) FROM mq_send_batch('prep_p_shown', ARRAY['1', '2', '3']::jsonb[]);
+PREPARE TRANSACTION 'mq_prep_p_shown';
+SELECT depth, ready FROM mq_queues WHERE queue = 'prep_p_shown';
+SELECT mq_send('prep_p_shown', '"beside"') AS id \gset
+SELECT depth, ready FROM mq_queues WHERE queue = 'prep_p_shown';
+SELECT format('COMMIT PREPARED %L', gid) FROM pg_prepared_xacts WHERE gid = 'mq_prep_p_shown' \gexec
+SELECT depth, ready FROM mq_queues WHERE queue = 'prep_p_shown';
+SELECT count(*) FROM mq_read('prep_p_shown', qty => 10) AS r, mq_ack('prep_p_shown', r.receipt);
+SELECT depth, ready FROM mq_queues WHERE queue = 'prep_p_shown';
+-- A prepared send rolled back leaves the depth as it was.
+BEGIN;
+SELECT mq_send('prep_p_shown', '"rolled back"') AS id \gset
+PREPARE TRANSACTION 'mq_prep_p_shown_rb';
+SELECT format('ROLLBACK PREPARED %L', gid) FROM pg_prepared_xacts WHERE gid = 'mq_prep_p_shown_rb' \gexec
+SELECT mq_send('prep_p_shown', '"after"') AS id \gset
+SELECT depth, ready FROM mq_queues WHERE queue = 'prep_p_shown';
+
 SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'mq_prep_p%';
-SELECT mq_drop_queue(q) FROM unnest(ARRAY['prep_p_opts', 'prep_p_len', 'prep_p_drop', 'prep_p_dlq']) AS q;
+SELECT mq_drop_queue(q) FROM unnest(ARRAY['prep_p_opts', 'prep_p_len', 'prep_p_drop', 'prep_p_dlq', 'prep_p_shown']) AS q;

@@ -56,6 +56,38 @@ SELECT ready,
 SELECT count(*) FROM mq_read('view_a', 10, vt => '1 hour');
 SELECT depth, ready, inflight, delayed, oldest_ready_age FROM mq_queues WHERE queue = 'view_a';
 
+SELECT mq_purge('view_a');
+
+-- Delayed messages: sent or nacked with a delay, until their time comes; a
+-- nack that only gives a reason delays nothing; a delayed message deleted
+-- is gone from the figures.
+SELECT count(*) FROM mq_send_batch('view_a', ARRAY['"soon"', '"soon 2"']::jsonb[], delay => '0.3 seconds');
+SELECT mq_send('view_a', '"later"', delay => '1 hour') AS later_id \gset
+SELECT mq_send('view_a', '"now"') AS id \gset
+SELECT depth, ready, inflight, delayed FROM mq_queues WHERE queue = 'view_a';
+SELECT pg_sleep(0.4);
+SELECT depth, ready, inflight, delayed FROM mq_queues WHERE queue = 'view_a';
+SELECT receipt AS r FROM mq_read('view_a', vt => '1 hour') \gset
+SELECT mq_nack('view_a', :r, reason => 'only a reason');
+SELECT receipt AS r FROM mq_read('view_a', vt => '1 hour') \gset
+SELECT mq_nack('view_a', :r, delay => '1 hour');
+SELECT depth, ready, inflight, delayed FROM mq_queues WHERE queue = 'view_a';
+SELECT mq_delete('view_a', ARRAY[:later_id]::bigint[]);
+SELECT depth, ready, inflight, delayed FROM mq_queues WHERE queue = 'view_a';
+SELECT mq_purge('view_a');
+
+-- The oldest ready message of any priority gives the age: here an old one
+-- of low priority behind newer ones of higher priority.
+SELECT mq_send('view_a', '"old, low"', priority => 1) AS low_id \gset
+SELECT pg_sleep(0.3);
+SELECT count(*) FROM mq_send_batch('view_a', ARRAY['"new, high"', '"new, high 2"']::jsonb[], priority => 9);
+SELECT mq_send('view_a', '"new, middle"', priority => 5) AS id \gset
+SELECT ready, oldest_ready_age >= interval '0.3 seconds' AS age_of_low FROM mq_queues WHERE queue = 'view_a';
+-- Once it is deleted, and the high ones are leased, the oldest is the middle one.
+SELECT mq_delete('view_a', ARRAY[:low_id]::bigint[]);
+SELECT body FROM mq_read('view_a', 2, vt => '1 hour') ORDER BY id;
+SELECT ready, inflight, oldest_ready_age < interval '0.3 seconds' AS age_of_middle FROM mq_queues WHERE queue = 'view_a';
+
 -- A dropped queue leaves the view.
 SELECT mq_drop_queue('view_a');
 SELECT queue FROM mq_queues WHERE queue LIKE 'view\_%' ORDER BY queue;

@@ -36,6 +36,7 @@ $node->safe_psql(
 	SELECT mq_send('orders', jsonb_build_object('n', g), idempotency_key => 'k' || g)
 	  FROM generate_series(1, 5) g;
 	SELECT count(*) FROM mq_read('orders', 2, '1 hour');
+	SELECT mq_send('dead', '{"delayed": true}', delay => '1 hour');
 	SELECT mq_create_topic('events');
 	SELECT mq_subscribe('events', 'orders', 'order.#');
 	SELECT mq_publish('events', 'order.created', '{"n": 6}');
@@ -105,6 +106,16 @@ is( $node->safe_psql(
 my ($ret, $out, $err) = $node->psql('updated', 'DROP ROLE app_owner');
 like($err, qr/cannot be dropped because queue objects depend on it.*It owns queue owned/s,
 	'the owner of an object from before the update cannot be dropped');
+
+# Queues from before the update get the index that counts delayed messages.
+is( $node->safe_psql(
+		'updated', q{
+	SELECT count(*) FROM pg_indexes
+	 WHERE schemaname = 'mq' AND indexname ~ '^q_[0-9]+_delayed$'
+	   AND indexdef LIKE '%(visible_at) WHERE (visible_at > enqueued_at)'}),
+	'3', 'every queue has its delay index');
+is($node->safe_psql('updated', "SELECT depth || ',' || delayed FROM mq_queues WHERE queue = 'dead'"),
+	'1,1', 'a message delayed before the update counts as delayed');
 
 # The data is there and every kind of object works on.
 is($node->safe_psql('updated', "SELECT depth FROM mq_queues WHERE queue = 'orders'"),
