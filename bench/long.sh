@@ -20,7 +20,7 @@
 #           leased and 1000 delayed: the server time of mq_inspect pages
 #           (the first, one at a random id, by state) and of mq_queues for
 #           that queue, medians (targets: a page of 100 under 5 ms;
-#           mq_queues under 10 ms, which counting rows cannot meet).
+#           mq_queues under 10 ms).
 #   memory  one backend runs BENCH_LONG_CALLS (200 000) transactions, each
 #           calling every queue, topic and stream function once (send,
 #           send_batch, read, ack, nack, extend, peek, pop, publish, append,
@@ -227,7 +227,7 @@ browse() {
 		echo "| \`mq_inspect('q', after_id => <random>, qty => 100)\`: any page | $deep |"
 		echo "| \`mq_inspect('q', 'ready', after_id => <random>, qty => 100)\` | $ready |"
 		echo "| \`mq_inspect('q', 'inflight', qty => 100)\` (the leased ones are the oldest) | $inflight |"
-		echo "| \`mq_inspect('q', 'delayed', qty => 100)\` (the delayed ones are the newest: every row is looked at) | $delayed |"
+		echo "| \`mq_inspect('q', 'delayed', qty => 100)\` (the delayed ones are the newest; through the delay index) | $delayed |"
 		echo "| \`mq_queues\` for the queue | $queues |"
 		echo ""
 		awk -v f="$first" -v d="$deep" -v bullet="- " 'BEGIN {
