@@ -11,6 +11,13 @@
 
 \echo Use "ALTER EXTENSION queue UPDATE TO '0.4.0'" to load this file. \quit
 
+-- Retry policies (SPEC section 3a).
+ALTER TABLE mq.queues
+    ADD COLUMN retry_delay interval,
+    ADD COLUMN retry_backoff text NOT NULL DEFAULT 'exponential',
+    ADD COLUMN retry_max_delay interval NOT NULL DEFAULT '1 hour',
+    ADD COLUMN retry_jitter float8 NOT NULL DEFAULT 0;
+
 ALTER TABLE mq.objects
     ADD COLUMN senders regrole[] NOT NULL DEFAULT '{}',
     ADD COLUMN readers regrole[] NOT NULL DEFAULT '{}',
@@ -49,7 +56,11 @@ SELECT o.name AS queue,
        q.max_inflight,
        q.dedup_window,
        q.unlogged,
-       o.created_at
+       o.created_at,
+       q.retry_delay,
+       q.retry_backoff,
+       q.retry_max_delay,
+       q.retry_jitter
   FROM mq.objects o
   JOIN mq.queues q ON q.id = o.id
   LEFT JOIN mq.objects d ON d.id = q.dead_letter_queue
@@ -155,7 +166,7 @@ DROP FUNCTION mq_nack(text, bigint, interval, boolean);
 CREATE FUNCTION mq_nack(
     queue text,
     receipt bigint,
-    delay interval DEFAULT '0',
+    delay interval DEFAULT NULL,
     strict boolean DEFAULT true,
     reason text DEFAULT NULL)
 RETURNS boolean
@@ -184,3 +195,69 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The retry policy's options, appended to mq_create_queue and
+-- mq_alter_queue; EXECUTE granted on the old mq_create_queue is granted on
+-- the new one.
+SELECT pg_catalog.set_config('mq_update.create_grants',
+       coalesce(pg_catalog.string_agg(pg_catalog.format('%s%s',
+                  a.grantee::regrole, CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END),
+                  ','), ''), true)
+  FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+ WHERE p.oid = 'mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean)'::regprocedure
+   AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0;
+
+DROP FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean);
+CREATE FUNCTION mq_create_queue(
+    queue text,
+    visibility_timeout interval DEFAULT '30 seconds',
+    max_deliveries int DEFAULT NULL,
+    dead_letter_queue text DEFAULT NULL,
+    message_ttl interval DEFAULT NULL,
+    max_length bigint DEFAULT NULL,
+    overflow text DEFAULT 'reject',
+    max_inflight int DEFAULT NULL,
+    dedup_window interval DEFAULT '1 day',
+    unlogged boolean DEFAULT false,
+    if_not_exists boolean DEFAULT false,
+    retry_delay interval DEFAULT NULL,
+    retry_backoff text DEFAULT 'exponential',
+    retry_max_delay interval DEFAULT '1 hour',
+    retry_jitter float8 DEFAULT 0)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_queue';
+REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, interval, text, interval, float8) FROM PUBLIC;
+
+DO $$
+DECLARE
+    g text;
+BEGIN
+    FOREACH g IN ARRAY pg_catalog.string_to_array(
+            pg_catalog.current_setting('mq_update.create_grants'), ',') LOOP
+        EXECUTE 'GRANT EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval,'
+                ' bigint, text, int, interval, boolean, boolean, interval, text, interval, float8) TO ' || g;
+    END LOOP;
+END
+$$;
+
+DROP FUNCTION mq_alter_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, text[]);
+CREATE FUNCTION mq_alter_queue(
+    queue text,
+    visibility_timeout interval DEFAULT NULL,
+    max_deliveries int DEFAULT NULL,
+    dead_letter_queue text DEFAULT NULL,
+    message_ttl interval DEFAULT NULL,
+    max_length bigint DEFAULT NULL,
+    overflow text DEFAULT NULL,
+    max_inflight int DEFAULT NULL,
+    dedup_window interval DEFAULT NULL,
+    unlogged boolean DEFAULT NULL,
+    reset text[] DEFAULT NULL,
+    retry_delay interval DEFAULT NULL,
+    retry_backoff text DEFAULT NULL,
+    retry_max_delay interval DEFAULT NULL,
+    retry_jitter float8 DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_alter_queue';

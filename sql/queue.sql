@@ -45,7 +45,11 @@ CREATE TABLE mq.queues (
     overflow            text NOT NULL,
     max_inflight        int,
     dedup_window        interval NOT NULL,
-    unlogged            boolean NOT NULL
+    unlogged            boolean NOT NULL,
+    retry_delay         interval,
+    retry_backoff       text NOT NULL DEFAULT 'exponential',
+    retry_max_delay     interval NOT NULL DEFAULT '1 hour',
+    retry_jitter        float8 NOT NULL DEFAULT 0
 );
 
 -- Topics and their subscriptions; dropping a queue removes its subscriptions.
@@ -175,7 +179,11 @@ CREATE FUNCTION mq_create_queue(
     max_inflight int DEFAULT NULL,
     dedup_window interval DEFAULT '1 day',
     unlogged boolean DEFAULT false,
-    if_not_exists boolean DEFAULT false)
+    if_not_exists boolean DEFAULT false,
+    retry_delay interval DEFAULT NULL,
+    retry_backoff text DEFAULT 'exponential',
+    retry_max_delay interval DEFAULT '1 hour',
+    retry_jitter float8 DEFAULT 0)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_create_queue';
@@ -191,7 +199,11 @@ CREATE FUNCTION mq_alter_queue(
     max_inflight int DEFAULT NULL,
     dedup_window interval DEFAULT NULL,
     unlogged boolean DEFAULT NULL,
-    reset text[] DEFAULT NULL)
+    reset text[] DEFAULT NULL,
+    retry_delay interval DEFAULT NULL,
+    retry_backoff text DEFAULT NULL,
+    retry_max_delay interval DEFAULT NULL,
+    retry_jitter float8 DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_alter_queue';
@@ -277,7 +289,7 @@ AS 'MODULE_PATHNAME', 'mq_ack_text';
 CREATE FUNCTION mq_nack(
     queue text,
     receipt bigint,
-    delay interval DEFAULT '0',
+    delay interval DEFAULT NULL,
     strict boolean DEFAULT true,
     reason text DEFAULT NULL)
 RETURNS boolean
@@ -394,7 +406,11 @@ SELECT o.name AS queue,
        q.max_inflight,
        q.dedup_window,
        q.unlogged,
-       o.created_at
+       o.created_at,
+       q.retry_delay,
+       q.retry_backoff,
+       q.retry_max_delay,
+       q.retry_jitter
   FROM mq.objects o
   JOIN mq.queues q ON q.id = o.id
   LEFT JOIN mq.objects d ON d.id = q.dead_letter_queue
@@ -619,6 +635,6 @@ GRANT SELECT ON mq_queues, mq_stats, mq_topics, mq_streams, mq_groups, mq_grants
 
 -- Creating objects is granted deliberately.
 
-REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, interval, text, interval, float8) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mq_create_topic(text, interval, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mq_create_stream(text, int, interval, bigint, bigint, interval, boolean) FROM PUBLIC;

@@ -56,11 +56,12 @@ args_name(const char *what, text *name, char *out)
 /*
  * The reset text[] argument of an alter function: marks reset[i] for every
  * option names[i] it lists; 22023 for NULL elements, unknown names, and an
- * option that is also given a value (the options are arguments 1..nnames).
+ * option that is also given a value (option i is argument argnos[i], or
+ * i + 1 if argnos is NULL).
  */
 void
 args_reset(FunctionCallInfo fcinfo, int argno, const char *what,
-			const char *const *names, int nnames, bool *reset)
+			const char *const *names, int nnames, const int *argnos, bool *reset)
 {
 	Datum	   *elems;
 	bool	   *elnulls;
@@ -90,7 +91,7 @@ args_reset(FunctionCallInfo fcinfo, int argno, const char *what,
 					 errmsg("unknown %s option \"%s\" in reset", what, opt)));
 	}
 	for (i = 0; i < nnames; i++)
-		if (reset[i] && !PG_ARGISNULL(i + 1))
+		if (reset[i] && !PG_ARGISNULL(argnos ? argnos[i] : i + 1))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s option \"%s\" is both set and reset", what, names[i])));

@@ -32,6 +32,7 @@ extern void args_parallel_array(FunctionCallInfo fcinfo, int argno, const char *
 							   Oid elemtype, int n, Datum **elems, bool **nulls);
 extern void args_idempotency_key(text *key);
 extern void args_reset(FunctionCallInfo fcinfo, int argno, const char *what,
-						const char *const *names, int nnames, bool *reset);
+					   const char *const *names, int nnames, const int *argnos,
+					   bool *reset);
 
 #endif							/* QUEUE_ARGS_H */

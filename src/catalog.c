@@ -210,6 +210,18 @@ objects_relid(void)
 }
 
 /*
+ * Has the catalog table mq.<table> the column?  (A catalog not yet brought
+ * up to the library's version by ALTER EXTENSION queue UPDATE may not.)
+ */
+bool
+catalog_has_column(const char *table, const char *column)
+{
+	Oid			relid = get_relname_relid(table, mq_schema());
+
+	return OidIsValid(relid) && get_attnum(relid, column) != InvalidAttrNumber;
+}
+
+/*
  * How the catalog keeps owners and grants.  Until ALTER EXTENSION queue
  * UPDATE has brought it to 0.3.0 there are no grants and no owner to check
  * (perms_allow lets everything through), so that installing a new library

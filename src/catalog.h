@@ -24,6 +24,7 @@ extern GrantsForm catalog_grants_form(void);
 /* The owner and grants of "mq.objects o" as columns, and every grantee. */
 extern const char *catalog_perms_columns(void);
 extern const char *catalog_grantees_column(void);
+extern bool catalog_has_column(const char *table, const char *column);
 
 
 /* Invalidation of what the caches hold (catalog.c). */

@@ -122,6 +122,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 		DeadReason	reason;
 		bool		doomed = is_dead(info, &m, now, &reason);
 		ClaimResult claim;
+		int64		retry;
 
 		if (mode == TAKE_PEEK)
 		{
@@ -144,7 +145,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 		{
 			if (ndead >= DEAD_PER_CALL)
 				continue;
-			if (lease_claim(qs, relid, m.id, m.rank, now, DT_NOEND, 0, &m.receipt) != CLAIM_OK)
+			if (lease_claim(qs, relid, m.id, m.rank, now, DT_NOEND, 0, 0, &m.receipt) != CLAIM_OK)
 				continue;
 			storage_scan_copy(scan, &m);
 			if (dead == NULL)
@@ -157,13 +158,16 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 			continue;
 		}
 
-		claim = lease_claim(qs, relid, m.id, m.rank, now, until, limit, &m.receipt);
+		/* A read's failure (expiry, rollback, nack) waits per the policy. */
+		retry = mode == TAKE_LEASE ? policy_retry_delay(info, m.deliveries + 1) : 0;
+		claim = lease_claim(qs, relid, m.id, m.rank, now, until, retry, limit, &m.receipt);
 		if (claim == CLAIM_LIMIT && !swept)
 		{
 			/* Expired leases may be holding the places; sweep once. */
 			swept = true;
 			if (lease_sweep_expired(qs, relid, now))
-				claim = lease_claim(qs, relid, m.id, m.rank, now, until, limit, &m.receipt);
+				claim = lease_claim(qs, relid, m.id, m.rank, now, until, retry, limit,
+									&m.receipt);
 		}
 		if (claim == CLAIM_LIMIT)
 			break;
@@ -211,7 +215,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 		int64		msgid;
 		int16		rank;
 
-		if (lease_settle(relid, dead[i].m.receipt, &msgid, &rank) != LEASE_OK ||
+		if (lease_settle(relid, dead[i].m.receipt, &msgid, &rank, NULL) != LEASE_OK ||
 			!policy_dead_letter(qrel, &dead[i].m, dead[i].reason, now))
 		{
 			lease_drop(relid, dead[i].m.receipt);
@@ -229,7 +233,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 			int64		msgid;
 			int16		rank;
 
-			if (lease_settle(relid, out[i].receipt, &msgid, &rank) == LEASE_OK &&
+			if (lease_settle(relid, out[i].receipt, &msgid, &rank, NULL) == LEASE_OK &&
 				storage_delete(qrel, &out[i].tid))
 			{
 				out[kept++] = out[i];
@@ -275,9 +279,11 @@ delivery_wait(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
 }
 
 /*
- * Ack or nack one delivery.  Returns LEASE_OK or why not.  A nack's reason
- * (NULL: none) is kept on the message as the header mq_last_error, and
- * travels with it to the dead-letter queue.
+ * Ack or nack one delivery.  Returns LEASE_OK or why not.  A nack makes
+ * the message ready at visible_at (0: at once; DELIVERY_RETRY_POLICY: after
+ * the delivery's retry delay, the queue's policy).  Its reason (NULL: none)
+ * is kept on the message as the header mq_last_error, and travels with it
+ * to the dead-letter queue.
  */
 LeaseCheck
 delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visible_at,
@@ -290,10 +296,13 @@ delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visibl
 	ItemPointerData tid;
 	LeaseCheck	check;
 	bool		done;
+	int64		retry;
 
-	check = lease_settle(relid, receipt, &msgid, &rank);
+	check = lease_settle(relid, receipt, &msgid, &rank, &retry);
 	if (check != LEASE_OK)
 		return check;
+	if (visible_at == DELIVERY_RETRY_POLICY)
+		visible_at = retry > 0 ? GetCurrentTimestamp() + retry : 0;
 	if (how == HOW_NACK && visible_at == 0 && max_deliveries == 0 && reason == NULL)
 	{
 		/* The lease simply ends at commit. */

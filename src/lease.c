@@ -86,6 +86,7 @@ typedef struct LeaseEntry
 	int64		receipt;
 	int64		prev_receipt;	/* the delivery before, to call it stale */
 	TimestampTz until;
+	int64		retry;			/* the message is ready again at until + retry */
 	int32		pid;			/* the backend that took it */
 	int16		rank;
 	uint8		state;
@@ -300,20 +301,37 @@ lease_find(Oid relid, int64 msgid, LWLockMode mode, LWLock **lock)
 }
 
 /*
+ * Has the lease ended and its retry delay passed, so that the message may
+ * be delivered again?  (An ended lease can still be settled until then, and
+ * after, until the message is delivered again.)
+ */
+static inline bool
+lease_over(const LeaseEntry *entry, TimestampTz now)
+{
+	return entry->state == LEASE_ACTIVE && entry->until + entry->retry <= now;
+}
+
+/*
  * Is the message leased (or being acked/nacked) right now?
  */
 bool
 lease_held(Oid relid, int64 msgid, TimestampTz now)
 {
-	TimestampTz until;
-	int			pid;
+	LeaseEntry *entry;
+	LWLock	   *lock;
+	bool		held;
 
-	return lease_holder(relid, msgid, now, &until, &pid);
+	check_shmem();
+	entry = lease_find(relid, msgid, LW_SHARED, &lock);
+	held = entry && !lease_over(entry, now);
+	LWLockRelease(lock);
+	return held;
 }
 
 /*
- * The lease of a message that is leased (or being acked/nacked) right now:
- * until when, and which backend took it.  False if none.
+ * The lease of a message that is leased (or being acked/nacked, or waiting
+ * out its retry delay) right now: until when, and which backend took it.
+ * False if none.
  */
 bool
 lease_holder(Oid relid, int64 msgid, TimestampTz now, TimestampTz *until, int *pid)
@@ -324,7 +342,7 @@ lease_holder(Oid relid, int64 msgid, TimestampTz now, TimestampTz *until, int *p
 
 	check_shmem();
 	entry = lease_find(relid, msgid, LW_SHARED, &lock);
-	if (entry && (entry->state == LEASE_SETTLING || entry->until > now))
+	if (entry && !lease_over(entry, now))
 	{
 		held = true;
 		*until = entry->until;
@@ -357,7 +375,7 @@ lease_sweep(Oid relid, bool expired_only, TimestampTz now, QueueState *qs)
 	hash_seq_init(&status, lease_table);
 	while ((lease = hash_seq_search(&status)) != NULL)
 	{
-		bool		expired = lease->state == LEASE_ACTIVE && lease->until <= now;
+		bool		expired = lease_over(lease, now);
 		bool		doomed;
 
 		if (!OidIsValid(relid))
@@ -371,8 +389,13 @@ lease_sweep(Oid relid, bool expired_only, TimestampTz now, QueueState *qs)
 			qstate_lease_removed(lease->key.dbid, lease->key.relid);
 			hash_search(lease_table, &lease->key, HASH_REMOVE, NULL);
 		}
-		else if (OidIsValid(relid) && lease->until < earliest)
-			earliest = lease->until;
+		else if (OidIsValid(relid))
+		{
+			/* When this lease ends, or its retry delay does. */
+			TimestampTz next = lease->until > now ? lease->until : lease->until + lease->retry;
+
+			earliest = Min(earliest, next);
+		}
 	}
 
 	hash_seq_init(&status, receipt_table);
@@ -443,7 +466,7 @@ receipt_add(Oid relid, int64 receipt, int64 msgid, int16 rank)
  */
 ClaimResult
 lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank,
-			TimestampTz now, TimestampTz until, uint32 limit, int64 *receipt)
+			TimestampTz now, TimestampTz until, int64 retry, uint32 limit, int64 *receipt)
 {
 	LeaseKey	key;
 	LeaseEntry *entry;
@@ -472,7 +495,7 @@ retry:
 	}
 	if (found)
 	{
-		if (entry->state == LEASE_SETTLING || entry->until > now)
+		if (!lease_over(entry, now))
 		{
 			LWLockRelease(lock);
 			return CLAIM_BUSY;
@@ -490,6 +513,7 @@ retry:
 	entry->prev_receipt = old_receipt;
 	entry->receipt = new_receipt();
 	entry->until = until;
+	entry->retry = retry;
 	entry->pid = MyProcPid;
 	entry->rank = rank;
 	entry->state = LEASE_ACTIVE;
@@ -534,6 +558,7 @@ lease_sweep_expired(QueueState *qs, Oid relid, TimestampTz now)
  * The queue's leases that have not ended (settling ones included): the
  * lease count, unless one may have ended; then the lease table is read
  * (expired leases stay, as they can still be settled until taken again).
+ * A message waiting out its retry delay counts: it is not ready either.
  */
 uint32
 lease_count_active(QueueState *qs, Oid relid, TimestampTz now)
@@ -551,7 +576,7 @@ lease_count_active(QueueState *qs, Oid relid, TimestampTz now)
 	hash_seq_init(&status, lease_table);
 	while ((lease = hash_seq_search(&status)) != NULL)
 		if (lease->key.dbid == MyDatabaseId && lease->key.relid == relid &&
-			(lease->state != LEASE_ACTIVE || lease->until > now))
+			!lease_over(lease, now))
 			n++;
 	for (i = LEASE_PARTITIONS - 1; i >= 0; i--)
 		LWLockRelease(&lease_locks[i].lock);
@@ -565,7 +590,7 @@ lease_count_active(QueueState *qs, Oid relid, TimestampTz now)
  */
 static LeaseCheck
 lease_use(Oid relid, int64 receipt, bool settle, TimestampTz until,
-		  int64 *msgid, int16 *rank)
+		  int64 *msgid, int16 *rank, int64 *retry)
 {
 	LeaseEntry *entry;
 	LWLock	   *lock;
@@ -588,6 +613,8 @@ lease_use(Oid relid, int64 receipt, bool settle, TimestampTz until,
 			entry->state = LEASE_SETTLING;
 		else
 			entry->until = until;
+		if (retry != NULL)
+			*retry = entry->retry;
 		result = LEASE_OK;
 	}
 	LWLockRelease(lock);
@@ -597,16 +624,17 @@ lease_use(Oid relid, int64 receipt, bool settle, TimestampTz until,
 /*
  * Begin to ack or nack the delivery named by a receipt: on LEASE_OK the
  * lease is SETTLING until the transaction ends, so no reader takes the
- * message meanwhile, and msgid/rank identify the row to change.  A lease
- * that expired but was not taken by another reader can still be settled.
+ * message meanwhile, and msgid/rank identify the row to change; retry is
+ * the delivery's retry delay.  A lease that expired but was not taken by
+ * another reader can still be settled.
  */
 LeaseCheck
-lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
+lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank, int64 *retry)
 {
 	LeaseCheck	result;
 
 	pending_reserve(1);
-	result = lease_use(relid, receipt, true, 0, msgid, rank);
+	result = lease_use(relid, receipt, true, 0, msgid, rank, retry);
 	if (result == LEASE_OK)
 		pending_add(PENDING_SETTLE, relid, *msgid, receipt);
 	return result;
@@ -635,6 +663,44 @@ lease_release(Oid relid, int64 msgid, int64 receipt)
 	LWLockRelease(lock);
 	if (current != 0)
 		receipt_remove(relid, current);
+	if (prev != 0)
+		receipt_remove(relid, prev);
+}
+
+/*
+ * The transaction that took a lease rolled back: the message is ready again
+ * once the delivery's retry delay has passed from now (in shared memory
+ * only: a restart makes it ready at once), or at once without one.  The
+ * receipt is forgotten either way.
+ */
+void
+lease_release_claim(Oid relid, int64 msgid, int64 receipt)
+{
+	LeaseEntry *entry;
+	LWLock	   *lock;
+	bool		cool = false;
+	TimestampTz now = GetCurrentTimestamp();
+
+	int64		prev = 0;
+
+	entry = lease_find(relid, msgid, LW_EXCLUSIVE, &lock);
+	if (entry && entry->receipt == receipt && entry->retry > 0 &&
+		entry->state == LEASE_ACTIVE)
+	{
+		prev = entry->prev_receipt;
+		entry->until = now;
+		entry->receipt = 0;
+		entry->prev_receipt = 0;
+		cool = true;
+	}
+	LWLockRelease(lock);
+	if (!cool)
+	{
+		lease_release(relid, msgid, receipt);
+		return;
+	}
+	qstate_lower_min_until(qstate_get(relid), now);
+	receipt_remove(relid, receipt);
 	if (prev != 0)
 		receipt_remove(relid, prev);
 }
@@ -675,7 +741,7 @@ lease_extend(Oid relid, int64 receipt, TimestampTz until)
 {
 	int64		msgid;
 	int16		rank;
-	LeaseCheck	result = lease_use(relid, receipt, false, until, &msgid, &rank);
+	LeaseCheck	result = lease_use(relid, receipt, false, until, &msgid, &rank, NULL);
 
 	/* An earlier end: readers at max_inflight and mq_queues must know. */
 	if (result == LEASE_OK)

@@ -22,9 +22,17 @@
  * mq_redrive() reverses the move: the message goes back to the queue named
  * in its header, with the header removed and its delivery count reset.
  *
+ * Retries: the delay before a message whose delivery failed (a nack
+ * without a delay, an expired lease, a rolled-back read) is ready again,
+ * from the queue's retry policy (policy_retry_delay).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
+
+#include "common/pg_prng.h"
 
 #include "utils/builtins.h"
 #include "utils/rel.h"
@@ -212,4 +220,29 @@ policy_dead_letter_source(Datum headers, Datum *stripped)
 	name = pnstrdup(queue.val.string.val, queue.val.string.len);
 	*stripped = policy_headers_with(headers, DEAD_LETTER_KEY, NULL);
 	return name;
+}
+
+/*
+ * The retry delay, in microseconds, after the failure of the n-th delivery
+ * of a message (n >= 1): retry_delay x 1 (fixed), x n (linear) or
+ * x 2^(n-1) (exponential), at most retry_max_delay, plus up to
+ * retry_jitter of that at random.  0 without a retry policy.
+ */
+int64
+policy_retry_delay(const QueueInfo *info, int32 n)
+{
+	double		delay;
+
+	if (!info->has_retry || info->retry_delay_us <= 0)
+		return 0;
+	delay = (double) info->retry_delay_us;
+	n = Max(n, 1);
+	if (info->retry_backoff == 'l')
+		delay *= n;
+	else if (info->retry_backoff == 'e')
+		delay = ldexp(delay, Min(n - 1, 1000));
+	delay = Min(delay, (double) info->retry_max_delay_us);
+	if (info->retry_jitter > 0)
+		delay += delay * info->retry_jitter * pg_prng_double(&pg_global_prng_state);
+	return (int64) Min(delay, (double) PG_INT64_MAX / 2);
 }

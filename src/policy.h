@@ -21,6 +21,7 @@ typedef enum DeadReason
 extern bool policy_dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason,
 						TimestampTz now);
 extern char *policy_dead_letter_source(Datum headers, Datum *stripped);
+extern int64 policy_retry_delay(const QueueInfo *info, int32 n);
 struct JsonbValue;
 extern Datum policy_headers_with(Datum headers, const char *key, struct JsonbValue *value);
 extern Datum policy_headers_with_string(Datum headers, const char *key, const char *value);

@@ -47,8 +47,40 @@ typedef enum QueueOption
 	OPT_MAX_INFLIGHT,
 	OPT_DEDUP_WINDOW,
 	OPT_UNLOGGED,
+	/* appended after if_not_exists (create) and reset (alter), in 0.4.0 */
+	OPT_RETRY_DELAY,
+	OPT_RETRY_BACKOFF,
+	OPT_RETRY_MAX_DELAY,
+	OPT_RETRY_JITTER,
 	NUM_QUEUE_OPTIONS
 } QueueOption;
+
+/* The argument after the first options: if_not_exists, or reset. */
+#define ARG_TRAILING	(OPT_RETRY_DELAY + 1)
+
+/* The argument number of an option in mq_create_queue and mq_alter_queue. */
+static inline int
+opt_arg(int opt)
+{
+	return opt < OPT_RETRY_DELAY ? opt + 1 : opt + 2;
+}
+
+/*
+ * How many options the call has: a catalog from before 0.4.0 has the
+ * functions, and the mq.queues columns, of the first ones only.
+ */
+static inline int
+opt_count(FunctionCallInfo fcinfo)
+{
+	return PG_NARGS() > ARG_TRAILING + 1 ? NUM_QUEUE_OPTIONS : OPT_RETRY_DELAY;
+}
+
+/* Was option opt given (not NULL)? */
+static inline bool
+opt_given(FunctionCallInfo fcinfo, int opt)
+{
+	return opt < opt_count(fcinfo) && !PG_ARGISNULL(opt_arg(opt));
+}
 
 typedef struct OptionDef
 {
@@ -68,6 +100,10 @@ static const OptionDef queue_options[NUM_QUEUE_OPTIONS] = {
 	{"max_inflight", INT4OID, "NULL", true},
 	{"dedup_window", INTERVALOID, "'1 day'::pg_catalog.interval", false},
 	{"unlogged", BOOLOID, "false", false},
+	{"retry_delay", INTERVALOID, "NULL", true},
+	{"retry_backoff", TEXTOID, "'exponential'", false},
+	{"retry_max_delay", INTERVALOID, "'1 hour'::pg_catalog.interval", false},
+	{"retry_jitter", FLOAT8OID, "0", false},
 };
 
 static void
@@ -127,6 +163,29 @@ check_option(QueueOption opt, Datum value)
 			if (util_interval_is_negative(DatumGetIntervalP(value)))
 				option_invalid(name, "The deduplication window must not be negative.");
 			util_interval_check_size(DatumGetIntervalP(value), name);
+			break;
+		case OPT_RETRY_DELAY:
+		case OPT_RETRY_MAX_DELAY:
+			if (util_interval_is_negative(DatumGetIntervalP(value)))
+				option_invalid(name, "The delay must not be negative.");
+			util_interval_check_size(DatumGetIntervalP(value), name);
+			break;
+		case OPT_RETRY_BACKOFF:
+			{
+				char	   *s = TextDatumGetCString(value);
+
+				if (strcmp(s, "fixed") != 0 && strcmp(s, "linear") != 0 &&
+					strcmp(s, "exponential") != 0)
+					option_invalid(name, "Allowed values are \"fixed\", \"linear\" and \"exponential\".");
+			}
+			break;
+		case OPT_RETRY_JITTER:
+			{
+				float8		j = DatumGetFloat8(value);
+
+				if (!(j >= 0.0 && j <= 1.0))
+					option_invalid(name, "The jitter must be between 0 and 1.");
+			}
 			break;
 		case OPT_UNLOGGED:
 		case NUM_QUEUE_OPTIONS:
@@ -202,25 +261,28 @@ queue_options_differ(FunctionCallInfo fcinfo, int32 id)
 	char		nulls[NUM_QUEUE_OPTIONS];
 	int			i;
 
-	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	int			nopts = opt_count(fcinfo);
+
+	for (i = 0; i < nopts; i++)
 	{
 		names[i] = exprs[i] = queue_options[i].name;
 		types[i] = queue_options[i].type;
-		values[i] = PG_ARGISNULL(i + 1) ? (Datum) 0 : PG_GETARG_DATUM(i + 1);
-		nulls[i] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
+		values[i] = opt_given(fcinfo, i) ? PG_GETARG_DATUM(opt_arg(i)) : (Datum) 0;
+		nulls[i] = opt_given(fcinfo, i) ? ' ' : 'n';
 	}
 	/* Stored as the queue's id, given as its name. */
 	exprs[OPT_DEAD_LETTER_QUEUE] = "SELECT d.name FROM mq.objects d"
 		" WHERE d.id OPERATOR(pg_catalog.=) o.dead_letter_queue";
 	types[OPT_DEAD_LETTER_QUEUE] = TEXTOID;
-	return catalog_options_differ("mq.queues", id, NUM_QUEUE_OPTIONS, names, exprs,
+	return catalog_options_differ("mq.queues", id, nopts, names, exprs,
 								  types, values, nulls);
 }
 
 /*
  * mq_create_queue(queue, visibility_timeout, max_deliveries,
  *				   dead_letter_queue, message_ttl, max_length, overflow,
- *				   max_inflight, dedup_window, unlogged, if_not_exists)
+ *				   max_inflight, dedup_window, unlogged, if_not_exists,
+ *				   retry_delay, retry_backoff, retry_max_delay, retry_jitter)
  */
 Datum
 mq_create_queue(PG_FUNCTION_ARGS)
@@ -234,24 +296,26 @@ mq_create_queue(PG_FUNCTION_ARGS)
 	char		nulls[NUM_QUEUE_OPTIONS + 1];
 	Oid			types[NUM_QUEUE_OPTIONS + 1];
 	int			i;
+	int			nopts = opt_count(fcinfo);
 	char		sql[1024];
 	const char *persistence;
+	StringInfoData insert;
 
 	PreventCommandIfReadOnly("mq_create_queue()");
 	name_arg(fcinfo, 0, name);
-	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	for (i = 0; i < nopts; i++)
 	{
-		if (PG_ARGISNULL(i + 1))
+		if (PG_ARGISNULL(opt_arg(i)))
 		{
 			if (!queue_options[i].nullable)
-				args_not_null(fcinfo, i + 1, queue_options[i].name);
+				args_not_null(fcinfo, opt_arg(i), queue_options[i].name);
 		}
 		else
-			check_option(i, PG_GETARG_DATUM(i + 1));
+			check_option(i, PG_GETARG_DATUM(opt_arg(i)));
 	}
-	args_not_null(fcinfo, NUM_QUEUE_OPTIONS + 1, "if_not_exists");
-	if_not_exists = PG_GETARG_BOOL(NUM_QUEUE_OPTIONS + 1);
-	persistence = PG_GETARG_BOOL(OPT_UNLOGGED + 1) ? "UNLOGGED" : "";
+	args_not_null(fcinfo, ARG_TRAILING, "if_not_exists");
+	if_not_exists = PG_GETARG_BOOL(ARG_TRAILING);
+	persistence = PG_GETARG_BOOL(opt_arg(OPT_UNLOGGED)) ? "UNLOGGED" : "";
 
 	catalog_enter(&cxt);
 	catalog_lock();
@@ -276,16 +340,23 @@ mq_create_queue(PG_FUNCTION_ARGS)
 	values[0] = (Datum) 0;
 	nulls[0] = ' ';
 	types[0] = INT4OID;
-	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	initStringInfo(&insert);
+	appendStringInfoString(&insert, "INSERT INTO mq.queues (id");
+	for (i = 0; i < nopts; i++)
 	{
 		types[i + 1] = queue_options[i].type;
-		nulls[i + 1] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
-		values[i + 1] = PG_ARGISNULL(i + 1) ? (Datum) 0 : PG_GETARG_DATUM(i + 1);
+		nulls[i + 1] = opt_given(fcinfo, i) ? ' ' : 'n';
+		values[i + 1] = opt_given(fcinfo, i) ? PG_GETARG_DATUM(opt_arg(i)) : (Datum) 0;
+		appendStringInfo(&insert, ", %s", queue_options[i].name);
 	}
+	appendStringInfoString(&insert, ") VALUES ($1");
+	for (i = 0; i < nopts; i++)
+		appendStringInfo(&insert, ", $%d", i + 2);
+	appendStringInfoChar(&insert, ')');
 	/* dead_letter_queue is stored as the target queue's id. */
-	if (!PG_ARGISNULL(OPT_DEAD_LETTER_QUEUE + 1))
+	if (opt_given(fcinfo, OPT_DEAD_LETTER_QUEUE))
 		values[OPT_DEAD_LETTER_QUEUE + 1] =
-			Int32GetDatum(resolve_dead_letter_queue(&cxt, name, PG_GETARG_DATUM(OPT_DEAD_LETTER_QUEUE + 1)));
+			Int32GetDatum(resolve_dead_letter_queue(&cxt, name, PG_GETARG_DATUM(opt_arg(OPT_DEAD_LETTER_QUEUE))));
 
 	catalog_exec("SELECT pg_catalog.nextval('mq.object_id_seq'::pg_catalog.regclass)::pg_catalog.int4",
 				 0, NULL, NULL, NULL);
@@ -306,11 +377,7 @@ mq_create_queue(PG_FUNCTION_ARGS)
 		catalog_exec("INSERT INTO mq.objects (id, name, kind, owner) VALUES ($1, $2, 'q', $3)",
 					 3, otypes, oargs, NULL);
 	}
-	catalog_exec("INSERT INTO mq.queues (id, visibility_timeout, max_deliveries,"
-				 " dead_letter_queue, message_ttl, max_length, overflow,"
-				 " max_inflight, dedup_window, unlogged)"
-				 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-				 NUM_QUEUE_OPTIONS + 1, types, values, nulls);
+	catalog_exec(insert.data, nopts + 1, types, values, nulls);
 
 	/*
 	 * The storage table.  Fixed-width NOT NULL columns come first so that
@@ -377,19 +444,24 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 	bool		any = false;
 	bool		was_unlogged;
 	bool		unlogged;
+	int			nopts = opt_count(fcinfo);
 
 	PreventCommandIfReadOnly("mq_alter_queue()");
 	name_arg(fcinfo, 0, name);
 	{
 		const char *names[NUM_QUEUE_OPTIONS];
+		int			argnos[NUM_QUEUE_OPTIONS];
 
-		for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+		for (i = 0; i < nopts; i++)
+		{
 			names[i] = queue_options[i].name;
-		args_reset(fcinfo, NUM_QUEUE_OPTIONS + 1, "queue", names, NUM_QUEUE_OPTIONS, reset);
+			argnos[i] = opt_arg(i);
+		}
+		args_reset(fcinfo, ARG_TRAILING, "queue", names, nopts, argnos, reset);
 	}
-	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
-		if (!PG_ARGISNULL(i + 1))
-			check_option(i, PG_GETARG_DATUM(i + 1));
+	for (i = 0; i < nopts; i++)
+		if (opt_given(fcinfo, i))
+			check_option(i, PG_GETARG_DATUM(opt_arg(i)));
 
 	catalog_enter(&cxt);
 	catalog_lock();
@@ -411,7 +483,7 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 	appendStringInfoString(&sql, "UPDATE mq.queues SET ");
 	types[0] = INT4OID;
 	values[0] = Int32GetDatum(id);
-	for (i = 0; i < NUM_QUEUE_OPTIONS; i++)
+	for (i = 0; i < nopts; i++)
 	{
 		if (reset[i])
 		{
@@ -420,10 +492,10 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 			if (i == OPT_UNLOGGED)
 				unlogged = false;
 		}
-		else if (!PG_ARGISNULL(i + 1))
+		else if (opt_given(fcinfo, i))
 		{
 			types[nargs] = queue_options[i].type;
-			values[nargs] = PG_GETARG_DATUM(i + 1);
+			values[nargs] = PG_GETARG_DATUM(opt_arg(i));
 			if (i == OPT_DEAD_LETTER_QUEUE)
 				values[nargs] = Int32GetDatum(resolve_dead_letter_queue(&cxt, name, values[nargs]));
 			if (i == OPT_UNLOGGED)
@@ -443,7 +515,7 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 		catalog_exec(sql.data, nargs, types, values, NULL);
 		if (unlogged != was_unlogged)
 			set_storage_logged(id, unlogged);
-		if (reset[OPT_MAX_LENGTH] || !PG_ARGISNULL(OPT_MAX_LENGTH + 1))
+		if (reset[OPT_MAX_LENGTH] || opt_given(fcinfo, OPT_MAX_LENGTH))
 			qstate_depth_forget(catalog_storage_oid('q', id, "", false));
 		catalog_changed();
 	}

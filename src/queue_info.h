@@ -40,6 +40,12 @@ typedef struct QueueInfo
 	int32		max_inflight;	/* 0: none */
 	Interval	dedup_window;
 	bool		unlogged;
+	/* the retry policy (SPEC section 3a); has_retry: retry_delay is set */
+	bool		has_retry;
+	int64		retry_delay_us;
+	char		retry_backoff;	/* 'f'ixed, 'l'inear or 'e'xponential */
+	int64		retry_max_delay_us;
+	double		retry_jitter;
 	ObjectPerms perms;			/* acl in CacheMemoryContext */
 } QueueInfo;
 

@@ -510,14 +510,15 @@ mq_ack_array(PG_FUNCTION_ARGS)
 }
 
 /*
- * mq_nack(queue, receipt, delay, strict, reason) -> boolean.  (A catalog
- * from before reason was added calls it with four arguments.)
+ * mq_nack(queue, receipt, delay, strict, reason) -> boolean; delay NULL:
+ * the queue's retry policy.  (A catalog from before reason was added calls
+ * it with four arguments.)
  */
 Datum
 mq_nack(PG_FUNCTION_ARGS)
 {
 	int64		receipt = arg_receipt(fcinfo, 1);
-	Interval   *delay = args_interval(fcinfo, 2, "delay", false);
+	Interval   *delay = args_interval(fcinfo, 2, "delay", true);
 	bool		strict = arg_strict(fcinfo, 3);
 	char	   *reason = NULL;
 	TimestampTz visible_at = 0;
@@ -526,7 +527,9 @@ mq_nack(PG_FUNCTION_ARGS)
 	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
 		reason = text_to_cstring(PG_GETARG_TEXT_PP(4));
 	open_queue(fcinfo, 0, "mq_nack()", true, PRIV_READ, &qrel);
-	if (!interval_is_zero(delay))
+	if (delay == NULL)
+		visible_at = DELIVERY_RETRY_POLICY;
+	else if (!interval_is_zero(delay))
 		visible_at = util_timestamp_plus_interval(GetCurrentTimestamp(), delay);
 	PG_RETURN_BOOL(receipt_result(&qrel, delivery_settle(&qrel, receipt, HOW_NACK, visible_at,
 														 reason),
@@ -950,7 +953,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 				kept[nkept++] = *m;
 				continue;
 			}
-			if (lease_settle(relid, m->receipt, &msgid, &rank) == LEASE_OK &&
+			if (lease_settle(relid, m->receipt, &msgid, &rank, NULL) == LEASE_OK &&
 				storage_delete(&dlq, &m->tid))
 			{
 				insert_copy(&target, m, headers);

@@ -250,7 +250,8 @@ mq_alter_stream(PG_FUNCTION_ARGS)
 
 		for (i = 0; i < NUM_STREAM_OPTIONS; i++)
 			names[i] = stream_options[i].name;
-		args_reset(fcinfo, NUM_STREAM_OPTIONS + 1, "stream", names, NUM_STREAM_OPTIONS, reset);
+		args_reset(fcinfo, NUM_STREAM_OPTIONS + 1, "stream", names, NUM_STREAM_OPTIONS, NULL,
+				   reset);
 	}
 	for (i = 0; i < NUM_STREAM_OPTIONS; i++)
 		if (!PG_ARGISNULL(i + 1))

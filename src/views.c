@@ -9,7 +9,8 @@
  *
  *	  depth		the committed depth counter of qstate.c (plus the caller's
  *				own uncommitted change), kept for every queue;
- *	  inflight	the queue's leases that have not ended (lease.c);
+ *	  inflight	the queue's leases that have not ended, nor their retry
+ *				delay (lease.c);
  *	  delayed	the rows of the delay index whose visible_at is ahead;
  *	  ready		the rest;
  *	  oldest	the first ready row of each priority in use.

@@ -49,7 +49,7 @@ pending_finish(Pending *p, bool commit)
 	{
 		case PENDING_CLAIM:
 			if (!commit)
-				lease_release(p->relid, p->msgid, p->receipt);
+				lease_release_claim(p->relid, p->msgid, p->receipt);
 			break;
 		case PENDING_SETTLE:
 			if (commit)

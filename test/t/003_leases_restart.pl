@@ -4,6 +4,7 @@
 # Their delivery count includes the earlier delivery (after a clean
 # shutdown, and after a crash once a later commit has flushed the WAL), and
 # a receipt issued before the restart acks, nacks and extends nothing.
+# A retry delay kept in shared memory ends with the restart too.
 use strict;
 use warnings;
 use QueueTest;
@@ -107,6 +108,28 @@ for my $mode ('fast', 'immediate', 'crash')
 		'5', "$mode: new receipts ack");
 	is(figures($q), '0|0|0', "$mode: queue empty");
 }
+
+# A retry delay held in shared memory (after a rolled-back read, or a lease
+# that ended) ends with a restart: the message is ready at once, never
+# later.
+$node->safe_psql(
+	'postgres', q{
+	SELECT mq_create_queue('retry_restart', retry_delay => '1 hour', retry_backoff => 'fixed');
+	SELECT mq_send('retry_restart', '"rolled back"');
+	SELECT mq_send('retry_restart', '"expired"');
+});
+$node->safe_psql('postgres',
+	"BEGIN; SELECT count(*) FROM mq_read('retry_restart', 1); ROLLBACK;");
+$node->safe_psql('postgres', "SELECT count(*) FROM mq_read('retry_restart', 1, vt => '0')");
+is($node->safe_psql('postgres', "SELECT count(*) FROM mq_read('retry_restart', 2)"),
+	'0', 'retry delays: both messages wait before the restart');
+is(figures('retry_restart'), '2|0|2', 'retry delays: both count as in flight');
+$node->restart;
+is( $node->safe_psql(
+		'postgres',
+		"SELECT string_agg(body #>> '{}', ',' ORDER BY id) FROM mq_read('retry_restart', 2)"),
+	'rolled back,expired',
+	'retry delays: both ready at once after a restart');
 
 $node->stop;
 done_testing();

@@ -52,11 +52,24 @@ $node->safe_psql(
 	RESET ROLE;
 	REVOKE EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint,
 	                                           text, int, interval, boolean, boolean) FROM app_owner;
+	GRANT EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint,
+	                                          text, int, interval, boolean, boolean) TO app_owner;
 });
 
 $node->safe_psql('updated', 'ALTER EXTENSION queue UPDATE');
 is($node->safe_psql('updated', "SELECT extversion FROM pg_extension WHERE extname = 'queue'"),
 	$default, "updated from $oldest to the default version $default");
+
+# EXECUTE granted on mq_create_queue is kept when the update gives it new
+# arguments (then revoked, so that the grants compare with a fresh install).
+is( $node->safe_psql(
+		'updated', q{
+	SELECT has_function_privilege('app_owner', 'mq_create_queue(text, interval, int, text,
+	         interval, bigint, text, int, interval, boolean, boolean, interval, text, interval,
+	         float8)', 'EXECUTE');
+	REVOKE EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint,
+	         text, int, interval, boolean, boolean, interval, text, interval, float8) FROM app_owner}),
+	't', 'a grant of mq_create_queue is kept by the update');
 
 # Everything the extension owns, described the same way in both databases.
 my $describe = q{

@@ -55,7 +55,8 @@ $old->safe_psql(
 	                                     (SELECT array_agg(CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END) FROM generate_series(1, 10) g));
 	SELECT count(*) FROM mq_consume('log', 'g', 3);
 	GRANT EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint,
-	                                          text, int, interval, boolean, boolean) TO app_owner;
+	                                          text, int, interval, boolean, boolean,
+	                                          interval, text, interval, float8) TO app_owner;
 	SET ROLE app_owner;
 	SELECT mq_create_queue('owned');
 	SELECT mq_grant('owned', '"App Reader"', '{read}');
