@@ -21,6 +21,12 @@
 #           (the first, one at a random id, by state) and of mq_queues for
 #           that queue, medians (targets: a page of 100 under 5 ms;
 #           mq_queues under 10 ms).
+#   rate    a queue with rate_limit BENCH_LONG_RATE (500) per second and a
+#           backlog far beyond it, read + acked by 4 consumers (batches of
+#           10) for BENCH_LONG_RATE_SECONDS (20) s: deliveries per second
+#           (mq_stats.delivered sampled every second) against the limit
+#           (targets: the mean within 2 % of it; no second above the limit
+#           plus the burst, one second's worth).
 #   memory  one backend runs BENCH_LONG_CALLS (200 000) transactions, each
 #           calling every queue, topic and stream function once (send,
 #           send_batch, read, ack, nack, extend, peek, pop, publish, append,
@@ -28,14 +34,16 @@
 #           private memory (RssAnon) is sampled as it goes: after warm-up
 #           (a tenth of the calls) it must stay flat.
 #
-#   BENCH_LONG_SCENARIOS="growth hold memory browse" ./bench/long.sh
+#   BENCH_LONG_SCENARIOS="growth hold memory browse rate" ./bench/long.sh
 #
 # Results go to $QUEUE_TMP/bench-long/results.md; like bench/run.sh it exits
 # 0 whether or not a target is met.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-SCENARIOS=${BENCH_LONG_SCENARIOS:-growth hold memory browse}
+SCENARIOS=${BENCH_LONG_SCENARIOS:-growth hold memory browse rate}
+RATE=${BENCH_LONG_RATE:-500}
+RATE_SECONDS=${BENCH_LONG_RATE_SECONDS:-20}
 DEPTH=${BENCH_LONG_DEPTH:-10000000}
 PRE=${BENCH_LONG_PRE:-20}
 HOLD=${BENCH_LONG_HOLD:-60}
@@ -240,6 +248,47 @@ browse() {
 	} | tee -a "$OUT"
 }
 
+# --- rate -------------------------------------------------------------
+
+rate() {
+	local samples="" i
+	say ""
+	say "## Rate limit: $RATE deliveries per second, 4 consumers, $RATE_SECONDS s"
+	say ""
+	psql_bench >/dev/null <<SQL
+SELECT mq_drop_queue('r', if_exists => true);
+SELECT mq_create_queue('r', rate_limit => $RATE);
+SELECT count(*) FROM mq_send_batch('r', ARRAY(SELECT bench.body(g) FROM generate_series(1, $((RATE * RATE_SECONDS * 2))) AS g));
+SQL
+	{
+		echo "SELECT coalesce(array_agg(receipt), '{}') AS r FROM mq_read('r', 10, wait => '1 second') \\gset"
+		echo "SELECT mq_ack('r', :r::bigint[]);"
+	} >"$WORKLOADS_DIR/rate.sql"
+	pgbench_run rate -T "$RATE_SECONDS" -c 4 -j 2 -f "$WORKLOADS_DIR/rate.sql" &
+	local bench=$!
+	sleep 1
+	for ((i = 0; i <= RATE_SECONDS - 2; i++)); do
+		samples+="$(psql_bench -At -c "SELECT extract(epoch FROM clock_timestamp()), delivered FROM mq_stats WHERE queue = 'r'") "
+		sleep 1
+	done
+	wait "$bench" || true
+	echo "$samples" | tr ' ' '\n' | awk -F'|' -v rate="$RATE" -v bullet="- " 'NF == 2 {
+		if (n > 0) {
+			per = ($2 - d) / ($1 - t)
+			if (per > max) max = per
+			sum += $2 - d; secs += $1 - t
+		}
+		t = $1; d = $2; n++
+	} END {
+		mean = sum / secs
+		printf "| deliveries per second | %.1f mean, %.1f the highest second (%d samples) |\n", mean, max, n - 1
+		printf "\n%s%s  mean %.1f/s, %.2f %% from the limit %d/s, target within 2 %%\n", bullet,
+			((mean - rate) / rate < 0.02 && (rate - mean) / rate < 0.02 ? "PASS" : "FAIL"), mean, 100 * (mean - rate) / rate, rate
+		printf "%s%s  highest second %.1f, target at most the limit plus the burst, %d\n", bullet,
+			(max <= 2 * rate ? "PASS" : "FAIL"), max, 2 * rate
+	}' | tee -a "$OUT"
+}
+
 # --- memory -----------------------------------------------------------
 
 memory() {
@@ -328,8 +377,8 @@ write_workloads
 chmod a+w "$OUT"
 for s in $SCENARIOS; do
 	case $s in
-		growth | hold | memory | browse) "$s" ;;
-		*) echo "unknown scenario: $s (growth hold memory browse)" >&2; exit 2 ;;
+		growth | hold | memory | browse | rate) "$s" ;;
+		*) echo "unknown scenario: $s (growth hold memory browse rate)" >&2; exit 2 ;;
 	esac
 done
 echo

@@ -11,8 +11,9 @@
 
 \echo Use "ALTER EXTENSION queue UPDATE TO '0.4.0'" to load this file. \quit
 
--- Retry policies (SPEC section 3a).
+-- Rate limits and retry policies (SPEC section 3a).
 ALTER TABLE mq.queues
+    ADD COLUMN rate_limit float8,
     ADD COLUMN retry_delay interval,
     ADD COLUMN retry_backoff text NOT NULL DEFAULT 'exponential',
     ADD COLUMN retry_max_delay interval NOT NULL DEFAULT '1 hour',
@@ -57,6 +58,7 @@ SELECT o.name AS queue,
        q.dedup_window,
        q.unlogged,
        o.created_at,
+       q.rate_limit,
        q.retry_delay,
        q.retry_backoff,
        q.retry_max_delay,
@@ -196,7 +198,7 @@ BEGIN
 END
 $$;
 
--- The retry policy's options, appended to mq_create_queue and
+-- The rate limit's and the retry policy's options, appended to mq_create_queue and
 -- mq_alter_queue; EXECUTE granted on the old mq_create_queue is granted on
 -- the new one.
 SELECT pg_catalog.set_config('mq_update.create_grants',
@@ -220,6 +222,7 @@ CREATE FUNCTION mq_create_queue(
     dedup_window interval DEFAULT '1 day',
     unlogged boolean DEFAULT false,
     if_not_exists boolean DEFAULT false,
+    rate_limit float8 DEFAULT NULL,
     retry_delay interval DEFAULT NULL,
     retry_backoff text DEFAULT 'exponential',
     retry_max_delay interval DEFAULT '1 hour',
@@ -227,7 +230,7 @@ CREATE FUNCTION mq_create_queue(
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_create_queue';
-REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, interval, text, interval, float8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, float8, interval, text, interval, float8) FROM PUBLIC;
 
 DO $$
 DECLARE
@@ -236,7 +239,7 @@ BEGIN
     FOREACH g IN ARRAY pg_catalog.string_to_array(
             pg_catalog.current_setting('mq_update.create_grants'), ',') LOOP
         EXECUTE 'GRANT EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval,'
-                ' bigint, text, int, interval, boolean, boolean, interval, text, interval, float8) TO ' || g;
+                ' bigint, text, int, interval, boolean, boolean, float8, interval, text, interval, float8) TO ' || g;
     END LOOP;
 END
 $$;
@@ -254,6 +257,7 @@ CREATE FUNCTION mq_alter_queue(
     dedup_window interval DEFAULT NULL,
     unlogged boolean DEFAULT NULL,
     reset text[] DEFAULT NULL,
+    rate_limit float8 DEFAULT NULL,
     retry_delay interval DEFAULT NULL,
     retry_backoff text DEFAULT NULL,
     retry_max_delay interval DEFAULT NULL,

@@ -46,6 +46,7 @@ CREATE TABLE mq.queues (
     max_inflight        int,
     dedup_window        interval NOT NULL,
     unlogged            boolean NOT NULL,
+    rate_limit          float8,
     retry_delay         interval,
     retry_backoff       text NOT NULL DEFAULT 'exponential',
     retry_max_delay     interval NOT NULL DEFAULT '1 hour',
@@ -180,6 +181,7 @@ CREATE FUNCTION mq_create_queue(
     dedup_window interval DEFAULT '1 day',
     unlogged boolean DEFAULT false,
     if_not_exists boolean DEFAULT false,
+    rate_limit float8 DEFAULT NULL,
     retry_delay interval DEFAULT NULL,
     retry_backoff text DEFAULT 'exponential',
     retry_max_delay interval DEFAULT '1 hour',
@@ -200,6 +202,7 @@ CREATE FUNCTION mq_alter_queue(
     dedup_window interval DEFAULT NULL,
     unlogged boolean DEFAULT NULL,
     reset text[] DEFAULT NULL,
+    rate_limit float8 DEFAULT NULL,
     retry_delay interval DEFAULT NULL,
     retry_backoff text DEFAULT NULL,
     retry_max_delay interval DEFAULT NULL,
@@ -407,6 +410,7 @@ SELECT o.name AS queue,
        q.dedup_window,
        q.unlogged,
        o.created_at,
+       q.rate_limit,
        q.retry_delay,
        q.retry_backoff,
        q.retry_max_delay,
@@ -635,6 +639,6 @@ GRANT SELECT ON mq_queues, mq_stats, mq_topics, mq_streams, mq_groups, mq_grants
 
 -- Creating objects is granted deliberately.
 
-REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, interval, text, interval, float8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, float8, interval, text, interval, float8) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mq_create_topic(text, interval, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mq_create_stream(text, int, interval, bigint, bigint, interval, boolean) FROM PUBLIC;

@@ -86,8 +86,10 @@ is_dead(QueueInfo *info, StoredMsg *m, TimestampTz now, DeadReason *reason)
  * TakeMode).  Messages that have expired or used up max_deliveries are moved
  * out as dead letters on the way (and not taken; TAKE_DROP counts them as
  * room made).  Under max_inflight a read takes no more new leases than the
- * limit allows.  Returns the number taken; out (NULL for TAKE_DROP) gets
- * them.
+ * limit allows, and under rate_limit no more deliveries (reads and pops)
+ * than the queue's token bucket holds; with none, *next_visible is when the
+ * next token is due.  Returns the number taken; out (NULL for TAKE_DROP)
+ * gets them.
  */
 int
 delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
@@ -98,6 +100,8 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz until = DT_NOEND;	/* held until settled below */
 	uint32		limit = mode == TAKE_LEASE ? (uint32) info->max_inflight : 0;
+	bool		rated = info->rate_limit > 0 && (mode == TAKE_LEASE || mode == TAKE_DELETE);
+	int			granted = 0;
 	bool		swept = false;
 	QueueState *qs = NULL;
 	StorageScan *scan;
@@ -115,6 +119,20 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	/* Leases need the queue's shared state; so does the floor, also for a peek. */
 	if (mode != TAKE_PEEK || !RecoveryInProgress())
 		qs = qstate_get(relid);
+	/* Under a rate limit, deliver no more than the tokens taken. */
+	if (rated)
+	{
+		TimestampTz due;
+
+		granted = qstate_rate_take(qs, info->rate_limit, qty, now, &due);
+		if (granted == 0)
+		{
+			if (next_visible)
+				*next_visible = due;
+			return 0;
+		}
+		qty = granted;
+	}
 
 	scan = storage_scan_begin(qrel, qs, mode != TAKE_PEEK, mode == TAKE_EXPIRE);
 	while (n < qty && storage_scan_next(scan, now, &m))
@@ -244,6 +262,8 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 		}
 		n = kept;
 	}
+	if (rated && n < granted)
+		qstate_rate_return(qs, info->rate_limit, granted - n);
 	return n;
 }
 

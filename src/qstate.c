@@ -13,6 +13,10 @@
  * leases, so a reader at the limit knows when sweeping expired leases can
  * help.
  *
+ * Rate limit.  A token bucket per queue: rate tokens a second, at most a
+ * second's worth (at least one) saved up; a delivery takes one.  It lives
+ * in shared memory only and starts full.
+ *
  * Waiters and statistics.  nwaiters counts the long polls registered for
  * the queue (wakeup.c), so a commit to a queue nobody waits on wakes nobody
  * at the cost of one atomic read.  stats holds the counters of mq_stats,
@@ -62,6 +66,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/heapam.h"
 #include "access/tableam.h"
@@ -114,6 +120,10 @@ struct QueueState
 	pg_atomic_uint64 min_until;
 	pg_atomic_uint64 stats[NUM_QUEUE_STATS];	/* counted at commit */
 	pg_atomic_uint64 stats_reset;	/* TimestampTz of the last reset; 0: none */
+	/* the rate limit's token bucket, under rate_lock */
+	slock_t		rate_lock;
+	double		tokens;
+	TimestampTz rate_at;		/* when tokens was right; 0: full */
 	/* the floor (storage.c), under floor_lock */
 	slock_t		floor_lock;
 	uint64		floor;			/* no live row has a smaller key */
@@ -262,6 +272,9 @@ qstate_find_ext(Oid relid, bool create, bool quiet, LWLockMode mode, LWLock **lo
 			pg_atomic_init_u64(&qs->stats[i], 0);
 		pg_atomic_init_u64(&qs->stats_reset, 0);	/* never reset */
 		pg_atomic_init_u64(&qs->min_until, (uint64) PG_INT64_MAX);
+		SpinLockInit(&qs->rate_lock);
+		qs->tokens = 0;
+		qs->rate_at = 0;
 		SpinLockInit(&qs->floor_lock);
 		qs->floor = 0;
 		qs->floor_gen = 0;
@@ -457,6 +470,54 @@ void
 qstate_set_min_until(QueueState *qs, TimestampTz until)
 {
 	pg_atomic_write_u64(&qs->min_until, (uint64) until);
+}
+
+/* ---------------------------------------------------------------------
+ * Rate limit
+ * ---------------------------------------------------------------------
+ */
+
+/* The bucket refilled up to now (rate_lock held). */
+static void
+rate_refill(QueueState *qs, double rate, TimestampTz now)
+{
+	double		burst = Max(rate, 1.0);
+
+	if (qs->rate_at == 0)
+		qs->tokens = burst;
+	else if (now > qs->rate_at)
+		qs->tokens = Min(burst, qs->tokens + (double) (now - qs->rate_at) * rate / USECS_PER_SEC);
+	qs->tokens = Min(qs->tokens, burst);	/* the rate may have been lowered */
+	qs->rate_at = Max(now, qs->rate_at);
+}
+
+/*
+ * Take up to want tokens for deliveries at rate per second; returns how
+ * many.  With none, *next_due is when the next one will be there.
+ */
+int
+qstate_rate_take(QueueState *qs, double rate, int want, TimestampTz now,
+				 TimestampTz *next_due)
+{
+	int			got;
+
+	SpinLockAcquire(&qs->rate_lock);
+	rate_refill(qs, rate, now);
+	got = (int) Min((double) want, floor(qs->tokens));
+	qs->tokens -= got;
+	if (got == 0)
+		*next_due = qs->rate_at + (TimestampTz) ceil((1.0 - qs->tokens) * USECS_PER_SEC / rate);
+	SpinLockRelease(&qs->rate_lock);
+	return got;
+}
+
+/* Give back n tokens taken but not used (no delivery was made). */
+void
+qstate_rate_return(QueueState *qs, double rate, int n)
+{
+	SpinLockAcquire(&qs->rate_lock);
+	qs->tokens = Min(qs->tokens + n, Max(rate, 1.0));
+	SpinLockRelease(&qs->rate_lock);
 }
 
 /* ---------------------------------------------------------------------

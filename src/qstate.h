@@ -44,6 +44,9 @@ typedef enum DepthUse
 } DepthUse;
 
 extern bool qstate_depth(Relation heap, DepthUse use, int64 *depth);
+extern int	qstate_rate_take(QueueState *qs, double rate, int want, TimestampTz now,
+							 TimestampTz *next_due);
+extern void qstate_rate_return(QueueState *qs, double rate, int n);
 extern uint32 qstate_waiters(QueueState *qs);
 extern bool qstate_segment_check(QueueState *qs, int32 seg);
 extern int32 qstate_segment(QueueState *qs);

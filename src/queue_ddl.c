@@ -48,6 +48,7 @@ typedef enum QueueOption
 	OPT_DEDUP_WINDOW,
 	OPT_UNLOGGED,
 	/* appended after if_not_exists (create) and reset (alter), in 0.4.0 */
+	OPT_RATE_LIMIT,
 	OPT_RETRY_DELAY,
 	OPT_RETRY_BACKOFF,
 	OPT_RETRY_MAX_DELAY,
@@ -56,13 +57,13 @@ typedef enum QueueOption
 } QueueOption;
 
 /* The argument after the first options: if_not_exists, or reset. */
-#define ARG_TRAILING	(OPT_RETRY_DELAY + 1)
+#define ARG_TRAILING	(OPT_RATE_LIMIT + 1)
 
 /* The argument number of an option in mq_create_queue and mq_alter_queue. */
 static inline int
 opt_arg(int opt)
 {
-	return opt < OPT_RETRY_DELAY ? opt + 1 : opt + 2;
+	return opt < OPT_RATE_LIMIT ? opt + 1 : opt + 2;
 }
 
 /*
@@ -72,7 +73,7 @@ opt_arg(int opt)
 static inline int
 opt_count(FunctionCallInfo fcinfo)
 {
-	return PG_NARGS() > ARG_TRAILING + 1 ? NUM_QUEUE_OPTIONS : OPT_RETRY_DELAY;
+	return PG_NARGS() > ARG_TRAILING + 1 ? NUM_QUEUE_OPTIONS : OPT_RATE_LIMIT;
 }
 
 /* Was option opt given (not NULL)? */
@@ -100,6 +101,7 @@ static const OptionDef queue_options[NUM_QUEUE_OPTIONS] = {
 	{"max_inflight", INT4OID, "NULL", true},
 	{"dedup_window", INTERVALOID, "'1 day'::pg_catalog.interval", false},
 	{"unlogged", BOOLOID, "false", false},
+	{"rate_limit", FLOAT8OID, "NULL", true},
 	{"retry_delay", INTERVALOID, "NULL", true},
 	{"retry_backoff", TEXTOID, "'exponential'", false},
 	{"retry_max_delay", INTERVALOID, "'1 hour'::pg_catalog.interval", false},
@@ -177,6 +179,14 @@ check_option(QueueOption opt, Datum value)
 				if (strcmp(s, "fixed") != 0 && strcmp(s, "linear") != 0 &&
 					strcmp(s, "exponential") != 0)
 					option_invalid(name, "Allowed values are \"fixed\", \"linear\" and \"exponential\".");
+			}
+			break;
+		case OPT_RATE_LIMIT:
+			{
+				float8		r = DatumGetFloat8(value);
+
+				if (!(r > 0.0 && r <= 1e9))
+					option_invalid(name, "The rate limit must be a positive number of deliveries per second.");
 			}
 			break;
 		case OPT_RETRY_JITTER:
@@ -282,7 +292,8 @@ queue_options_differ(FunctionCallInfo fcinfo, int32 id)
  * mq_create_queue(queue, visibility_timeout, max_deliveries,
  *				   dead_letter_queue, message_ttl, max_length, overflow,
  *				   max_inflight, dedup_window, unlogged, if_not_exists,
- *				   retry_delay, retry_backoff, retry_max_delay, retry_jitter)
+ *				   rate_limit, retry_delay, retry_backoff, retry_max_delay,
+ *				   retry_jitter)
  */
 Datum
 mq_create_queue(PG_FUNCTION_ARGS)

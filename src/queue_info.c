@@ -99,10 +99,12 @@ queue_load(QueueInfo *entry)
 				   "  LEFT JOIN mq.objects d ON d.id OPERATOR(pg_catalog.=) q.dead_letter_queue"
 				   " WHERE o.name OPERATOR(pg_catalog.=) $1", catalog_perms_columns(),
 				   catalog_has_column("queues", "retry_delay") ?
-				   "q.retry_delay, q.retry_backoff, q.retry_max_delay, q.retry_jitter" :
-	/* A catalog from before 0.4.0: no retry policy. */
-				   "NULL::pg_catalog.interval, 'exponential'::pg_catalog.text,"
-				   " '1 hour'::pg_catalog.interval, 0::pg_catalog.float8");
+				   "q.rate_limit, q.retry_delay, q.retry_backoff, q.retry_max_delay,"
+				   " q.retry_jitter" :
+	/* A catalog from before 0.4.0: no rate limit, no retry policy. */
+				   "NULL::pg_catalog.float8, NULL::pg_catalog.interval,"
+				   " 'exponential'::pg_catalog.text, '1 hour'::pg_catalog.interval,"
+				   " 0::pg_catalog.float8");
 	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
 	{
@@ -139,14 +141,16 @@ queue_load(QueueInfo *entry)
 		}
 		perms_from_tuple(&entry->perms, tup, desc, 11, CacheMemoryContext);
 		d = SPI_getbinval(tup, desc, 15, &isnull);
+		entry->rate_limit = isnull ? 0 : DatumGetFloat8(d);
+		d = SPI_getbinval(tup, desc, 16, &isnull);
 		entry->has_retry = !isnull;
 		entry->retry_delay_us = isnull ? 0 :
 			util_interval_usecs_capped(DatumGetIntervalP(d), PG_INT64_MAX);
-		entry->retry_backoff = *TextDatumGetCString(SPI_getbinval(tup, desc, 16, &isnull));
+		entry->retry_backoff = *TextDatumGetCString(SPI_getbinval(tup, desc, 17, &isnull));
 		entry->retry_max_delay_us =
-			util_interval_usecs_capped(DatumGetIntervalP(SPI_getbinval(tup, desc, 17, &isnull)),
+			util_interval_usecs_capped(DatumGetIntervalP(SPI_getbinval(tup, desc, 18, &isnull)),
 									   PG_INT64_MAX);
-		entry->retry_jitter = DatumGetFloat8(SPI_getbinval(tup, desc, 18, &isnull));
+		entry->retry_jitter = DatumGetFloat8(SPI_getbinval(tup, desc, 19, &isnull));
 		entry->relid = catalog_storage_oid('q', entry->id, "", false);
 		entry->pkid = catalog_storage_oid('q', entry->id, "_pkey", false);
 		/* Missing until ALTER EXTENSION queue UPDATE has run (0.4.0). */

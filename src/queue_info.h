@@ -40,6 +40,7 @@ typedef struct QueueInfo
 	int32		max_inflight;	/* 0: none */
 	Interval	dedup_window;
 	bool		unlogged;
+	double		rate_limit;		/* deliveries per second; 0: none */
 	/* the retry policy (SPEC section 3a); has_retry: retry_delay is set */
 	bool		has_retry;
 	int64		retry_delay_us;
