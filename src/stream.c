@@ -340,12 +340,17 @@ stream_appender_open(FunctionCallInfo fcinfo, const char *fname, Appender *a)
 	dedup_init(&a->keys, a->info->keysid, a->info->keys_pkid, &a->info->dedup_window);
 }
 
+/*
+ * Close the segment, keeping its lock until the transaction ends: the
+ * worker seals (and later may drop) a segment only once no transaction
+ * that appended to it is still open, which it learns from that lock.
+ */
 void
 stream_appender_close(Appender *a)
 {
 	dedup_close(&a->keys);
-	index_close(a->pk, RowExclusiveLock);
-	table_close(a->seg, RowExclusiveLock);
+	index_close(a->pk, NoLock);
+	table_close(a->seg, NoLock);
 }
 
 /*

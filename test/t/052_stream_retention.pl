@@ -106,6 +106,12 @@ my $rid = sql(q{SELECT id FROM mq.objects WHERE name = 'rot'});
 my $open = QueueTest::session($node);
 QueueTest::session_query($open, 'BEGIN');
 my ($first) = QueueTest::session_query($open, q{SELECT "position" FROM mq_append('rot', '"open 1"')});
+# The open transaction keeps its lock on the segment it appended to: the
+# worker seals only segments nobody holds so.
+is( sql(qq{SELECT string_agg(l.mode, ',') FROM pg_locks l
+	          WHERE l.relation = 'mq.s_${rid}_0'::regclass AND l.granted
+	            AND l.pid <> pg_backend_pid()}),
+	'RowExclusiveLock', 'rotation: the appending transaction holds its segment until it ends');
 sql(q{SELECT count(*) FROM mq_append_batch('rot', array_fill(jsonb_build_object('pad', repeat('z', 200)), ARRAY[400]))});
 ok( defined QueueTest::poll_until($node, 'postgres',
 		"SELECT count(*) FROM mq.stream_segments WHERE stream = $rid", '2', 30),
@@ -113,6 +119,8 @@ ok( defined QueueTest::poll_until($node, 'postgres',
 my $between = sql(q{SELECT "position" FROM mq_append('rot', '"committed in the new segment"')});
 my ($second) = QueueTest::session_query($open, q{SELECT "position" FROM mq_append('rot', '"open 2"')});
 cmp_ok($second, '>', $between, 'rotation: the open transaction appends after the newer records');
+# Give the worker rounds (naptime 100 ms) to try to seal the old segment.
+sleep(1);
 is(sql("SELECT sealed FROM mq.stream_segments WHERE stream = $rid ORDER BY seg LIMIT 1"), 'f',
 	'rotation: the old segment is not sealed while the transaction is open');
 QueueTest::session_query($open, 'COMMIT');
