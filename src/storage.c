@@ -728,6 +728,77 @@ browse_keep(QueueRel *qrel, TupleTableSlot *slot, const StoredMsg *m,
 }
 
 /*
+ * Walk the rows of each priority in use in index order: the first from
+ * (first_rank, first_after + 1), every later one from (rank, after + 1),
+ * skipping from one priority to the next with one index descent.
+ * visit(arg, slot, m) returns false to go on to the next priority.
+ */
+static void
+walk_priorities(QueueRel *qrel, int first_rank, int64 first_after, int64 after,
+				bool (*visit) (void *arg, TupleTableSlot *slot, const StoredMsg *m),
+				void *arg)
+{
+	TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
+	int			rank = first_rank;
+	int64		from = first_after;
+
+	while (rank <= QUEUE_PRIORITY_MAX)
+	{
+		ScanKeyData members[2];
+		IndexScanDesc iscan = browse_from(qrel, (int16) rank, from, slot, members);
+		StoredMsg	m;
+
+		if (iscan == NULL)
+			break;
+		slot_message(qrel, slot, false, &m);
+		if (m.rank != rank)
+		{
+			/* The next priority in use: start it at after. */
+			index_endscan(iscan);
+			rank = m.rank;
+			from = after;
+			continue;
+		}
+		do
+		{
+			slot_message(qrel, slot, false, &m);
+			if (m.rank != rank || !visit(arg, slot, &m))
+				break;
+			CHECK_FOR_INTERRUPTS();
+		} while (index_getnext_slot(iscan, ForwardScanDirection, slot));
+		index_endscan(iscan);
+		rank++;
+		from = after;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/* What storage_browse() and storage_browse_delayed() collect. */
+typedef struct BrowsePage
+{
+	QueueRel   *qrel;
+	int64		after_id;
+	int			qty;
+	bool		(*keep) (void *arg, const StoredMsg *m);
+	void	   *arg;
+	StoredMsg  *out;
+	int			n;
+} BrowsePage;
+
+/* A row for the page; false once the page is full and this priority past it. */
+static bool
+browse_one(void *arg, TupleTableSlot *slot, const StoredMsg *m)
+{
+	BrowsePage *p = arg;
+
+	if (p->n == p->qty && m->id > p->out[p->n - 1].id)
+		return false;
+	if (m->id > p->after_id && p->keep(p->arg, m))
+		p->n = browse_keep(p->qrel, slot, m, p->out, p->n, p->qty);
+	return true;
+}
+
+/*
  * mq_inspect: up to qty stored messages with id > after_id that keep()
  * accepts, in id order, whatever their state (nothing is leased or
  * counted).  The index is in (rank, id) order, so each priority present is
@@ -740,79 +811,36 @@ int
 storage_browse(QueueRel *qrel, int64 after_id, int qty,
 			   bool (*keep) (void *arg, const StoredMsg *m), void *arg, StoredMsg *out)
 {
-	TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
-	int			n = 0;
-	int			rank = 0;
+	BrowsePage	p = {qrel, after_id, qty, keep, arg, out, 0};
 
-	while (rank <= QUEUE_PRIORITY_MAX)
-	{
-		ScanKeyData members[2];
-		IndexScanDesc iscan = browse_from(qrel, (int16) rank, after_id, slot, members);
-		StoredMsg	m;
+	walk_priorities(qrel, 0, after_id, after_id, browse_one, &p);
+	return p.n;
+}
 
-		if (iscan == NULL)
-			break;
-		slot_message(qrel, slot, false, &m);
-		if (m.rank != rank)
-		{
-			/* The next priority in use: start it at after_id. */
-			index_endscan(iscan);
-			rank = m.rank;
-			continue;
-		}
-		do
-		{
-			slot_message(qrel, slot, false, &m);
-			if (m.rank != rank || (n == qty && m.id > out[n - 1].id))
-				break;
-			if (keep(arg, &m))
-				n = browse_keep(qrel, slot, &m, out, n, qty);
-			CHECK_FOR_INTERRUPTS();
-		} while (index_getnext_slot(iscan, ForwardScanDirection, slot));
-		index_endscan(iscan);
-		rank++;
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	return n;
+static void scan_delayed(QueueRel *qrel, TimestampTz now,
+						 void (*each) (void *arg, TupleTableSlot *slot, const StoredMsg *m),
+						 void *arg);
+
+static void
+page_one_delayed(void *arg, TupleTableSlot *slot, const StoredMsg *m)
+{
+	(void) browse_one(arg, slot, m);
 }
 
 /*
  * storage_browse() for delayed messages only (keep() still decides): the
- * rows of the delay index whose visible_at is ahead of now, so the cost is
- * that of the delayed rows, not of the queue.
+ * rows whose visible_at is ahead of now (scan_delayed), so the cost is that
+ * of the delayed rows, not of the queue.
  */
 int
 storage_browse_delayed(QueueRel *qrel, int64 after_id, int qty, TimestampTz now,
 					   bool (*keep) (void *arg, const StoredMsg *m), void *arg,
 					   StoredMsg *out)
 {
-	Relation	index;
-	TupleTableSlot *slot;
-	ScanKeyData key;
-	IndexScanDesc iscan;
-	int			n = 0;
+	BrowsePage	p = {qrel, after_id, qty, keep, arg, out, 0};
 
-	if (!OidIsValid(qrel->info->delayedid))
-		return storage_browse(qrel, after_id, qty, keep, arg, out);
-	index = index_open(qrel->info->delayedid, AccessShareLock);
-	slot = table_slot_create(qrel->heap, NULL);
-	ScanKeyInit(&key, 1, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT,
-				TimestampTzGetDatum(now));
-	iscan = compat_index_beginscan(qrel->heap, index, SnapshotSelf, 1, 0);
-	index_rescan(iscan, &key, 1, NULL, 0);
-	while (index_getnext_slot(iscan, ForwardScanDirection, slot))
-	{
-		StoredMsg	m;
-
-		slot_message(qrel, slot, false, &m);
-		if (m.id > after_id && keep(arg, &m))
-			n = browse_keep(qrel, slot, &m, out, n, qty);
-		CHECK_FOR_INTERRUPTS();
-	}
-	index_endscan(iscan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-	return n;
+	scan_delayed(qrel, now, page_one_delayed, &p);
+	return p.n;
 }
 
 /*
@@ -1040,54 +1068,88 @@ storage_count(QueueRel *qrel)
 }
 
 /*
- * The delayed messages: visible_at still ahead and not leased.  Through
- * the delay index, so the cost is that of the delayed rows only (a heap
- * scan for a queue whose index is missing, before the update to 0.4.0).
+ * Call each(arg, slot, m) for every stored row whose visible_at is ahead of
+ * now, in no particular order: through the delay index, so the cost is
+ * that of the delayed rows only (a heap scan for a queue whose index is
+ * missing, before the update to 0.4.0).
  */
-int64
-storage_count_delayed(QueueRel *qrel, TimestampTz now)
+static void
+scan_delayed(QueueRel *qrel, TimestampTz now,
+			 void (*each) (void *arg, TupleTableSlot *slot, const StoredMsg *m), void *arg)
 {
-	Oid			relid = RelationGetRelid(qrel->heap);
-	int64		n = 0;
+	TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
+	Relation	index = NULL;
+	IndexScanDesc iscan = NULL;
+	TableScanDesc hscan = NULL;
+	ScanKeyData key;
 	StoredMsg	m;
 
 	if (OidIsValid(qrel->info->delayedid))
 	{
-		Relation	index = index_open(qrel->info->delayedid, AccessShareLock);
-		TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
-		ScanKeyData key;
-		IndexScanDesc iscan;
-
+		index = index_open(qrel->info->delayedid, AccessShareLock);
 		ScanKeyInit(&key, 1, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT,
 					TimestampTzGetDatum(now));
 		iscan = compat_index_beginscan(qrel->heap, index, SnapshotSelf, 1, 0);
 		index_rescan(iscan, &key, 1, NULL, 0);
-		while (index_getnext_slot(iscan, ForwardScanDirection, slot))
-		{
-			slot_message(qrel, slot, false, &m);
-			if (m.visible_at > now && !lease_held(relid, m.id, now))
-				n++;
-			CHECK_FOR_INTERRUPTS();
-		}
+	}
+	else
+		hscan = compat_table_beginscan(qrel->heap, SnapshotSelf, 0, NULL);
+	while (iscan ? index_getnext_slot(iscan, ForwardScanDirection, slot) :
+		   table_scan_getnextslot(hscan, ForwardScanDirection, slot))
+	{
+		slot_message(qrel, slot, false, &m);
+		if (m.visible_at > now)
+			each(arg, slot, &m);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (iscan)
+	{
 		index_endscan(iscan);
-		ExecDropSingleTupleTableSlot(slot);
 		index_close(index, AccessShareLock);
 	}
 	else
-	{
-		TableScanDesc scan = compat_table_beginscan(qrel->heap, SnapshotSelf, 0, NULL);
-		HeapTuple	tup;
+		table_endscan(hscan);
+	ExecDropSingleTupleTableSlot(slot);
+}
 
-		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
-		{
-			decode_fixed(tup->t_data, &m);
-			if (m.visible_at > now && !lease_held(relid, m.id, now))
-				n++;
-			CHECK_FOR_INTERRUPTS();
-		}
-		table_endscan(scan);
-	}
-	return n;
+/* What the figures of mq_queues gather from rows. */
+typedef struct RowFigures
+{
+	Oid			relid;
+	TimestampTz now;
+	int64		n;				/* delayed messages */
+	TimestampTz oldest;			/* enqueued_at of the oldest ready one */
+} RowFigures;
+
+static void
+count_one_delayed(void *arg, TupleTableSlot *slot, const StoredMsg *m)
+{
+	RowFigures *c = arg;
+
+	if (!lease_held(c->relid, m->id, c->now))
+		c->n++;
+}
+
+/* The delayed messages: visible_at still ahead and not leased. */
+int64
+storage_count_delayed(QueueRel *qrel, TimestampTz now)
+{
+	RowFigures	c = {RelationGetRelid(qrel->heap), now, 0, DT_NOEND};
+
+	scan_delayed(qrel, now, count_one_delayed, &c);
+	return c.n;
+}
+
+/* The first ready row of a priority ends its walk. */
+static bool
+oldest_one(void *arg, TupleTableSlot *slot, const StoredMsg *m)
+{
+	RowFigures *o = arg;
+
+	if (m->visible_at > o->now || lease_held(o->relid, m->id, o->now))
+		return true;
+	o->oldest = Min(o->oldest, m->enqueued_at);
+	return false;
 }
 
 /*
@@ -1100,53 +1162,13 @@ storage_count_delayed(QueueRel *qrel, TimestampTz now)
 TimestampTz
 storage_oldest_ready(QueueRel *qrel, TimestampTz now)
 {
-	Oid			relid = RelationGetRelid(qrel->heap);
-	TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
-	TimestampTz oldest = DT_NOEND;
+	RowFigures	o = {RelationGetRelid(qrel->heap), now, 0, DT_NOEND};
 	uint64		floor = 0;
 	uint64		gen;
-	int			rank;
-	int64		after = 0;
 
 	if (!RecoveryInProgress())
-		qstate_floor_get(qstate_get(relid), &floor, &gen);
-	rank = floor_key_rank(floor);
-	if (floor_key_id(floor) > 0)
-		after = floor_key_id(floor) - 1;
-	while (rank <= QUEUE_PRIORITY_MAX)
-	{
-		ScanKeyData members[2];
-		IndexScanDesc iscan = browse_from(qrel, (int16) rank, after, slot, members);
-		StoredMsg	m;
-
-		if (iscan == NULL)
-			break;
-		slot_message(qrel, slot, false, &m);
-		if (m.rank != rank)
-		{
-			/* The next priority in use. */
-			index_endscan(iscan);
-			rank = m.rank;
-			after = 0;
-			continue;
-		}
-		do
-		{
-			slot_message(qrel, slot, false, &m);
-			if (m.rank != rank)
-				break;
-			if (m.visible_at <= now && !lease_held(relid, m.id, now))
-			{
-				if (m.enqueued_at < oldest)
-					oldest = m.enqueued_at;
-				break;
-			}
-			CHECK_FOR_INTERRUPTS();
-		} while (index_getnext_slot(iscan, ForwardScanDirection, slot));
-		index_endscan(iscan);
-		rank++;
-		after = 0;
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	return oldest;
+		qstate_floor_get(qstate_get(o.relid), &floor, &gen);
+	walk_priorities(qrel, floor_key_rank(floor), Max(floor_key_id(floor) - 1, 0), 0,
+					oldest_one, &o);
+	return o.oldest;
 }
