@@ -317,15 +317,10 @@ lease_over(const LeaseEntry *entry, TimestampTz now)
 bool
 lease_held(Oid relid, int64 msgid, TimestampTz now)
 {
-	LeaseEntry *entry;
-	LWLock	   *lock;
-	bool		held;
+	TimestampTz until;
+	int			pid;
 
-	check_shmem();
-	entry = lease_find(relid, msgid, LW_SHARED, &lock);
-	held = entry && !lease_over(entry, now);
-	LWLockRelease(lock);
-	return held;
+	return lease_holder(relid, msgid, now, &until, &pid);
 }
 
 /*
@@ -680,7 +675,6 @@ lease_release_claim(Oid relid, int64 msgid, int64 receipt)
 	LWLock	   *lock;
 	bool		cool = false;
 	TimestampTz now = GetCurrentTimestamp();
-
 	int64		prev = 0;
 
 	entry = lease_find(relid, msgid, LW_EXCLUSIVE, &lock);

@@ -55,8 +55,9 @@
  * running (prepared_xid not below the snapshot's xmin): until then a
  * caller gets a count of the rows instead.  Transactions prepared before
  * the server started noted nothing; the first rebuild takes every running
- * xid without a backend of its snapshot for one of them.  A counter that max_length
- * relies on (for_limit) is not dropped: such a PREPARE is refused.
+ * xid without a backend of its snapshot for one of them.  A counter that
+ * max_length relies on (for_limit) is not dropped: such a PREPARE is
+ * refused.
  *
  * Locking: an entry's depth fields are read and written under its partition
  * LWLock; the snapshot slots under the extra lock at the end of the tranche,
@@ -477,17 +478,23 @@ qstate_set_min_until(QueueState *qs, TimestampTz until)
  * ---------------------------------------------------------------------
  */
 
+/* The most tokens the bucket saves up: one second's worth, at least one. */
+static inline double
+rate_burst(double rate)
+{
+	return Max(rate, 1.0);
+}
+
 /* The bucket refilled up to now (rate_lock held). */
 static void
 rate_refill(QueueState *qs, double rate, TimestampTz now)
 {
-	double		burst = Max(rate, 1.0);
-
 	if (qs->rate_at == 0)
-		qs->tokens = burst;
+		qs->tokens = rate_burst(rate);
 	else if (now > qs->rate_at)
-		qs->tokens = Min(burst, qs->tokens + (double) (now - qs->rate_at) * rate / USECS_PER_SEC);
-	qs->tokens = Min(qs->tokens, burst);	/* the rate may have been lowered */
+		qs->tokens += (double) (now - qs->rate_at) * rate / USECS_PER_SEC;
+	/* Also when the rate was lowered since. */
+	qs->tokens = Min(qs->tokens, rate_burst(rate));
 	qs->rate_at = Max(now, qs->rate_at);
 }
 
@@ -516,7 +523,7 @@ void
 qstate_rate_return(QueueState *qs, double rate, int n)
 {
 	SpinLockAcquire(&qs->rate_lock);
-	qs->tokens = Min(qs->tokens + n, Max(rate, 1.0));
+	qs->tokens = Min(qs->tokens + n, rate_burst(rate));
 	SpinLockRelease(&qs->rate_lock);
 }
 

@@ -270,7 +270,6 @@ queue_options_differ(FunctionCallInfo fcinfo, int32 id)
 	Datum		values[NUM_QUEUE_OPTIONS];
 	char		nulls[NUM_QUEUE_OPTIONS];
 	int			i;
-
 	int			nopts = opt_count(fcinfo);
 
 	for (i = 0; i < nopts; i++)
