@@ -11,8 +11,9 @@
 
 \echo Use "ALTER EXTENSION queue UPDATE TO '0.4.0'" to load this file. \quit
 
--- Rate limits and retry policies (SPEC section 3a).
+-- Message groups, rate limits and retry policies (SPEC section 3a).
 ALTER TABLE mq.queues
+    ADD COLUMN max_inflight_per_group int NOT NULL DEFAULT 1,
     ADD COLUMN rate_limit float8,
     ADD COLUMN retry_delay interval,
     ADD COLUMN retry_backoff text NOT NULL DEFAULT 'exponential',
@@ -58,6 +59,7 @@ SELECT o.name AS queue,
        q.dedup_window,
        q.unlogged,
        o.created_at,
+       q.max_inflight_per_group,
        q.rate_limit,
        q.retry_delay,
        q.retry_backoff,
@@ -163,6 +165,7 @@ AS 'MODULE_PATHNAME', 'mq_move';
 -- mq_message shows the queue's max_deliveries; mq_nack keeps a reason;
 -- mq_redrive picks letters by source queue or id.
 ALTER TYPE mq_message ADD ATTRIBUTE max_deliveries int;
+ALTER TYPE mq_message ADD ATTRIBUTE group_key text;
 
 DROP FUNCTION mq_nack(text, bigint, interval, boolean);
 CREATE FUNCTION mq_nack(
@@ -186,7 +189,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_redrive';
 
 -- mq_queues counts delayed messages through a partial index on each queue's
--- storage instead of reading every row.
+-- storage instead of reading every row; messages get a group key.
 DO $$
 DECLARE
     q int;
@@ -194,11 +197,16 @@ BEGIN
     FOR q IN SELECT id FROM mq.queues LOOP
         EXECUTE format('CREATE INDEX IF NOT EXISTS q_%s_delayed ON mq.q_%s (visible_at)'
                        ' WHERE visible_at > enqueued_at', q, q);
+        -- Message groups: each message's group, and each group's messages
+        -- in id order.
+        EXECUTE format('ALTER TABLE mq.q_%s ADD COLUMN IF NOT EXISTS group_key text', q);
+        EXECUTE format('CREATE INDEX IF NOT EXISTS q_%s_groups ON mq.q_%s (group_key COLLATE "C", id)'
+                       ' WHERE group_key IS NOT NULL', q, q);
     END LOOP;
 END
 $$;
 
--- The rate limit's and the retry policy's options, appended to mq_create_queue and
+-- The options of message groups, the rate limit and the retry policy, appended to mq_create_queue and
 -- mq_alter_queue; EXECUTE granted on the old mq_create_queue is granted on
 -- the new one.
 SELECT pg_catalog.set_config('mq_update.create_grants',
@@ -222,6 +230,7 @@ CREATE FUNCTION mq_create_queue(
     dedup_window interval DEFAULT '1 day',
     unlogged boolean DEFAULT false,
     if_not_exists boolean DEFAULT false,
+    max_inflight_per_group int DEFAULT 1,
     rate_limit float8 DEFAULT NULL,
     retry_delay interval DEFAULT NULL,
     retry_backoff text DEFAULT 'exponential',
@@ -230,7 +239,7 @@ CREATE FUNCTION mq_create_queue(
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_create_queue';
-REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, float8, interval, text, interval, float8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8) FROM PUBLIC;
 
 DO $$
 DECLARE
@@ -239,7 +248,7 @@ BEGIN
     FOREACH g IN ARRAY pg_catalog.string_to_array(
             pg_catalog.current_setting('mq_update.create_grants'), ',') LOOP
         EXECUTE 'GRANT EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval,'
-                ' bigint, text, int, interval, boolean, boolean, float8, interval, text, interval, float8) TO ' || g;
+                ' bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8) TO ' || g;
     END LOOP;
 END
 $$;
@@ -257,6 +266,7 @@ CREATE FUNCTION mq_alter_queue(
     dedup_window interval DEFAULT NULL,
     unlogged boolean DEFAULT NULL,
     reset text[] DEFAULT NULL,
+    max_inflight_per_group int DEFAULT NULL,
     rate_limit float8 DEFAULT NULL,
     retry_delay interval DEFAULT NULL,
     retry_backoff text DEFAULT NULL,
@@ -265,3 +275,61 @@ CREATE FUNCTION mq_alter_queue(
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_alter_queue';
+
+-- Message groups (SPEC section 3a): a group key on send, batch send and
+-- publish, appended to each.
+DROP FUNCTION mq_send(text, jsonb, jsonb, interval, int, text);
+CREATE FUNCTION mq_send(
+    queue text,
+    body jsonb,
+    headers jsonb DEFAULT NULL,
+    delay interval DEFAULT '0',
+    priority int DEFAULT 0,
+    idempotency_key text DEFAULT NULL,
+    group_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_send';
+
+DROP FUNCTION mq_send_batch(text, jsonb[], jsonb[], interval, int, text[]);
+CREATE FUNCTION mq_send_batch(
+    queue text,
+    bodies jsonb[],
+    headers jsonb[] DEFAULT NULL,
+    delay interval DEFAULT '0',
+    priority int DEFAULT 0,
+    idempotency_keys text[] DEFAULT NULL,
+    group_keys text[] DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'mq_send_batch';
+
+DROP FUNCTION mq_publish(text, text, jsonb, jsonb, text);
+CREATE FUNCTION mq_publish(
+    topic text,
+    routing_key text,
+    body jsonb,
+    headers jsonb DEFAULT NULL,
+    idempotency_key text DEFAULT NULL,
+    group_key text DEFAULT NULL)
+RETURNS int
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_publish';
+
+CREATE FUNCTION mq.message_group_figures(
+    queue text,
+    OUT group_key text,
+    OUT ready bigint,
+    OUT inflight bigint,
+    OUT delayed bigint,
+    OUT oldest_age interval)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_message_group_figures';
+
+CREATE VIEW mq_message_groups WITH (security_barrier) AS
+SELECT o.name AS queue, f.group_key, f.ready, f.inflight, f.delayed, f.oldest_age
+  FROM mq.objects o
+ CROSS JOIN LATERAL mq.message_group_figures(o.name) f
+ WHERE o.kind = 'q' AND mq.visible(o.owner, o.senders, o.readers, o.managers);
+GRANT SELECT ON mq_message_groups TO PUBLIC;

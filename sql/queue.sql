@@ -46,6 +46,7 @@ CREATE TABLE mq.queues (
     max_inflight        int,
     dedup_window        interval NOT NULL,
     unlogged            boolean NOT NULL,
+    max_inflight_per_group int NOT NULL DEFAULT 1,
     rate_limit          float8,
     retry_delay         interval,
     retry_backoff       text NOT NULL DEFAULT 'exponential',
@@ -152,7 +153,8 @@ CREATE TYPE mq_message AS (
     priority    int,
     enqueued_at timestamptz,
     visible_at  timestamptz,
-    max_deliveries int          -- the queue's limit when it was read (NULL: none)
+    max_deliveries int,         -- the queue's limit when it was read (NULL: none)
+    group_key   text            -- the message's group (NULL: none)
 );
 
 CREATE TYPE mq_record AS (
@@ -181,6 +183,7 @@ CREATE FUNCTION mq_create_queue(
     dedup_window interval DEFAULT '1 day',
     unlogged boolean DEFAULT false,
     if_not_exists boolean DEFAULT false,
+    max_inflight_per_group int DEFAULT 1,
     rate_limit float8 DEFAULT NULL,
     retry_delay interval DEFAULT NULL,
     retry_backoff text DEFAULT 'exponential',
@@ -202,6 +205,7 @@ CREATE FUNCTION mq_alter_queue(
     dedup_window interval DEFAULT NULL,
     unlogged boolean DEFAULT NULL,
     reset text[] DEFAULT NULL,
+    max_inflight_per_group int DEFAULT NULL,
     rate_limit float8 DEFAULT NULL,
     retry_delay interval DEFAULT NULL,
     retry_backoff text DEFAULT NULL,
@@ -232,7 +236,8 @@ CREATE FUNCTION mq_send(
     headers jsonb DEFAULT NULL,
     delay interval DEFAULT '0',
     priority int DEFAULT 0,
-    idempotency_key text DEFAULT NULL)
+    idempotency_key text DEFAULT NULL,
+    group_key text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_send';
@@ -243,7 +248,8 @@ CREATE FUNCTION mq_send_batch(
     headers jsonb[] DEFAULT NULL,
     delay interval DEFAULT '0',
     priority int DEFAULT 0,
-    idempotency_keys text[] DEFAULT NULL)
+    idempotency_keys text[] DEFAULT NULL,
+    group_keys text[] DEFAULT NULL)
 RETURNS SETOF bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100
 AS 'MODULE_PATHNAME', 'mq_send_batch';
@@ -373,7 +379,8 @@ CREATE FUNCTION mq_publish(
     routing_key text,
     body jsonb,
     headers jsonb DEFAULT NULL,
-    idempotency_key text DEFAULT NULL)
+    idempotency_key text DEFAULT NULL,
+    group_key text DEFAULT NULL)
 RETURNS int
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_publish';
@@ -410,6 +417,7 @@ SELECT o.name AS queue,
        q.dedup_window,
        q.unlogged,
        o.created_at,
+       q.max_inflight_per_group,
        q.rate_limit,
        q.retry_delay,
        q.retry_backoff,
@@ -419,6 +427,25 @@ SELECT o.name AS queue,
   JOIN mq.queues q ON q.id = o.id
   LEFT JOIN mq.objects d ON d.id = q.dead_letter_queue
  CROSS JOIN LATERAL mq.queue_figures(o.name) f
+ WHERE o.kind = 'q' AND mq.visible(o.owner, o.senders, o.readers, o.managers);
+
+-- One row per message group of a queue (SPEC section 3a): its messages by
+-- state and the age of its oldest.
+CREATE FUNCTION mq.message_group_figures(
+    queue text,
+    OUT group_key text,
+    OUT ready bigint,
+    OUT inflight bigint,
+    OUT delayed bigint,
+    OUT oldest_age interval)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_message_group_figures';
+
+CREATE VIEW mq_message_groups WITH (security_barrier) AS
+SELECT o.name AS queue, f.group_key, f.ready, f.inflight, f.delayed, f.oldest_age
+  FROM mq.objects o
+ CROSS JOIN LATERAL mq.message_group_figures(o.name) f
  WHERE o.kind = 'q' AND mq.visible(o.owner, o.senders, o.readers, o.managers);
 
 CREATE FUNCTION mq.queue_stats(
@@ -635,10 +662,10 @@ SELECT o.name AS object,
  WHERE mq.visible(o.owner, o.senders, o.readers, o.managers);
 
 -- The views show each caller only what it may see.
-GRANT SELECT ON mq_queues, mq_stats, mq_topics, mq_streams, mq_groups, mq_grants TO PUBLIC;
+GRANT SELECT ON mq_queues, mq_message_groups, mq_stats, mq_topics, mq_streams, mq_groups, mq_grants TO PUBLIC;
 
 -- Creating objects is granted deliberately.
 
-REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, float8, interval, text, interval, float8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mq_create_topic(text, interval, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mq_create_stream(text, int, interval, bigint, bigint, interval, boolean) FROM PUBLIC;

@@ -282,7 +282,35 @@ args_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 			(*elems)[i] = args_headers((*elems)[i], (*nulls)[i]);
 		else if (strcmp(argname, "idempotency_keys") == 0 && !(*nulls)[i])
 			args_idempotency_key(DatumGetTextPP((*elems)[i]));
+		else if (strcmp(argname, "group_keys") == 0 && !(*nulls)[i])
+			args_group_key(DatumGetTextPP((*elems)[i]));
 	}
+}
+
+/*
+ * An optional group key argument, checked: (Datum) 0 when NULL or absent
+ * (a catalog from before 0.4.0).
+ */
+Datum
+args_group_key_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return (Datum) 0;
+	args_group_key(PG_GETARG_TEXT_PP(argno));
+	return PG_GETARG_DATUM(argno);
+}
+
+/* Check a message group key argument. */
+void
+args_group_key(text *key)
+{
+	int			len = VARSIZE_ANY_EXHDR(key);
+
+	if (len < 1 || len > QUEUE_GROUP_KEY_MAXLEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("group key must be 1 to %d bytes long", QUEUE_GROUP_KEY_MAXLEN),
+				 errdetail("The key given is %d bytes long.", len)));
 }
 
 /* Check an idempotency key argument. */

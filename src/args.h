@@ -31,6 +31,8 @@ extern int	args_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies);
 extern void args_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 							   Oid elemtype, int n, Datum **elems, bool **nulls);
 extern void args_idempotency_key(text *key);
+extern void args_group_key(text *key);
+extern Datum args_group_key_arg(FunctionCallInfo fcinfo, int argno);
 extern void args_reset(FunctionCallInfo fcinfo, int argno, const char *what,
 					   const char *const *names, int nnames, const int *argnos,
 					   bool *reset);

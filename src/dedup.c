@@ -128,15 +128,6 @@ lock_slot(const KeyTable *kt, uint32 slot)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
-static int
-slot_cmp(const void *a, const void *b)
-{
-	uint32		x = *(const uint32 *) a;
-	uint32		y = *(const uint32 *) b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * Before a batch: lock the slots of its keys (NULL elements have none) in
  * ascending order.  The lookups that follow find them held already.
@@ -154,7 +145,7 @@ dedup_lock_batch(KeyTable *kt, Datum *keys, bool *nulls, int n)
 	for (i = 0; i < n; i++)
 		if (!nulls[i])
 			slots[nslots++] = key_slot(DatumGetTextPP(keys[i]));
-	qsort(slots, nslots, sizeof(uint32), slot_cmp);
+	qsort(slots, nslots, sizeof(uint32), util_cmp_uint32);
 	for (i = 0; i < nslots; i++)
 		if (i == 0 || slots[i] != slots[i - 1])
 			lock_slot(kt, slots[i]);

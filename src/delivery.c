@@ -17,6 +17,7 @@
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -81,6 +82,53 @@ is_dead(QueueInfo *info, StoredMsg *m, TimestampTz now, DeadReason *reason)
 }
 
 /*
+ * How many messages of the group with this hash the call has taken (with
+ * add, one more first); the table is made on first use.
+ */
+static int
+round_taken(HTAB **rounds, int64 group, bool add)
+{
+	uint32		key = (uint32) group;
+	struct
+	{
+		uint32		key;
+		int			n;
+	}		   *entry;
+	bool		found;
+
+	if (*rounds == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint32);
+		ctl.entrysize = sizeof(*entry);
+		ctl.hcxt = CurrentMemoryContext;
+		*rounds = hash_create("message groups of a read", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(*rounds, &key, add ? HASH_ENTER : HASH_FIND, &found);
+	if (entry == NULL)
+		return 0;
+	if (!found)
+		entry->n = 0;
+	if (add)
+		entry->n++;
+	return entry->n;
+}
+
+/* Is message id among out[0..n-1]? */
+static bool
+taken_already(const StoredMsg *out, int n, int64 id)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (out[i].id == id)
+			return true;
+	return false;
+}
+
+/*
  * The one scan behind read, pop, peek, drop_oldest and redrive: walk the
  * ready messages in delivery order and take up to qty of them (see
  * TakeMode).  Messages that have expired or used up max_deliveries are moved
@@ -113,6 +161,12 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	XLogRecPtr	lsn = InvalidXLogRecPtr;	/* flushed before returning */
 	XLogRecPtr	lazy = InvalidXLogRecPtr;	/* left to the WAL writer */
 	TimestampTz started = lease_started_at();
+	uint64		promoted = storage_promoted;
+	TimestampTz next = DT_NOEND;
+	bool		fair;
+	bool		limited = false;
+	int			round;
+	HTAB	   *rounds = NULL;
 
 	if (mode == TAKE_LEASE)
 		until = util_timestamp_plus_interval(now, vt);
@@ -134,84 +188,128 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 		qty = granted;
 	}
 
-	scan = storage_scan_begin(qrel, qs, mode != TAKE_PEEK, mode == TAKE_EXPIRE);
-	while (n < qty && storage_scan_next(scan, now, &m))
+	/*
+	 * With more than one message of a group allowed in flight, a batch is
+	 * filled round-robin over the groups: one message of each per scan (a
+	 * round), the next round only if the batch is not full.
+	 */
+	fair = info->max_inflight_per_group > 1 && qrel->has_groups &&
+		(mode == TAKE_LEASE || mode == TAKE_DELETE || mode == TAKE_PEEK);
+	for (round = 1;; round++)
 	{
-		DeadReason	reason;
-		bool		doomed = is_dead(info, &m, now, &reason);
-		ClaimResult claim;
-		int64		retry;
+		bool		skipped = false;
 
-		if (mode == TAKE_PEEK)
+		/* Making room, expiring and redriving go on to the parked rows. */
+		scan = storage_scan_begin(qrel, qs, mode != TAKE_PEEK, mode == TAKE_EXPIRE,
+								  mode == TAKE_DROP || mode == TAKE_EXPIRE || mode == TAKE_REDRIVE);
+		while (n < qty && storage_scan_next(scan, now, &m))
 		{
-			if (doomed || lease_held(relid, m.id, now))
+			DeadReason	reason;
+			bool		doomed = is_dead(info, &m, now, &reason);
+			ClaimResult claim;
+			int64		retry;
+			int64		group = LEASE_NO_GROUP;
+
+			if (fair && !doomed)
+			{
+				group = storage_scan_group_hash(scan);
+				if (group != LEASE_NO_GROUP && round_taken(&rounds, group, false) >= round)
+				{
+					skipped = true;
+					continue;
+				}
+				/* A peek leases nothing: skip what an earlier round showed. */
+				if (mode == TAKE_PEEK && round > 1 && taken_already(out, n, m.id))
+					continue;
+			}
+			if (mode == TAKE_PEEK)
+			{
+				if (doomed || lease_held(relid, m.id, now))
+					continue;
+				storage_scan_copy(scan, &m);
+				if (group != LEASE_NO_GROUP)
+					(void) round_taken(&rounds, group, true);
+				out[n++] = m;
 				continue;
+			}
+			if (mode == TAKE_DROP && !doomed)
+			{
+				doomed = true;
+				reason = DEAD_MAX_LENGTH;
+			}
+			if (mode == TAKE_EXPIRE && !doomed)
+				continue;
+
+			pending_reserve(2);
+			if (doomed)
+			{
+				if (ndead >= DEAD_PER_CALL)
+					continue;
+				if (lease_claim(qs, relid, m.id, m.rank, LEASE_NO_GROUP, now, DT_NOEND, 0, 0,
+								&m.receipt) != CLAIM_OK)
+					continue;
+				storage_scan_copy(scan, &m);
+				if (dead == NULL)
+					dead = palloc(DEAD_PER_CALL * sizeof(DeadMsg));
+				dead[ndead].m = m;
+				dead[ndead].reason = reason;
+				ndead++;
+				if (mode == TAKE_DROP || mode == TAKE_EXPIRE)
+					n++;
+				continue;
+			}
+
+			/* A read's failure (expiry, rollback, nack) waits per the policy. */
+			retry = mode == TAKE_LEASE ? policy_retry_delay(info, m.deliveries + 1) : 0;
+			if (!fair)
+				group = storage_scan_group_hash(scan);
+			claim = lease_claim(qs, relid, m.id, m.rank, group, now, until, retry, limit,
+								&m.receipt);
+			if (claim == CLAIM_LIMIT && !swept)
+			{
+				/* Expired leases may be holding the places; sweep once. */
+				swept = true;
+				if (lease_sweep_expired(qs, relid, now))
+					claim = lease_claim(qs, relid, m.id, m.rank, group, now, until, retry,
+										limit, &m.receipt);
+			}
+			if (claim == CLAIM_LIMIT)
+			{
+				limited = true;
+				break;
+			}
+			if (claim != CLAIM_OK)
+				continue;
+			if (mode == TAKE_LEASE || mode == TAKE_DELETE)
+			{
+				XLogRecPtr	at;
+
+				if (m.deliveries < PG_INT32_MAX)
+					m.deliveries++;
+				at = storage_scan_set_deliveries(scan, m.deliveries);
+				if (m.deliveries > 1 || m.enqueued_at < started)
+					lsn = at;
+				else
+					lazy = at;
+				pending_count(relid, STAT_DELIVERED, 1);
+			}
+			if (mode == TAKE_LEASE)
+				m.visible_at = until;
 			storage_scan_copy(scan, &m);
+			if (fair && group != LEASE_NO_GROUP)
+				(void) round_taken(&rounds, group, true);
 			out[n++] = m;
-			continue;
 		}
-		if (mode == TAKE_DROP && !doomed)
-		{
-			doomed = true;
-			reason = DEAD_MAX_LENGTH;
-		}
-		if (mode == TAKE_EXPIRE && !doomed)
-			continue;
-
-		pending_reserve(2);
-		if (doomed)
-		{
-			if (ndead >= DEAD_PER_CALL)
-				continue;
-			if (lease_claim(qs, relid, m.id, m.rank, now, DT_NOEND, 0, 0, &m.receipt) != CLAIM_OK)
-				continue;
-			storage_scan_copy(scan, &m);
-			if (dead == NULL)
-				dead = palloc(DEAD_PER_CALL * sizeof(DeadMsg));
-			dead[ndead].m = m;
-			dead[ndead].reason = reason;
-			ndead++;
-			if (mode == TAKE_DROP || mode == TAKE_EXPIRE)
-				n++;
-			continue;
-		}
-
-		/* A read's failure (expiry, rollback, nack) waits per the policy. */
-		retry = mode == TAKE_LEASE ? policy_retry_delay(info, m.deliveries + 1) : 0;
-		claim = lease_claim(qs, relid, m.id, m.rank, now, until, retry, limit, &m.receipt);
-		if (claim == CLAIM_LIMIT && !swept)
-		{
-			/* Expired leases may be holding the places; sweep once. */
-			swept = true;
-			if (lease_sweep_expired(qs, relid, now))
-				claim = lease_claim(qs, relid, m.id, m.rank, now, until, retry, limit,
-									&m.receipt);
-		}
-		if (claim == CLAIM_LIMIT)
+		next = Min(next, storage_scan_next_visible(scan));
+		storage_scan_end(scan);
+		if (!fair || !skipped || limited || n >= qty ||
+			round >= info->max_inflight_per_group)
 			break;
-		if (claim != CLAIM_OK)
-			continue;
-		if (mode == TAKE_LEASE || mode == TAKE_DELETE)
-		{
-			XLogRecPtr	at;
-
-			if (m.deliveries < PG_INT32_MAX)
-				m.deliveries++;
-			at = storage_scan_set_deliveries(scan, m.deliveries);
-			if (m.deliveries > 1 || m.enqueued_at < started)
-				lsn = at;
-			else
-				lazy = at;
-			pending_count(relid, STAT_DELIVERED, 1);
-		}
-		if (mode == TAKE_LEASE)
-			m.visible_at = until;
-		storage_scan_copy(scan, &m);
-		out[n++] = m;
 	}
+	if (rounds != NULL)
+		hash_destroy(rounds);
 	if (next_visible)
-		*next_visible = storage_scan_next_visible(scan);
-	storage_scan_end(scan);
+		*next_visible = next;
 
 	/*
 	 * A message that crashes the server every time it is processed must
@@ -264,6 +362,18 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	}
 	if (rated && n < granted)
 		qstate_rate_return(qs, info->rate_limit, granted - n);
+
+	/*
+	 * A dead letter that was a group's head let the group's next message
+	 * into its window behind the scan: a read that is short looks once more.
+	 */
+	if (ndead > 0 && storage_promoted != promoted && n < qty &&
+		(mode == TAKE_LEASE || mode == TAKE_DELETE))
+	{
+		/* The promoted row is a change of this command: make it visible. */
+		CommandCounterIncrement();
+		n += delivery_take(qrel, mode, qty - n, vt, out + n, NULL);
+	}
 	return n;
 }
 

@@ -104,6 +104,8 @@ typedef struct ReceiptEntry
 	ReceiptKey	key;
 	int64		msgid;
 	int16		rank;
+	bool		grouped;		/* the message is of a message group ... */
+	uint32		group;			/* ... with this hash of its key */
 } ReceiptEntry;
 
 typedef struct LeaseShared
@@ -243,15 +245,14 @@ receipt_remove(Oid relid, int64 receipt)
 	LWLockRelease(lock);
 }
 
-/* Look a receipt up; false if unknown. */
+/* Look a receipt up: a copy of its entry in *out; false if unknown. */
 static bool
-receipt_find(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
+receipt_lookup(Oid relid, int64 receipt, ReceiptEntry *out)
 {
 	ReceiptKey	key;
 	ReceiptEntry *entry;
 	uint32		hash;
 	LWLock	   *lock;
-	bool		found = false;
 
 	key.dbid = MyDatabaseId;
 	key.relid = relid;
@@ -261,13 +262,22 @@ receipt_find(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
 	LWLockAcquire(lock, LW_SHARED);
 	entry = hash_search_with_hash_value(receipt_table, &key, hash, HASH_FIND, NULL);
 	if (entry)
-	{
-		*msgid = entry->msgid;
-		*rank = entry->rank;
-		found = true;
-	}
+		*out = *entry;
 	LWLockRelease(lock);
-	return found;
+	return entry != NULL;
+}
+
+/* Look a receipt up; false if unknown. */
+static bool
+receipt_find(Oid relid, int64 receipt, int64 *msgid, int16 *rank)
+{
+	ReceiptEntry entry;
+
+	if (!receipt_lookup(relid, receipt, &entry))
+		return false;
+	*msgid = entry.msgid;
+	*rank = entry.rank;
+	return true;
 }
 
 /* ---------------------------------------------------------------------
@@ -428,7 +438,7 @@ lease_table_full(void)
 
 /* Add a receipt to the index; false if the index is full. */
 static bool
-receipt_add(Oid relid, int64 receipt, int64 msgid, int16 rank)
+receipt_add(Oid relid, int64 receipt, int64 msgid, int16 rank, int64 group)
 {
 	ReceiptKey	key;
 	ReceiptEntry *entry;
@@ -447,20 +457,40 @@ receipt_add(Oid relid, int64 receipt, int64 msgid, int16 rank)
 	{
 		entry->msgid = msgid;
 		entry->rank = rank;
+		entry->grouped = group != LEASE_NO_GROUP;
+		entry->group = (uint32) group;
 	}
 	LWLockRelease(lock);
 	return entry != NULL;
 }
 
 /*
+ * The hash of the message group of a receipt's message (*group); false if
+ * the receipt is unknown or its message has no group.
+ */
+bool
+lease_receipt_group(Oid relid, int64 receipt, uint32 *group)
+{
+	ReceiptEntry entry;
+
+	check_shmem();
+	if (!receipt_lookup(relid, receipt, &entry) || !entry.grouped)
+		return false;
+	*group = entry.group;
+	return true;
+}
+
+/*
  * Lease a message unless it is leased already (CLAIM_BUSY) or a new lease
- * would pass the queue's max_inflight (CLAIM_LIMIT; limit 0 means none).  On
+ * would pass the queue's max_inflight (CLAIM_LIMIT; limit 0 means none).
+ * group is the hash of its message group's key (LEASE_NO_GROUP: none), kept
+ * with the receipt so that a batch ack can lock the groups in order.  On
  * success the new receipt is returned, and the lease is released again if
  * the current (sub)transaction aborts.  Callers hold the content lock of the
  * message's heap buffer, which keeps the row from being deleted meanwhile.
  */
 ClaimResult
-lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank,
+lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank, int64 group,
 			TimestampTz now, TimestampTz until, int64 retry, uint32 limit, int64 *receipt)
 {
 	LeaseKey	key;
@@ -520,7 +550,7 @@ retry:
 	/* Index the new receipt; forget the one two deliveries back. */
 	if (forgotten != 0)
 		receipt_remove(relid, forgotten);
-	if (!receipt_add(relid, *receipt, msgid, rank))
+	if (!receipt_add(relid, *receipt, msgid, rank, group))
 	{
 		/*
 		 * The receipts table has twice as many slots as the leases table and
@@ -528,7 +558,7 @@ retry:
 		 * Sweep them and try once more.
 		 */
 		lease_sweep(InvalidOid, true, now, NULL);
-		if (!receipt_add(relid, *receipt, msgid, rank))
+		if (!receipt_add(relid, *receipt, msgid, rank, group))
 			lease_table_full();
 	}
 	return CLAIM_OK;

@@ -44,9 +44,13 @@ typedef enum ClaimResult
 extern bool lease_held(Oid relid, int64 msgid, TimestampTz now);
 extern bool lease_holder(Oid relid, int64 msgid, TimestampTz now, TimestampTz *until,
 						 int *pid);
+/* lease_claim's group for a message of no message group */
+#define LEASE_NO_GROUP	((int64) -1)
+
 extern ClaimResult lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank,
-							   TimestampTz now, TimestampTz until, int64 retry,
-							   uint32 limit, int64 *receipt);
+							   int64 group, TimestampTz now, TimestampTz until,
+							   int64 retry, uint32 limit, int64 *receipt);
+extern bool lease_receipt_group(Oid relid, int64 receipt, uint32 *group);
 extern bool lease_sweep_expired(QueueState *qs, Oid relid, TimestampTz now);
 extern uint32 lease_count_active(QueueState *qs, Oid relid, TimestampTz now);
 extern LeaseCheck lease_settle(Oid relid, int64 receipt, int64 *msgid,

@@ -7,8 +7,8 @@
  * max_deliveries times (on a nack, or on the read after its last lease
  * ended), when it outlived message_ttl, or when drop_oldest makes room for
  * a send.  It is deleted from its queue and, if the queue has a
- * dead_letter_queue, sent there in the same transaction with body, headers
- * and priority kept and the header
+ * dead_letter_queue, sent there in the same transaction with body, headers,
+ * priority and group kept and the header
  *
  *	  "mq_dead_letter": {"queue": ..., "reason": "max_deliveries" | "ttl" |
  *						 "max_length", "deliveries": n, "at": ...,
@@ -164,7 +164,6 @@ policy_dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason, TimestampTz 
 	QueueRel	target;
 	Datum		headers;
 	Datum		body;
-	int64		id;
 
 	if (!storage_delete(qrel, &m->tid))
 		return false;
@@ -188,8 +187,7 @@ policy_dead_letter(QueueRel *qrel, StoredMsg *m, DeadReason reason, TimestampTz 
 		headers = policy_headers_with(storage_detoast(m->headers), DEAD_LETTER_KEY, &v);
 	}
 	body = storage_detoast(m->body);
-	id = storage_next_id(&target);
-	storage_insert(&target, 1, &id, now, now, m->rank, &headers, &body);
+	(void) storage_send_copy(&target, m, headers, body, now);
 	storage_close(&target);
 	return true;
 }

@@ -302,14 +302,15 @@ qstate_find(Oid relid, bool create, LWLockMode mode, LWLock **lock)
  */
 
 /*
- * A row's (rank, id) as one number in the same order, for ids below 2^56;
+ * A row's (rank, id) as one number in the same order, for ids below 2^55
+ * (ranks take 9 bits: the parked rows of message groups are 256 up);
  * 0 (the lowest) for any other, which can only lower the floor to the
  * start, never raise it.
  */
 uint64
 qstate_floor_key(int16 rank, int64 id)
 {
-	if (rank < 0 || rank > QUEUE_PRIORITY_MAX || id < 0 || id >= ((int64) 1 << FLOOR_ID_BITS))
+	if (rank < 0 || rank > QUEUE_RANK_MAX || id < 0 || id >= ((int64) 1 << FLOOR_ID_BITS))
 		return 0;
 	return ((uint64) rank << FLOOR_ID_BITS) | (uint64) id;
 }

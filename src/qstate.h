@@ -54,7 +54,7 @@ extern void qstate_waiters_add(QueueState *qs, int delta);
 extern uint64 qstate_floor_key(int16 rank, int64 id);
 
 /* The two parts of a floor key (see qstate_floor_key). */
-#define FLOOR_ID_BITS	56
+#define FLOOR_ID_BITS	55
 static inline int16
 floor_key_rank(uint64 key)
 {

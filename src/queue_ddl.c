@@ -25,6 +25,7 @@
 #include "lease.h"
 #include "perms.h"
 #include "qstate.h"
+#include "storage.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(mq_create_queue);
@@ -48,6 +49,7 @@ typedef enum QueueOption
 	OPT_DEDUP_WINDOW,
 	OPT_UNLOGGED,
 	/* appended after if_not_exists (create) and reset (alter), in 0.4.0 */
+	OPT_MAX_INFLIGHT_PER_GROUP,
 	OPT_RATE_LIMIT,
 	OPT_RETRY_DELAY,
 	OPT_RETRY_BACKOFF,
@@ -56,14 +58,17 @@ typedef enum QueueOption
 	NUM_QUEUE_OPTIONS
 } QueueOption;
 
+/* The first option appended after if_not_exists and reset. */
+#define OPT_FIRST_APPENDED	OPT_MAX_INFLIGHT_PER_GROUP
+
 /* The argument after the first options: if_not_exists, or reset. */
-#define ARG_TRAILING	(OPT_RATE_LIMIT + 1)
+#define ARG_TRAILING	(OPT_FIRST_APPENDED + 1)
 
 /* The argument number of an option in mq_create_queue and mq_alter_queue. */
 static inline int
 opt_arg(int opt)
 {
-	return opt < OPT_RATE_LIMIT ? opt + 1 : opt + 2;
+	return opt < OPT_FIRST_APPENDED ? opt + 1 : opt + 2;
 }
 
 /*
@@ -73,7 +78,7 @@ opt_arg(int opt)
 static inline int
 opt_count(FunctionCallInfo fcinfo)
 {
-	return PG_NARGS() > ARG_TRAILING + 1 ? NUM_QUEUE_OPTIONS : OPT_RATE_LIMIT;
+	return PG_NARGS() > ARG_TRAILING + 1 ? NUM_QUEUE_OPTIONS : OPT_FIRST_APPENDED;
 }
 
 /* Was option opt given (not NULL)? */
@@ -101,6 +106,7 @@ static const OptionDef queue_options[NUM_QUEUE_OPTIONS] = {
 	{"max_inflight", INT4OID, "NULL", true},
 	{"dedup_window", INTERVALOID, "'1 day'::pg_catalog.interval", false},
 	{"unlogged", BOOLOID, "false", false},
+	{"max_inflight_per_group", INT4OID, "1", false},
 	{"rate_limit", FLOAT8OID, "NULL", true},
 	{"retry_delay", INTERVALOID, "NULL", true},
 	{"retry_backoff", TEXTOID, "'exponential'", false},
@@ -133,6 +139,7 @@ check_option(QueueOption opt, Datum value)
 			break;
 		case OPT_MAX_DELIVERIES:
 		case OPT_MAX_INFLIGHT:
+		case OPT_MAX_INFLIGHT_PER_GROUP:
 			if (DatumGetInt32(value) < 1)
 				option_invalid(name, "The value must be at least 1.");
 			break;
@@ -291,7 +298,7 @@ queue_options_differ(FunctionCallInfo fcinfo, int32 id)
  * mq_create_queue(queue, visibility_timeout, max_deliveries,
  *				   dead_letter_queue, message_ttl, max_length, overflow,
  *				   max_inflight, dedup_window, unlogged, if_not_exists,
- *				   rate_limit, retry_delay, retry_backoff, retry_max_delay,
+ *				   max_inflight_per_group, rate_limit, retry_delay, retry_backoff, retry_max_delay,
  *				   retry_jitter)
  */
 Datum
@@ -404,6 +411,7 @@ mq_create_queue(PG_FUNCTION_ARGS)
 			 " deliveries pg_catalog.int4 NOT NULL,"
 			 " headers pg_catalog.jsonb,"
 			 " body pg_catalog.jsonb NOT NULL,"
+			 " group_key pg_catalog.text,"
 			 " CONSTRAINT q_%d_pkey PRIMARY KEY (rank, id)"
 			 ") WITH (autovacuum_vacuum_scale_factor = 0.01,"
 			 " autovacuum_vacuum_threshold = 1000,"
@@ -415,6 +423,11 @@ mq_create_queue(PG_FUNCTION_ARGS)
 	snprintf(sql, sizeof(sql),
 			 "CREATE INDEX q_%d_delayed ON mq.q_%d (visible_at)"
 			 " WHERE visible_at > enqueued_at", id, id);
+	catalog_ddl(sql);
+	/* Each message group's rows in id order (storage.c). */
+	snprintf(sql, sizeof(sql),
+			 "CREATE INDEX q_%d_groups ON mq.q_%d (group_key COLLATE \"C\", id)"
+			 " WHERE group_key IS NOT NULL", id, id);
 	catalog_ddl(sql);
 	snprintf(sql, sizeof(sql),
 			 "CREATE %s SEQUENCE mq.q_%d_seq AS pg_catalog.int8 OWNED BY mq.q_%d.id",
@@ -530,6 +543,21 @@ mq_alter_queue(PG_FUNCTION_ARGS)
 		catalog_changed();
 	}
 	catalog_leave(&cxt);
+
+	/* A new allowance per group: each group's window takes its new size. */
+	if (nopts > OPT_MAX_INFLIGHT_PER_GROUP &&
+		(reset[OPT_MAX_INFLIGHT_PER_GROUP] || opt_given(fcinfo, OPT_MAX_INFLIGHT_PER_GROUP)))
+	{
+		QueueRel	qrel;
+
+		/* Our own change reaches the cache at the next command: now. */
+		catalog_invalidate_all();
+		if (storage_open_by_name(&qrel, name, RowExclusiveLock, 0))
+		{
+			storage_regroup(&qrel);
+			storage_close(&qrel);
+		}
+	}
 	PG_RETURN_VOID();
 }
 

@@ -99,10 +99,10 @@ queue_load(QueueInfo *entry)
 				   "  LEFT JOIN mq.objects d ON d.id OPERATOR(pg_catalog.=) q.dead_letter_queue"
 				   " WHERE o.name OPERATOR(pg_catalog.=) $1", catalog_perms_columns(),
 				   catalog_has_column("queues", "retry_delay") ?
-				   "q.rate_limit, q.retry_delay, q.retry_backoff, q.retry_max_delay,"
-				   " q.retry_jitter" :
-	/* A catalog from before 0.4.0: no rate limit, no retry policy. */
-				   "NULL::pg_catalog.float8, NULL::pg_catalog.interval,"
+				   "q.max_inflight_per_group, q.rate_limit, q.retry_delay,"
+				   " q.retry_backoff, q.retry_max_delay, q.retry_jitter" :
+	/* A catalog from before 0.4.0: no groups' limit, rate limit or retry policy. */
+				   "1::pg_catalog.int4, NULL::pg_catalog.float8, NULL::pg_catalog.interval,"
 				   " 'exponential'::pg_catalog.text, '1 hour'::pg_catalog.interval,"
 				   " 0::pg_catalog.float8");
 	catalog_exec(sql, 1, &argtype, &arg, NULL);
@@ -140,21 +140,23 @@ queue_load(QueueInfo *entry)
 			entry->perms.acl = NULL;
 		}
 		perms_from_tuple(&entry->perms, tup, desc, 11, CacheMemoryContext);
-		d = SPI_getbinval(tup, desc, 15, &isnull);
-		entry->rate_limit = isnull ? 0 : DatumGetFloat8(d);
+		entry->max_inflight_per_group = DatumGetInt32(SPI_getbinval(tup, desc, 15, &isnull));
 		d = SPI_getbinval(tup, desc, 16, &isnull);
+		entry->rate_limit = isnull ? 0 : DatumGetFloat8(d);
+		d = SPI_getbinval(tup, desc, 17, &isnull);
 		entry->has_retry = !isnull;
 		entry->retry_delay_us = isnull ? 0 :
 			util_interval_usecs_capped(DatumGetIntervalP(d), PG_INT64_MAX);
-		entry->retry_backoff = *TextDatumGetCString(SPI_getbinval(tup, desc, 17, &isnull));
+		entry->retry_backoff = *TextDatumGetCString(SPI_getbinval(tup, desc, 18, &isnull));
 		entry->retry_max_delay_us =
-			util_interval_usecs_capped(DatumGetIntervalP(SPI_getbinval(tup, desc, 18, &isnull)),
+			util_interval_usecs_capped(DatumGetIntervalP(SPI_getbinval(tup, desc, 19, &isnull)),
 									   PG_INT64_MAX);
-		entry->retry_jitter = DatumGetFloat8(SPI_getbinval(tup, desc, 19, &isnull));
+		entry->retry_jitter = DatumGetFloat8(SPI_getbinval(tup, desc, 20, &isnull));
 		entry->relid = catalog_storage_oid('q', entry->id, "", false);
 		entry->pkid = catalog_storage_oid('q', entry->id, "_pkey", false);
 		/* Missing until ALTER EXTENSION queue UPDATE has run (0.4.0). */
 		entry->delayedid = catalog_storage_oid('q', entry->id, "_delayed", true);
+		entry->groupsid = catalog_storage_oid('q', entry->id, "_groups", true);
 		entry->seqid = catalog_storage_oid('q', entry->id, "_seq", false);
 		entry->keysid = catalog_storage_oid('q', entry->id, "_keys", false);
 		entry->keys_pkid = catalog_storage_oid('q', entry->id, "_keys_pkey", false);

@@ -27,6 +27,7 @@ typedef struct QueueInfo
 	Oid			relid;			/* mq.q_<id> */
 	Oid			pkid;			/* mq.q_<id>_pkey: (rank, id) */
 	Oid			delayedid;		/* mq.q_<id>_delayed: visible_at of delayed rows */
+	Oid			groupsid;		/* mq.q_<id>_groups: (group_key, id) of grouped rows */
 	Oid			seqid;			/* mq.q_<id>_seq: message ids */
 	Oid			keysid;			/* mq.q_<id>_keys: idempotency keys */
 	Oid			keys_pkid;		/* mq.q_<id>_keys_pkey */
@@ -40,6 +41,7 @@ typedef struct QueueInfo
 	int32		max_inflight;	/* 0: none */
 	Interval	dedup_window;
 	bool		unlogged;
+	int32		max_inflight_per_group;	/* leases per message group, >= 1 */
 	double		rate_limit;		/* deliveries per second; 0: none */
 	/* the retry policy (SPEC section 3a); has_retry: retry_delay is set */
 	bool		has_retry;

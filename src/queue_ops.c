@@ -68,7 +68,7 @@ PG_FUNCTION_INFO_V1(mq_delete);
 PG_FUNCTION_INFO_V1(mq_move);
 
 /* Columns of the mq_message type (8 in a catalog before max_deliveries). */
-#define Natts_mq_message 9
+#define Natts_mq_message 10
 
 /* ---------------------------------------------------------------------
  * Argument checks
@@ -124,11 +124,13 @@ put_message(ReturnSetInfo *rsinfo, StoredMsg *m, bool with_receipt, int32 max_de
 	values[3] = storage_detoast(m->headers);
 	nulls[3] = (m->headers == (Datum) 0);
 	values[4] = Int32GetDatum(m->deliveries);
-	values[5] = Int32GetDatum(QUEUE_PRIORITY_MAX - m->rank);
+	values[5] = Int32GetDatum(storage_priority(m->rank));
 	values[6] = TimestampTzGetDatum(m->enqueued_at);
 	values[7] = TimestampTzGetDatum(m->visible_at);
 	values[8] = Int32GetDatum(max_deliveries);
 	nulls[8] = max_deliveries == 0;
+	values[9] = m->group_key;
+	nulls[9] = m->group_key == (Datum) 0;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -162,7 +164,8 @@ enforce_max_length(QueueRel *qrel, int64 nnew)
 }
 
 /*
- * mq_send(queue, body, headers, delay, priority, idempotency_key) -> id
+ * mq_send(queue, body, headers, delay, priority, idempotency_key, group_key)
+ *	  -> id
  */
 Datum
 mq_send(PG_FUNCTION_ARGS)
@@ -173,6 +176,7 @@ mq_send(PG_FUNCTION_ARGS)
 	Interval   *delay;
 	int32		priority;
 	text	   *key = NULL;
+	Datum		group;
 	TimestampTz now;
 	int64		id;
 	ItemPointerData stale;
@@ -187,6 +191,7 @@ mq_send(PG_FUNCTION_ARGS)
 		key = PG_GETARG_TEXT_PP(5);
 		args_idempotency_key(key);
 	}
+	group = args_group_key_arg(fcinfo, 6);
 
 	open_queue(fcinfo, 0, "mq_send()", true, PRIV_SEND, &qrel);
 	now = GetCurrentTimestamp();
@@ -196,10 +201,11 @@ mq_send(PG_FUNCTION_ARGS)
 		PG_RETURN_INT64(id);
 	}
 	enforce_max_length(&qrel, 1);
+	storage_lock_groups(&qrel, 1, &group);
 	id = storage_next_id(&qrel);
 	storage_insert(&qrel, 1, &id, util_timestamp_plus_interval(now, delay), now,
 				   QUEUE_PRIORITY_MAX - priority,
-				   headers ? &headers : NULL, &body);
+				   headers ? &headers : NULL, &body, group ? &group : NULL);
 	if (key != NULL)
 		dedup_record(&qrel.keys, key, id, now, &stale);
 	storage_close(&qrel);
@@ -207,7 +213,8 @@ mq_send(PG_FUNCTION_ARGS)
 }
 
 /*
- * mq_send_batch(queue, bodies, headers, delay, priority, idempotency_keys)
+ * mq_send_batch(queue, bodies, headers, delay, priority, idempotency_keys,
+ *				 group_keys)
  *	  -> SETOF id, in the order of bodies
  *
  * A body whose key was sent before (also earlier in the same batch) is not
@@ -224,6 +231,8 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	bool	   *hnulls = NULL;
 	Datum	   *keys = NULL;
 	bool	   *knulls = NULL;
+	Datum	   *groups = NULL;
+	bool	   *gnulls = NULL;
 	Interval   *delay;
 	int32		priority;
 	TimestampTz now;
@@ -238,6 +247,12 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	delay = args_interval(fcinfo, 3, "delay", false);
 	priority = args_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
 	args_parallel_array(fcinfo, 5, "idempotency_keys", TEXTOID, n, &keys, &knulls);
+	if (PG_NARGS() > 6)
+		args_parallel_array(fcinfo, 6, "group_keys", TEXTOID, n, &groups, &gnulls);
+	if (groups != NULL)
+		for (i = 0; i < n; i++)
+			if (gnulls[i])
+				groups[i] = (Datum) 0;
 
 	open_queue(fcinfo, 0, "mq_send_batch()", true, PRIV_SEND, &qrel);
 	if (n == 0)
@@ -255,6 +270,8 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	 * moved to the front of bodies/headers for one insert.
 	 */
 	dedup_lock_batch(&qrel.keys, keys, knulls, n);
+	/* Before the ids: a group's ids follow the order of its sends' locks. */
+	storage_lock_groups(&qrel, n, groups);
 	for (i = 0; i < n; i++)
 	{
 		if (keys != NULL && !knulls[i])
@@ -274,12 +291,14 @@ mq_send_batch(PG_FUNCTION_ARGS)
 		bodies[nnew] = bodies[i];
 		if (headers)
 			headers[nnew] = headers[i];
+		if (groups)
+			groups[nnew] = groups[i];
 		nnew++;
 	}
 	enforce_max_length(&qrel, nnew);
 	if (nnew > 0)
 		storage_insert(&qrel, nnew, newids, util_timestamp_plus_interval(now, delay), now,
-					   QUEUE_PRIORITY_MAX - priority, headers, bodies);
+					   QUEUE_PRIORITY_MAX - priority, headers, bodies, groups);
 	storage_close(&qrel);
 
 	for (i = 0; i < n; i++)
@@ -495,6 +514,21 @@ mq_ack_array(PG_FUNCTION_ARGS)
 	QueueRel	qrel;
 
 	open_queue(fcinfo, 0, "mq_ack()", true, PRIV_READ, &qrel);
+	/*
+	 * Lock the messages' groups first, in one order for everyone, so that
+	 * batch acks and sends of the same groups cannot deadlock.
+	 */
+	if (n > 1)
+	{
+		uint32	   *groups = palloc(n * sizeof(uint32));
+		int			ngroups = 0;
+
+		for (i = 0; i < n; i++)
+			if (lease_receipt_group(RelationGetRelid(qrel.heap), receipts[i], &groups[ngroups]))
+				ngroups++;
+		storage_lock_group_hashes(&qrel, groups, ngroups);
+		pfree(groups);
+	}
 	for (i = 0; i < n; i++)
 	{
 		int64		receipt = receipts[i];
@@ -683,8 +717,9 @@ mq_inspect(PG_FUNCTION_ARGS)
 
 		values[0] = Int64GetDatum(m->id);
 		values[1] = CStringGetTextDatum(state_names[st]);
-		values[2] = Int32GetDatum(QUEUE_PRIORITY_MAX - m->rank);
-		nulls[3] = true;		/* group_key: no message groups yet */
+		values[2] = Int32GetDatum(storage_priority(m->rank));
+		values[3] = m->group_key;
+		nulls[3] = m->group_key == (Datum) 0;
 		values[4] = Int32GetDatum(m->deliveries);
 		values[5] = TimestampTzGetDatum(m->enqueued_at);
 		values[6] = TimestampTzGetDatum(m->visible_at);
@@ -722,16 +757,13 @@ mq_delete(PG_FUNCTION_ARGS)
 /*
  * Put a copy of message m, taken out of another queue, at the end of target
  * (open, the caller checked it may send there): a new id, ready now, its
- * body and priority, the given headers ((Datum) 0: none), no deliveries.
+ * body, priority and group, the given headers ((Datum) 0: none), no deliveries.
  */
 static void
 insert_copy(QueueRel *target, StoredMsg *m, Datum headers)
 {
-	TimestampTz now = GetCurrentTimestamp();
-	Datum		body = storage_detoast(m->body);
-	int64		id = storage_next_id(target);
-
-	storage_insert(target, 1, &id, now, now, m->rank, headers ? &headers : NULL, &body);
+	(void) storage_send_copy(target, m, headers, storage_detoast(m->body),
+							 GetCurrentTimestamp());
 }
 
 /*

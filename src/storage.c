@@ -70,7 +70,10 @@
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "storage/bufmgr.h"
+#include "common/hashfn.h"
+#include "storage/lmgr.h"
 #include "utils/datum.h"
+#include "utils/hsearch.h"
 #include "utils/rel.h"
 #include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
@@ -85,6 +88,7 @@
 #include "qstate.h"
 #include "queue_info.h"
 #include "storage.h"
+#include "util.h"
 
 /*
  * Byte offsets of the fixed-width columns in a row's data area.  They are
@@ -98,7 +102,7 @@
 #define OFF_DELIVERIES	28
 
 static const Oid msg_types[Natts_msg] = {
-	INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT2OID, INT4OID, JSONBOID, JSONBOID
+	INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT2OID, INT4OID, JSONBOID, JSONBOID, TEXTOID
 };
 
 struct StorageScan
@@ -119,18 +123,22 @@ struct StorageScan
 	bool		floor_found;	/* the first row not gone has been met */
 	uint64		floor_next;		/* its key, once found */
 	uint64		passed;			/* the key of the last gone row passed, or 0 */
-	ScanKeyData rowkey;
+	ScanKeyData keys[2];		/* from the floor; below the parked rows */
 	ScanKeyData members[2];
 };
 
+/*
+ * Check the table has the columns storage.c expects: all of them, or those
+ * of storage made before 0.4.0 (no group_key) until the update adds it.
+ */
 static void
 check_layout(Relation heap, const char *name)
 {
 	TupleDesc	desc = RelationGetDescr(heap);
 	int			i;
-	bool		ok = desc->natts == Natts_msg;
+	bool		ok = desc->natts == Natts_msg || desc->natts == Natts_msg_v3;
 
-	for (i = 0; ok && i < Natts_msg; i++)
+	for (i = 0; ok && i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
@@ -174,6 +182,10 @@ storage_open(QueueRel *qrel, const char *name, QueueInfo *info,
 	qrel->pkinfo = NULL;
 	qrel->delayed = NULL;
 	qrel->delayedinfo = NULL;
+	qrel->groups = NULL;
+	qrel->groupsinfo = NULL;
+	qrel->has_groups = RelationGetDescr(qrel->heap)->natts == Natts_msg &&
+		OidIsValid(info->groupsid);
 	dedup_init(&qrel->keys, info->keysid, info->keys_pkid, &info->dedup_window);
 	return true;
 }
@@ -205,6 +217,8 @@ void
 storage_close(QueueRel *qrel)
 {
 	dedup_close(&qrel->keys);
+	if (qrel->groups != NULL)
+		index_close(qrel->groups, NoLock);
 	if (qrel->delayed != NULL)
 		index_close(qrel->delayed, NoLock);
 	index_close(qrel->pk, NoLock);
@@ -253,9 +267,38 @@ index_delayed(QueueRel *qrel, TimestampTz visible_at, TimestampTz enqueued_at,
 				 UNIQUE_CHECK_NO, false, qrel->delayedinfo);
 }
 
+/* The group index, opened on first use. */
+static Relation
+groups_index(QueueRel *qrel)
+{
+	if (qrel->groups == NULL)
+	{
+		qrel->groups = index_open(qrel->info->groupsid, RowExclusiveLock);
+		qrel->groupsinfo = BuildIndexInfo(qrel->groups);
+	}
+	return qrel->groups;
+}
+
+/* Index a new row version in every index whose predicate it meets. */
+static void
+index_all(QueueRel *qrel, const StoredMsg *m, ItemPointer tid)
+{
+	index_row(qrel, m->rank, m->id, tid);
+	index_delayed(qrel, m->visible_at, m->enqueued_at, tid);
+	if (m->group_key != (Datum) 0)
+	{
+		Datum		values[2] = {m->group_key, Int64GetDatum(m->id)};
+		bool		isnull[2] = {false, false};
+
+		index_insert(groups_index(qrel), values, isnull, tid, qrel->heap,
+					 UNIQUE_CHECK_NO, false, qrel->groupsinfo);
+	}
+}
+
 static HeapTuple
 form_row(QueueRel *qrel, int64 id, TimestampTz visible_at,
-		 TimestampTz enqueued_at, int16 rank, Datum headers, Datum body)
+		 TimestampTz enqueued_at, int16 rank, Datum headers, Datum body,
+		 Datum group_key)
 {
 	Datum		values[Natts_msg];
 	bool		isnull[Natts_msg] = {0};
@@ -268,80 +311,94 @@ form_row(QueueRel *qrel, int64 id, TimestampTz visible_at,
 	values[Anum_msg_headers - 1] = headers;
 	isnull[Anum_msg_headers - 1] = (headers == (Datum) 0);
 	values[Anum_msg_body - 1] = body;
+	values[Anum_msg_group_key - 1] = group_key;
+	isnull[Anum_msg_group_key - 1] = (group_key == (Datum) 0);
 	return heap_form_tuple(RelationGetDescr(qrel->heap), values, isnull);
 }
 
+static int16 *group_ranks(QueueRel *qrel, int n, int16 rank, const Datum *group_keys);
+
 /*
- * Insert messages with the given ids.  One message goes through
- * heap_insert; more through heap_multi_insert in chunks.
+ * Insert messages with the given ids (ascending), of group group_keys[i]
+ * ((Datum) 0: none; group_keys NULL: none at all).  The caller has locked
+ * their groups (storage_lock_groups) before taking the ids.  One message
+ * goes through heap_insert; more through heap_multi_insert in chunks.
  */
 #define INSERT_CHUNK 1000
 
 void
 storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 			   TimestampTz visible_at, TimestampTz enqueued_at, int16 rank,
-			   Datum *headers, Datum *bodies)
+			   Datum *headers, Datum *bodies, const Datum *group_keys)
 {
 	CommandId	cid = GetCurrentCommandId(true);
+	TupleDesc	desc = RelationGetDescr(qrel->heap);
+	int16	   *ranks = group_keys ? group_ranks(qrel, nmsgs, rank, group_keys) : NULL;
+	int			chunk = Min(nmsgs, INSERT_CHUNK);
+	TupleTableSlot **slots = NULL;
+	BulkInsertState bistate = NULL;
+	uint64		lowest = PG_UINT64_MAX;
+	int			done = 0;
+	int			i;
 
-	if (nmsgs == 1)
+	if (nmsgs > 1)
 	{
-		HeapTuple	tup = form_row(qrel, ids[0], visible_at, enqueued_at, rank,
-								   headers ? headers[0] : (Datum) 0, bodies[0]);
-
-		heap_insert(qrel->heap, tup, cid, 0, NULL);
-		index_row(qrel, rank, ids[0], &tup->t_self);
-		index_delayed(qrel, visible_at, enqueued_at, &tup->t_self);
-		heap_freetuple(tup);
-	}
-	else
-	{
-		TupleDesc	desc = RelationGetDescr(qrel->heap);
-		int			chunk = Min(nmsgs, INSERT_CHUNK);
-		TupleTableSlot **slots = palloc(chunk * sizeof(TupleTableSlot *));
-		BulkInsertState bistate = GetBulkInsertState();
-		int			done = 0;
-		int			i;
-
+		slots = palloc(chunk * sizeof(TupleTableSlot *));
+		bistate = GetBulkInsertState();
 		for (i = 0; i < chunk; i++)
 			slots[i] = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
-		while (done < nmsgs)
+	}
+	while (done < nmsgs)
+	{
+		int			n = Min(chunk, nmsgs - done);
+		HeapTuple	one = NULL;
+
+		for (i = 0; i < n; i++)
 		{
-			int			n = Min(chunk, nmsgs - done);
+			int			k = done + i;
+			HeapTuple	tup = form_row(qrel, ids[k], visible_at, enqueued_at,
+									   ranks ? ranks[k] : rank,
+									   headers ? headers[k] : (Datum) 0, bodies[k],
+									   group_keys ? group_keys[k] : (Datum) 0);
 
-			for (i = 0; i < n; i++)
-			{
-				int			k = done + i;
-				HeapTuple	tup = form_row(qrel, ids[k], visible_at, enqueued_at, rank,
-										   headers ? headers[k] : (Datum) 0, bodies[k]);
-
+			if (slots == NULL)
+				one = tup;
+			else
 				ExecStoreHeapTuple(tup, slots[i], true);
-			}
-			heap_multi_insert(qrel->heap, slots, n, cid, 0, bistate);
-			for (i = 0; i < n; i++)
-			{
-				index_row(qrel, rank, ids[done + i], &slots[i]->tts_tid);
-				index_delayed(qrel, visible_at, enqueued_at, &slots[i]->tts_tid);
-				ExecClearTuple(slots[i]);
-			}
-			done += n;
-			CHECK_FOR_INTERRUPTS();
 		}
+		if (slots == NULL)
+			heap_insert(qrel->heap, one, cid, 0, NULL);
+		else
+			heap_multi_insert(qrel->heap, slots, n, cid, 0, bistate);
+		for (i = 0; i < n; i++)
+		{
+			int			k = done + i;
+			StoredMsg	m;
+
+			m.id = ids[k];
+			m.rank = ranks ? ranks[k] : rank;
+			m.visible_at = visible_at;
+			m.enqueued_at = enqueued_at;
+			m.group_key = group_keys ? group_keys[k] : (Datum) 0;
+			index_all(qrel, &m, slots ? &slots[i]->tts_tid : &one->t_self);
+			if (slots)
+				ExecClearTuple(slots[i]);
+			lowest = Min(lowest, qstate_floor_key(m.rank, m.id));
+		}
+		if (one)
+			heap_freetuple(one);
+		done += n;
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (slots != NULL)
+	{
 		FreeBulkInsertState(bistate);
 		for (i = 0; i < chunk; i++)
 			ExecDropSingleTupleTableSlot(slots[i]);
 		pfree(slots);
 	}
 	/* Now that the rows are in the index, readers may not start above them. */
-	{
-		int64		min_id = ids[0];
-		int			i;
-
-		for (i = 1; i < nmsgs; i++)
-			min_id = Min(min_id, ids[i]);
-		qstate_floor_inserted(qstate_get(RelationGetRelid(qrel->heap)),
-							  qstate_floor_key(rank, min_id));
-	}
+	qstate_floor_inserted(qstate_get(RelationGetRelid(qrel->heap)), lowest);
 	pending_note_depth(RelationGetRelid(qrel->heap), nmsgs);
 	pending_count(RelationGetRelid(qrel->heap), STAT_SENT, nmsgs);
 }
@@ -376,7 +433,8 @@ row_key_init(ScanKeyData *rowkey, ScanKeyData *members, StrategyNumber strategy,
  * standby).
  */
 StorageScan *
-storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim, bool include_delayed)
+storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim, bool include_delayed,
+				   bool include_parked)
 {
 	StorageScan *scan = palloc0(sizeof(StorageScan));
 	int			nkeys = 0;
@@ -393,15 +451,16 @@ storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim, bool include_
 		qstate_floor_get(qs, &scan->floor, &scan->floor_gen);
 	}
 	if (scan->floor > 0)
-	{
-		row_key_init(&scan->rowkey, scan->members, BTGreaterEqualStrategyNumber,
+		row_key_init(&scan->keys[nkeys++], scan->members, BTGreaterEqualStrategyNumber,
 					 floor_key_rank(scan->floor), floor_key_id(scan->floor));
-		nkeys = 1;
-	}
+	/* Parked rows wait for their group: only some scans go on to them. */
+	if (!include_parked)
+		ScanKeyInit(&scan->keys[nkeys++], 1, BTLessStrategyNumber, F_INT2LT,
+					Int16GetDatum(QUEUE_RANK_PARKED));
 	scan->iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, nkeys, 0);
 	/* The keys of the rows passed over tell how far the floor may rise. */
 	scan->iscan->xs_want_itup = scan->qs != NULL;
-	index_rescan(scan->iscan, nkeys ? &scan->rowkey : NULL, nkeys, NULL, 0);
+	index_rescan(scan->iscan, nkeys ? scan->keys : NULL, nkeys, NULL, 0);
 	return scan;
 }
 
@@ -484,6 +543,20 @@ decode_fixed(HeapTupleHeader htup, StoredMsg *msg)
 	memcpy(&msg->deliveries, data + OFF_DELIVERIES, sizeof(int32));
 	msg->headers = (Datum) 0;
 	msg->body = (Datum) 0;
+	msg->group_key = (Datum) 0;
+}
+
+/* The group key of a row ((Datum) 0: none), copied. */
+static Datum
+row_group_key(QueueRel *qrel, HeapTuple tup)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (HeapTupleHeaderGetNatts(tup->t_data) < Anum_msg_group_key)
+		return (Datum) 0;
+	d = heap_getattr(tup, Anum_msg_group_key, RelationGetDescr(qrel->heap), &isnull);
+	return isnull ? (Datum) 0 : datumCopy(d, false, -1);
 }
 
 void
@@ -626,6 +699,29 @@ storage_scan_copy(StorageScan *scan, StoredMsg *msg)
 	msg->headers = isnull ? (Datum) 0 : datumCopy(d, false, -1);
 	d = heap_getattr(&scan->tuple, Anum_msg_body, desc, &isnull);
 	msg->body = datumCopy(d, false, -1);
+	msg->group_key = row_group_key(scan->qrel, &scan->tuple);
+}
+
+static uint32 group_hash(Datum key);
+
+/*
+ * The hash of the current row's group key (as the group locks use it), or
+ * LEASE_NO_GROUP when it has none.
+ */
+int64
+storage_scan_group_hash(StorageScan *scan)
+{
+	HeapTupleHeader htup = scan->tuple.t_data;
+	bool		isnull;
+	Datum		d;
+
+	if (!scan->qrel->has_groups || HeapTupleHeaderGetNatts(htup) < Anum_msg_group_key ||
+		(HeapTupleHasNulls(&scan->tuple) &&
+		 att_isnull(Anum_msg_group_key - 1, htup->t_bits)))
+		return LEASE_NO_GROUP;
+	d = heap_getattr(&scan->tuple, Anum_msg_group_key, RelationGetDescr(scan->qrel->heap),
+					 &isnull);
+	return isnull ? LEASE_NO_GROUP : (int64) group_hash(d);
 }
 
 /* The earliest visible_at of the delayed messages the scan passed over. */
@@ -702,6 +798,7 @@ slot_message(QueueRel *qrel, TupleTableSlot *slot, bool full, StoredMsg *m)
 		m->headers = isnull ? (Datum) 0 : datumCopy(d, false, -1);
 		d = heap_getattr(tup, Anum_msg_body, desc, &isnull);
 		m->body = datumCopy(d, false, -1);
+		m->group_key = row_group_key(qrel, tup);
 	}
 }
 
@@ -742,7 +839,7 @@ walk_priorities(QueueRel *qrel, int first_rank, int64 first_after, int64 after,
 	int			rank = first_rank;
 	int64		from = first_after;
 
-	while (rank <= QUEUE_PRIORITY_MAX)
+	while (rank <= QUEUE_RANK_MAX)
 	{
 		ScanKeyData members[2];
 		IndexScanDesc iscan = browse_from(qrel, (int16) rank, from, slot, members);
@@ -854,7 +951,7 @@ storage_find_id(QueueRel *qrel, int64 msgid, ItemPointer tid, int16 *rank_out)
 	int			rank = 0;
 	bool		found = false;
 
-	while (!found && rank <= QUEUE_PRIORITY_MAX)
+	while (!found && rank <= QUEUE_RANK_MAX)
 	{
 		ScanKeyData members[2];
 		IndexScanDesc iscan = browse_from(qrel, (int16) rank, msgid - 1, slot, members);
@@ -884,7 +981,11 @@ storage_find_id(QueueRel *qrel, int64 msgid, ItemPointer tid, int16 *rank_out)
  * ---------------------------------------------------------------------
  */
 
-/* Find the current version of message (rank, msgid); false if gone. */
+/*
+ * Find the current version of message (rank, msgid); false if gone.  A
+ * message of a group whose window changed since it was leased
+ * (max_inflight_per_group) is found in its group's other band.
+ */
 bool
 storage_find(QueueRel *qrel, int16 rank, int64 msgid, ItemPointer tid)
 {
@@ -892,18 +993,24 @@ storage_find(QueueRel *qrel, int16 rank, int64 msgid, ItemPointer tid)
 	IndexScanDesc iscan;
 	TupleTableSlot *slot;
 	bool		found = false;
+	int			pass;
 
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(rank));
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(msgid));
 	slot = table_slot_create(qrel->heap, NULL);
-	iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, 2, 0);
-	index_rescan(iscan, keys, 2, NULL, 0);
-	if (index_getnext_slot(iscan, ForwardScanDirection, slot))
+	for (pass = 0; pass < (qrel->has_groups ? 2 : 1) && !found; pass++)
 	{
-		*tid = slot->tts_tid;
-		found = true;
+		int16		r = pass == 0 ? rank : (rank + QUEUE_RANK_PARKED) % (2 * QUEUE_RANK_PARKED);
+
+		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(r));
+		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(msgid));
+		iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, 2, 0);
+		index_rescan(iscan, keys, 2, NULL, 0);
+		if (index_getnext_slot(iscan, ForwardScanDirection, slot))
+		{
+			*tid = slot->tts_tid;
+			found = true;
+		}
+		index_endscan(iscan);
 	}
-	index_endscan(iscan);
 	ExecDropSingleTupleTableSlot(slot);
 	return found;
 }
@@ -928,25 +1035,482 @@ storage_fetch(QueueRel *qrel, ItemPointer tid, StoredMsg *msg)
 	msg->headers = isnull ? (Datum) 0 : datumCopy(d, false, -1);
 	d = heap_getattr(&tuple, Anum_msg_body, desc, &isnull);
 	msg->body = datumCopy(d, false, -1);
+	msg->group_key = row_group_key(qrel, &tuple);
 	ReleaseBuffer(buf);
 	return true;
 }
 
+/* ---------------------------------------------------------------------
+ * Message groups
+ *
+ * Of each group, the first max_inflight_per_group rows in id order (the
+ * window) have their priority's rank; the rest are parked, QUEUE_RANK_PARKED
+ * higher, past every deliverable row: scans for delivery end before them,
+ * so a group with a million waiting messages costs a read nothing.  Leases
+ * are taken only in windows, so no group has more in flight than its
+ * allowance; a nack, an expired lease or a rolled-back read leaves the row
+ * where it is, the group's head still.
+ *
+ * The window changes only under the group's lock: a send decides whether
+ * its row is parked (storage_lock_groups, then group_ranks), and a delete
+ * of a window row promotes the group's first parked row (group_promote), in
+ * the same transaction -- a rollback undoes both.  The lock is a
+ * transaction-level advisory lock on (queue, hash of the key), held until
+ * the end of the transaction, so each decision sees the committed work of
+ * every other transaction that changed the group.  A call that would lock
+ * more than GROUP_LOCKS_PER_CALL groups takes the queue's gate exclusively
+ * instead; single group locks take it shared, and purge (which changes
+ * every group) exclusively.  Ids are taken after the lock, so a group's ids
+ * follow the order its sends took the lock, and every parked row of a
+ * group comes after its window in id order.
+ * ---------------------------------------------------------------------
+ */
+/* Rows this backend moved into a window, for delivery_take. */
+uint64		storage_promoted = 0;
+
+#define GROUP_LOCK_FIELD4	0x4d47	/* (queue, hash of the group key) */
+#define GROUP_GATE_FIELD4	0x4d48	/* (queue, 0): the gate */
+#define GROUP_LOCKS_PER_CALL 64
+
+static void
+gate_lock(QueueRel *qrel, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, RelationGetRelid(qrel->heap), 0,
+						 GROUP_GATE_FIELD4);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+static uint32
+group_hash(Datum key)
+{
+	text	   *t = DatumGetTextPP(key);
+
+	return hash_bytes((const unsigned char *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+/*
+ * Lock the groups whose key hashes are hashes[0..n-1] (sorted here) until
+ * the end of the transaction, in hash order.
+ */
+void
+storage_lock_group_hashes(QueueRel *qrel, uint32 *hashes, int n)
+{
+	int			distinct = 0;
+	int			i;
+
+	qsort(hashes, n, sizeof(uint32), util_cmp_uint32);
+	for (i = 0; i < n; i++)
+		if (i == 0 || hashes[i] != hashes[i - 1])
+			hashes[distinct++] = hashes[i];
+	if (distinct > GROUP_LOCKS_PER_CALL)
+		gate_lock(qrel, ExclusiveLock);
+	else if (distinct > 0)
+	{
+		gate_lock(qrel, ShareLock);
+		for (i = 0; i < distinct; i++)
+		{
+			LOCKTAG		tag;
+
+			SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, RelationGetRelid(qrel->heap),
+								 hashes[i], GROUP_LOCK_FIELD4);
+			(void) LockAcquire(&tag, ExclusiveLock, false, false);
+		}
+	}
+}
+
+/*
+ * Lock the groups of keys[0..n-1] ((Datum) 0: no group) until the end of
+ * the transaction; before a send takes its ids.
+ */
+void
+storage_lock_groups(QueueRel *qrel, int n, const Datum *keys)
+{
+	uint32	   *hashes;
+	int			nh = 0;
+	int			i;
+
+	if (keys == NULL)
+		return;
+	hashes = palloc(n * sizeof(uint32));
+	for (i = 0; i < n; i++)
+		if (keys[i] != (Datum) 0)
+			hashes[nh++] = group_hash(keys[i]);
+	if (nh > 0 && !qrel->has_groups)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("queue \"%s\" cannot take message groups yet", qrel->info->name),
+				 errhint("Run ALTER EXTENSION queue UPDATE.")));
+	storage_lock_group_hashes(qrel, hashes, nh);
+	pfree(hashes);
+}
+
+static bool
+same_key(Datum a, Datum b)
+{
+	text	   *x = DatumGetTextPP(a);
+	text	   *y = DatumGetTextPP(b);
+
+	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+}
+
+/*
+ * A scan of the group index (index) as the latest committed state has it: the rows
+ * of group key (every group's when key is (Datum) 0) with id > after.
+ */
+static IndexScanDesc
+group_scan(QueueRel *qrel, Relation index, Datum key, int64 after, ScanKeyData *keys)
+{
+	IndexScanDesc iscan;
+	int			nkeys = 0;
+
+	if (key != (Datum) 0)
+	{
+		ScanKeyEntryInitialize(&keys[nkeys++], 0, 1, BTEqualStrategyNumber, InvalidOid,
+							   index->rd_indcollation[0], F_TEXTEQ, key);
+		ScanKeyInit(&keys[nkeys++], 2, BTGreaterStrategyNumber, F_INT8GT,
+					Int64GetDatum(after));
+	}
+	iscan = compat_index_beginscan(qrel->heap, index, SnapshotSelf, nkeys, 0);
+	index_rescan(iscan, nkeys ? keys : NULL, nkeys, NULL, 0);
+	return iscan;
+}
+
+/*
+ * How group key ends: how many of its last rows are in its window, up to
+ * max, and whether its last row is parked.  Reads from the end: the cost
+ * is the rows counted, not the group's length.
+ */
+static void
+group_tail(QueueRel *qrel, Datum key, int max, int *window, bool *parked)
+{
+	TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
+	ScanKeyData keys[2];
+	IndexScanDesc iscan = group_scan(qrel, groups_index(qrel), key, 0, keys);
+	StoredMsg	m;
+
+	*window = 0;
+	*parked = false;
+	while (*window < max && index_getnext_slot(iscan, BackwardScanDirection, slot))
+	{
+		slot_message(qrel, slot, false, &m);
+		if (m.rank >= QUEUE_RANK_PARKED)
+		{
+			*parked = true;
+			break;
+		}
+		(*window)++;
+	}
+	index_endscan(iscan);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+typedef struct GroupTail
+{
+	char		key[QUEUE_GROUP_KEY_MAXLEN + 1];	/* hash key */
+	int			window;
+	bool		parked;
+} GroupTail;
+
+/*
+ * The rank of each new row of a send (ids ascending): its priority's, or
+ * parked when its group's window is full.  Under the groups' locks.
+ */
+static int16 *
+group_ranks(QueueRel *qrel, int n, int16 rank, const Datum *keys)
+{
+	int16	   *ranks = palloc(n * sizeof(int16));
+	int			max = qrel->info->max_inflight_per_group;
+	HTAB	   *tails = NULL;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		GroupTail	one;
+		GroupTail  *t = &one;
+
+		ranks[i] = rank;
+		if (keys[i] == (Datum) 0)
+			continue;
+		if (n > 1)
+		{
+			text	   *k = DatumGetTextPP(keys[i]);
+			char		name[QUEUE_GROUP_KEY_MAXLEN + 1];
+			bool		found;
+
+			if (tails == NULL)
+			{
+				HASHCTL		ctl;
+
+				ctl.keysize = sizeof(name);
+				ctl.entrysize = sizeof(GroupTail);
+				ctl.hcxt = CurrentMemoryContext;
+				tails = hash_create("message groups of a send", 64, &ctl,
+									HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+			}
+			memset(name, 0, sizeof(name));
+			memcpy(name, VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
+			t = hash_search(tails, name, HASH_ENTER, &found);
+			if (!found)
+				group_tail(qrel, keys[i], max, &t->window, &t->parked);
+		}
+		else
+			group_tail(qrel, keys[i], max, &t->window, &t->parked);
+		if (!t->parked && t->window < max)
+			t->window++;
+		else
+		{
+			t->parked = true;
+			ranks[i] = rank + QUEUE_RANK_PARKED;
+		}
+	}
+	if (tails != NULL)
+		hash_destroy(tails);
+	return ranks;
+}
+
+/*
+ * A copy of the row version at tid to change and put back (put_version);
+ * NULL if there is no such version.
+ */
+static HeapTuple
+row_copy(QueueRel *qrel, ItemPointer tid)
+{
+	HeapTupleData oldtup;
+	HeapTuple	copy;
+	Buffer		buf;
+
+	oldtup.t_self = *tid;
+	if (!heap_fetch(qrel->heap, SnapshotAny, &oldtup, &buf, false))
+		return NULL;
+	copy = heap_copytuple(&oldtup);
+	ReleaseBuffer(buf);
+	return copy;
+}
+
+/*
+ * Replace the row version at tid by newtup (freed here), as a regular
+ * update in the current transaction, indexing the new version unless it
+ * is HOT; *m gets its fixed fields and its tid.  False if the row is gone
+ * (changed or deleted first).
+ */
+static bool
+put_version(QueueRel *qrel, ItemPointer tid, HeapTuple newtup, StoredMsg *m)
+{
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	TM_Result	result;
+
+	result = compat_heap_update(qrel->heap, tid, newtup, GetCurrentCommandId(true),
+								&tmfd, &lockmode);
+	if (result == TM_Ok)
+	{
+		decode_fixed(newtup->t_data, m);
+		m->tid = newtup->t_self;
+		if (!HeapTupleIsHeapOnly(newtup))
+		{
+			m->group_key = row_group_key(qrel, newtup);
+			index_all(qrel, m, &newtup->t_self);
+		}
+	}
+	heap_freetuple(newtup);
+	if (result == TM_Ok)
+		return true;
+	if (result == TM_SelfModified || result == TM_Updated || result == TM_Deleted)
+		return false;
+	elog(ERROR, "unexpected heap_update status: %u", result);
+	return false;
+}
+
+/*
+ * Give row m (its current version at m->tid) a new rank, as a regular
+ * update in the current transaction.  False if the row is gone.
+ */
+static bool
+row_set_rank(QueueRel *qrel, StoredMsg *m, int16 rank)
+{
+	HeapTuple	newtup = row_copy(qrel, &m->tid);
+
+	if (newtup == NULL)
+		return false;
+	memcpy(row_data(newtup->t_data) + OFF_RANK, &rank, sizeof(int16));
+	if (!put_version(qrel, &m->tid, newtup, m))
+		return false;
+	/* A row promoted below the floor: readers must start there. */
+	qstate_floor_inserted(qstate_get(RelationGetRelid(qrel->heap)),
+						  qstate_floor_key(rank, m->id));
+	return true;
+}
+
+/*
+ * A row of group key's window, id after, has left: its first parked row
+ * (they all come after the window) joins the window.
+ */
+static void
+group_promote(QueueRel *qrel, Datum key, int64 after)
+{
+	TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
+	ScanKeyData keys[2];
+	IndexScanDesc iscan = group_scan(qrel, groups_index(qrel), key, after, keys);
+	StoredMsg	m;
+
+	while (index_getnext_slot(iscan, ForwardScanDirection, slot))
+	{
+		slot_message(qrel, slot, false, &m);
+		if (m.rank < QUEUE_RANK_PARKED)
+			continue;
+		m.group_key = key;
+		if (row_set_rank(qrel, &m, m.rank - QUEUE_RANK_PARKED))
+		{
+			storage_promoted++;
+			break;
+		}
+	}
+	index_endscan(iscan);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * After max_inflight_per_group changed: make each group's window its first
+ * max_inflight_per_group rows again, under the queue's gate.
+ */
+void
+storage_regroup(QueueRel *qrel)
+{
+	TupleTableSlot *slot;
+	IndexScanDesc iscan;
+	ScanKeyData keys[2];
+	Datum		group = (Datum) 0;
+	int64		last = 0;
+	int			pos = 0;
+	int			max = qrel->info->max_inflight_per_group;
+
+	if (!qrel->has_groups)
+		return;
+	gate_lock(qrel, ExclusiveLock);
+	slot = table_slot_create(qrel->heap, NULL);
+	iscan = group_scan(qrel, groups_index(qrel), (Datum) 0, 0, keys);
+	while (index_getnext_slot(iscan, ForwardScanDirection, slot))
+	{
+		StoredMsg	m;
+		bool		parked;
+
+		slot_message(qrel, slot, false, &m);
+		m.group_key = row_group_key(qrel, ExecFetchSlotHeapTuple(slot, false, NULL));
+		if (group != (Datum) 0 && same_key(group, m.group_key))
+		{
+			/* A version this scan made comes again: skip it. */
+			if (m.id <= last)
+				continue;
+			pos++;
+		}
+		else
+		{
+			group = m.group_key;
+			pos = 1;
+		}
+		last = m.id;
+		parked = m.rank >= QUEUE_RANK_PARKED;
+		if (parked != (pos > max))
+			(void) row_set_rank(qrel, &m, parked ? m.rank - QUEUE_RANK_PARKED :
+								m.rank + QUEUE_RANK_PARKED);
+		CHECK_FOR_INTERRUPTS();
+	}
+	index_endscan(iscan);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * Call each(arg, m) for every row of a message group, in (group key, id)
+ * order; m has its fixed fields and group key.
+ */
+void
+storage_walk_groups(QueueRel *qrel, void (*each) (void *arg, const StoredMsg *m), void *arg)
+{
+	TupleTableSlot *slot;
+	Relation	index;
+	IndexScanDesc iscan;
+	ScanKeyData keys[2];
+
+	if (!qrel->has_groups)
+		return;
+	index = index_open(qrel->info->groupsid, AccessShareLock);
+	slot = table_slot_create(qrel->heap, NULL);
+	iscan = group_scan(qrel, index, (Datum) 0, 0, keys);
+	while (index_getnext_slot(iscan, ForwardScanDirection, slot))
+	{
+		StoredMsg	m;
+
+		slot_message(qrel, slot, false, &m);
+		m.group_key = row_group_key(qrel, ExecFetchSlotHeapTuple(slot, false, NULL));
+		each(arg, &m);
+		pfree(DatumGetPointer(m.group_key));
+		CHECK_FOR_INTERRUPTS();
+	}
+	index_endscan(iscan);
+	index_close(index, AccessShareLock);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * Send a copy of message m (dead-lettering, moving, redriving) with the
+ * given headers ((Datum) 0: none) and body, keeping its priority and
+ * group.  Returns its id in target.
+ */
+int64
+storage_send_copy(QueueRel *target, const StoredMsg *m, Datum headers, Datum body,
+				  TimestampTz now)
+{
+	Datum		key = m->group_key;
+	int64		id;
+
+	storage_lock_groups(target, 1, &key);
+	id = storage_next_id(target);
+	storage_insert(target, 1, &id, now, now, m->rank % QUEUE_RANK_PARKED,
+				   headers != (Datum) 0 ? &headers : NULL, &body,
+				   key != (Datum) 0 ? &key : NULL);
+	return id;
+}
+
 /*
  * Delete a row in the current transaction, waiting for a transaction that
- * is changing it.  False if someone else deleted it first (or we did).
+ * is changing it.  With regroup, a row of a group's window is replaced by
+ * the group's next (under the group's lock).  False if someone else
+ * deleted or changed it first (or we did).
  */
-bool
-storage_delete(QueueRel *qrel, ItemPointer tid)
+static bool
+delete_row(QueueRel *qrel, ItemPointer tid, bool regroup)
 {
 	TM_FailureData tmfd;
 	TM_Result	result;
+	StoredMsg	m;
+	bool		grouped = false;
 
+	if (regroup && qrel->has_groups)
+	{
+		HeapTupleData tuple;
+		Buffer		buf;
+
+		tuple.t_self = *tid;
+		if (heap_fetch(qrel->heap, SnapshotSelf, &tuple, &buf, false))
+		{
+			decode_fixed(tuple.t_data, &m);
+			m.group_key = row_group_key(qrel, &tuple);
+			ReleaseBuffer(buf);
+			grouped = m.group_key != (Datum) 0;
+		}
+		if (grouped)
+			storage_lock_groups(qrel, 1, &m.group_key);
+	}
 	result = compat_heap_delete(qrel->heap, tid, GetCurrentCommandId(true), true, &tmfd);
 	switch (result)
 	{
 		case TM_Ok:
 			pending_note_depth(RelationGetRelid(qrel->heap), -1);
+			if (grouped && m.rank < QUEUE_RANK_PARKED)
+				group_promote(qrel, m.group_key, m.id);
 			return true;
 		case TM_SelfModified:
 		case TM_Updated:
@@ -956,6 +1520,12 @@ storage_delete(QueueRel *qrel, ItemPointer tid)
 			elog(ERROR, "unexpected heap_delete status: %u", result);
 	}
 	return false;
+}
+
+bool
+storage_delete(QueueRel *qrel, ItemPointer tid)
+{
+	return delete_row(qrel, tid, true);
 }
 
 /*
@@ -968,49 +1538,24 @@ bool
 storage_update(QueueRel *qrel, ItemPointer tid, TimestampTz visible_at,
 			   bool set_headers, Datum headers)
 {
-	HeapTupleData oldtup;
-	HeapTuple	newtup;
-	Buffer		buf;
-	TM_FailureData tmfd;
-	LockTupleMode lockmode;
-	TM_Result	result;
+	HeapTuple	newtup = row_copy(qrel, tid);
 	StoredMsg	msg;
 
-	oldtup.t_self = *tid;
-	if (!heap_fetch(qrel->heap, SnapshotAny, &oldtup, &buf, false))
+	if (newtup == NULL)
 		return false;
 	if (set_headers)
 	{
 		int			cols[1] = {Anum_msg_headers};
 		Datum		values[1] = {headers};
 		bool		nulls[1] = {headers == (Datum) 0};
+		HeapTuple	changed = heap_modify_tuple_by_cols(newtup, RelationGetDescr(qrel->heap),
+														1, cols, values, nulls);
 
-		newtup = heap_modify_tuple_by_cols(&oldtup, RelationGetDescr(qrel->heap),
-										   1, cols, values, nulls);
-	}
-	else
-		newtup = heap_copytuple(&oldtup);
-	ReleaseBuffer(buf);
-	memcpy(row_data(newtup->t_data) + OFF_VISIBLE_AT, &visible_at, sizeof(TimestampTz));
-	decode_fixed(newtup->t_data, &msg);
-
-	result = compat_heap_update(qrel->heap, tid, newtup, GetCurrentCommandId(true),
-								&tmfd, &lockmode);
-	if (result == TM_Ok)
-	{
-		if (!HeapTupleIsHeapOnly(newtup))
-		{
-			index_row(qrel, msg.rank, msg.id, &newtup->t_self);
-			index_delayed(qrel, msg.visible_at, msg.enqueued_at, &newtup->t_self);
-		}
 		heap_freetuple(newtup);
-		return true;
+		newtup = changed;
 	}
-	heap_freetuple(newtup);
-	if (result == TM_SelfModified || result == TM_Updated || result == TM_Deleted)
-		return false;
-	elog(ERROR, "unexpected heap_update status: %u", result);
-	return false;
+	memcpy(row_data(newtup->t_data) + OFF_VISIBLE_AT, &visible_at, sizeof(TimestampTz));
+	return put_version(qrel, tid, newtup, &msg);
 }
 
 /*
@@ -1025,6 +1570,9 @@ storage_delete_all(QueueRel *qrel, void (*deleted) (Oid relid, int64 msgid))
 	HeapTuple	tup;
 	int64		count = 0;
 
+	/* No send or delete may change a group meanwhile: every row goes. */
+	if (qrel->has_groups)
+		gate_lock(qrel, ExclusiveLock);
 	scan = compat_table_beginscan(qrel->heap, SnapshotSelf, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
@@ -1032,7 +1580,7 @@ storage_delete_all(QueueRel *qrel, void (*deleted) (Oid relid, int64 msgid))
 		int64		msgid;
 
 		memcpy(&msgid, row_data(tup->t_data) + OFF_ID, sizeof(int64));
-		if (storage_delete(qrel, &tid))
+		if (delete_row(qrel, &tid, false))
 		{
 			deleted(RelationGetRelid(qrel->heap), msgid);
 			count++;

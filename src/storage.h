@@ -22,6 +22,16 @@
  * A partial index mq.q_<id>_delayed on visible_at holds the rows whose
  * visible_at is past their enqueued_at (sent with a delay, or nacked with
  * one), so that mq_queues counts delayed messages without reading the rest.
+ * A partial index mq.q_<id>_groups on (group_key, id) holds the rows of
+ * message groups.  Storage made before 0.4.0 lacks group_key until the
+ * extension is updated (Natts_msg_v3 columns).
+ *
+ * Message groups.  Of each group, the first max_inflight_per_group rows in
+ * id order are its window; the others are parked: their rank is
+ * QUEUE_RANK_PARKED above their priority's, so they sort after every
+ * deliverable row and readers never step over them.  When a row of the
+ * window leaves, the first parked row of its group takes its place (see
+ * storage.c, "Message groups").
  */
 #define Anum_msg_id				1
 #define Anum_msg_visible_at		2
@@ -30,7 +40,9 @@
 #define Anum_msg_deliveries		5
 #define Anum_msg_headers		6
 #define Anum_msg_body			7
-#define Natts_msg				7
+#define Anum_msg_group_key		8
+#define Natts_msg				8
+#define Natts_msg_v3			7
 
 
 typedef struct QueueRel
@@ -41,6 +53,9 @@ typedef struct QueueRel
 	struct IndexInfo *pkinfo;
 	Relation	delayed;		/* the delay index, once needed, or NULL */
 	struct IndexInfo *delayedinfo;
+	Relation	groups;			/* the group index, once needed, or NULL */
+	struct IndexInfo *groupsinfo;
+	bool		has_groups;		/* the storage has group_key and its index */
 	KeyTable	keys;
 } QueueRel;
 
@@ -54,8 +69,16 @@ typedef struct StoredMsg
 	int32		deliveries;
 	Datum		headers;		/* (Datum) 0 when NULL */
 	Datum		body;
+	Datum		group_key;		/* text; (Datum) 0 when none */
 	ItemPointerData tid;
 } StoredMsg;
+
+/* The priority of a stored rank (of a parked row too). */
+static inline int32
+storage_priority(int16 rank)
+{
+	return QUEUE_PRIORITY_MAX - (rank % QUEUE_RANK_PARKED);
+}
 
 struct StorageScan;
 typedef struct StorageScan StorageScan;
@@ -69,13 +92,24 @@ extern int64 storage_count_delayed(QueueRel *qrel, TimestampTz now);
 extern TimestampTz storage_oldest_ready(QueueRel *qrel, TimestampTz now);
 extern void storage_close(QueueRel *qrel);
 extern int64 storage_next_id(QueueRel *qrel);
+extern void storage_lock_groups(QueueRel *qrel, int n, const Datum *group_keys);
+extern void storage_lock_group_hashes(QueueRel *qrel, uint32 *hashes, int n);
 extern void storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 						   TimestampTz visible_at, TimestampTz enqueued_at,
-						   int16 rank, Datum *headers, Datum *bodies);
+						   int16 rank, Datum *headers, Datum *bodies,
+						   const Datum *group_keys);
+extern int64 storage_send_copy(QueueRel *target, const StoredMsg *m, Datum headers,
+							   Datum body, TimestampTz now);
+extern void storage_regroup(QueueRel *qrel);
+extern PGDLLIMPORT uint64 storage_promoted;
+extern void storage_walk_groups(QueueRel *qrel,
+								void (*each) (void *arg, const StoredMsg *m),
+								void *arg);
 extern StorageScan *storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim,
-									  bool include_delayed);
+									  bool include_delayed, bool include_parked);
 extern bool storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg);
 extern TimestampTz storage_scan_next_visible(StorageScan *scan);
+extern int64 storage_scan_group_hash(StorageScan *scan);
 extern XLogRecPtr storage_scan_set_deliveries(StorageScan *scan, int32 deliveries);
 extern void storage_scan_copy(StorageScan *scan, StoredMsg *msg);
 extern void storage_scan_release(StorageScan *scan);

@@ -446,7 +446,10 @@ publish_headers(Datum headers, const char *topic, const char *key)
 	return policy_headers_with(headers, "mq_routing_key", &v);
 }
 
-/* mq_publish(topic, routing_key, body, headers, idempotency_key) -> int */
+/*
+ * mq_publish(topic, routing_key, body, headers, idempotency_key, group_key)
+ *	  -> int; each copy keeps the group key
+ */
 Datum
 mq_publish(PG_FUNCTION_ARGS)
 {
@@ -455,6 +458,7 @@ mq_publish(PG_FUNCTION_ARGS)
 	Datum		body;
 	Datum		headers;
 	text	   *key = NULL;
+	Datum		group;
 	TopicInfo  *t;
 	Words		rk;
 	KeyTable	keys;
@@ -468,6 +472,7 @@ mq_publish(PG_FUNCTION_ARGS)
 
 	topic_arg(fcinfo, 0, name);
 	routing_key = arg_words(fcinfo, 1, "routing_key");
+	group = args_group_key_arg(fcinfo, 5);
 	if (!match_split_words(routing_key, false, &rk))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -533,9 +538,10 @@ mq_publish(PG_FUNCTION_ARGS)
 			storage_close(&qrel);
 			continue;
 		}
+		storage_lock_groups(&qrel, 1, &group);
 		id = storage_next_id(&qrel);
 		storage_insert(&qrel, 1, &id, now, now, QUEUE_PRIORITY_MAX,
-					   &headers, &body);
+					   &headers, &body, group != (Datum) 0 ? &group : NULL);
 		storage_close(&qrel);
 		accepted++;
 	}

@@ -145,3 +145,13 @@ util_kind_name(char kind)
 	}
 	return "object";
 }
+
+/* qsort's comparison of two uint32. */
+int
+util_cmp_uint32(const void *a, const void *b)
+{
+	uint32		x = *(const uint32 *) a;
+	uint32		y = *(const uint32 *) b;
+
+	return (x > y) - (x < y);
+}

@@ -14,8 +14,12 @@
 #define QUEUE_NAME_MAXLEN		48
 #define QUEUE_QTY_MAX			10000
 #define QUEUE_PRIORITY_MAX		255
+/* Ranks: 255 - priority, plus QUEUE_RANK_PARKED for a message waiting for its group. */
+#define QUEUE_RANK_PARKED		256
+#define QUEUE_RANK_MAX			(QUEUE_RANK_PARKED + QUEUE_PRIORITY_MAX)
 /* Keys longer than this are refused (22023); btree entries must fit a page. */
 #define DEDUP_KEY_MAXLEN		1000
+#define QUEUE_GROUP_KEY_MAXLEN	256
 
 /* The longest interval stored or given (util_interval_check_size). */
 #define QUEUE_INTERVAL_MAX_YEARS	10000
@@ -39,5 +43,7 @@ extern TimestampTz util_timestamp_plus_interval(TimestampTz ts, const Interval *
 extern char *util_timestamp_iso8601_utc(TimestampTz ts);
 
 extern const char *util_kind_name(char kind);
+
+extern int	util_cmp_uint32(const void *a, const void *b);
 
 #endif							/* QUEUE_UTIL_H */

@@ -30,6 +30,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -113,6 +114,94 @@ mq_queue_figures(PG_FUNCTION_ARGS)
 		}
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(mq_message_group_figures);
+
+/* One group's figures as mq.message_group_figures() gathers them. */
+typedef struct GroupFigures
+{
+	ReturnSetInfo *rsinfo;
+	Oid			relid;
+	TimestampTz now;
+	Datum		key;			/* the group being counted, or (Datum) 0 */
+	int64		ready;
+	int64		inflight;
+	int64		delayed;
+	TimestampTz oldest;
+} GroupFigures;
+
+static void
+group_figures_put(GroupFigures *g)
+{
+	Datum		values[5];
+	bool		nulls[5] = {0};
+
+	if (g->key == (Datum) 0)
+		return;
+	values[0] = g->key;
+	values[1] = Int64GetDatum(g->ready);
+	values[2] = Int64GetDatum(g->inflight);
+	values[3] = Int64GetDatum(g->delayed);
+	values[4] = DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(g->now),
+									TimestampTzGetDatum(g->oldest));
+	tuplestore_putvalues(g->rsinfo->setResult, g->rsinfo->setDesc, values, nulls);
+	pfree(DatumGetPointer(g->key));
+	g->key = (Datum) 0;
+}
+
+static void
+group_figures_one(void *arg, const StoredMsg *m)
+{
+	GroupFigures *g = arg;
+
+	if (g->key == (Datum) 0 || !datumIsEqual(g->key, m->group_key, false, -1))
+	{
+		group_figures_put(g);
+		g->key = datumCopy(m->group_key, false, -1);
+		g->ready = g->inflight = g->delayed = 0;
+		g->oldest = m->enqueued_at;
+	}
+	if (lease_held(g->relid, m->id, g->now))
+		g->inflight++;
+	else if (m->visible_at > g->now)
+		g->delayed++;
+	else
+		g->ready++;
+	g->oldest = Min(g->oldest, m->enqueued_at);
+}
+
+/*
+ * mq.message_group_figures(queue text) -> SETOF (group_key, ready, inflight,
+ * delayed, oldest_age): one row per message group of the queue, from its
+ * group index (the cost is that of the grouped messages).  A parked
+ * message, waiting for its group, counts as ready.
+ */
+Datum
+mq_message_group_figures(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	QueueInfo  *info;
+	QueueRel	qrel;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	args_name("queue", PG_GETARG_TEXT_PP(0), name);
+	info = queue_info_lookup(name);
+	if (info == NULL || !perms_visible(&info->perms, GetUserId()) ||
+		(RecoveryInProgress() && info->unlogged))
+		return (Datum) 0;
+	if (storage_open_by_name(&qrel, name, AccessShareLock, 0))
+	{
+		GroupFigures g = {rsinfo, RelationGetRelid(qrel.heap), GetCurrentTimestamp()};
+
+		storage_walk_groups(&qrel, group_figures_one, &g);
+		group_figures_put(&g);
+		storage_close(&qrel);
+	}
+	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(mq_queue_stats);

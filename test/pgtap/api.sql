@@ -22,8 +22,8 @@ SELECT results_eq(
         ('mq_ack(text,bigint,boolean)'),
         ('mq_ack(text,bigint[],boolean)'),
         ('mq_ack(text,text,boolean)'),
-        ('mq_alter_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,text[],double precision,interval,text,interval,double precision)'),
-        ('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,double precision,interval,text,interval,double precision)'),
+        ('mq_alter_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,text[],integer,double precision,interval,text,interval,double precision)'),
+        ('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision)'),
         ('mq_drop_queue(text,boolean)'),
         ('mq_extend(text,bigint,interval,boolean)'),
         ('mq_nack(text,bigint,interval,boolean,text)'),
@@ -31,29 +31,31 @@ SELECT results_eq(
         ('mq_pop(text,integer)'),
         ('mq_purge(text)'),
         ('mq_read(text,integer,interval,interval)'),
-        ('mq_send(text,jsonb,jsonb,interval,integer,text)'),
-        ('mq_send_batch(text,jsonb[],jsonb[],interval,integer,text[])')$$,
+        ('mq_send(text,jsonb,jsonb,interval,integer,text,text)'),
+        ('mq_send_batch(text,jsonb[],jsonb[],interval,integer,text[],text[])')$$,
     'the section 3 functions exist once each, with these argument types');
 
 -- Argument names and defaults.
-SELECT is(pg_get_function_arguments('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,double precision,interval,text,interval,double precision)'::regprocedure),
+SELECT is(pg_get_function_arguments('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision)'::regprocedure),
     'queue text, visibility_timeout interval DEFAULT ''00:00:30''::interval, '
     'max_deliveries integer DEFAULT NULL::integer, dead_letter_queue text DEFAULT NULL::text, '
     'message_ttl interval DEFAULT NULL::interval, max_length bigint DEFAULT NULL::bigint, '
     'overflow text DEFAULT ''reject''::text, max_inflight integer DEFAULT NULL::integer, '
     'dedup_window interval DEFAULT ''1 day''::interval, unlogged boolean DEFAULT false, '
-    'if_not_exists boolean DEFAULT false, rate_limit double precision DEFAULT NULL::double precision, '
+    'if_not_exists boolean DEFAULT false, max_inflight_per_group integer DEFAULT 1, '
+    'rate_limit double precision DEFAULT NULL::double precision, '
     'retry_delay interval DEFAULT NULL::interval, '
     'retry_backoff text DEFAULT ''exponential''::text, '
     'retry_max_delay interval DEFAULT ''01:00:00''::interval, retry_jitter double precision DEFAULT 0',
     'mq_create_queue arguments');
-SELECT is(pg_get_function_arguments('mq_alter_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,text[],double precision,interval,text,interval,double precision)'::regprocedure),
+SELECT is(pg_get_function_arguments('mq_alter_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,text[],integer,double precision,interval,text,interval,double precision)'::regprocedure),
     'queue text, visibility_timeout interval DEFAULT NULL::interval, '
     'max_deliveries integer DEFAULT NULL::integer, dead_letter_queue text DEFAULT NULL::text, '
     'message_ttl interval DEFAULT NULL::interval, max_length bigint DEFAULT NULL::bigint, '
     'overflow text DEFAULT NULL::text, max_inflight integer DEFAULT NULL::integer, '
     'dedup_window interval DEFAULT NULL::interval, unlogged boolean DEFAULT NULL::boolean, '
-    'reset text[] DEFAULT NULL::text[], rate_limit double precision DEFAULT NULL::double precision, '
+    'reset text[] DEFAULT NULL::text[], max_inflight_per_group integer DEFAULT NULL::integer, '
+    'rate_limit double precision DEFAULT NULL::double precision, '
     'retry_delay interval DEFAULT NULL::interval, '
     'retry_backoff text DEFAULT NULL::text, retry_max_delay interval DEFAULT NULL::interval, '
     'retry_jitter double precision DEFAULT NULL::double precision',
@@ -64,15 +66,15 @@ SELECT is(pg_get_function_arguments('mq_drop_queue(text,boolean)'::regprocedure)
 SELECT is(pg_get_function_arguments('mq_purge(text)'::regprocedure),
     'queue text',
     'mq_purge arguments');
-SELECT is(pg_get_function_arguments('mq_send(text,jsonb,jsonb,interval,integer,text)'::regprocedure),
+SELECT is(pg_get_function_arguments('mq_send(text,jsonb,jsonb,interval,integer,text,text)'::regprocedure),
     'queue text, body jsonb, headers jsonb DEFAULT NULL::jsonb, '
     'delay interval DEFAULT ''00:00:00''::interval, priority integer DEFAULT 0, '
-    'idempotency_key text DEFAULT NULL::text',
+    'idempotency_key text DEFAULT NULL::text, group_key text DEFAULT NULL::text',
     'mq_send arguments');
-SELECT is(pg_get_function_arguments('mq_send_batch(text,jsonb[],jsonb[],interval,integer,text[])'::regprocedure),
+SELECT is(pg_get_function_arguments('mq_send_batch(text,jsonb[],jsonb[],interval,integer,text[],text[])'::regprocedure),
     'queue text, bodies jsonb[], headers jsonb[] DEFAULT NULL::jsonb[], '
     'delay interval DEFAULT ''00:00:00''::interval, priority integer DEFAULT 0, '
-    'idempotency_keys text[] DEFAULT NULL::text[]',
+    'idempotency_keys text[] DEFAULT NULL::text[], group_keys text[] DEFAULT NULL::text[]',
     'mq_send_batch arguments');
 SELECT is(pg_get_function_arguments('mq_read(text,integer,interval,interval)'::regprocedure),
     'queue text, qty integer DEFAULT 1, vt interval DEFAULT NULL::interval, '
@@ -114,8 +116,8 @@ SELECT results_eq(
         ('mq_ack', 'queue text, receipt bigint, strict boolean', 'boolean'),
         ('mq_ack', 'queue text, receipt text, strict boolean', 'boolean'),
         ('mq_ack', 'queue text, receipts bigint[], strict boolean', 'bigint'),
-        ('mq_alter_queue', 'queue text, visibility_timeout interval, max_deliveries integer, dead_letter_queue text, message_ttl interval, max_length bigint, overflow text, max_inflight integer, dedup_window interval, unlogged boolean, reset text[], rate_limit double precision, retry_delay interval, retry_backoff text, retry_max_delay interval, retry_jitter double precision', 'void'),
-        ('mq_create_queue', 'queue text, visibility_timeout interval, max_deliveries integer, dead_letter_queue text, message_ttl interval, max_length bigint, overflow text, max_inflight integer, dedup_window interval, unlogged boolean, if_not_exists boolean, rate_limit double precision, retry_delay interval, retry_backoff text, retry_max_delay interval, retry_jitter double precision', 'void'),
+        ('mq_alter_queue', 'queue text, visibility_timeout interval, max_deliveries integer, dead_letter_queue text, message_ttl interval, max_length bigint, overflow text, max_inflight integer, dedup_window interval, unlogged boolean, reset text[], max_inflight_per_group integer, rate_limit double precision, retry_delay interval, retry_backoff text, retry_max_delay interval, retry_jitter double precision', 'void'),
+        ('mq_create_queue', 'queue text, visibility_timeout interval, max_deliveries integer, dead_letter_queue text, message_ttl interval, max_length bigint, overflow text, max_inflight integer, dedup_window interval, unlogged boolean, if_not_exists boolean, max_inflight_per_group integer, rate_limit double precision, retry_delay interval, retry_backoff text, retry_max_delay interval, retry_jitter double precision', 'void'),
         ('mq_drop_queue', 'queue text, if_exists boolean', 'boolean'),
         ('mq_extend', 'queue text, receipt bigint, vt interval, strict boolean', 'boolean'),
         ('mq_nack', 'queue text, receipt bigint, delay interval, strict boolean, reason text', 'boolean'),
@@ -123,17 +125,17 @@ SELECT results_eq(
         ('mq_pop', 'queue text, qty integer', 'SETOF mq_message'),
         ('mq_purge', 'queue text', 'bigint'),
         ('mq_read', 'queue text, qty integer, vt interval, wait interval', 'SETOF mq_message'),
-        ('mq_send', 'queue text, body jsonb, headers jsonb, delay interval, priority integer, idempotency_key text', 'bigint'),
-        ('mq_send_batch', 'queue text, bodies jsonb[], headers jsonb[], delay interval, priority integer, idempotency_keys text[]', 'SETOF bigint')$$,
+        ('mq_send', 'queue text, body jsonb, headers jsonb, delay interval, priority integer, idempotency_key text, group_key text', 'bigint'),
+        ('mq_send_batch', 'queue text, bodies jsonb[], headers jsonb[], delay interval, priority integer, idempotency_keys text[], group_keys text[]', 'SETOF bigint')$$,
     'return types');
 
 -- None is STRICT: a NULL argument is an error, not a NULL result.
-SELECT isnt_strict('public', 'mq_create_queue', ARRAY['text', 'interval', 'integer', 'text', 'interval', 'bigint', 'text', 'integer', 'interval', 'boolean', 'boolean', 'double precision', 'interval', 'text', 'interval', 'double precision'], 'mq_create_queue is not strict');
-SELECT isnt_strict('public', 'mq_alter_queue', ARRAY['text', 'interval', 'integer', 'text', 'interval', 'bigint', 'text', 'integer', 'interval', 'boolean', 'text[]', 'double precision', 'interval', 'text', 'interval', 'double precision'], 'mq_alter_queue is not strict');
+SELECT isnt_strict('public', 'mq_create_queue', ARRAY['text', 'interval', 'integer', 'text', 'interval', 'bigint', 'text', 'integer', 'interval', 'boolean', 'boolean', 'integer', 'double precision', 'interval', 'text', 'interval', 'double precision'], 'mq_create_queue is not strict');
+SELECT isnt_strict('public', 'mq_alter_queue', ARRAY['text', 'interval', 'integer', 'text', 'interval', 'bigint', 'text', 'integer', 'interval', 'boolean', 'text[]', 'integer', 'double precision', 'interval', 'text', 'interval', 'double precision'], 'mq_alter_queue is not strict');
 SELECT isnt_strict('public', 'mq_drop_queue', ARRAY['text', 'boolean'], 'mq_drop_queue is not strict');
 SELECT isnt_strict('public', 'mq_purge', ARRAY['text'], 'mq_purge is not strict');
-SELECT isnt_strict('public', 'mq_send', ARRAY['text', 'jsonb', 'jsonb', 'interval', 'integer', 'text'], 'mq_send is not strict');
-SELECT isnt_strict('public', 'mq_send_batch', ARRAY['text', 'jsonb[]', 'jsonb[]', 'interval', 'integer', 'text[]'], 'mq_send_batch is not strict');
+SELECT isnt_strict('public', 'mq_send', ARRAY['text', 'jsonb', 'jsonb', 'interval', 'integer', 'text', 'text'], 'mq_send is not strict');
+SELECT isnt_strict('public', 'mq_send_batch', ARRAY['text', 'jsonb[]', 'jsonb[]', 'interval', 'integer', 'text[]', 'text[]'], 'mq_send_batch is not strict');
 SELECT isnt_strict('public', 'mq_read', ARRAY['text', 'integer', 'interval', 'interval'], 'mq_read is not strict');
 SELECT isnt_strict('public', 'mq_pop', ARRAY['text', 'integer'], 'mq_pop is not strict');
 SELECT isnt_strict('public', 'mq_peek', ARRAY['text', 'integer'], 'mq_peek is not strict');
@@ -155,17 +157,17 @@ SELECT results_eq(
              ('headers', 'jsonb'), ('deliveries', 'integer'), ('priority', 'integer'),
              ('enqueued_at', 'timestamp with time zone'),
              ('visible_at', 'timestamp with time zone'),
-             ('max_deliveries', 'integer')$$,
+             ('max_deliveries', 'integer'), ('group_key', 'text')$$,
     'mq_message columns, in order');
 
 -- EXECUTE on mq_create_queue is revoked from PUBLIC, and a role without a
 -- grant cannot create queues.
 SELECT ok(NOT has_function_privilege('public',
-          'mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,double precision,interval,text,interval,double precision)',
+          'mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision)',
           'EXECUTE'),
           'PUBLIC may not execute mq_create_queue');
 SELECT is((SELECT count(*) FROM pg_proc p, aclexplode(p.proacl) AS a
-            WHERE p.oid = 'mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,double precision,interval,text,interval,double precision)'::regprocedure
+            WHERE p.oid = 'mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision)'::regprocedure
               AND a.grantee = 0),
           0::bigint,
           'no ACL entry of mq_create_queue names PUBLIC');

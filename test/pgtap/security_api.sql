@@ -21,7 +21,7 @@ SELECT results_eq(
          AND NOT has_function_privilege('public', p.oid, 'EXECUTE')
        ORDER BY 1$$,
     $$VALUES
-        ('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,double precision,interval,text,interval,double precision)'),
+        ('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision)'),
         ('mq_create_stream(text,integer,interval,bigint,bigint,interval,boolean)'),
         ('mq_create_topic(text,interval,boolean)')$$,
     'EXECUTE is revoked from PUBLIC on the create functions, and only on them');
@@ -58,7 +58,7 @@ SELECT results_eq(
        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'v'
          AND c.relname LIKE 'mq\_%' AND has_table_privilege('public', c.oid, 'SELECT')
        ORDER BY 1$$,
-    $$VALUES ('mq_grants'), ('mq_groups'), ('mq_queues'), ('mq_stats'), ('mq_streams'), ('mq_topics')$$,
+    $$VALUES ('mq_grants'), ('mq_groups'), ('mq_message_groups'), ('mq_queues'), ('mq_stats'), ('mq_streams'), ('mq_topics')$$,
     'every view is readable by PUBLIC');
 SELECT is_empty(
     $$SELECT c.relname FROM pg_class c
