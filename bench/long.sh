@@ -27,6 +27,19 @@
 #           (mq_stats.delivered sampled every second) against the limit
 #           (targets: the mean within 2 % of it; no second above the limit
 #           plus the burst, one second's worth).
+#   groups  message groups (max_inflight_per_group 1), read + ack of 10 in
+#           one transaction, BENCH_SECONDS (10) s a run:
+#           - 4 consumers on 500 000 messages in 10 000 groups against the
+#             same ungrouped (target: at least 0.8 x);
+#           - send (8 clients, a random group each) and read + ack (one
+#             consumer) with 1 000 000 groups of one message against 10
+#             groups of 100 000 (target: within 1.2 x);
+#           - one consumer on 1000 groups of 200 with a hot group of
+#             1 000 000 beside them against without it (within 1.2 x);
+#           - fairness: 4 consumers for 5 s on 10 groups, one with 90 % of
+#             the backlog: each group's share of the deliveries against an
+#             equal share, and Jain's index (target: every share within
+#             10 % of equal).
 #   memory  one backend runs BENCH_LONG_CALLS (200 000) transactions, each
 #           calling every queue, topic and stream function once (send,
 #           send_batch, read, ack, nack, extend, peek, pop, publish, append,
@@ -34,14 +47,14 @@
 #           private memory (RssAnon) is sampled as it goes: after warm-up
 #           (a tenth of the calls) it must stay flat.
 #
-#   BENCH_LONG_SCENARIOS="growth hold memory browse rate" ./bench/long.sh
+#   BENCH_LONG_SCENARIOS="growth hold memory browse rate groups" ./bench/long.sh
 #
 # Results go to $QUEUE_TMP/bench-long/results.md; like bench/run.sh it exits
 # 0 whether or not a target is met.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-SCENARIOS=${BENCH_LONG_SCENARIOS:-growth hold memory browse rate}
+SCENARIOS=${BENCH_LONG_SCENARIOS:-growth hold memory browse rate groups}
 RATE=${BENCH_LONG_RATE:-500}
 RATE_SECONDS=${BENCH_LONG_RATE_SECONDS:-20}
 DEPTH=${BENCH_LONG_DEPTH:-10000000}
@@ -289,6 +302,126 @@ SQL
 	}' | tee -a "$OUT"
 }
 
+# --- groups -----------------------------------------------------------
+
+# Queue $1, new, with $2 messages sent in batches of 100 000: message g in
+# group 'g' || (g % $3) ($3 = 0: no groups), or with $4 (a SQL expression
+# of g) as its group key.
+fill_groups() {	# queue n groups [key-expression]
+	local key=${4:-}
+	if [ -z "$key" ]; then
+		key="CASE WHEN $3 > 0 THEN 'g' || (g % greatest($3, 1)) END"
+	fi
+	psql_bench >/dev/null <<SQL
+SELECT mq_drop_queue('$1', if_exists => true);
+SELECT mq_create_queue('$1');
+SQL
+	psql_bench -At -c "SELECT format('SELECT count(*) FROM mq_send_batch(%L, ARRAY(SELECT bench.body(g) FROM generate_series(%s, %s) AS g), group_keys => ARRAY(SELECT %s FROM generate_series(%s, %s) AS g));', '$1', i, least(i + 99999, $2), \$k\$$key\$k\$, i, least(i + 99999, $2)) FROM generate_series(1, $2, 100000) AS i" |
+		psql_bench >/dev/null
+	psql_bench -f "$BENCH/sql/settle.sql" >/dev/null
+}
+
+# Read + ack 10 messages of queue $1 in one transaction.
+ack_script() {	# queue
+	echo "SELECT mq_ack('$1', coalesce(array_agg(receipt), '{}')) FROM mq_read('$1', 10);" \
+		>"$WORKLOADS_DIR/groups.ack.$1.sql"
+	echo "$WORKLOADS_DIR/groups.ack.$1.sql"
+}
+
+# Messages per second of a read + ack run (each transaction handles 10).
+ack_rate() {	# log-name queue clients
+	pgbench_run "$1" -T "$SECONDS_PER_RUN" -c "$3" -j "$(($3 > 1 ? 2 : 1))" -f "$(ack_script "$2")"
+	awk -v t="$(tps_of "$1")" 'BEGIN { printf "%.0f", t * 10 }'
+}
+
+# A pass/fail line: ratio a/b against a lower bound (at least) or an upper
+# one (at most).
+ratio_line() {	# label a b bound at-least|at-most
+	awk -v l="$1" -v a="$2" -v b="$3" -v t="$4" -v how="$5" -v bullet="- " 'BEGIN {
+		r = a / b
+		ok = how == "at-least" ? r >= t : r <= t
+		printf "%s%s  %s: %.2f x, target %s %s\n", bullet, (ok ? "PASS" : "FAIL"), l, r, (how == "at-least" ? ">=" : "<="), t
+	}' | tee -a "$OUT"
+}
+
+groups() {
+	local plain grouped send_many send_few many few small hot
+	say ""
+	say "## Message groups"
+	say ""
+	echo "  grouped against ungrouped: filling"
+	fill_groups gq_plain 500000 0
+	fill_groups gq_10k 500000 10000
+	plain=$(ack_rate groups.plain gq_plain 4)
+	grouped=$(ack_rate groups.10k gq_10k 4)
+	say "| read + ack, batch 10, 4 consumers | msg/s |"
+	say "|---|---:|"
+	say "| 500 000 messages, no groups | $plain |"
+	say "| 500 000 messages in 10 000 groups | $grouped |"
+	say ""
+	ratio_line "grouped (10 000 groups) against ungrouped read + ack" "$grouped" "$plain" 0.8 at-least
+
+	echo "  1 000 000 groups against 10: filling"
+	local q n
+	for q in many:999999 few:9; do
+		n=${q#*:}
+		q=${q%:*}
+		printf '%s\n' "\\set g random(0, $n)" \
+			"SELECT mq_send('gq_$q', bench.body(1), group_key => 'g' || :g);" \
+			>"$WORKLOADS_DIR/groups.send.$q.sql"
+	done
+	fill_groups gq_many 1000000 1000000
+	fill_groups gq_few 1000000 10
+	pgbench_run groups.send.many -T "$SECONDS_PER_RUN" -c 8 -j 2 -f "$WORKLOADS_DIR/groups.send.many.sql"
+	pgbench_run groups.send.few -T "$SECONDS_PER_RUN" -c 8 -j 2 -f "$WORKLOADS_DIR/groups.send.few.sql"
+	send_many=$(tps_of groups.send.many)
+	send_few=$(tps_of groups.send.few)
+	many=$(ack_rate groups.many gq_many 1)
+	few=$(ack_rate groups.few gq_few 1)
+	say ""
+	say "| 1 000 000 messages | send msg/s (8 clients) | read + ack msg/s (1 consumer) |"
+	say "|---|---:|---:|"
+	say "| in 1 000 000 groups | ${send_many%.*} | $many |"
+	say "| in 10 groups | ${send_few%.*} | $few |"
+	say ""
+	ratio_line "send, 10 groups against 1 000 000" "$send_few" "$send_many" 1.2 at-most
+	ratio_line "read + ack, 10 groups against 1 000 000" "$few" "$many" 1.2 at-most
+
+	echo "  a hot group: filling"
+	fill_groups gq_small 200000 1000
+	fill_groups gq_hot 1200000 0 "CASE WHEN g <= 1000000 THEN 'hot' ELSE 'g' || (g % 1000) END"
+	small=$(ack_rate groups.small gq_small 1)
+	hot=$(ack_rate groups.hot gq_hot 1)
+	say ""
+	say "| 1000 groups of 200, read + ack (1 consumer) | msg/s |"
+	say "|---|---:|"
+	say "| alone | $small |"
+	say "| beside a group of 1 000 000 | $hot |"
+	say ""
+	ratio_line "the small groups, alone against beside the hot one" "$small" "$hot" 1.2 at-most
+
+	echo "  fairness: filling"
+	fill_groups gq_fair 1000000 0 "CASE WHEN g <= 900000 THEN 'big' ELSE 'g' || (g % 9) END"
+	psql_bench -At -c "SELECT group_key, ready FROM mq_message_groups WHERE queue = 'gq_fair' ORDER BY group_key COLLATE \"C\"" >"$DIR/runs/groups.fair.before"
+	pgbench_run groups.fair -T 5 -c 4 -j 2 -f "$(ack_script gq_fair)"
+	psql_bench -At -c "SELECT group_key, ready + inflight FROM mq_message_groups WHERE queue = 'gq_fair' ORDER BY group_key COLLATE \"C\"" >"$DIR/runs/groups.fair.after"
+	say ""
+	LC_ALL=C join -t"|" "$DIR/runs/groups.fair.before" "$DIR/runs/groups.fair.after" |
+		awk -F'|' -v bullet="- " '{ k[++n] = $1; d[n] = $2 - $3; sum += d[n]; sq += d[n] * d[n] }
+		END {
+			print "| group | deliveries in 5 s | share of equal |"
+			print "|---|---:|---:|"
+			worst = 0
+			for (i = 1; i <= n; i++) {
+				share = d[i] / (sum / n)
+				if ((share > 1 ? share - 1 : 1 - share) > worst) worst = (share > 1 ? share - 1 : 1 - share)
+				printf "| %s | %d | %.3f |\n", k[i], d[i], share
+			}
+			printf "\n%s%s  the biggest share off equal: %.1f %%, target within 10 %%; Jain'"'"'s index %.4f\n", bullet,
+				(worst <= 0.10 ? "PASS" : "FAIL"), 100 * worst, sum * sum / (n * sq)
+		}' | tee -a "$OUT"
+}
+
 # --- memory -----------------------------------------------------------
 
 memory() {
@@ -377,8 +510,8 @@ write_workloads
 chmod a+w "$OUT"
 for s in $SCENARIOS; do
 	case $s in
-		growth | hold | memory | browse | rate) "$s" ;;
-		*) echo "unknown scenario: $s (growth hold memory browse rate)" >&2; exit 2 ;;
+		growth | hold | memory | browse | rate | groups) "$s" ;;
+		*) echo "unknown scenario: $s (growth hold memory browse rate groups)" >&2; exit 2 ;;
 	esac
 done
 echo

@@ -198,9 +198,9 @@ BEGIN
         EXECUTE format('CREATE INDEX IF NOT EXISTS q_%s_delayed ON mq.q_%s (visible_at)'
                        ' WHERE visible_at > enqueued_at', q, q);
         -- Message groups: each message's group, and each group's messages
-        -- in id order.
+        -- in id order (by a hash of the key: fixed-width entries).
         EXECUTE format('ALTER TABLE mq.q_%s ADD COLUMN IF NOT EXISTS group_key text', q);
-        EXECUTE format('CREATE INDEX IF NOT EXISTS q_%s_groups ON mq.q_%s (group_key COLLATE "C", id)'
+        EXECUTE format('CREATE INDEX IF NOT EXISTS q_%s_groups ON mq.q_%s (pg_catalog.hashtext(group_key), id)'
                        ' WHERE group_key IS NOT NULL', q, q);
     END LOOP;
 END

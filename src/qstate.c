@@ -129,6 +129,7 @@ struct QueueState
 	slock_t		floor_lock;
 	uint64		floor;			/* no live row has a smaller key */
 	uint64		floor_gen;		/* bumped by every insert */
+	uint64		floor_recent[FLOOR_RECENT];	/* key of insert gen, at gen % FLOOR_RECENT */
 	/* under the partition lock */
 	uint8		depth_state;
 	int8		slot;			/* COUNTING: the published snapshot */
@@ -279,6 +280,7 @@ qstate_find_ext(Oid relid, bool create, bool quiet, LWLockMode mode, LWLock **lo
 		SpinLockInit(&qs->floor_lock);
 		qs->floor = 0;
 		qs->floor_gen = 0;
+		memset(qs->floor_recent, 0, sizeof(qs->floor_recent));
 		qs->depth_state = DEPTH_UNINIT;
 		qs->slot = -1;
 		qs->counter_pid = 0;
@@ -330,6 +332,7 @@ qstate_floor_inserted(QueueState *qs, uint64 key)
 {
 	SpinLockAcquire(&qs->floor_lock);
 	qs->floor_gen++;
+	qs->floor_recent[qs->floor_gen % FLOOR_RECENT] = key;
 	if (key < qs->floor)
 		qs->floor = key;
 	SpinLockRelease(&qs->floor_lock);
@@ -337,15 +340,25 @@ qstate_floor_inserted(QueueState *qs, uint64 key)
 
 /*
  * A scan that started at generation gen found no live row below key: raise
- * the floor to it, unless a row was inserted since the scan started (it
- * may lie below key where the scan had passed already).
+ * the floor to it -- or, if rows were inserted since the scan started (they
+ * may lie below key where the scan had passed already), to the lowest of
+ * their keys, when the last FLOOR_RECENT inserts still tell them all.  So
+ * a steady trickle of inserts above the floor (sends, and rows of message
+ * groups entering their windows) does not hold it down.
  */
 void
 qstate_floor_advance(QueueState *qs, uint64 gen, uint64 key)
 {
 	SpinLockAcquire(&qs->floor_lock);
-	if (qs->floor_gen == gen && key > qs->floor)
-		qs->floor = key;
+	if (qs->floor_gen - gen <= FLOOR_RECENT)
+	{
+		uint64		g;
+
+		for (g = gen + 1; g <= qs->floor_gen; g++)
+			key = Min(key, qs->floor_recent[g % FLOOR_RECENT]);
+		if (key > qs->floor)
+			qs->floor = key;
+	}
 	SpinLockRelease(&qs->floor_lock);
 }
 

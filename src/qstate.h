@@ -55,6 +55,8 @@ extern uint64 qstate_floor_key(int16 rank, int64 id);
 
 /* The two parts of a floor key (see qstate_floor_key). */
 #define FLOOR_ID_BITS	55
+/* How many inserts' keys a queue's shared state remembers for the floor. */
+#define FLOOR_RECENT	32
 static inline int16
 floor_key_rank(uint64 key)
 {

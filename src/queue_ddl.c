@@ -424,9 +424,9 @@ mq_create_queue(PG_FUNCTION_ARGS)
 			 "CREATE INDEX q_%d_delayed ON mq.q_%d (visible_at)"
 			 " WHERE visible_at > enqueued_at", id, id);
 	catalog_ddl(sql);
-	/* Each message group's rows in id order (storage.c). */
+	/* Each message group's rows in id order, by a hash of the key (storage.c). */
 	snprintf(sql, sizeof(sql),
-			 "CREATE INDEX q_%d_groups ON mq.q_%d (group_key COLLATE \"C\", id)"
+			 "CREATE INDEX q_%d_groups ON mq.q_%d (pg_catalog.hashtext(group_key), id)"
 			 " WHERE group_key IS NOT NULL", id, id);
 	catalog_ddl(sql);
 	snprintf(sql, sizeof(sql),

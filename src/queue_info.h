@@ -27,7 +27,7 @@ typedef struct QueueInfo
 	Oid			relid;			/* mq.q_<id> */
 	Oid			pkid;			/* mq.q_<id>_pkey: (rank, id) */
 	Oid			delayedid;		/* mq.q_<id>_delayed: visible_at of delayed rows */
-	Oid			groupsid;		/* mq.q_<id>_groups: (group_key, id) of grouped rows */
+	Oid			groupsid;		/* mq.q_<id>_groups: (hashtext(group_key), id) */
 	Oid			seqid;			/* mq.q_<id>_seq: message ids */
 	Oid			keysid;			/* mq.q_<id>_keys: idempotency keys */
 	Oid			keys_pkid;		/* mq.q_<id>_keys_pkey */

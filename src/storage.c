@@ -33,9 +33,10 @@
  * is not gone for good -- a row is gone when its insert aborted or its
  * delete committed (for SnapshotSelf it never comes back, whatever old
  * snapshots still see it); a row whose insert or delete is in progress, or
- * whose HOT chain goes on, stops the floor -- unless a row was inserted
+ * whose HOT chain goes on, stops the floor -- but not above a row inserted
  * since the scan started: that row may lie where the scan had passed
- * already, so the floor stays.  Every insert, once its index entry is in
+ * already (qstate.c remembers the keys of the last inserts; after more
+ * of them than it keeps, the floor stays).  Every insert, once its index entry is in
  * place, counts itself and lowers the floor to its key if that is lower (a
  * higher priority, or an id taken before a later one was committed).  The
  * floor is shared memory only: after a restart it starts at the front
@@ -64,18 +65,19 @@
 #include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
+#include "catalog/pg_collation_d.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "storage/bufmgr.h"
-#include "common/hashfn.h"
 #include "storage/lmgr.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
 #include "utils/rel.h"
-#include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -279,6 +281,8 @@ groups_index(QueueRel *qrel)
 	return qrel->groups;
 }
 
+static uint32 group_hash(Datum key);
+
 /* Index a new row version in every index whose predicate it meets. */
 static void
 index_all(QueueRel *qrel, const StoredMsg *m, ItemPointer tid)
@@ -287,7 +291,8 @@ index_all(QueueRel *qrel, const StoredMsg *m, ItemPointer tid)
 	index_delayed(qrel, m->visible_at, m->enqueued_at, tid);
 	if (m->group_key != (Datum) 0)
 	{
-		Datum		values[2] = {m->group_key, Int64GetDatum(m->id)};
+		Datum		values[2] = {Int32GetDatum((int32) group_hash(m->group_key)),
+		Int64GetDatum(m->id)};
 		bool		isnull[2] = {false, false};
 
 		index_insert(groups_index(qrel), values, isnull, tid, qrel->heap,
@@ -702,8 +707,6 @@ storage_scan_copy(StorageScan *scan, StoredMsg *msg)
 	msg->group_key = row_group_key(scan->qrel, &scan->tuple);
 }
 
-static uint32 group_hash(Datum key);
-
 /*
  * The hash of the current row's group key (as the group locks use it), or
  * LEASE_NO_GROUP when it has none.
@@ -1082,13 +1085,17 @@ gate_lock(QueueRel *qrel, LOCKMODE mode)
 	(void) LockAcquire(&tag, mode, false, false);
 }
 
+/*
+ * The hash of a group key: what the group index holds (its first column is
+ * hashtext(group_key), so that its entries are fixed-width and cheap to
+ * compare), and what the group locks use.
+ */
 static uint32
 group_hash(Datum key)
 {
-	text	   *t = DatumGetTextPP(key);
-
-	return hash_bytes((const unsigned char *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	return DatumGetUInt32(DirectFunctionCall1Coll(hashtext, DEFAULT_COLLATION_OID, key));
 }
+
 
 /*
  * Lock the groups whose key hashes are hashes[0..n-1] (sorted here) until
@@ -1157,8 +1164,10 @@ same_key(Datum a, Datum b)
 }
 
 /*
- * A scan of the group index (index) as the latest committed state has it: the rows
- * of group key (every group's when key is (Datum) 0) with id > after.
+ * A scan of the group index (index) as the latest committed state has it:
+ * the rows with group key's hash (every group's when key is (Datum) 0)
+ * and id > after.  The rows of another group with the same hash come too:
+ * the caller tells them apart (slot_in_group).
  */
 static IndexScanDesc
 group_scan(QueueRel *qrel, Relation index, Datum key, int64 after, ScanKeyData *keys)
@@ -1168,14 +1177,25 @@ group_scan(QueueRel *qrel, Relation index, Datum key, int64 after, ScanKeyData *
 
 	if (key != (Datum) 0)
 	{
-		ScanKeyEntryInitialize(&keys[nkeys++], 0, 1, BTEqualStrategyNumber, InvalidOid,
-							   index->rd_indcollation[0], F_TEXTEQ, key);
+		ScanKeyInit(&keys[nkeys++], 1, BTEqualStrategyNumber, F_INT4EQ,
+					Int32GetDatum((int32) group_hash(key)));
 		ScanKeyInit(&keys[nkeys++], 2, BTGreaterStrategyNumber, F_INT8GT,
 					Int64GetDatum(after));
 	}
 	iscan = compat_index_beginscan(qrel->heap, index, SnapshotSelf, nkeys, 0);
 	index_rescan(iscan, nkeys ? keys : NULL, nkeys, NULL, 0);
 	return iscan;
+}
+
+/* Is the row in slot of group key (not another with the same hash)? */
+static bool
+slot_in_group(QueueRel *qrel, TupleTableSlot *slot, Datum key)
+{
+	HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, NULL);
+	bool		isnull;
+	Datum		d = heap_getattr(tup, Anum_msg_group_key, RelationGetDescr(qrel->heap), &isnull);
+
+	return !isnull && same_key(d, key);
 }
 
 /*
@@ -1195,6 +1215,8 @@ group_tail(QueueRel *qrel, Datum key, int max, int *window, bool *parked)
 	*parked = false;
 	while (*window < max && index_getnext_slot(iscan, BackwardScanDirection, slot))
 	{
+		if (!slot_in_group(qrel, slot, key))
+			continue;
 		slot_message(qrel, slot, false, &m);
 		if (m.rank >= QUEUE_RANK_PARKED)
 		{
@@ -1358,6 +1380,8 @@ group_promote(QueueRel *qrel, Datum key, int64 after)
 
 	while (index_getnext_slot(iscan, ForwardScanDirection, slot))
 	{
+		if (!slot_in_group(qrel, slot, key))
+			continue;
 		slot_message(qrel, slot, false, &m);
 		if (m.rank < QUEUE_RANK_PARKED)
 			continue;
@@ -1373,66 +1397,22 @@ group_promote(QueueRel *qrel, Datum key, int64 after)
 }
 
 /*
- * After max_inflight_per_group changed: make each group's window its first
- * max_inflight_per_group rows again, under the queue's gate.
+ * Call each(arg, m, run) for every row of a message group in the order of
+ * the group index: by hash of the key, then id.  m has its fixed fields and
+ * group key; run is true for the first row of a hash -- the rows of one
+ * group come in id order between two such rows, possibly interleaved with
+ * those of another group of the same hash.
  */
 void
-storage_regroup(QueueRel *qrel)
-{
-	TupleTableSlot *slot;
-	IndexScanDesc iscan;
-	ScanKeyData keys[2];
-	Datum		group = (Datum) 0;
-	int64		last = 0;
-	int			pos = 0;
-	int			max = qrel->info->max_inflight_per_group;
-
-	if (!qrel->has_groups)
-		return;
-	gate_lock(qrel, ExclusiveLock);
-	slot = table_slot_create(qrel->heap, NULL);
-	iscan = group_scan(qrel, groups_index(qrel), (Datum) 0, 0, keys);
-	while (index_getnext_slot(iscan, ForwardScanDirection, slot))
-	{
-		StoredMsg	m;
-		bool		parked;
-
-		slot_message(qrel, slot, false, &m);
-		m.group_key = row_group_key(qrel, ExecFetchSlotHeapTuple(slot, false, NULL));
-		if (group != (Datum) 0 && same_key(group, m.group_key))
-		{
-			/* A version this scan made comes again: skip it. */
-			if (m.id <= last)
-				continue;
-			pos++;
-		}
-		else
-		{
-			group = m.group_key;
-			pos = 1;
-		}
-		last = m.id;
-		parked = m.rank >= QUEUE_RANK_PARKED;
-		if (parked != (pos > max))
-			(void) row_set_rank(qrel, &m, parked ? m.rank - QUEUE_RANK_PARKED :
-								m.rank + QUEUE_RANK_PARKED);
-		CHECK_FOR_INTERRUPTS();
-	}
-	index_endscan(iscan);
-	ExecDropSingleTupleTableSlot(slot);
-}
-
-/*
- * Call each(arg, m) for every row of a message group, in (group key, id)
- * order; m has its fixed fields and group key.
- */
-void
-storage_walk_groups(QueueRel *qrel, void (*each) (void *arg, const StoredMsg *m), void *arg)
+storage_walk_groups(QueueRel *qrel,
+					void (*each) (void *arg, const StoredMsg *m, bool run), void *arg)
 {
 	TupleTableSlot *slot;
 	Relation	index;
 	IndexScanDesc iscan;
 	ScanKeyData keys[2];
+	bool		first = true;
+	uint32		hash = 0;
 
 	if (!qrel->has_groups)
 		return;
@@ -1442,16 +1422,87 @@ storage_walk_groups(QueueRel *qrel, void (*each) (void *arg, const StoredMsg *m)
 	while (index_getnext_slot(iscan, ForwardScanDirection, slot))
 	{
 		StoredMsg	m;
+		uint32		h;
 
 		slot_message(qrel, slot, false, &m);
 		m.group_key = row_group_key(qrel, ExecFetchSlotHeapTuple(slot, false, NULL));
-		each(arg, &m);
+		h = group_hash(m.group_key);
+		each(arg, &m, first || h != hash);
+		first = false;
+		hash = h;
 		pfree(DatumGetPointer(m.group_key));
 		CHECK_FOR_INTERRUPTS();
 	}
 	index_endscan(iscan);
 	index_close(index, AccessShareLock);
 	ExecDropSingleTupleTableSlot(slot);
+}
+
+/* The groups of one hash run, as storage_regroup counts their rows. */
+typedef struct RegroupRun
+{
+	QueueRel   *qrel;
+	int			n;
+	int			cap;
+	Datum	   *keys;
+	int		   *pos;
+	int64	   *last;
+} RegroupRun;
+
+static void
+regroup_one(void *arg, const StoredMsg *m, bool run)
+{
+	RegroupRun *r = arg;
+	StoredMsg	row = *m;
+	int			i;
+	bool		parked;
+
+	if (run)
+	{
+		for (i = 0; i < r->n; i++)
+			pfree(DatumGetPointer(r->keys[i]));
+		r->n = 0;
+	}
+	for (i = 0; i < r->n && !same_key(r->keys[i], m->group_key); i++)
+		;
+	if (i == r->n)
+	{
+		if (r->n == r->cap)
+		{
+			r->cap = Max(4, r->cap * 2);
+			r->keys = r->keys ? repalloc(r->keys, r->cap * sizeof(Datum)) : palloc(r->cap * sizeof(Datum));
+			r->pos = r->pos ? repalloc(r->pos, r->cap * sizeof(int)) : palloc(r->cap * sizeof(int));
+			r->last = r->last ? repalloc(r->last, r->cap * sizeof(int64)) : palloc(r->cap * sizeof(int64));
+		}
+		r->keys[i] = datumCopy(m->group_key, false, -1);
+		r->pos[i] = 0;
+		r->last[i] = 0;
+		r->n++;
+	}
+	/* A version this walk made comes again: skip it. */
+	if (m->id <= r->last[i])
+		return;
+	r->last[i] = m->id;
+	r->pos[i]++;
+	parked = m->rank >= QUEUE_RANK_PARKED;
+	if (parked != (r->pos[i] > r->qrel->info->max_inflight_per_group))
+		(void) row_set_rank(r->qrel, &row, parked ? m->rank - QUEUE_RANK_PARKED :
+							m->rank + QUEUE_RANK_PARKED);
+}
+
+/*
+ * After max_inflight_per_group changed: make each group's window its first
+ * max_inflight_per_group rows again, under the queue's gate.
+ */
+void
+storage_regroup(QueueRel *qrel)
+{
+	RegroupRun	r = {qrel};
+
+	if (!qrel->has_groups)
+		return;
+	gate_lock(qrel, ExclusiveLock);
+	storage_walk_groups(qrel, regroup_one, &r);
 }
 
 /*

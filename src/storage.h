@@ -22,7 +22,7 @@
  * A partial index mq.q_<id>_delayed on visible_at holds the rows whose
  * visible_at is past their enqueued_at (sent with a delay, or nacked with
  * one), so that mq_queues counts delayed messages without reading the rest.
- * A partial index mq.q_<id>_groups on (group_key, id) holds the rows of
+ * A partial index mq.q_<id>_groups on (hashtext(group_key), id) holds the rows of
  * message groups.  Storage made before 0.4.0 lacks group_key until the
  * extension is updated (Natts_msg_v3 columns).
  *
@@ -103,7 +103,7 @@ extern int64 storage_send_copy(QueueRel *target, const StoredMsg *m, Datum heade
 extern void storage_regroup(QueueRel *qrel);
 extern PGDLLIMPORT uint64 storage_promoted;
 extern void storage_walk_groups(QueueRel *qrel,
-								void (*each) (void *arg, const StoredMsg *m),
+								void (*each) (void *arg, const StoredMsg *m, bool run),
 								void *arg);
 extern StorageScan *storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim,
 									  bool include_delayed, bool include_parked);

@@ -121,50 +121,75 @@ PG_FUNCTION_INFO_V1(mq_message_group_figures);
 /* One group's figures as mq.message_group_figures() gathers them. */
 typedef struct GroupFigures
 {
-	ReturnSetInfo *rsinfo;
-	Oid			relid;
-	TimestampTz now;
-	Datum		key;			/* the group being counted, or (Datum) 0 */
+	Datum		key;
 	int64		ready;
 	int64		inflight;
 	int64		delayed;
 	TimestampTz oldest;
 } GroupFigures;
 
-static void
-group_figures_put(GroupFigures *g)
+/* The groups of the current hash run (usually one), and where they go. */
+typedef struct GroupRun
 {
-	Datum		values[5];
-	bool		nulls[5] = {0};
+	ReturnSetInfo *rsinfo;
+	Oid			relid;
+	TimestampTz now;
+	int			n;
+	int			cap;
+	GroupFigures *groups;
+} GroupRun;
 
-	if (g->key == (Datum) 0)
-		return;
-	values[0] = g->key;
-	values[1] = Int64GetDatum(g->ready);
-	values[2] = Int64GetDatum(g->inflight);
-	values[3] = Int64GetDatum(g->delayed);
-	values[4] = DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(g->now),
-									TimestampTzGetDatum(g->oldest));
-	tuplestore_putvalues(g->rsinfo->setResult, g->rsinfo->setDesc, values, nulls);
-	pfree(DatumGetPointer(g->key));
-	g->key = (Datum) 0;
+static void
+group_run_put(GroupRun *r)
+{
+	int			i;
+
+	for (i = 0; i < r->n; i++)
+	{
+		GroupFigures *g = &r->groups[i];
+		Datum		values[5];
+		bool		nulls[5] = {0};
+
+		values[0] = g->key;
+		values[1] = Int64GetDatum(g->ready);
+		values[2] = Int64GetDatum(g->inflight);
+		values[3] = Int64GetDatum(g->delayed);
+		values[4] = DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(r->now),
+										TimestampTzGetDatum(g->oldest));
+		tuplestore_putvalues(r->rsinfo->setResult, r->rsinfo->setDesc, values, nulls);
+		pfree(DatumGetPointer(g->key));
+	}
+	r->n = 0;
 }
 
 static void
-group_figures_one(void *arg, const StoredMsg *m)
+group_figures_one(void *arg, const StoredMsg *m, bool run)
 {
-	GroupFigures *g = arg;
+	GroupRun   *r = arg;
+	GroupFigures *g;
+	int			i;
 
-	if (g->key == (Datum) 0 || !datumIsEqual(g->key, m->group_key, false, -1))
+	if (run)
+		group_run_put(r);
+	for (i = 0; i < r->n && !datumIsEqual(r->groups[i].key, m->group_key, false, -1); i++)
+		;
+	if (i == r->n)
 	{
-		group_figures_put(g);
+		if (r->n == r->cap)
+		{
+			r->cap = Max(4, r->cap * 2);
+			r->groups = r->groups ? repalloc(r->groups, r->cap * sizeof(GroupFigures)) :
+				palloc(r->cap * sizeof(GroupFigures));
+		}
+		g = &r->groups[r->n++];
 		g->key = datumCopy(m->group_key, false, -1);
 		g->ready = g->inflight = g->delayed = 0;
 		g->oldest = m->enqueued_at;
 	}
-	if (lease_held(g->relid, m->id, g->now))
+	g = &r->groups[i];
+	if (lease_held(r->relid, m->id, r->now))
 		g->inflight++;
-	else if (m->visible_at > g->now)
+	else if (m->visible_at > r->now)
 		g->delayed++;
 	else
 		g->ready++;
@@ -195,10 +220,10 @@ mq_message_group_figures(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	if (storage_open_by_name(&qrel, name, AccessShareLock, 0))
 	{
-		GroupFigures g = {rsinfo, RelationGetRelid(qrel.heap), GetCurrentTimestamp()};
+		GroupRun	r = {rsinfo, RelationGetRelid(qrel.heap), GetCurrentTimestamp()};
 
-		storage_walk_groups(&qrel, group_figures_one, &g);
-		group_figures_put(&g);
+		storage_walk_groups(&qrel, group_figures_one, &r);
+		group_run_put(&r);
 		storage_close(&qrel);
 	}
 	return (Datum) 0;

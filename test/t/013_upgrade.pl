@@ -238,5 +238,15 @@ $node->safe_psql('granted', q{
 is($node->safe_psql('granted', "SELECT count(*) FROM mq_grants WHERE grantee IS NOT NULL"),
 	'0', 'DROP OWNED revokes every grant, and the roles can go');
 
+# A queue made before 0.4.0 has its group key column and index after the
+# update, and message groups work in it.
+is( $node->safe_psql(
+		'granted', q{
+	SELECT mq_send('gq', '"k1"', group_key => 'k') > 0;
+	SELECT mq_send('gq', '"k2"', group_key => 'k') > 0;
+	SELECT string_agg(body #>> '{}', ',') FROM mq_read('gq', 10) WHERE group_key = 'k';
+	SELECT ready || '/' || inflight FROM mq_message_groups WHERE queue = 'gq'}),
+	"t\nt\nk1\n1/1", 'a queue made before the update takes message groups after it');
+
 $node->stop;
 done_testing();

@@ -26,6 +26,10 @@ $node->safe_psql(
 	SELECT count(*) FROM mq_read('orders', 2);
 	SELECT mq_create_topic('events');
 	SELECT mq_subscribe('events', 'orders', 'order.#');
+	SELECT mq_create_queue('grouped', max_inflight_per_group => 2, rate_limit => 1000,
+	                       retry_delay => '1 second', retry_backoff => 'linear');
+	SELECT mq_send('grouped', to_jsonb(m), group_key => left(m, 1))
+	  FROM unnest(ARRAY['x1', 'x2', 'x3', 'x4', 'y1']) m;
 	SELECT mq_create_stream('log', partitions => 2);
 	SELECT mq_create_group('log', 'g');
 	SELECT count(*) FROM mq_append_batch('log', ARRAY['{"r": 1}', '{"r": 2}', '{"r": 3}']::jsonb[],
@@ -52,7 +56,14 @@ command_ok(
 sub dst { return $node->safe_psql('dst', $_[0]); }
 
 is(dst("SELECT string_agg(queue || ':' || depth, ',' ORDER BY queue) FROM mq_queues"),
-	'dead:0,orders:5,owned:0', 'queues and their messages are restored');
+	'dead:0,grouped:5,orders:5,owned:0', 'queues and their messages are restored');
+is( dst(q{SELECT max_inflight_per_group || ',' || rate_limit || ',' || retry_delay || ','
+	             || retry_backoff FROM mq_queues WHERE queue = 'grouped'}),
+	'2,1000,00:00:01,linear', 'the options of groups, rate limit and retries are restored');
+is( dst(q{SELECT string_agg(body #>> '{}', ',' ORDER BY id) FROM mq_read('grouped', 10)}),
+	'x1,x2,y1', 'message groups are restored with their order and windows');
+is(dst(q{SELECT mq_send('grouped', '"x5"', group_key => 'x') > 0}), 't',
+	'a restored queue takes grouped sends');
 is( dst(
 		q{SELECT string_agg(object || ':' || owner || ':' || coalesce(grantee::text, '-') || ':'
 	                        || coalesce(privileges::text, '-'), ',' ORDER BY object)
