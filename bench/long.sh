@@ -360,6 +360,7 @@ groups() {
 	say "| 500 000 messages in 10 000 groups | $grouped |"
 	say ""
 	ratio_line "grouped (10 000 groups) against ungrouped read + ack" "$grouped" "$plain" 0.8 at-least
+	printf 'read + ack (4 consumers)\t%s\t%s\n' "$plain" "$grouped" >"$DIR/runs/groups.tsv"
 
 	echo "  1 000 000 groups against 10: filling"
 	local q n
@@ -386,6 +387,8 @@ groups() {
 	say ""
 	ratio_line "send, 10 groups against 1 000 000" "$send_few" "$send_many" 1.2 at-most
 	ratio_line "read + ack, 10 groups against 1 000 000" "$few" "$many" 1.2 at-most
+	printf 'send (8 clients)\t%s\t%s\nread + ack (1)\t%s\t%s\n' \
+		"${send_many%.*}" "${send_few%.*}" "$many" "$few" >>"$DIR/runs/groups.tsv"
 
 	echo "  a hot group: filling"
 	fill_groups gq_small 200000 1000
@@ -399,6 +402,7 @@ groups() {
 	say "| beside a group of 1 000 000 | $hot |"
 	say ""
 	ratio_line "the small groups, alone against beside the hot one" "$small" "$hot" 1.2 at-most
+	printf 'small groups (1)\t%s\t%s\n' "$small" "$hot" >>"$DIR/runs/groups.tsv"
 
 	echo "  fairness: filling"
 	fill_groups gq_fair 1000000 0 "CASE WHEN g <= 900000 THEN 'big' ELSE 'g' || (g % 9) END"
@@ -407,7 +411,8 @@ groups() {
 	psql_bench -At -c "SELECT group_key, ready + inflight FROM mq_message_groups WHERE queue = 'gq_fair' ORDER BY group_key COLLATE \"C\"" >"$DIR/runs/groups.fair.after"
 	say ""
 	LC_ALL=C join -t"|" "$DIR/runs/groups.fair.before" "$DIR/runs/groups.fair.after" |
-		awk -F'|' -v bullet="- " '{ k[++n] = $1; d[n] = $2 - $3; sum += d[n]; sq += d[n] * d[n] }
+		awk -F'|' '{ print $1 "|" $2 - $3 }' >"$DIR/runs/groups.fair"
+	awk -F'|' -v bullet="- " '{ k[++n] = $1; d[n] = $2; sum += d[n]; sq += d[n] * d[n] }
 		END {
 			print "| group | deliveries in 5 s | share of equal |"
 			print "|---|---:|---:|"
@@ -419,7 +424,10 @@ groups() {
 			}
 			printf "\n%s%s  the biggest share off equal: %.1f %%, target within 10 %%; Jain'"'"'s index %.4f\n", bullet,
 				(worst <= 0.10 ? "PASS" : "FAIL"), 100 * worst, sum * sum / (n * sq)
-		}' | tee -a "$OUT"
+		}' "$DIR/runs/groups.fair" | tee -a "$OUT"
+	"$BENCH/charts-groups.sh" "$DIR/runs" "$DIR"
+	say ""
+	say "Charts: $DIR/groups.png, $DIR/groups-fairness.png"
 }
 
 # --- memory -----------------------------------------------------------

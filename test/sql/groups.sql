@@ -62,6 +62,15 @@ SELECT count(*) FROM mq_send_batch('grp', (SELECT array_agg(to_jsonb(i)) FROM ge
                                    group_keys => ARRAY['a', 'b', 'a', NULL, 'b', 'a']);
 SELECT * FROM drain('grp');
 
+-- A batch of more than 64 groups locks the queue's groups as a whole
+-- instead of one by one; each group still gets one deliverable head.
+SELECT count(*) FROM mq_send_batch('grp', (SELECT array_agg(to_jsonb(i)) FROM generate_series(1, 300) i),
+                                   group_keys => (SELECT array_agg('m' || (i % 100)) FROM generate_series(1, 300) i));
+SELECT count(*), count(DISTINCT group_key), min(body::int), max(body::int) FROM mq_read('grp', 1000);
+SELECT count(*) FROM mq_read('grp', 1000);
+SELECT count(*), sum(ready), sum(inflight) FROM mq_message_groups WHERE queue = 'grp';
+SELECT mq_purge('grp');
+
 -- Priority does not reorder a group: its head goes first whatever the
 -- priority of later messages; groups are taken by their heads' priority.
 SELECT mq_send('grp', '"a1 low"', priority => 0, group_key => 'a') AS a1 \gset
