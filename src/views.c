@@ -33,6 +33,7 @@
 #include "utils/datum.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "args.h"
 #include "catalog.h"
