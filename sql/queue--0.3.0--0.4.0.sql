@@ -197,9 +197,11 @@ BEGIN
     FOR q IN SELECT id FROM mq.queues LOOP
         EXECUTE format('CREATE INDEX IF NOT EXISTS q_%s_delayed ON mq.q_%s (visible_at)'
                        ' WHERE visible_at > enqueued_at', q, q);
-        -- Message groups: each message's group, and each group's messages
-        -- in id order (by a hash of the key: fixed-width entries).
-        EXECUTE format('ALTER TABLE mq.q_%s ADD COLUMN IF NOT EXISTS group_key text', q);
+        -- Message groups: each message's group, the state of its promotion
+        -- into its group's window, and each group's messages in id order
+        -- (by a hash of the key: fixed-width entries).
+        EXECUTE format('ALTER TABLE mq.q_%s ADD COLUMN IF NOT EXISTS group_key text,'
+                       ' ADD COLUMN IF NOT EXISTS promotion int8', q);
         EXECUTE format('CREATE INDEX IF NOT EXISTS q_%s_groups ON mq.q_%s (pg_catalog.hashtext(group_key), id)'
                        ' WHERE group_key IS NOT NULL', q, q);
     END LOOP;

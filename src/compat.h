@@ -112,6 +112,29 @@ compat_have_createdb_privilege(void)
 #endif
 
 /*
+ * The next transaction id and the oldest one the commit log keeps: 17
+ * renamed the shared struct holding them.  The next id is read without
+ * XidGenLock: callers only compare stamps against it (storage.c).
+ */
+#include "access/transam.h"
+#if PG_VERSION_NUM >= 170000
+#define COMPAT_TRANSAM TransamVariables
+#else
+#define COMPAT_TRANSAM ShmemVariableCache
+#endif
+static inline FullTransactionId
+compat_next_full_xid(void)
+{
+	return ((volatile FullTransactionId *) &COMPAT_TRANSAM->nextXid)[0];
+}
+
+static inline TransactionId
+compat_oldest_clog_xid(void)
+{
+	return COMPAT_TRANSAM->oldestClogXid;
+}
+
+/*
  * The in-place update WAL record (XLOG_HEAP_INPLACE) as each version's
  * heap_xlog_inplace() reads it.  18 added the database, its tablespace and
  * invalidation messages after the offset; the record carries none (a

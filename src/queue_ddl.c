@@ -412,6 +412,7 @@ mq_create_queue(PG_FUNCTION_ARGS)
 			 " headers pg_catalog.jsonb,"
 			 " body pg_catalog.jsonb NOT NULL,"
 			 " group_key pg_catalog.text,"
+			 " promotion pg_catalog.int8,"
 			 " CONSTRAINT q_%d_pkey PRIMARY KEY (rank, id)"
 			 ") WITH (autovacuum_vacuum_scale_factor = 0.01,"
 			 " autovacuum_vacuum_threshold = 1000,"

@@ -63,6 +63,7 @@
 #include "access/skey.h"
 #include "access/stratnum.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "catalog/pg_collation_d.h"
@@ -73,6 +74,7 @@
 #include "nodes/execnodes.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
@@ -103,8 +105,17 @@
 #define OFF_RANK		24
 #define OFF_DELIVERIES	28
 
+/*
+ * The column "promotion" of a grouped row (see "Promotion in place"):
+ * STAMP_NONE, STAMP_UNDONE, or the stamp of the transaction that promoted
+ * the row.
+ */
+#define STAMP_NONE		INT64CONST(0)
+#define STAMP_UNDONE	INT64CONST(-1)
+
 static const Oid msg_types[Natts_msg] = {
-	INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT2OID, INT4OID, JSONBOID, JSONBOID, TEXTOID
+	INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT2OID, INT4OID, JSONBOID, JSONBOID, TEXTOID,
+	INT8OID
 };
 
 struct StorageScan
@@ -127,11 +138,13 @@ struct StorageScan
 	uint64		passed;			/* the key of the last gone row passed, or 0 */
 	ScanKeyData keys[2];		/* from the floor; below the parked rows */
 	ScanKeyData members[2];
+	bool		settle;			/* the current row's promotion has committed */
 };
 
 /*
  * Check the table has the columns storage.c expects: all of them, or those
- * of storage made before 0.4.0 (no group_key) until the update adds it.
+ * of storage made before 0.4.0 (no group_key, no promotion) until the
+ * update adds them.
  */
 static void
 check_layout(Relation heap, const char *name)
@@ -318,6 +331,9 @@ form_row(QueueRel *qrel, int64 id, TimestampTz visible_at,
 	values[Anum_msg_body - 1] = body;
 	values[Anum_msg_group_key - 1] = group_key;
 	isnull[Anum_msg_group_key - 1] = (group_key == (Datum) 0);
+	/* A grouped row has room for a promotion in place. */
+	values[Anum_msg_promotion - 1] = Int64GetDatum(STAMP_NONE);
+	isnull[Anum_msg_promotion - 1] = (group_key == (Datum) 0);
 	return heap_form_tuple(RelationGetDescr(qrel->heap), values, isnull);
 }
 
@@ -464,9 +480,18 @@ storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim, bool include_
 					Int16GetDatum(QUEUE_RANK_PARKED));
 	scan->iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, nkeys, 0);
 	/* The keys of the rows passed over tell how far the floor may rise. */
-	scan->iscan->xs_want_itup = scan->qs != NULL;
+	scan->iscan->xs_want_itup = scan->qs != NULL || qrel->has_groups;
 	index_rescan(scan->iscan, nkeys ? scan->keys : NULL, nkeys, NULL, 0);
 	return scan;
+}
+
+/* The rank of the entry index scan iscan (xs_want_itup) is on. */
+static int16
+entry_rank(IndexScanDesc iscan)
+{
+	bool		isnull;
+
+	return DatumGetInt16(index_getattr(iscan->xs_itup, 1, iscan->xs_itupdesc, &isnull));
 }
 
 /* The (rank, id) of the index entry the scan is on, as a floor key. */
@@ -564,6 +589,275 @@ row_group_key(QueueRel *qrel, HeapTuple tup)
 	return isnull ? (Datum) 0 : datumCopy(d, false, -1);
 }
 
+/* ---------------------------------------------------------------------
+ * Promotion in place
+ *
+ * When a row of a group's window leaves, the group's next row joins the
+ * window: its rank drops by QUEUE_RANK_PARKED.  Doing that as an update
+ * would write a new version of the row (its body too) and index it in
+ * every index; instead the rank is rewritten in place, with the stamp of
+ * the promoting transaction in the row's "promotion" column, and only an
+ * entry of the new rank goes into the primary key (the entry of the
+ * parked rank stays, pointing to the same row).  The write is not
+ * transactional, so the stamp tells whether it stands:
+ *
+ *   - STAMP_NONE: no promotion is pending; the row's rank is its own.
+ *   - a transaction's stamp: the promotion stands once that transaction
+ *     has committed (and for the transaction itself); while it runs, and
+ *     if it aborted (or the server crashed before it committed), the row
+ *     is still parked.
+ *   - STAMP_UNDONE: a promotion that did not stand; the row is parked.
+ *
+ * A row whose rank was rewritten may have an entry of its window rank
+ * already, so a new promotion of it looks before it inserts one.  Every
+ * reader of ranks goes through row_rank(), and every walk of the primary
+ * key takes a row only from the entry of the rank it really has: the
+ * other entry is stale.  The first delivery of a promoted row, a new
+ * version of it (an update) and a row found undone settle the stamp.
+ *
+ * A stamp is the promoting transaction's full id mixed with the
+ * system identifier: a copy of the rows in another cluster (pg_dump), or
+ * a stamp so old that the commit log no longer knows its transaction,
+ * cannot be told by the stamp; the group then says (row_in_window) and
+ * the stamp is settled for good.
+ * ---------------------------------------------------------------------
+ */
+
+typedef enum StampState
+{
+	STAMP_SETTLED,				/* no promotion pending */
+	STAMP_OWN,					/* promoted by the current transaction */
+	STAMP_COMMITTED,			/* promoted by a committed transaction */
+	STAMP_RUNNING,				/* its promoter is still running */
+	STAMP_VOID,					/* its promoter aborted, or undone */
+	STAMP_UNKNOWN				/* cannot tell: ask the group */
+} StampState;
+
+/*
+ * Offset of the promotion column in a row's data area, or -1 if the row
+ * has none (no group, or made before the column was added).
+ */
+static int
+stamp_offset(TupleDesc desc, HeapTupleHeader htup)
+{
+	char	   *data = (char *) htup + htup->t_hoff;
+	bool		hasnulls = (htup->t_infomask & HEAP_HASNULL) != 0;
+	uint32		off = OFF_DELIVERIES + sizeof(int32);
+	int			i;
+
+	if (HeapTupleHeaderGetNatts(htup) < Anum_msg_promotion ||
+		(hasnulls && att_isnull(Anum_msg_promotion - 1, htup->t_bits)))
+		return -1;
+	/* The variable-width columns between the fixed ones and it. */
+	for (i = Anum_msg_headers - 1; i < Anum_msg_promotion - 1; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (hasnulls && att_isnull(i, htup->t_bits))
+			continue;
+		off = att_align_pointer(off, att->attalign, att->attlen, data + off);
+		off = att_addlength_pointer(off, att->attlen, data + off);
+	}
+	return (int) att_align_nominal(off, TYPALIGN_DOUBLE);
+}
+
+static int64
+stamp_read(HeapTupleHeader htup, int off)
+{
+	int64		stamp;
+
+	memcpy(&stamp, (char *) htup + htup->t_hoff + off, sizeof(int64));
+	return stamp;
+}
+
+/* The stamp of the current (sub)transaction. */
+static int64
+stamp_make(void)
+{
+	return (int64) (U64FromFullTransactionId(GetCurrentFullTransactionId()) ^
+					GetSystemIdentifier());
+}
+
+/* Status of transaction xid, known to be in the commit log. */
+static StampState
+stamp_status(TransactionId xid)
+{
+	/* Commit is recorded in the log before the transaction stops running. */
+	if (TransactionIdDidCommit(xid))
+		return STAMP_COMMITTED;
+	if (TransactionIdIsInProgress(xid))
+		return STAMP_RUNNING;
+	if (TransactionIdDidCommit(xid))
+		return STAMP_COMMITTED;
+	return STAMP_VOID;
+}
+
+static StampState
+stamp_state(int64 stamp)
+{
+	uint64		fxid;
+	uint64		next;
+	TransactionId xid;
+	StampState	state;
+
+	if (stamp == STAMP_NONE)
+		return STAMP_SETTLED;
+	if (stamp == STAMP_UNDONE)
+		return STAMP_VOID;
+	fxid = (uint64) stamp ^ GetSystemIdentifier();
+	/* Read without the lock: an older value only makes a stamp unknown. */
+	next = U64FromFullTransactionId(compat_next_full_xid());
+	xid = (TransactionId) fxid;
+	if (fxid >= next || next - fxid >= (uint64) MaxTransactionId / 2 ||
+		!TransactionIdIsNormal(xid))
+		return STAMP_UNKNOWN;
+	if (TransactionIdIsCurrentTransactionId(xid))
+		return STAMP_OWN;
+	/* No newer than our snapshot's xmin: the log keeps it. */
+	if (TransactionIdIsNormal(RecentXmin) && TransactionIdFollowsOrEquals(xid, RecentXmin))
+		return stamp_status(xid);
+	LWLockAcquire(XactTruncationLock, LW_SHARED);
+	if (TransactionIdPrecedes(xid, compat_oldest_clog_xid()))
+		state = STAMP_UNKNOWN;
+	else
+		state = stamp_status(xid);
+	LWLockRelease(XactTruncationLock);
+	return state;
+}
+
+/* Whether a promotion in the given state stands: the row is in its window. */
+static inline bool
+stamp_stands(StampState state)
+{
+	return state == STAMP_SETTLED || state == STAMP_OWN || state == STAMP_COMMITTED;
+}
+
+/*
+ * Write the data of row htup (at offnum of the exclusively locked buf,
+ * changed in place by the caller inside a critical section) to the WAL,
+ * as heap_inplace_update() logs it: the whole data of the row.
+ */
+static XLogRecPtr
+row_log_inplace(Relation heap, Buffer buf, OffsetNumber offnum, HeapTupleHeader htup)
+{
+	Page		page = BufferGetPage(buf);
+	ItemId		lp = PageGetItemId(page, offnum);
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+
+	MarkBufferDirty(buf);
+	if (RelationNeedsWAL(heap))
+	{
+		xl_heap_inplace xlrec;
+
+		compat_heap_inplace_init(&xlrec, offnum);
+		XLogBeginInsert();
+		XLogRegisterData((char *) &xlrec, COMPAT_SIZE_OF_HEAP_INPLACE);
+		XLogRegisterBuffer(0, buf, REGBUF_STANDARD);
+		XLogRegisterBufData(0, (char *) htup + htup->t_hoff, ItemIdGetLength(lp) - htup->t_hoff);
+		lsn = XLogInsert(RM_HEAP_ID, XLOG_HEAP_INPLACE);
+		PageSetLSN(page, lsn);
+	}
+	return lsn;
+}
+
+/*
+ * Rewrite the rank and the stamp of row id at tid in place, if it is still
+ * there, current and its stamp still expect (rank -1: keep it).  Returns
+ * its rank before, or -1 if nothing was written.
+ */
+static int
+row_rewrite(QueueRel *qrel, ItemPointer tid, int64 id, int64 expect, int rank, int64 stamp)
+{
+	Relation	heap = qrel->heap;
+	Buffer		buf = ReadBuffer(heap, ItemPointerGetBlockNumber(tid));
+	OffsetNumber offnum = ItemPointerGetOffsetNumber(tid);
+	Page		page;
+	ItemId		lp;
+	HeapTupleData tuple;
+	int			off;
+	int16		before = -1;
+	int64		rowid;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	if (offnum <= PageGetMaxOffsetNumber(page) &&
+		ItemIdIsNormal(lp = PageGetItemId(page, offnum)))
+	{
+		tuple.t_data = (HeapTupleHeader) PageGetItem(page, lp);
+		tuple.t_len = ItemIdGetLength(lp);
+		tuple.t_tableOid = RelationGetRelid(heap);
+		tuple.t_self = *tid;
+		memcpy(&rowid, row_data(tuple.t_data) + OFF_ID, sizeof(int64));
+		off = stamp_offset(RelationGetDescr(heap), tuple.t_data);
+		if (rowid == id && off >= 0 && stamp_read(tuple.t_data, off) == expect &&
+			HeapTupleSatisfiesVisibility(&tuple, SnapshotSelf, buf) &&
+			ItemPointerEquals(&tuple.t_data->t_ctid, tid))
+		{
+			memcpy(&before, row_data(tuple.t_data) + OFF_RANK, sizeof(int16));
+			START_CRIT_SECTION();
+			if (rank >= 0)
+			{
+				int16		r = (int16) rank;
+
+				memcpy(row_data(tuple.t_data) + OFF_RANK, &r, sizeof(int16));
+			}
+			memcpy(row_data(tuple.t_data) + off, &stamp, sizeof(int64));
+			(void) row_log_inplace(heap, buf, offnum, tuple.t_data);
+			END_CRIT_SECTION();
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return before;
+}
+
+static bool row_in_window(QueueRel *qrel, Datum key, int64 id);
+
+static bool entry_exists(QueueRel *qrel, int16 rank, int64 id, ItemPointer root);
+
+/* Whether row_rank() would settle a stamp in this state. */
+static inline bool
+stamp_to_settle(int64 stamp, StampState state)
+{
+	return state == STAMP_UNKNOWN || (state == STAMP_VOID && stamp != STAMP_UNDONE);
+}
+
+/*
+ * The rank row tup (rank: as stored) really has: the stored one when its
+ * promotion stands, parked when not.  A stamp that cannot be told is
+ * settled here from the group, and one whose promoter aborted as undone,
+ * its row given an entry of its parked rank if it lacks one (a promotion
+ * that crashed between its write and its entry, a REINDEX, a copy): so no
+ * buffer lock may be held.  *state (if not NULL) gets the stamp's state.
+ */
+static int16
+row_rank(QueueRel *qrel, HeapTuple tup, int16 rank, StampState *state)
+{
+	int			off = stamp_offset(RelationGetDescr(qrel->heap), tup->t_data);
+	int64		stamp = off >= 0 ? stamp_read(tup->t_data, off) : STAMP_NONE;
+	StampState	s = stamp_state(stamp);
+
+	if (stamp_to_settle(stamp, s))
+	{
+		int64		id;
+
+		memcpy(&id, row_data(tup->t_data) + OFF_ID, sizeof(int64));
+		if (s == STAMP_UNKNOWN)
+		{
+			Datum		key = row_group_key(qrel, tup);
+
+			s = key != (Datum) 0 && !row_in_window(qrel, key, id) ? STAMP_VOID : STAMP_SETTLED;
+		}
+		if (row_rewrite(qrel, &tup->t_self, id, stamp, -1,
+						s == STAMP_SETTLED ? STAMP_NONE : STAMP_UNDONE) >= 0 &&
+			s == STAMP_VOID && !HeapTupleIsHeapOnly(tup) &&
+			!entry_exists(qrel, rank + QUEUE_RANK_PARKED, id, &tup->t_self))
+			index_row(qrel, rank + QUEUE_RANK_PARKED, id, &tup->t_self);
+	}
+	if (state)
+		*state = s;
+	return stamp_stands(s) ? rank : rank + QUEUE_RANK_PARKED;
+}
+
 void
 storage_scan_release(StorageScan *scan)
 {
@@ -591,6 +885,7 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
 		ItemPointerData ctid;
 		BlockNumber blkno;
 		bool		all_dead = false;
+		StampState	state = STAMP_SETTLED;
 
 		CHECK_FOR_INTERRUPTS();
 		tid = index_getnext_tid(scan->iscan, ForwardScanDirection);
@@ -608,6 +903,7 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
 			}
 			return false;
 		}
+look:
 		ctid = *tid;
 		blkno = ItemPointerGetBlockNumber(&ctid);
 		if (!BufferIsValid(scan->buf) || BufferGetBlockNumber(scan->buf) != blkno)
@@ -639,6 +935,33 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
 			continue;
 		}
 		decode_fixed(scan->tuple.t_data, msg);
+		if (scan->qrel->has_groups)
+		{
+			int			off = stamp_offset(RelationGetDescr(heap), scan->tuple.t_data);
+
+			int64		stamp = off >= 0 ? stamp_read(scan->tuple.t_data, off) : STAMP_NONE;
+
+			state = stamp_state(stamp);
+			if (stamp_to_settle(stamp, state))
+			{
+				/* Settle it (row_rank) without the buffer lock, and look again. */
+				HeapTuple	copy = heap_copytuple(&scan->tuple);
+
+				storage_scan_release(scan);
+				(void) row_rank(scan->qrel, copy, msg->rank, NULL);
+				heap_freetuple(copy);
+				goto look;
+			}
+			if (!stamp_stands(state))
+				msg->rank += QUEUE_RANK_PARKED;
+			/* The entry of a rank the row does not have is stale. */
+			if (msg->rank != entry_rank(scan->iscan))
+			{
+				storage_scan_release(scan);
+				continue;
+			}
+		}
+		scan->settle = state == STAMP_COMMITTED;
 		if (msg->visible_at > now && !scan->include_delayed)
 		{
 			if (msg->visible_at < scan->next_visible)
@@ -658,32 +981,22 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
 XLogRecPtr
 storage_scan_set_deliveries(StorageScan *scan, int32 deliveries)
 {
-	XLogRecPtr	lsn = InvalidXLogRecPtr;
-
+	XLogRecPtr	lsn;
 	Relation	heap = scan->qrel->heap;
 	OffsetNumber offnum = ItemPointerGetOffsetNumber(&scan->tuple.t_self);
-	Page		page = BufferGetPage(scan->buf);
-	ItemId		lp = PageGetItemId(page, offnum);
-	HeapTupleHeader htup = (HeapTupleHeader) PageGetItem(page, lp);
+	HeapTupleHeader htup = (HeapTupleHeader) PageGetItem(BufferGetPage(scan->buf),
+														 PageGetItemId(BufferGetPage(scan->buf), offnum));
+	int64		settled = STAMP_NONE;
+	int			off = scan->settle ? stamp_offset(RelationGetDescr(heap), htup) : -1;
 
 	Assert(scan->locked && scan->for_claim);
 	Assert(htup == scan->tuple.t_data);
 	START_CRIT_SECTION();
 	memcpy(row_data(htup) + OFF_DELIVERIES, &deliveries, sizeof(int32));
-	MarkBufferDirty(scan->buf);
-	if (RelationNeedsWAL(heap))
-	{
-		xl_heap_inplace xlrec;
-
-		/* As heap_inplace_update() logs it: the whole data of the row. */
-		compat_heap_inplace_init(&xlrec, offnum);
-		XLogBeginInsert();
-		XLogRegisterData((char *) &xlrec, COMPAT_SIZE_OF_HEAP_INPLACE);
-		XLogRegisterBuffer(0, scan->buf, REGBUF_STANDARD);
-		XLogRegisterBufData(0, row_data(htup), ItemIdGetLength(lp) - htup->t_hoff);
-		lsn = XLogInsert(RM_HEAP_ID, XLOG_HEAP_INPLACE);
-		PageSetLSN(page, lsn);
-	}
+	/* A promotion known committed stands for good: settle its stamp. */
+	if (off >= 0)
+		memcpy(row_data(htup) + off, &settled, sizeof(int64));
+	lsn = row_log_inplace(heap, scan->buf, offnum, htup);
 	END_CRIT_SECTION();
 	return lsn;
 }
@@ -763,8 +1076,9 @@ storage_detoast(Datum d)
 /*
  * The first row, in index order, at or after (rank, id + 1) as the latest
  * committed state has it: a scan positioned on it, or NULL (ended) if none.
- * The caller reads the row from slot and ends the scan; the scan keeps a
- * pointer to members (two keys, the caller's), which must outlive it.
+ * The caller reads the row from slot (entry_rank() tells the rank of its
+ * entry) and ends the scan; the scan keeps a pointer to members (two keys,
+ * the caller's), which must outlive it.
  */
 static IndexScanDesc
 browse_from(QueueRel *qrel, int16 rank, int64 id, TupleTableSlot *slot,
@@ -775,6 +1089,7 @@ browse_from(QueueRel *qrel, int16 rank, int64 id, TupleTableSlot *slot,
 
 	row_key_init(&rowkey, members, BTGreaterStrategyNumber, rank, id);
 	iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, 1, 0);
+	iscan->xs_want_itup = true;
 	index_rescan(iscan, &rowkey, 1, NULL, 0);
 	if (index_getnext_slot(iscan, ForwardScanDirection, slot))
 		return iscan;
@@ -789,6 +1104,8 @@ slot_message(QueueRel *qrel, TupleTableSlot *slot, bool full, StoredMsg *m)
 	HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, NULL);
 
 	decode_fixed(tup->t_data, m);
+	if (qrel->has_groups)
+		m->rank = row_rank(qrel, tup, m->rank, NULL);
 	m->tid = slot->tts_tid;
 	m->receipt = 0;
 	if (full)
@@ -850,19 +1167,21 @@ walk_priorities(QueueRel *qrel, int first_rank, int64 first_after, int64 after,
 
 		if (iscan == NULL)
 			break;
-		slot_message(qrel, slot, false, &m);
-		if (m.rank != rank)
+		if (entry_rank(iscan) != rank)
 		{
 			/* The next priority in use: start it at after. */
+			rank = entry_rank(iscan);
 			index_endscan(iscan);
-			rank = m.rank;
 			from = after;
 			continue;
 		}
 		do
 		{
+			if (entry_rank(iscan) != rank)
+				break;
 			slot_message(qrel, slot, false, &m);
-			if (m.rank != rank || !visit(arg, slot, &m))
+			/* Not from a stale entry (see "Promotion in place"). */
+			if (m.rank == rank && !visit(arg, slot, &m))
 				break;
 			CHECK_FOR_INTERRUPTS();
 		} while (index_getnext_slot(iscan, ForwardScanDirection, slot));
@@ -959,21 +1278,24 @@ storage_find_id(QueueRel *qrel, int64 msgid, ItemPointer tid, int16 *rank_out)
 		ScanKeyData members[2];
 		IndexScanDesc iscan = browse_from(qrel, (int16) rank, msgid - 1, slot, members);
 		StoredMsg	m;
+		int16		er;
 
 		if (iscan == NULL)
 			break;
+		er = entry_rank(iscan);
 		slot_message(qrel, slot, false, &m);
 		index_endscan(iscan);
-		if (m.rank == rank && m.id == msgid)
+		/* From its current entry, not a stale one (see "Promotion in place"). */
+		if (er == rank && m.id == msgid && m.rank == rank)
 		{
 			*tid = m.tid;
 			*rank_out = m.rank;
 			found = true;
 		}
-		else if (m.rank == rank)
+		else if (er == rank)
 			rank++;				/* not in this priority */
 		else
-			rank = m.rank;		/* the next priority in use */
+			rank = er;			/* the next priority in use */
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	return found;
@@ -1032,6 +1354,8 @@ storage_fetch(QueueRel *qrel, ItemPointer tid, StoredMsg *msg)
 	if (!heap_fetch(qrel->heap, SnapshotSelf, &tuple, &buf, false))
 		return false;
 	decode_fixed(tuple.t_data, msg);
+	if (qrel->has_groups)
+		msg->rank = row_rank(qrel, &tuple, msg->rank, NULL);
 	msg->tid = *tid;
 	msg->receipt = 0;
 	d = heap_getattr(&tuple, Anum_msg_headers, desc, &isnull);
@@ -1199,6 +1523,46 @@ slot_in_group(QueueRel *qrel, TupleTableSlot *slot, Datum key)
 }
 
 /*
+ * Whether row id of group key is among the group's first
+ * max_inflight_per_group rows as committed: a row counts unless its insert
+ * aborted or its delete committed, so a delete of the current transaction
+ * (or any running one) leaves it there.  For stamps that cannot be told.
+ */
+static bool
+row_in_window(QueueRel *qrel, Datum key, int64 id)
+{
+	int			max = qrel->info->max_inflight_per_group;
+	TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
+	ScanKeyData keys[2];
+	IndexScanDesc iscan;
+	int			before = 0;
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum((int32) group_hash(key)));
+	ScanKeyInit(&keys[1], 2, BTLessStrategyNumber, F_INT8LT, Int64GetDatum(id));
+	iscan = compat_index_beginscan(qrel->heap, groups_index(qrel), SnapshotAny, 2, 0);
+	index_rescan(iscan, keys, 2, NULL, 0);
+	while (before < max && index_getnext_slot(iscan, ForwardScanDirection, slot))
+	{
+		Buffer		buf = ((BufferHeapTupleTableSlot *) slot)->buffer;
+		HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, NULL);
+		TransactionId dead_after;
+		HTSV_Result res;
+
+		if (!slot_in_group(qrel, slot, key))
+			continue;
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		res = HeapTupleSatisfiesVacuumHorizon(tup, buf, &dead_after);
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		if (res != HEAPTUPLE_DEAD && res != HEAPTUPLE_RECENTLY_DEAD)
+			before++;
+	}
+	index_endscan(iscan);
+	ExecDropSingleTupleTableSlot(slot);
+	return before < max;
+}
+
+/*
  * How group key ends: how many of its last rows are in its window, up to
  * max, and whether its last row is parked.  Reads from the end: the cost
  * is the rows counted, not the group's length.
@@ -1294,6 +1658,29 @@ group_ranks(QueueRel *qrel, int n, int16 rank, const Datum *keys)
 }
 
 /*
+ * In copy, a new version of a row to be, the promotion as it stands: a
+ * new version needs no stamp (it is undone with the update that makes
+ * it), unless the promoter is still running -- then it keeps its stamp.
+ */
+static void
+row_settle_copy(QueueRel *qrel, HeapTuple copy)
+{
+	int			off = stamp_offset(RelationGetDescr(qrel->heap), copy->t_data);
+	int64		none = STAMP_NONE;
+	StampState	state;
+	int16		rank;
+
+	if (off < 0)
+		return;
+	memcpy(&rank, row_data(copy->t_data) + OFF_RANK, sizeof(int16));
+	rank = row_rank(qrel, copy, rank, &state);
+	if (state == STAMP_OWN || state == STAMP_RUNNING)
+		return;
+	memcpy(row_data(copy->t_data) + OFF_RANK, &rank, sizeof(int16));
+	memcpy(row_data(copy->t_data) + off, &none, sizeof(int64));
+}
+
+/*
  * A copy of the row version at tid to change and put back (put_version);
  * NULL if there is no such version.
  */
@@ -1309,6 +1696,8 @@ row_copy(QueueRel *qrel, ItemPointer tid)
 		return NULL;
 	copy = heap_copytuple(&oldtup);
 	ReleaseBuffer(buf);
+	if (qrel->has_groups)
+		row_settle_copy(qrel, copy);
 	return copy;
 }
 
@@ -1355,11 +1744,65 @@ row_set_rank(QueueRel *qrel, StoredMsg *m, int16 rank)
 {
 	HeapTuple	newtup = row_copy(qrel, &m->tid);
 
+	int			off;
+
 	if (newtup == NULL)
 		return false;
 	memcpy(row_data(newtup->t_data) + OFF_RANK, &rank, sizeof(int16));
+	/* The rank given is the row's: no promotion is pending in the new version. */
+	off = stamp_offset(RelationGetDescr(qrel->heap), newtup->t_data);
+	if (off >= 0)
+		memset(row_data(newtup->t_data) + off, 0, sizeof(int64));
 	if (!put_version(qrel, &m->tid, newtup, m))
 		return false;
+	/* A row promoted below the floor: readers must start there. */
+	qstate_floor_inserted(qstate_get(RelationGetRelid(qrel->heap)),
+						  qstate_floor_key(rank, m->id));
+	return true;
+}
+
+/* Whether the primary key has an entry (rank, id) pointing to root. */
+static bool
+entry_exists(QueueRel *qrel, int16 rank, int64 id, ItemPointer root)
+{
+	ScanKeyData keys[2];
+	IndexScanDesc iscan;
+	ItemPointer tid;
+	bool		found = false;
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(rank));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotAny, 2, 0);
+	index_rescan(iscan, keys, 2, NULL, 0);
+	while (!found && (tid = index_getnext_tid(iscan, ForwardScanDirection)) != NULL)
+		found = ItemPointerEquals(tid, root);
+	index_endscan(iscan);
+	return found;
+}
+
+/*
+ * Move parked row m (the current version, in slot) into its window, in
+ * place (see "Promotion in place"); as an update if it has no promotion
+ * column, or is the later version of a HOT chain (whose index entries point
+ * to the chain's first).  False if it is no longer there.
+ */
+static bool
+row_promote(QueueRel *qrel, TupleTableSlot *slot, StoredMsg *m)
+{
+	HeapTuple	tup = ExecFetchSlotHeapTuple(slot, false, NULL);
+	int			off = stamp_offset(RelationGetDescr(qrel->heap), tup->t_data);
+	int16		rank = m->rank - QUEUE_RANK_PARKED;
+	int			before;
+
+	if (off < 0 || HeapTupleIsHeapOnly(tup))
+		return row_set_rank(qrel, m, rank);
+	before = row_rewrite(qrel, &m->tid, m->id, stamp_read(tup->t_data, off), rank,
+						 stamp_make());
+	if (before < 0)
+		return false;
+	/* A rank rewritten before may have its entry already. */
+	if (before >= QUEUE_RANK_PARKED || !entry_exists(qrel, rank, m->id, &m->tid))
+		index_row(qrel, rank, m->id, &m->tid);
 	/* A row promoted below the floor: readers must start there. */
 	qstate_floor_inserted(qstate_get(RelationGetRelid(qrel->heap)),
 						  qstate_floor_key(rank, m->id));
@@ -1386,7 +1829,7 @@ group_promote(QueueRel *qrel, Datum key, int64 after)
 		if (m.rank < QUEUE_RANK_PARKED)
 			continue;
 		m.group_key = key;
-		if (row_set_rank(qrel, &m, m.rank - QUEUE_RANK_PARKED))
+		if (row_promote(qrel, slot, &m))
 		{
 			storage_promoted++;
 			break;
@@ -1531,6 +1974,28 @@ storage_send_copy(QueueRel *target, const StoredMsg *m, Datum headers, Datum bod
  * the group's next (under the group's lock).  False if someone else
  * deleted or changed it first (or we did).
  */
+/*
+ * The fixed fields of the row at tid as the latest committed state has it,
+ * its rank as it stands, and its group key; false if it is not there.
+ */
+static bool
+row_fetch_fixed(QueueRel *qrel, ItemPointer tid, StoredMsg *m)
+{
+	HeapTupleData tuple;
+	Buffer		buf;
+
+	tuple.t_self = *tid;
+	if (!heap_fetch(qrel->heap, SnapshotSelf, &tuple, &buf, false))
+		return false;
+	decode_fixed(tuple.t_data, m);
+	m->group_key = row_group_key(qrel, &tuple);
+	if (m->group_key != (Datum) 0)
+		m->rank = row_rank(qrel, &tuple, m->rank, NULL);
+	m->tid = *tid;
+	ReleaseBuffer(buf);
+	return true;
+}
+
 static bool
 delete_row(QueueRel *qrel, ItemPointer tid, bool regroup)
 {
@@ -1539,21 +2004,14 @@ delete_row(QueueRel *qrel, ItemPointer tid, bool regroup)
 	StoredMsg	m;
 	bool		grouped = false;
 
-	if (regroup && qrel->has_groups)
+	if (regroup && qrel->has_groups && row_fetch_fixed(qrel, tid, &m) &&
+		m.group_key != (Datum) 0)
 	{
-		HeapTupleData tuple;
-		Buffer		buf;
-
-		tuple.t_self = *tid;
-		if (heap_fetch(qrel->heap, SnapshotSelf, &tuple, &buf, false))
-		{
-			decode_fixed(tuple.t_data, &m);
-			m.group_key = row_group_key(qrel, &tuple);
-			ReleaseBuffer(buf);
-			grouped = m.group_key != (Datum) 0;
-		}
-		if (grouped)
-			storage_lock_groups(qrel, 1, &m.group_key);
+		grouped = true;
+		storage_lock_groups(qrel, 1, &m.group_key);
+		/* A parked row may have been promoted while we waited. */
+		if (m.rank >= QUEUE_RANK_PARKED)
+			grouped = row_fetch_fixed(qrel, tid, &m);
 	}
 	result = compat_heap_delete(qrel->heap, tid, GetCurrentCommandId(true), true, &tmfd);
 	switch (result)

@@ -23,15 +23,17 @@
  * visible_at is past their enqueued_at (sent with a delay, or nacked with
  * one), so that mq_queues counts delayed messages without reading the rest.
  * A partial index mq.q_<id>_groups on (hashtext(group_key), id) holds the rows of
- * message groups.  Storage made before 0.4.0 lacks group_key until the
- * extension is updated (Natts_msg_v3 columns).
+ * message groups.  Storage made before 0.4.0 lacks group_key and promotion
+ * until the extension is updated (Natts_msg_v3 columns).
  *
  * Message groups.  Of each group, the first max_inflight_per_group rows in
  * id order are its window; the others are parked: their rank is
  * QUEUE_RANK_PARKED above their priority's, so they sort after every
  * deliverable row and readers never step over them.  When a row of the
  * window leaves, the first parked row of its group takes its place (see
- * storage.c, "Message groups").
+ * storage.c, "Message groups").  The column "promotion" of a grouped row
+ * tells whether a promotion written in place stands (storage.c, "Promotion
+ * in place"); it is NULL for the rows of no group.
  */
 #define Anum_msg_id				1
 #define Anum_msg_visible_at		2
@@ -41,7 +43,8 @@
 #define Anum_msg_headers		6
 #define Anum_msg_body			7
 #define Anum_msg_group_key		8
-#define Natts_msg				8
+#define Anum_msg_promotion		9
+#define Natts_msg				9
 #define Natts_msg_v3			7
 
 

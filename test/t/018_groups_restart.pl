@@ -50,6 +50,38 @@ for my $how ('fast', 'immediate', 'crash')
 		"$how: one of each group in flight, no more");
 }
 
+# An ack that never commits has already let the group's next message in,
+# in place (storage.c, "Promotion in place"), and that write is on disk
+# when the server crashes: after the restart the acked message is the
+# group's head again and its next is not deliverable; once the head is
+# acked, the next comes.
+sql(q{
+	SELECT mq_create_queue('gr_inplace');
+	SELECT mq_send('gr_inplace', to_jsonb(m), group_key => 'a')
+	  FROM unnest(ARRAY['a1', 'a2', 'a3']) m;
+});
+my $table = sql(q{SELECT 'mq.q_' || id FROM mq.objects WHERE name = 'gr_inplace'});
+my $open = $node->background_psql('postgres');
+$open->query_safe('BEGIN');
+$open->query_safe(q{SELECT mq_ack('gr_inplace', receipt) FROM mq_read('gr_inplace', 1)});
+sql('CHECKPOINT');
+is(sql(qq{SELECT string_agg(id::text, ',' ORDER BY id) FROM $table WHERE promotion <> 0}),
+	sql(qq{SELECT id FROM $table ORDER BY id OFFSET 1 LIMIT 1}),
+	'the open ack has promoted the next message in place');
+$node->stop('immediate');
+$open->quit;
+$node->start;
+is(sql(q{SELECT string_agg(body #>> '{}', ',') FROM mq_read('gr_inplace', 10, vt => '1 hour')}),
+	'a1', 'after the crash the unacked head is the head again, alone');
+is(sql(q{SELECT string_agg(group_key || ':' || ready || '/' || inflight, ',')
+           FROM mq_message_groups WHERE queue = 'gr_inplace'}),
+	'a:2/1', 'its next waits');
+is( sql(q{SELECT mq_delete('gr_inplace', array_agg(id)) FROM mq_inspect('gr_inplace')
+	         WHERE body = '"a1"'}),
+	'1', 'the head deleted');
+is(sql(q{SELECT string_agg(body #>> '{}', ',') FROM mq_read('gr_inplace', 10, vt => '1 hour')}),
+	'a2', 'then its next comes');
+
 # A poison message at the head of group p crashes the server on each
 # delivery (the reading backend is killed while it holds the message); it
 # is the oldest head, so a read of one takes it each time.
