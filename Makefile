@@ -37,6 +37,7 @@ OBJS = \
 	src/retention.o \
 	src/views.o \
 	src/wakeup.o \
+	src/successor.o \
 	src/worker.o \
 	src/hooks.o
 

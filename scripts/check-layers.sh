@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../src" || exit 2
 LAYERS='
 0 util args perms match compat horizon
 1 pending
-2 qstate lease position wakeup
+2 qstate lease position wakeup successor
 3 xact
 4 catalog
 5 privileges queue_info dedup

@@ -31,6 +31,7 @@
 #include "position.h"
 #include "qstate.h"
 #include "retention.h"
+#include "successor.h"
 #include "util.h"
 #include "wakeup.h"
 #include "worker.h"
@@ -53,6 +54,7 @@ queue_shmem_request(void)
 	position_shmem_request();
 	RequestAddinShmemSpace(wakeup_shmem_size());
 	RequestAddinShmemSpace(worker_shmem_size());
+	RequestAddinShmemSpace(successor_shmem_size());
 }
 
 static void
@@ -66,6 +68,7 @@ queue_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	wakeup_shmem_startup();
 	worker_shmem_startup();
+	successor_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

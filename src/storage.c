@@ -92,6 +92,7 @@
 #include "qstate.h"
 #include "queue_info.h"
 #include "storage.h"
+#include "successor.h"
 #include "util.h"
 
 /*
@@ -1810,30 +1811,79 @@ row_promote(QueueRel *qrel, TupleTableSlot *slot, StoredMsg *m)
 }
 
 /*
+ * Promote the row in slot if it is of group key, after row after and
+ * parked (m gets its fields); whether it was promoted.
+ */
+static bool
+promote_candidate(QueueRel *qrel, TupleTableSlot *slot, Datum key, int64 after, StoredMsg *m)
+{
+	if (!slot_in_group(qrel, slot, key))
+		return false;
+	slot_message(qrel, slot, false, m);
+	if (m->id <= after || m->rank < QUEUE_RANK_PARKED)
+		return false;
+	m->group_key = key;
+	if (!row_promote(qrel, slot, m))
+		return false;
+	storage_promoted++;
+	return true;
+}
+
+/*
  * A row of group key's window, id after, has left: its first parked row
- * (they all come after the window) joins the window.
+ * (they all come after the window) joins the window.  The rows after the
+ * one promoted are kept as a hint for when it leaves in turn (successor.c);
+ * with a hint for this one, they are tried first.
  */
 static void
 group_promote(QueueRel *qrel, Datum key, int64 after)
 {
+	Oid			relid = RelationGetRelid(qrel->heap);
+	uint32		hash = group_hash(key);
 	TupleTableSlot *slot = table_slot_create(qrel->heap, NULL);
+	ItemPointerData tids[SUCCESSOR_MAX];
+	int			n = successor_take(relid, hash, after, tids);
 	ScanKeyData keys[2];
-	IndexScanDesc iscan = group_scan(qrel, groups_index(qrel), key, after, keys);
+	IndexScanDesc iscan;
 	StoredMsg	m;
+	int			i;
 
+	if (n > 0)
+	{
+		IndexFetchTableData *fetch = table_index_fetch_begin(qrel->heap);
+
+		for (i = 0; i < n; i++)
+		{
+			ItemPointerData tid = tids[i];
+			bool		call_again = false;
+			bool		all_dead = false;
+
+			if (table_index_fetch_tuple(fetch, &tid, SnapshotSelf, slot, &call_again, &all_dead) &&
+				promote_candidate(qrel, slot, key, after, &m))
+				break;
+		}
+		table_index_fetch_end(fetch);
+		if (i < n)
+		{
+			successor_put(relid, hash, m.id, tids + i + 1, n - i - 1);
+			ExecDropSingleTupleTableSlot(slot);
+			return;
+		}
+	}
+	iscan = group_scan(qrel, groups_index(qrel), key, after, keys);
 	while (index_getnext_slot(iscan, ForwardScanDirection, slot))
 	{
-		if (!slot_in_group(qrel, slot, key))
+		ItemPointer next;
+
+		if (!promote_candidate(qrel, slot, key, after, &m))
 			continue;
-		slot_message(qrel, slot, false, &m);
-		if (m.rank < QUEUE_RANK_PARKED)
-			continue;
-		m.group_key = key;
-		if (row_promote(qrel, slot, &m))
-		{
-			storage_promoted++;
-			break;
-		}
+		/* The entries after it came with the same leaf page, mostly. */
+		n = 0;
+		while (n < SUCCESSOR_MAX &&
+			   (next = index_getnext_tid(iscan, ForwardScanDirection)) != NULL)
+			tids[n++] = *next;
+		successor_put(relid, hash, m.id, tids, n);
+		break;
 	}
 	index_endscan(iscan);
 	ExecDropSingleTupleTableSlot(slot);
@@ -1946,6 +1996,8 @@ storage_regroup(QueueRel *qrel)
 		return;
 	gate_lock(qrel, ExclusiveLock);
 	storage_walk_groups(qrel, regroup_one, &r);
+	/* Rows moved: the hints of where each group goes on are stale. */
+	successor_forget(RelationGetRelid(qrel->heap));
 }
 
 /*
