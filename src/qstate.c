@@ -130,6 +130,8 @@ struct QueueState
 	uint64		floor;			/* no live row has a smaller key */
 	uint64		floor_gen;		/* bumped by every insert */
 	uint64		floor_recent[FLOOR_RECENT];	/* key of insert gen, at gen % FLOOR_RECENT */
+	uint64		gap_lo;			/* no live row has a key in [gap_lo, gap_hi) */
+	uint64		gap_hi;			/* 0: no gap known */
 	/* under the partition lock */
 	uint8		depth_state;
 	int8		slot;			/* COUNTING: the published snapshot */
@@ -281,6 +283,8 @@ qstate_find_ext(Oid relid, bool create, bool quiet, LWLockMode mode, LWLock **lo
 		qs->floor = 0;
 		qs->floor_gen = 0;
 		memset(qs->floor_recent, 0, sizeof(qs->floor_recent));
+		qs->gap_lo = 0;
+		qs->gap_hi = 0;
 		qs->depth_state = DEPTH_UNINIT;
 		qs->slot = -1;
 		qs->counter_pid = 0;
@@ -326,6 +330,24 @@ qstate_floor_get(QueueState *qs, uint64 *floor, uint64 *gen)
 	SpinLockRelease(&qs->floor_lock);
 }
 
+/*
+ * A row with key is in the index: the gap [*lo, *hi) keeps its larger part
+ * on one side of it (a message group's next row, promoted into the window
+ * just past the row that holds the floor, falls at its lower end).
+ */
+static void
+gap_cut(uint64 *lo, uint64 *hi, uint64 key)
+{
+	if (key < *lo || key >= *hi)
+		return;
+	if (key - *lo < *hi - key - 1)
+		*lo = key + 1;
+	else
+		*hi = key;
+	if (*lo >= *hi)
+		*lo = *hi = 0;
+}
+
 /* A row with this key is in the index now (its transaction may abort). */
 void
 qstate_floor_inserted(QueueState *qs, uint64 key)
@@ -335,6 +357,7 @@ qstate_floor_inserted(QueueState *qs, uint64 key)
 	qs->floor_recent[qs->floor_gen % FLOOR_RECENT] = key;
 	if (key < qs->floor)
 		qs->floor = key;
+	gap_cut(&qs->gap_lo, &qs->gap_hi, key);
 	SpinLockRelease(&qs->floor_lock);
 }
 
@@ -358,7 +381,55 @@ qstate_floor_advance(QueueState *qs, uint64 gen, uint64 key)
 			key = Min(key, qs->floor_recent[g % FLOOR_RECENT]);
 		if (key > qs->floor)
 			qs->floor = key;
+		if (qs->floor >= qs->gap_hi)
+			qs->gap_lo = qs->gap_hi = 0;
 	}
+	SpinLockRelease(&qs->floor_lock);
+}
+
+/*
+ * The gap: a range of keys [lo, hi) past the floor where the index holds
+ * only entries of rows gone for good (*hi 0: none known).  Where one live
+ * row holds the floor down -- the head of a message group behind which
+ * thousands of other rows were acked since -- scans jump over the gap
+ * instead of stepping over those entries every time until vacuum removes
+ * them.  An insert with a key in it ends it.
+ */
+void
+qstate_gap_get(QueueState *qs, uint64 *lo, uint64 *hi)
+{
+	SpinLockAcquire(&qs->floor_lock);
+	*lo = qs->gap_lo;
+	*hi = qs->gap_hi;
+	SpinLockRelease(&qs->floor_lock);
+}
+
+/*
+ * A scan that started at generation gen found only gone rows in [lo, hi):
+ * that is the gap now (joined with the one known if they touch), but for
+ * the rows inserted since the scan started, which may lie in it -- unless
+ * more rows were inserted than the last FLOOR_RECENT keys tell.
+ */
+void
+qstate_gap_record(QueueState *qs, uint64 gen, uint64 lo, uint64 hi)
+{
+	uint64		g;
+
+	SpinLockAcquire(&qs->floor_lock);
+	if (qs->floor_gen - gen > FLOOR_RECENT)
+		goto out;
+	for (g = gen + 1; g <= qs->floor_gen && hi > 0; g++)
+		gap_cut(&lo, &hi, qs->floor_recent[g % FLOOR_RECENT]);
+	if (hi == 0)
+		goto out;
+	if (qs->gap_hi > 0 && qs->gap_lo <= hi && lo <= qs->gap_hi)
+	{
+		lo = Min(lo, qs->gap_lo);
+		hi = Max(hi, qs->gap_hi);
+	}
+	qs->gap_lo = lo;
+	qs->gap_hi = hi;
+out:
 	SpinLockRelease(&qs->floor_lock);
 }
 

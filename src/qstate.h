@@ -71,6 +71,8 @@ floor_key_id(uint64 key)
 extern void qstate_floor_get(QueueState *qs, uint64 *floor, uint64 *gen);
 extern void qstate_floor_inserted(QueueState *qs, uint64 key);
 extern void qstate_floor_advance(QueueState *qs, uint64 gen, uint64 key);
+extern void qstate_gap_get(QueueState *qs, uint64 *lo, uint64 *hi);
+extern void qstate_gap_record(QueueState *qs, uint64 gen, uint64 lo, uint64 hi);
 extern void qstate_add_stats(Oid relid, const int64 *counts);
 extern bool qstate_read_stats(Oid relid, int64 *counts, TimestampTz *reset_at,
 							  bool reset);

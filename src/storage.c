@@ -138,9 +138,23 @@ struct StorageScan
 	uint64		floor_next;		/* its key, once found */
 	uint64		passed;			/* the key of the last gone row passed, or 0 */
 	ScanKeyData keys[2];		/* from the floor; below the parked rows */
+	int			nkeys;
 	ScanKeyData members[2];
 	bool		settle;			/* the current row's promotion has committed */
+	/* the gap (qstate.c) */
+	uint64		gap_lo;			/* the queue's gap when the scan started */
+	uint64		gap_hi;			/* 0: none, or jumped already */
+	uint64		last_live;		/* key of the last entry passed not gone, or 0 */
+	uint64		prev_key;		/* key of the last entry the index gave, or 0 */
 };
+
+/*
+ * Between two entries not gone this far apart (in keys: ids of a rank),
+ * whatever the scan stepped over -- entries of rows gone, and entries the
+ * index already marked dead, which it skips by itself, a leaf page at a
+ * time -- is worth remembering as the gap.
+ */
+#define GAP_MIN_SPAN	1024
 
 /*
  * Check the table has the columns storage.c expects: all of them, or those
@@ -459,7 +473,6 @@ storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim, bool include_
 				   bool include_parked)
 {
 	StorageScan *scan = palloc0(sizeof(StorageScan));
-	int			nkeys = 0;
 
 	scan->qrel = qrel;
 	scan->for_claim = for_claim;
@@ -471,19 +484,57 @@ storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim, bool include_
 	{
 		scan->qs = qs;
 		qstate_floor_get(qs, &scan->floor, &scan->floor_gen);
+		qstate_gap_get(qs, &scan->gap_lo, &scan->gap_hi);
 	}
-	if (scan->floor > 0)
-		row_key_init(&scan->keys[nkeys++], scan->members, BTGreaterEqualStrategyNumber,
-					 floor_key_rank(scan->floor), floor_key_id(scan->floor));
-	/* Parked rows wait for their group: only some scans go on to them. */
+	/* From the floor (a scan that jumps a gap goes on from its end) ... */
+	row_key_init(&scan->keys[scan->nkeys++], scan->members, BTGreaterEqualStrategyNumber,
+				 floor_key_rank(scan->floor), floor_key_id(scan->floor));
+	/* ... up to the parked rows, which wait for their group: only some scans go on to them. */
 	if (!include_parked)
-		ScanKeyInit(&scan->keys[nkeys++], 1, BTLessStrategyNumber, F_INT2LT,
+		ScanKeyInit(&scan->keys[scan->nkeys++], 1, BTLessStrategyNumber, F_INT2LT,
 					Int16GetDatum(QUEUE_RANK_PARKED));
-	scan->iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, nkeys, 0);
+	scan->iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, scan->nkeys, 0);
 	/* The keys of the rows passed over tell how far the floor may rise. */
 	scan->iscan->xs_want_itup = scan->qs != NULL || qrel->has_groups;
-	index_rescan(scan->iscan, nkeys ? scan->keys : NULL, nkeys, NULL, 0);
+	index_rescan(scan->iscan, scan->keys, scan->nkeys, NULL, 0);
 	return scan;
+}
+
+/*
+ * The scan is on an entry with key key.  If that is in the queue's gap
+ * (qstate.c), go on from the gap's end: true then.  Once per scan.
+ */
+static bool
+gap_jump(StorageScan *scan, uint64 key)
+{
+	if (scan->gap_hi == 0 || key < scan->gap_lo || key >= scan->gap_hi)
+		return false;
+	/* Every entry passed was gone: the floor may rise to the gap. */
+	if (!scan->floor_found)
+	{
+		scan->floor_found = true;
+		scan->floor_next = scan->gap_lo;
+	}
+	/* What comes next may widen the gap. */
+	scan->last_live = scan->gap_lo - 1;
+	row_key_init(&scan->keys[0], scan->members, BTGreaterEqualStrategyNumber,
+				 floor_key_rank(scan->gap_hi), floor_key_id(scan->gap_hi));
+	index_rescan(scan->iscan, scan->keys, scan->nkeys, NULL, 0);
+	scan->gap_hi = 0;
+	scan->prev_key = 0;
+	return true;
+}
+
+/*
+ * The scan met an entry not gone at key: if the entries since the last
+ * such one span a long way, they are the queue's gap now.
+ */
+static void
+gap_end(StorageScan *scan, uint64 key)
+{
+	if (scan->last_live != 0 && key > scan->last_live + GAP_MIN_SPAN)
+		qstate_gap_record(scan->qs, scan->floor_gen, scan->last_live + 1, key);
+	scan->last_live = key;
 }
 
 /* The rank of the entry index scan iscan (xs_want_itup) is on. */
@@ -889,6 +940,9 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
 		StampState	state = STAMP_SETTLED;
 
 		CHECK_FOR_INTERRUPTS();
+		/* Past the entry before the gap: on from its end (not through it). */
+		if (scan->qs != NULL && scan->prev_key != 0)
+			(void) gap_jump(scan, scan->prev_key + 1);
 		tid = index_getnext_tid(scan->iscan, ForwardScanDirection);
 		if (tid == NULL)
 		{
@@ -904,6 +958,12 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
 			}
 			return false;
 		}
+		if (scan->qs != NULL)
+		{
+			scan->prev_key = entry_key(scan);
+			if (gap_jump(scan, scan->prev_key))
+				continue;
+		}
 look:
 		ctid = *tid;
 		blkno = ItemPointerGetBlockNumber(&ctid);
@@ -918,17 +978,27 @@ look:
 			/* Let the index forget entries no one can see any more. */
 			if (!scan->iscan->xactStartedInRecovery)
 				scan->iscan->kill_prior_tuple = all_dead;
-			if (scan->qs != NULL && !scan->floor_found)
+			if (scan->qs != NULL)
 			{
+				uint64		key = entry_key(scan);
+
 				if (all_dead || entry_gone(scan, tid))
-					scan->passed = entry_key(scan);
+				{
+					if (!scan->floor_found)
+						scan->passed = key;
+				}
 				else
+				{
 					floor_stop(scan);
+					gap_end(scan, key);
+				}
 			}
 			storage_scan_release(scan);
 			continue;
 		}
 		floor_stop(scan);
+		if (scan->qs != NULL)
+			gap_end(scan, entry_key(scan));
 		scan->tuple.t_self = ctid;
 		if (HeapTupleSatisfiesUpdate(&scan->tuple, scan->cid, scan->buf) != TM_Ok)
 		{
