@@ -161,17 +161,22 @@ compat_heap_inplace_init(xl_heap_inplace *xlrec, OffsetNumber offnum)
 #endif
 
 /*
- * Sequential scans and shared hash tables: 19 added scan flags (0: none)
- * and dropped ShmemInitHash's initial size (the table is made whole).
+ * Sequential scans, index fetches and shared hash tables: 19 added scan
+ * flags (0: none) and dropped ShmemInitHash's initial size (the table is
+ * made whole).
  */
 #if PG_VERSION_NUM >= 190000
 #define compat_table_beginscan(rel, snapshot, nkeys, key) \
 	table_beginscan((rel), (snapshot), (nkeys), (key), 0)
+#define compat_table_index_fetch_begin(rel) \
+	table_index_fetch_begin((rel), 0)
 #define compat_shmem_init_hash(name, init_size, max_size, info, flags) \
 	ShmemInitHash((name), (max_size), (info), (flags))
 #else
 #define compat_table_beginscan(rel, snapshot, nkeys, key) \
 	table_beginscan((rel), (snapshot), (nkeys), (key))
+#define compat_table_index_fetch_begin(rel) \
+	table_index_fetch_begin(rel)
 #define compat_shmem_init_hash(name, init_size, max_size, info, flags) \
 	ShmemInitHash((name), (init_size), (max_size), (info), (flags))
 #endif

@@ -1920,7 +1920,7 @@ group_promote(QueueRel *qrel, Datum key, int64 after)
 
 	if (n > 0)
 	{
-		IndexFetchTableData *fetch = table_index_fetch_begin(qrel->heap);
+		IndexFetchTableData *fetch = compat_table_index_fetch_begin(qrel->heap);
 
 		for (i = 0; i < n; i++)
 		{
