@@ -19,6 +19,7 @@ OBJS = \
 	src/queue_info.o \
 	src/queue_ddl.o \
 	src/match.o \
+	src/cron.o \
 	src/privileges.o \
 	src/grants.o \
 	src/lease.o \
@@ -34,6 +35,7 @@ OBJS = \
 	src/stream.o \
 	src/stream_funcs.o \
 	src/group.o \
+	src/schedule.o \
 	src/retention.o \
 	src/views.o \
 	src/wakeup.o \
@@ -120,7 +122,7 @@ test-long:
 test-valgrind:
 	./scripts/valgrind.sh
 
-# libFuzzer on names and topic patterns (src/match.c) for FUZZ_SECONDS
+# libFuzzer on src/match.c (names, topics) and src/cron.c, each for FUZZ_SECONDS
 # (default 60).  "make test" runs the same checks briefly, without libFuzzer.
 fuzz:
 	./scripts/fuzz.sh

@@ -40,6 +40,12 @@
 #             the backlog: each group's share of the deliveries against an
 #             equal share, and Jain's index (target: every share within
 #             10 % of equal).
+#   schedules
+#           BENCH_LONG_SCHEDULES (10 000) schedules due at the same minute,
+#           each sending to one queue, three times: the lag of their runs
+#           (enqueued_at - scheduled time) at p50, p99 and max, and the runs
+#           per second of the burst, medians (target: every run once; the
+#           contract asks each within one queue.naptime, 1 s, of its time).
 #   memory  one backend runs BENCH_LONG_CALLS (200 000) transactions, each
 #           calling every queue, topic and stream function once (send,
 #           send_batch, read, ack, nack, extend, peek, pop, publish, append,
@@ -47,14 +53,15 @@
 #           private memory (RssAnon) is sampled as it goes: after warm-up
 #           (a tenth of the calls) it must stay flat.
 #
-#   BENCH_LONG_SCENARIOS="growth hold memory browse rate groups" ./bench/long.sh
+#   BENCH_LONG_SCENARIOS="growth hold memory browse rate groups schedules" ./bench/long.sh
 #
 # Results go to $QUEUE_TMP/bench-long/results.md; like bench/run.sh it exits
 # 0 whether or not a target is met.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-SCENARIOS=${BENCH_LONG_SCENARIOS:-growth hold memory browse rate groups}
+SCENARIOS=${BENCH_LONG_SCENARIOS:-growth hold memory browse rate groups schedules}
+SCHEDULES=${BENCH_LONG_SCHEDULES:-10000}
 RATE=${BENCH_LONG_RATE:-500}
 RATE_SECONDS=${BENCH_LONG_RATE_SECONDS:-20}
 DEPTH=${BENCH_LONG_DEPTH:-10000000}
@@ -502,6 +509,51 @@ SQL
 	}' "$DIR/runs/memory.samples" | tee -a "$OUT"
 }
 
+# --- schedules --------------------------------------------------------
+
+schedules() {
+	local run minute mm hh wait rows=""
+	say ""
+	say "## $SCHEDULES schedules due at the same minute"
+	say ""
+	for run in 1 2 3; do
+		psql_bench -c "SELECT mq_drop_queue('tick', if_exists => true)" \
+			-c "SELECT mq_create_queue('tick')" >/dev/null
+		# The first whole minute at least 40 s away, in UTC.
+		minute=$(psql_bench -At -c "SELECT extract(epoch FROM date_trunc('minute', clock_timestamp() + interval '100 seconds'))::bigint")
+		read -r mm hh < <(psql_bench -At -F ' ' -c "SELECT extract(minute FROM to_timestamp($minute) AT TIME ZONE 'UTC'), extract(hour FROM to_timestamp($minute) AT TIME ZONE 'UTC')")
+		psql_bench -c "SELECT count(mq_create_schedule('tick_' || i, '$mm $hh * * *', 'tick', jsonb_build_object('i', i))) FROM generate_series(1, $SCHEDULES) i" >/dev/null
+		wait=$((minute - $(date +%s)))
+		echo "  run $run: $SCHEDULES schedules due in $wait s"
+		sleep $((wait > 0 ? wait : 0))
+		until [ "$(psql_bench -At -c "SELECT count(*) FROM mq_schedules WHERE schedule LIKE 'tick\_%' AND runs > 0")" = "$SCHEDULES" ]; do
+			sleep 0.5
+		done
+		rows="$rows$(psql_bench -At -F ' ' -c "
+			WITH l AS (SELECT extract(epoch FROM enqueued_at - (headers->'mq_schedule'->>'at')::timestamptz) AS lag,
+			                  enqueued_at FROM mq_peek('tick', 10000))
+			SELECT count(*),
+			       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY lag)::numeric, 3),
+			       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY lag)::numeric, 3),
+			       round(max(lag)::numeric, 3),
+			       round(count(*) / greatest(extract(epoch FROM max(enqueued_at) - min(enqueued_at)), 0.001))
+			  FROM l")"$'\n'
+		echo "  run $run: $(echo "$rows" | tail -2 | head -1)"
+	done
+	psql_bench -c "SELECT mq_drop_queue('tick')" >/dev/null
+	echo "$rows" | awk -v bullet="- " -v n_sched="$SCHEDULES" 'NF == 5 { c[++n] = $1; p50[n] = $2; p99[n] = $3; mx[n] = $4; rps[n] = $5 }
+	function median(a,   t, i, j, x) { for (i = 1; i <= n; i++) t[i] = a[i]; for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (t[j] < t[i]) { x = t[i]; t[i] = t[j]; t[j] = x }; return t[int((n + 1) / 2)] }
+	END {
+		print "| run | runs | lag p50 s | lag p99 s | lag max s | runs/s |"
+		print "|---:|---:|---:|---:|---:|---:|"
+		ok = 1
+		for (i = 1; i <= n; i++) { printf "| %d | %d | %.3f | %.3f | %.3f | %d |\n", i, c[i], p50[i], p99[i], mx[i], rps[i]; if (c[i] != n_sched) ok = 0 }
+		print ""
+		printf "%s%s  every schedule ran once in each run\n", bullet, (ok ? "PASS" : "FAIL")
+		printf "%s%s  lag p99 %.3f s (median of %d runs), target <= 1 s (one naptime); p50 %.3f s; %d runs/s\n", bullet, (median(p99) <= 1 ? "PASS" : "FAIL"), median(p99), n, median(p50), median(rps)
+	}' | tee -a "$OUT"
+}
+
 trap 'stop_server' EXIT
 trap 'exit 130' INT TERM
 
@@ -518,8 +570,8 @@ write_workloads
 chmod a+w "$OUT"
 for s in $SCENARIOS; do
 	case $s in
-		growth | hold | memory | browse | rate | groups) "$s" ;;
-		*) echo "unknown scenario: $s (growth hold memory browse rate groups)" >&2; exit 2 ;;
+		growth | hold | memory | browse | rate | groups | schedules) "$s" ;;
+		*) echo "unknown scenario: $s (growth hold memory browse rate groups schedules)" >&2; exit 2 ;;
 	esac
 done
 echo

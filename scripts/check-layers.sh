@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../src" || exit 2
 
 LAYERS='
-0 util args perms match compat horizon
+0 util args perms match compat horizon cron
 1 pending
 2 qstate lease position wakeup successor
 3 xact
@@ -17,7 +17,7 @@ LAYERS='
 6 storage stream
 7 policy retention
 8 delivery
-9 queue_ops queue_ddl stream_funcs topic group views grants
+9 queue_ops queue_ddl stream_funcs topic group views grants schedule
 10 worker
 11 hooks
 12 queue

@@ -10,7 +10,7 @@ as_pg $PSQL -d postgres -qc "DROP DATABASE IF EXISTS queue_demo WITH (FORCE)"
 as_pg $PSQL -d postgres -qc "CREATE DATABASE queue_demo"
 as_pg $PSQL -d queue_demo -q -v ON_ERROR_STOP=1 -f - <"$QUEUE_ROOT/scripts/demo.sql"
 echo
-echo "== 11. Exactly-once with the application's own tables (examples/outbox.sql)"
+echo "== 12. Exactly-once with the application's own tables (examples/outbox.sql)"
 echo
 as_pg $PSQL -d queue_demo -q -v ON_ERROR_STOP=1 -f - <"$QUEUE_ROOT/examples/outbox.sql"
 

@@ -112,3 +112,19 @@ RESET ROLE;
 SET ROLE demo_billing;
 SELECT body, mq_ack('demo_invoices', receipt) AS acked FROM mq_read('demo_invoices');
 RESET ROLE;
+
+\echo
+\echo '== 11. Schedules: a heartbeat every 2 seconds, fired by the background worker'
+\echo 'SELECT mq_create_schedule(''demo_heartbeat'', ''2 seconds'', ''demo_beats'', ''{"service": "billing"}'');'
+SELECT mq_create_queue('demo_beats') \g /dev/null
+SELECT mq_create_schedule('demo_heartbeat', '2 seconds', 'demo_beats', '{"service": "billing"}') \g /dev/null
+\echo 'A consumer waits for beats; each carries its schedule and scheduled time:'
+SELECT body, headers->'mq_schedule' AS mq_schedule, mq_ack('demo_beats', receipt) AS acked
+  FROM mq_read('demo_beats', wait => '5 seconds');
+SELECT body, headers->'mq_schedule' AS mq_schedule, mq_ack('demo_beats', receipt) AS acked
+  FROM mq_read('demo_beats', wait => '5 seconds');
+SELECT schedule, cron, target, runs > 0 AS has_run, last_error FROM mq_schedules;
+\echo 'The nightly report would run at these times in Berlin, across the change to summer time:'
+SELECT t AT TIME ZONE 'Europe/Berlin' AS berlin
+  FROM mq_cron_next('30 2 * * *', 'Europe/Berlin', after => '2026-03-28 12:00+01', count => 3) t;
+SELECT mq_alter_schedule('demo_heartbeat', paused => true) \g /dev/null

@@ -5,7 +5,7 @@
 #   isolation    test/specs                 (one private server)
 #   pgTAP        test/pgtap                 (one private server, pg_prove)
 #   TAP          test/t                     (each test starts its own servers)
-#   fuzz         test/fuzz                  (src/match.c's properties, no server)
+#   fuzz         test/fuzz                  (src/match.c's and src/cron.c's properties, no server)
 #   layers       src/                       (no include upwards, no cycle: scripts/check-layers.sh)
 #   deb          debian/                    (build the package, test it in a fresh cluster)
 #   upgrade      test/upgrade               (pg_upgrade and pg_dump from an older major

@@ -627,6 +627,105 @@ SELECT o.name AS stream,
  WHERE o.kind = 's' AND mq.visible(o.owner, o.senders, o.readers, o.managers);
 
 /* ---------------------------------------------------------------------
+ * Schedules (SPEC section 10)
+ * ---------------------------------------------------------------------
+ */
+
+-- Recurring messages the background worker sends to a queue, topic or
+-- stream.  Names have a namespace of their own; ids come from the objects'
+-- sequence, so that an owner's row in pg_shdepend names one thing.
+CREATE TABLE mq.schedules (
+    id           int PRIMARY KEY,
+    name         text COLLATE "C" NOT NULL UNIQUE,
+    owner        regrole NOT NULL,
+    cron         text NOT NULL,
+    timezone     text NOT NULL,
+    target       int NOT NULL REFERENCES mq.objects (id) ON DELETE CASCADE,
+    body         jsonb NOT NULL,
+    headers      jsonb,
+    routing_key  text COLLATE "C",
+    catch_up     boolean NOT NULL,
+    paused       boolean NOT NULL DEFAULT false,
+    next_run     timestamptz,           -- the next scheduled time; NULL: none
+    last_run     timestamptz,           -- the scheduled time of the last run sent
+    runs         bigint NOT NULL DEFAULT 0,
+    last_error   text,                  -- why the latest run failed, until one succeeds
+    created_at   timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX schedules_due ON mq.schedules (next_run) WHERE NOT paused;
+CREATE TRIGGER schedules_dependencies
+    AFTER INSERT OR UPDATE OF id, owner OR DELETE ON mq.schedules
+    FOR EACH ROW EXECUTE FUNCTION mq.objects_dependencies();
+SELECT pg_catalog.pg_extension_config_dump('mq.schedules', '');
+
+CREATE FUNCTION mq_create_schedule(
+    schedule text,
+    cron text,
+    target text,
+    body jsonb,
+    headers jsonb DEFAULT NULL,
+    routing_key text DEFAULT NULL,
+    timezone text DEFAULT 'UTC',
+    catch_up boolean DEFAULT false,
+    if_not_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_create_schedule';
+
+-- NULL arguments leave their setting as it is.
+CREATE FUNCTION mq_alter_schedule(
+    schedule text,
+    cron text DEFAULT NULL,
+    body jsonb DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    timezone text DEFAULT NULL,
+    catch_up boolean DEFAULT NULL,
+    paused boolean DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_alter_schedule';
+
+CREATE FUNCTION mq_drop_schedule(schedule text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_drop_schedule';
+
+-- The next count times (after "after", default now) at which a cron
+-- expression runs in a time zone: what a schedule would do, to try one.
+CREATE FUNCTION mq_cron_next(
+    cron text,
+    timezone text DEFAULT 'UTC',
+    after timestamptz DEFAULT NULL,
+    count int DEFAULT 1)
+RETURNS SETOF timestamptz
+LANGUAGE C VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mq_cron_next';
+
+-- The schedules the caller owns (or has the privileges of the owner of),
+-- or whose target it may see.
+CREATE VIEW mq_schedules WITH (security_barrier) AS
+SELECT s.name AS schedule,
+       s.owner,
+       s.cron,
+       s.timezone,
+       o.name AS target,
+       s.paused,
+       s.next_run,
+       s.last_run,
+       s.runs,
+       s.last_error,
+       s.catch_up,
+       s.routing_key,
+       s.body,
+       s.headers,
+       s.created_at
+  FROM mq.schedules s
+  JOIN mq.objects o ON o.id = s.target
+ WHERE pg_has_role(s.owner::oid, 'USAGE')
+    OR mq.visible(o.owner, o.senders, o.readers, o.managers);
+GRANT SELECT ON mq_schedules TO PUBLIC;
+
+/* ---------------------------------------------------------------------
  * Privileges (SPEC section 8)
  * ---------------------------------------------------------------------
  */

@@ -183,14 +183,19 @@ mq_objects_dependencies(PG_FUNCTION_ARGS)
 	extoid = get_extension_oid("queue", false);
 	id_col = SPI_fnumber(desc, "id");
 	owner_col = SPI_fnumber(desc, "owner");
-	/* Grants are in three arrays, or an aclitem[] in a 0.3.0 catalog. */
+	/*
+	 * Grants are in three arrays, or an aclitem[] in a 0.3.0 catalog; a
+	 * schedule (mq.schedules) has an owner only.
+	 */
 	acl_col = SPI_fnumber(desc, "acl");
 	grantee_cols[0] = SPI_fnumber(desc, "senders");
 	grantee_cols[1] = SPI_fnumber(desc, "readers");
 	grantee_cols[2] = SPI_fnumber(desc, "managers");
 	if (id_col <= 0 || owner_col <= 0 ||
-		(acl_col <= 0 && (grantee_cols[0] <= 0 || grantee_cols[1] <= 0 || grantee_cols[2] <= 0)))
-		elog(ERROR, "mq.objects lacks a column the privileges need");
+		(grantee_cols[0] > 0) != (grantee_cols[1] > 0) ||
+		(grantee_cols[0] > 0) != (grantee_cols[2] > 0))
+		elog(ERROR, "%s lacks a column the privileges need",
+			 RelationGetRelationName(trig->tg_relation));
 
 	if (oldtup != NULL)
 		deleteSharedDependencyRecordsFor(ExtensionRelationId, extoid,
@@ -217,12 +222,14 @@ mq_objects_dependencies(PG_FUNCTION_ARGS)
 				arrays[i] = heap_getattr(newtup, grantee_cols[i], desc, &nulls[i]);
 			acl = perms_acl_from_arrays(owner, arrays, nulls);
 		}
-		else
+		else if (acl_col > 0)
 		{
 			Datum		d = heap_getattr(newtup, acl_col, desc, &isnull);
 
 			acl = isnull ? NULL : DatumGetAclP(d);
 		}
+		else
+			acl = NULL;
 		if (acl != NULL)
 			ngrantees = aclmembers(acl, &grantees);
 		members = palloc((ngrantees + 1) * sizeof(Oid));

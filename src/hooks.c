@@ -168,8 +168,37 @@ extern Datum mq_drop_topic(PG_FUNCTION_ARGS);
 extern Datum mq_drop_stream(PG_FUNCTION_ARGS);
 
 /*
+ * The schedules of role roleid pass to newrole, or are dropped
+ * (InvalidOid).  Nothing before schedules came in (0.4.0).
+ */
+static void
+hooks_schedules_of_role(Oid roleid, Oid newrole)
+{
+	CatalogContext cxt;
+	Datum		args[2];
+	Oid			types[2] = {OIDOID, OIDOID};
+
+	if (!catalog_has_column("schedules", "owner"))
+		return;
+	args[0] = ObjectIdGetDatum(roleid);
+	args[1] = ObjectIdGetDatum(newrole);
+	catalog_enter(&cxt);
+	catalog_lock();
+	if (OidIsValid(newrole))
+		catalog_exec("UPDATE mq.schedules SET owner = $2::pg_catalog.regrole"
+					 " WHERE owner OPERATOR(pg_catalog.=) $1::pg_catalog.regrole",
+					 2, types, args, NULL);
+	else
+		catalog_exec("DELETE FROM mq.schedules"
+					 " WHERE owner OPERATOR(pg_catalog.=) $1::pg_catalog.regrole",
+					 1, types, args, NULL);
+	catalog_leave(&cxt);
+}
+
+/*
  * DROP OWNED BY: in this database, revoke every grant to the roles and
- * drop the objects they own (as DROP OWNED does with tables), so that the
+ * drop the objects and schedules they own (as DROP OWNED does with
+ * tables), so that the
  * rest of the command finds none of our rows in pg_shdepend.  A caller
  * without the privileges of a role is left to the command's own error.
  */
@@ -194,6 +223,7 @@ hooks_drop_owned(DropOwnedStmt *stmt)
 
 		List	   *names;
 
+		hooks_schedules_of_role(roleid, InvalidOid);
 		foreach(nc, hooks_objects_of_role(roleid, 0, false))
 			privileges_change(lfirst(nc), roleid, PERMS_ALL, false, false);
 		for (k = 0; k < lengthof(kinds); k++)
@@ -219,7 +249,8 @@ hooks_drop_owned(DropOwnedStmt *stmt)
 
 /*
  * REASSIGN OWNED BY ... TO: in this database, the objects of the old roles
- * pass to the new one (grants they made go with them).
+ * pass to the new one (grants they made go with them), and so do their
+ * schedules.
  */
 void
 hooks_reassign_owned(ReassignOwnedStmt *stmt)
@@ -239,6 +270,8 @@ hooks_reassign_owned(ReassignOwnedStmt *stmt)
 		if (!has_privs_of_role(GetUserId(), lfirst_oid(lc)))
 			return;
 
+	foreach(lc, roles)
+		hooks_schedules_of_role(lfirst_oid(lc), newrole);
 	catalog_enter(&cxt);
 	catalog_lock();
 	foreach(lc, roles)
@@ -319,6 +352,17 @@ hooks_check_drop_role(DropRoleStmt *stmt)
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 		if (!isnull)
 			granted = TextDatumGetCString(d);
+		if (catalog_has_column("schedules", "owner"))
+		{
+			catalog_exec("SELECT pg_catalog.string_agg('schedule ' OPERATOR(pg_catalog.||) name,"
+						 "  ', ' ORDER BY name) FROM mq.schedules"
+						 " WHERE owner OPERATOR(pg_catalog.=) $1::pg_catalog.regrole",
+						 1, &type, &arg, NULL);
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			if (!isnull)
+				owned = owned ? psprintf("%s, %s", owned, TextDatumGetCString(d)) :
+					TextDatumGetCString(d);
+		}
 		catalog_leave(&cxt);
 		if (owned != NULL || granted != NULL)
 			ereport(ERROR,

@@ -169,6 +169,7 @@ privileges_restore_dependencies(void)
 	CatalogContext cxt;
 	Datum		arg;
 	Oid			type = OIDOID;
+	uint64		restored;
 
 	if (catalog_grants_form() == GRANTS_NONE)
 		return;
@@ -187,11 +188,25 @@ privileges_restore_dependencies(void)
 						  MyDatabaseId, ExtensionRelationId, catalog_grantees_column(),
 						  FirstNormalObjectId),
 				 1, &type, &arg, NULL);
-	if (SPI_processed > 0)
+	restored = SPI_processed;
+	if (catalog_has_column("schedules", "owner"))
+	{
+		catalog_exec(psprintf("UPDATE mq.schedules s SET owner = owner"
+							  " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_shdepend d"
+							  "   WHERE d.dbid OPERATOR(pg_catalog.=) %u"
+							  "     AND d.classid OPERATOR(pg_catalog.=) %u"
+							  "     AND d.objid OPERATOR(pg_catalog.=) $1"
+							  "     AND d.objsubid OPERATOR(pg_catalog.=) s.id)"
+							  "   AND s.owner::pg_catalog.oid OPERATOR(pg_catalog.>=) %u",
+							  MyDatabaseId, ExtensionRelationId, FirstNormalObjectId),
+					 1, &type, &arg, NULL);
+		restored += SPI_processed;
+	}
+	if (restored > 0)
 	{
 		ereport(LOG,
 				(errmsg("queue: restored the role dependencies of %llu objects",
-						(unsigned long long) SPI_processed),
+						(unsigned long long) restored),
 				 errdetail("Their rows in pg_shdepend were missing, as after pg_upgrade.")));
 		catalog_changed();
 	}

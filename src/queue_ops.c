@@ -46,6 +46,7 @@
 #include "policy.h"
 #include "qstate.h"
 #include "queue_info.h"
+#include "queue_ops.h"
 #include "storage.h"
 #include "stream.h"
 #include "util.h"
@@ -91,6 +92,18 @@ interval_is_zero(const Interval *iv)
  * that change anything (all but peek) must not run read-only.
  */
 static void
+open_queue_named(const char *name, const char *fname, bool writes, int privs,
+				 QueueRel *qrel)
+{
+	if (writes)
+		PreventCommandIfReadOnly(fname);
+	/* Leases are known only on the primary. */
+	PreventCommandDuringRecovery(fname);
+	if (!storage_open_by_name(qrel, name, writes ? RowExclusiveLock : AccessShareLock, privs))
+		catalog_report_missing("queue", "q", name);
+}
+
+static void
 open_queue(FunctionCallInfo fcinfo, int argno, const char *fname, bool writes,
 		   int privs, QueueRel *qrel)
 {
@@ -98,12 +111,7 @@ open_queue(FunctionCallInfo fcinfo, int argno, const char *fname, bool writes,
 
 	args_not_null(fcinfo, argno, "queue");
 	args_name("queue", PG_GETARG_TEXT_PP(argno), name);
-	if (writes)
-		PreventCommandIfReadOnly(fname);
-	/* Leases are known only on the primary. */
-	PreventCommandDuringRecovery(fname);
-	if (!storage_open_by_name(qrel, name, writes ? RowExclusiveLock : AccessShareLock, privs))
-		catalog_report_missing("queue", "q", name);
+	open_queue_named(name, fname, writes, privs, qrel);
 }
 
 /* ---------------------------------------------------------------------
@@ -164,22 +172,51 @@ enforce_max_length(QueueRel *qrel, int64 nnew)
 }
 
 /*
+ * Send one message (arguments checked) to queue name as the current role:
+ * its id, or for a key sent before within the window the first message's.
+ */
+int64
+queue_ops_send(const char *name, Datum body, Datum headers, const Interval *delay,
+			   int32 priority, text *key, Datum group)
+{
+	QueueRel	qrel;
+	TimestampTz now;
+	int64		id;
+	ItemPointerData stale;
+
+	open_queue_named(name, "mq_send()", true, PRIV_SEND, &qrel);
+	now = GetCurrentTimestamp();
+	if (key != NULL && (id = dedup_lookup(&qrel.keys, key, now, &stale, NULL)) != 0)
+	{
+		storage_close(&qrel);
+		return id;
+	}
+	enforce_max_length(&qrel, 1);
+	storage_lock_groups(&qrel, 1, &group);
+	id = storage_next_id(&qrel);
+	storage_insert(&qrel, 1, &id, util_timestamp_plus_interval(now, delay), now,
+				   QUEUE_PRIORITY_MAX - priority,
+				   headers ? &headers : NULL, &body, group ? &group : NULL);
+	if (key != NULL)
+		dedup_record(&qrel.keys, key, id, now, &stale);
+	storage_close(&qrel);
+	return id;
+}
+
+/*
  * mq_send(queue, body, headers, delay, priority, idempotency_key, group_key)
  *	  -> id
  */
 Datum
 mq_send(PG_FUNCTION_ARGS)
 {
-	QueueRel	qrel;
+	char		name[QUEUE_NAME_MAXLEN + 1];
 	Datum		body;
 	Datum		headers;
 	Interval   *delay;
 	int32		priority;
 	text	   *key = NULL;
 	Datum		group;
-	TimestampTz now;
-	int64		id;
-	ItemPointerData stale;
 
 	args_not_null(fcinfo, 1, "body");
 	body = PG_GETARG_DATUM(1);
@@ -192,24 +229,9 @@ mq_send(PG_FUNCTION_ARGS)
 		args_idempotency_key(key);
 	}
 	group = args_group_key_arg(fcinfo, 6);
-
-	open_queue(fcinfo, 0, "mq_send()", true, PRIV_SEND, &qrel);
-	now = GetCurrentTimestamp();
-	if (key != NULL && (id = dedup_lookup(&qrel.keys, key, now, &stale, NULL)) != 0)
-	{
-		storage_close(&qrel);
-		PG_RETURN_INT64(id);
-	}
-	enforce_max_length(&qrel, 1);
-	storage_lock_groups(&qrel, 1, &group);
-	id = storage_next_id(&qrel);
-	storage_insert(&qrel, 1, &id, util_timestamp_plus_interval(now, delay), now,
-				   QUEUE_PRIORITY_MAX - priority,
-				   headers ? &headers : NULL, &body, group ? &group : NULL);
-	if (key != NULL)
-		dedup_record(&qrel.keys, key, id, now, &stale);
-	storage_close(&qrel);
-	PG_RETURN_INT64(id);
+	args_not_null(fcinfo, 0, "queue");
+	args_name("queue", PG_GETARG_TEXT_PP(0), name);
+	PG_RETURN_INT64(queue_ops_send(name, body, headers, delay, priority, key, group));
 }
 
 /*

@@ -330,11 +330,8 @@ appender_next_segment(Appender *a)
 }
 
 void
-stream_appender_open(FunctionCallInfo fcinfo, const char *fname, Appender *a)
+stream_appender_open(const char *name, const char *fname, Appender *a)
 {
-	char		name[QUEUE_NAME_MAXLEN + 1];
-
-	stream_arg(fcinfo, 0, name);
 	PreventCommandIfReadOnly(fname);
 	appender_open_segment(name, a);
 	dedup_init(&a->keys, a->info->keysid, a->info->keys_pkid, &a->info->dedup_window);
@@ -505,12 +502,15 @@ decode_record(int64 id, int32 *partition, int64 *position)
 	*position = id & ((INT64CONST(1) << KEY_POSITION_BITS) - 1);
 }
 
+/* One result row of an append (none wanted: rsinfo NULL). */
 static void
 put_position(ReturnSetInfo *rsinfo, int32 partition, int64 position)
 {
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
+	if (rsinfo == NULL)
+		return;
 	values[0] = Int32GetDatum(partition);
 	values[1] = Int64GetDatum(position);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -519,7 +519,8 @@ put_position(ReturnSetInfo *rsinfo, int32 partition, int64 position)
 /*
  * Append records: for each, a partition (from keys[i]), a position, and the
  * row; duplicates of an idempotency key within the window append nothing
- * and return the first record.  The results go to rsinfo in input order.
+ * and return the first record.  The results go to rsinfo (if not NULL) in
+ * input order.
  */
 void
 stream_append_records(Appender *a, ReturnSetInfo *rsinfo, int n, Datum *bodies,

@@ -97,7 +97,7 @@ typedef struct Appender
 } Appender;
 
 struct ReturnSetInfo;
-extern void stream_appender_open(FunctionCallInfo fcinfo, const char *fname, Appender *a);
+extern void stream_appender_open(const char *name, const char *fname, Appender *a);
 extern void stream_appender_close(Appender *a);
 extern void stream_append_records(Appender *a, struct ReturnSetInfo *rsinfo, int n,
 								  Datum *bodies, Datum *keys, bool *knulls,

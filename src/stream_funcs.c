@@ -356,6 +356,7 @@ Datum
 mq_append(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char		name[QUEUE_NAME_MAXLEN + 1];
 	Appender	a;
 	Datum		body;
 	Datum		key = (Datum) 0;
@@ -376,7 +377,8 @@ mq_append(PG_FUNCTION_ARGS)
 		ikey = PG_GETARG_DATUM(4);
 		args_idempotency_key(DatumGetTextPP(ikey));
 	}
-	stream_appender_open(fcinfo, "mq_append()", &a);
+	stream_arg(fcinfo, 0, name);
+	stream_appender_open(name, "mq_append()", &a);
 	stream_append_records(&a, rsinfo, 1, &body, &key, &knull, &headers, &hnull, &ikey, &iknull);
 	stream_appender_close(&a);
 	return (Datum) 0;
@@ -387,6 +389,7 @@ Datum
 mq_append_batch(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char		name[QUEUE_NAME_MAXLEN + 1];
 	Appender	a;
 	Datum	   *bodies;
 	Datum	   *keys;
@@ -403,7 +406,8 @@ mq_append_batch(PG_FUNCTION_ARGS)
 	args_parallel_array(fcinfo, 3, "headers", JSONBOID, n, &headers, &hnulls);
 	args_parallel_array(fcinfo, 4, "idempotency_keys", TEXTOID, n, &ikeys, &iknulls);
 
-	stream_appender_open(fcinfo, "mq_append_batch()", &a);
+	stream_arg(fcinfo, 0, name);
+	stream_appender_open(name, "mq_append_batch()", &a);
 	if (n > 0)
 		stream_append_records(&a, rsinfo, n, bodies, keys, knulls, headers, hnulls, ikeys, iknulls);
 	stream_appender_close(&a);

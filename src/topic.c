@@ -446,6 +446,25 @@ publish_headers(Datum headers, const char *topic, const char *key)
 	return policy_headers_with(headers, "mq_routing_key", &v);
 }
 
+/* 22023 unless routing_key is a valid routing key; its words in *rk. */
+void
+topic_check_routing_key(const char *routing_key, Words *rk)
+{
+	Words		w;
+
+	if (strlen(routing_key) > PATTERN_MAXLEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("routing_key is too long"),
+				 errdetail("It is %zu bytes; the limit is %d.", strlen(routing_key), PATTERN_MAXLEN)));
+	if (!match_split_words(routing_key, false, rk ? rk : &w))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid routing key \"%s\"", routing_key),
+				 errdetail("A routing key is empty or up to %d characters: words of A-Z, a-z, 0-9, \"_\" and \"-\" separated by single dots.",
+						   PATTERN_MAXLEN)));
+}
+
 /*
  * mq_publish(topic, routing_key, body, headers, idempotency_key, group_key)
  *	  -> int; each copy keeps the group key
@@ -459,6 +478,35 @@ mq_publish(PG_FUNCTION_ARGS)
 	Datum		headers;
 	text	   *key = NULL;
 	Datum		group;
+	int			accepted;
+
+	topic_arg(fcinfo, 0, name);
+	routing_key = arg_words(fcinfo, 1, "routing_key");
+	group = args_group_key_arg(fcinfo, 5);
+	topic_check_routing_key(routing_key, NULL);
+	args_not_null(fcinfo, 2, "body");
+	body = PG_GETARG_DATUM(2);
+	headers = args_headers(PG_GETARG_DATUM(3), PG_ARGISNULL(3));
+	if (!PG_ARGISNULL(4))
+	{
+		key = PG_GETARG_TEXT_PP(4);
+		args_idempotency_key(key);
+	}
+	accepted = topic_publish(name, routing_key, body, headers, key, group);
+	if (accepted < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(accepted);
+}
+
+/*
+ * Publish one message (arguments checked) to topic name as the current
+ * role: the number of queues that accepted a copy, or -1 for a key
+ * published before within the topic's window.
+ */
+int
+topic_publish(const char *name, const char *routing_key, Datum body, Datum headers,
+			  text *key, Datum group)
+{
 	TopicInfo  *t;
 	Words		rk;
 	KeyTable	keys;
@@ -470,23 +518,7 @@ mq_publish(PG_FUNCTION_ARGS)
 	int			i,
 				j;
 
-	topic_arg(fcinfo, 0, name);
-	routing_key = arg_words(fcinfo, 1, "routing_key");
-	group = args_group_key_arg(fcinfo, 5);
-	if (!match_split_words(routing_key, false, &rk))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid routing key \"%s\"", routing_key),
-				 errdetail("A routing key is empty or up to %d characters: words of A-Z, a-z, 0-9, \"_\" and \"-\" separated by single dots.",
-						   PATTERN_MAXLEN)));
-	args_not_null(fcinfo, 2, "body");
-	body = PG_GETARG_DATUM(2);
-	headers = args_headers(PG_GETARG_DATUM(3), PG_ARGISNULL(3));
-	if (!PG_ARGISNULL(4))
-	{
-		key = PG_GETARG_TEXT_PP(4);
-		args_idempotency_key(key);
-	}
+	topic_check_routing_key(routing_key, &rk);
 	PreventCommandIfReadOnly("mq_publish()");
 	PreventCommandDuringRecovery("mq_publish()");
 
@@ -505,7 +537,7 @@ mq_publish(PG_FUNCTION_ARGS)
 		if (duplicate)
 		{
 			dedup_close(&keys);
-			PG_RETURN_NULL();
+			return -1;
 		}
 	}
 
@@ -551,7 +583,7 @@ mq_publish(PG_FUNCTION_ARGS)
 		dedup_record(&keys, key, accepted, now, &stale);
 		dedup_close(&keys);
 	}
-	PG_RETURN_INT32(accepted);
+	return accepted;
 }
 
 /* ---------------------------------------------------------------------

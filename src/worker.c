@@ -22,7 +22,11 @@
  *	  - streams rotate, seal and drop whole segments for retention
  *		(retention.c);
  *	  - about once a minute, idempotency keys past their window are removed
- *		(at most queue.worker_batch per queue, topic or stream per round).
+ *		(at most queue.worker_batch per queue, topic or stream per round);
+ *	  - schedules due by now make their runs (schedule.c), each run in a
+ *		transaction of its own.
+ * Between rounds it sleeps for naptime, or until the earliest time a
+ * schedule is due if that comes first.
  *
  * A worker exits on SIGTERM at once, reloads settings on SIGHUP, and leaves
  * when the extension is dropped.  An error outside a queue's work ends the
@@ -79,6 +83,7 @@
 #include "privileges.h"
 #include "queue_info.h"
 #include "retention.h"
+#include "schedule.h"
 #include "topic.h"
 #include "util.h"
 #include "worker.h"
@@ -689,6 +694,8 @@ queue_worker_main(Datum arg)
 		List	   *topics;
 		List	   *streams;
 		ListCell   *lc;
+		TimestampTz next_due = 0;
+		long		nap;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -729,6 +736,7 @@ queue_worker_main(Datum arg)
 			serve_object((const char *) lfirst(lc), 's', prune);
 			CHECK_FOR_INTERRUPTS();
 		}
+		(void) schedule_fire_due(&next_due);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		MemoryContextReset(round_cxt);
 		MemoryContextSwitchTo(TopMemoryContext);
@@ -739,8 +747,17 @@ queue_worker_main(Datum arg)
 		if (yield)
 			worker_exit(RESULT_YIELDED);
 
+		/* Until the next round, or sooner when a schedule is due. */
+		nap = queue_naptime;
+		if (next_due != 0)
+		{
+			long		until = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_due);
+
+			if (until < nap)
+				nap = Max(until, 1);
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 queue_naptime, PG_WAIT_EXTENSION);
+						 nap, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

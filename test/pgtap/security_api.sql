@@ -58,7 +58,7 @@ SELECT results_eq(
        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'v'
          AND c.relname LIKE 'mq\_%' AND has_table_privilege('public', c.oid, 'SELECT')
        ORDER BY 1$$,
-    $$VALUES ('mq_grants'), ('mq_groups'), ('mq_message_groups'), ('mq_queues'), ('mq_stats'), ('mq_streams'), ('mq_topics')$$,
+    $$VALUES ('mq_grants'), ('mq_groups'), ('mq_message_groups'), ('mq_queues'), ('mq_schedules'), ('mq_stats'), ('mq_streams'), ('mq_topics')$$,
     'every view is readable by PUBLIC');
 SELECT is_empty(
     $$SELECT c.relname FROM pg_class c

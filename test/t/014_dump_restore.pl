@@ -2,7 +2,7 @@
 # the restored objects hold the same data and go on where they were --
 # message ids, idempotency keys, subscriptions, stream positions and
 # consumer-group positions, owners and grants (by role name, with their
-# pg_shdepend rows recreated).  Leases live in shared memory and are not
+# pg_shdepend rows recreated), schedules with their owners and next times.  Leases live in shared memory and are not
 # dumped: leased messages are ready again in the restored database.
 use strict;
 use warnings;
@@ -11,7 +11,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $node = QueueTest::new_node('dump', extension => 0);
-$node->safe_psql('postgres', 'CREATE ROLE app_owner; CREATE ROLE app_reader');
+$node->safe_psql('postgres', 'CREATE ROLE app_owner; CREATE ROLE app_reader; CREATE ROLE app_sched');
 $node->safe_psql('postgres', 'CREATE DATABASE src');
 $node->safe_psql('postgres', 'CREATE DATABASE dst');
 $node->safe_psql(
@@ -43,7 +43,21 @@ $node->safe_psql(
 	SELECT mq_grant('owned', 'app_reader', '{read}');
 	RESET ROLE;
 	SELECT mq_grant('log', 'app_reader', '{read,send}');
+	SELECT mq_grant('log', 'app_sched', '{send}');
+	SET ROLE app_sched;
+	SELECT mq_create_schedule('nightly', '30 2 * * *', 'log', '{"report": 1}',
+	                          routing_key => 'a', timezone => 'Europe/Berlin');
+	RESET ROLE;
+	SELECT mq_revoke('log', 'app_sched');
+	SELECT mq_create_schedule('yearly', '@yearly', 'orders', '{}', headers => '{"h": 2}',
+	                          catch_up => true);
+	SELECT mq_alter_schedule('yearly', paused => true);
 });
+my $schedules_sql = q{SELECT string_agg(concat_ws(':', schedule, owner, cron, timezone, target,
+	                                        paused, next_run, runs, catch_up, routing_key,
+	                                        body, headers), ',' ORDER BY schedule)
+	                    FROM mq_schedules};
+my $schedules = $node->safe_psql('src', $schedules_sql);
 
 my $dump = $node->basedir . '/src.dump';
 command_ok(
@@ -77,6 +91,11 @@ is( dst(
 my ($ret, $out, $err) = $node->psql('postgres', 'DROP ROLE app_reader');
 like($err, qr/cannot be dropped because some objects depend on it.*objects? in database dst/s,
 	'the restored grants hold their roles (pg_shdepend rows were recreated)');
+is(dst($schedules_sql), $schedules,
+	'schedules are restored with their owners, settings and next times');
+($ret, $out, $err) = $node->psql('postgres', 'DROP ROLE app_sched');
+like($err, qr/cannot be dropped because some objects depend on it.*objects? in database dst/s,
+	'a restored schedule holds its owner (pg_shdepend row recreated)');
 is(dst("SELECT visibility_timeout, max_deliveries, dead_letter_queue FROM mq_queues WHERE queue = 'orders'"),
 	'01:00:00|3|dead', 'queue options are restored');
 is( dst(
@@ -98,6 +117,9 @@ is( dst(
 is( dst(
 		q{SELECT count(mq_ack('orders', receipt)) FROM mq_read('orders', 100)}),
 	'7', 'every restored message can be read and acked');
+
+is(dst(q{SELECT mq_drop_queue('orders'); SELECT count(*) FROM mq_schedules WHERE target = 'orders'}),
+	"t\n0", 'a restored schedule goes with its target');
 
 $node->stop;
 done_testing();

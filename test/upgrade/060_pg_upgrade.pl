@@ -61,6 +61,9 @@ $old->safe_psql(
 	SELECT mq_create_queue('owned');
 	SELECT mq_grant('owned', '"App Reader"', '{read}');
 	SELECT mq_send('owned', '{"o": 1}');
+	SELECT mq_create_schedule('owned-nightly', '30 2 * * *', 'owned', '{"s": 1}',
+	                          timezone => 'Europe/Berlin', catch_up => true);
+	SELECT mq_alter_schedule('owned-nightly', paused => true);
 	RESET ROLE;
 	SELECT mq_grant('orders', 'app_sender', '{send}');
 	SELECT mq_grant('log', '"App Reader"', '{read,send}');
@@ -81,6 +84,9 @@ my %facts = (
 	              FROM mq_grants},
 	topics => q{SELECT string_agg(topic || ':' || coalesce(queue, '-') || ':' || coalesce(pattern, '-'), ',' ORDER BY topic, queue, pattern)
 	              FROM mq_topics},
+	schedules => q{SELECT string_agg(concat_ws(':', schedule, owner, cron, timezone, target, paused,
+	                                           next_run, runs, catch_up, body), ',' ORDER BY schedule)
+	                 FROM mq_schedules},
 	groups => q{SELECT string_agg(consumer_group || ':' || partition || ':' || position || ':' || lag, ',' ORDER BY 1)
 	              FROM mq_groups},
 	streams => q{SELECT string_agg(partition || ':' || first_position || ':' || next_position || ':' || records, ',' ORDER BY partition)
