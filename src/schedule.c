@@ -7,14 +7,17 @@
  * A schedule is a row of mq.schedules: a cron expression (cron.c) read in
  * a time zone, a target, and the message to send.  next_run holds the next
  * scheduled time.  The worker (worker.c) calls schedule_fire_due() in each
- * round; every run is one transaction that
- *	  1. locks the schedule's row, if next_run is still the time it saw
- *		 (a run already made, or a schedule altered meanwhile, is skipped);
+ * round, which lists the schedules due and works out each run's time and
+ * the next; every run is then one transaction that
+ *	  1. records the run (next_run, last_run, runs) with one UPDATE, if the
+ *		 schedule is still as listed: due at the time seen, not paused,
+ *		 the same expression, zone and catch_up (a run already made, or a
+ *		 schedule altered meanwhile, is skipped); the update locks the row;
  *	  2. sends the message as the schedule's owner, in a subtransaction:
  *		 the header mq_schedule {"name", "at"} and the idempotency key
  *		 "schedule:<name>:<at>" go with it;
- *	  3. moves next_run on and records the run (last_run, runs) or, if the
- *		 send failed, its error (last_error): that time is skipped.
+ *	  3. if the send failed, takes the run back (runs, last_run) and
+ *		 records the error (last_error): that time is skipped.
  * So a run is sent exactly once: a crash before the commit leaves neither
  * the message nor the record of the run, and the run is made again.  The
  * runs commit without waiting for their WAL to reach disk, which is
@@ -72,7 +75,7 @@ PG_FUNCTION_INFO_V1(mq_cron_next);
 
 #define SCHEDULE_HEADER		"mq_schedule"
 #define DUE_BATCH			1000
-#define FLUSH_EVERY			64		/* runs between WAL flushes */
+#define FLUSH_EVERY			1000	/* runs between WAL flushes */
 
 /* Seconds between 1970-01-01 and 2000-01-01 (TimestampTz's epoch). */
 #define EPOCH_SHIFT_SECS \
@@ -520,23 +523,34 @@ mq_cron_next(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-/* What one run needs, read under the row lock. */
+/* A schedule due, as listed: what its times come from. */
+typedef struct Due
+{
+	int32		id;
+	TimestampTz next_run;
+	TimestampTz last_run;		/* 0: none */
+	char	   *cron;
+	char	   *zone;
+	bool		catch_up;
+	CronSpec	spec;
+	pg_tz	   *tz;
+	bool		valid;			/* spec and tz parsed */
+} Due;
+
+/* What one run sends, returned by the statement that records it. */
 typedef struct Run
 {
 	char		name[QUEUE_NAME_MAXLEN + 1];
 	Oid			owner;
-	CronSpec	spec;
-	pg_tz	   *tz;
 	Datum		body;
 	Datum		headers;		/* 0: none */
 	char	   *routing_key;	/* NULL: none */
-	bool		catch_up;
 	char		target[QUEUE_NAME_MAXLEN + 1];
 	char		kind;
 } Run;
 
-static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
+static SPIPlanPtr failed_plan = NULL;
 
 static SPIPlanPtr
 keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
@@ -554,33 +568,48 @@ keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 }
 
 /*
- * Lock schedule id if it is due at "due" and not paused, and read it into
- * *r (in the caller's memory); false if it is not.
+ * Record the run of schedule d at "at" (next time: next) as made, if the
+ * schedule is still as listed -- due at "due", not paused, with the same
+ * expression, zone and catch_up -- and read what it sends into *r (in
+ * mcxt).  The update locks the row until the transaction ends.  False if
+ * the schedule is not as listed (made already, altered or dropped).
  */
 static bool
-lock_run(int32 id, TimestampTz due, Run *r, MemoryContext mcxt)
+record_run(const Due *d, TimestampTz due, TimestampTz at, TimestampTz next, Run *r,
+		   MemoryContext mcxt)
 {
-	Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
-	Datum		args[2];
+	Oid			types[7] = {INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TEXTOID, TEXTOID, BOOLOID};
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
-	Datum		d;
+	Datum		v;
 	MemoryContext old;
-	char		err[256];
 
-	args[0] = Int32GetDatum(id);
+	args[0] = Int32GetDatum(d->id);
 	args[1] = TimestampTzGetDatum(due);
-	catalog_exec_plan(keep_plan(&lock_plan,
-								"SELECT s.name, s.owner, s.cron, s.timezone, s.body, s.headers,"
-								" s.routing_key, s.catch_up, o.name, o.kind"
-								" FROM mq.schedules s"
-								" JOIN mq.objects o ON o.id OPERATOR(pg_catalog.=) s.target"
+	args[2] = TimestampTzGetDatum(next);
+	nulls[2] = next != 0 ? ' ' : 'n';
+	args[3] = TimestampTzGetDatum(at);
+	args[4] = CStringGetTextDatum(d->cron);
+	args[5] = CStringGetTextDatum(d->zone);
+	args[6] = BoolGetDatum(d->catch_up);
+	catalog_exec_plan(keep_plan(&record_plan,
+								"UPDATE mq.schedules s SET next_run = $3, last_run = $4,"
+								" runs = s.runs OPERATOR(pg_catalog.+) 1, last_error = NULL"
+								" FROM mq.objects o"
 								" WHERE s.id OPERATOR(pg_catalog.=) $1"
 								" AND s.next_run OPERATOR(pg_catalog.=) $2 AND NOT s.paused"
-								" FOR UPDATE OF s",
-								2, types),
-					  args, NULL);
+								" AND s.cron OPERATOR(pg_catalog.=) $5"
+								" AND s.timezone OPERATOR(pg_catalog.=) $6"
+								" AND s.catch_up OPERATOR(pg_catalog.=) $7"
+								" AND o.id OPERATOR(pg_catalog.=) s.target"
+								" RETURNING s.name, s.owner, s.body, s.headers, s.routing_key,"
+								" o.name, o.kind",
+								7, types),
+					  args, nulls);
 	if (SPI_processed == 0)
 		return false;
 	tup = SPI_tuptable->vals[0];
@@ -588,21 +617,38 @@ lock_run(int32 id, TimestampTz due, Run *r, MemoryContext mcxt)
 	old = MemoryContextSwitchTo(mcxt);
 	strlcpy(r->name, SPI_getvalue(tup, desc, 1), sizeof(r->name));
 	r->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-	if (!cron_parse(SPI_getvalue(tup, desc, 3), &r->spec, err, sizeof(err)))
-		elog(ERROR, "schedule \"%s\" has an invalid cron expression: %s", r->name, err);
-	r->tz = pg_tzset(SPI_getvalue(tup, desc, 4));
-	if (r->tz == NULL)
-		elog(ERROR, "schedule \"%s\" has an unknown time zone", r->name);
-	r->body = datumCopy(SPI_getbinval(tup, desc, 5, &isnull), false, -1);
-	d = SPI_getbinval(tup, desc, 6, &isnull);
-	r->headers = isnull ? (Datum) 0 : datumCopy(d, false, -1);
-	(void) SPI_getbinval(tup, desc, 7, &isnull);
-	r->routing_key = isnull ? NULL : SPI_getvalue(tup, desc, 7);
-	r->catch_up = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
-	strlcpy(r->target, SPI_getvalue(tup, desc, 9), sizeof(r->target));
-	r->kind = DatumGetChar(SPI_getbinval(tup, desc, 10, &isnull));
+	r->body = datumCopy(SPI_getbinval(tup, desc, 3, &isnull), false, -1);
+	v = SPI_getbinval(tup, desc, 4, &isnull);
+	r->headers = isnull ? (Datum) 0 : datumCopy(v, false, -1);
+	(void) SPI_getbinval(tup, desc, 5, &isnull);
+	r->routing_key = isnull ? NULL : SPI_getvalue(tup, desc, 5);
+	strlcpy(r->target, SPI_getvalue(tup, desc, 6), sizeof(r->target));
+	r->kind = DatumGetChar(SPI_getbinval(tup, desc, 7, &isnull));
 	MemoryContextSwitchTo(old);
 	return true;
+}
+
+/*
+ * The run failed: it does not count, last_run goes back to what it was,
+ * and last_error says why.  next_run stays moved on: that time is skipped.
+ */
+static void
+record_failure(int32 id, TimestampTz last_run, const char *error)
+{
+	Oid			types[3] = {INT4OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	args[0] = Int32GetDatum(id);
+	args[1] = TimestampTzGetDatum(last_run);
+	nulls[1] = last_run != 0 ? ' ' : 'n';
+	args[2] = CStringGetTextDatum(error);
+	catalog_exec_plan(keep_plan(&failed_plan,
+								"UPDATE mq.schedules SET last_run = $2,"
+								" runs = runs OPERATOR(pg_catalog.-) 1, last_error = $3"
+								" WHERE id OPERATOR(pg_catalog.=) $1",
+								3, types),
+					  args, nulls);
 }
 
 /* Send run r's message for time at, as the current role. */
@@ -701,12 +747,14 @@ try_run(const Run *r, TimestampTz at)
 }
 
 /*
- * One run of schedule id, due at "due", in the current transaction.
- * Returns its next time in *next (0: none), and false if it was not due
- * (made already, paused, altered or dropped meanwhile).
+ * One run of schedule d, due at "due", in the current transaction: false
+ * if it was not due any more (made already, paused, altered or dropped
+ * meanwhile).  *next is its next time (0: none), *last_run the scheduled
+ * time of its last run sent.
  */
 static bool
-fire_one(int32 id, TimestampTz due, TimestampTz now, TimestampTz *next)
+fire_one(const Due *d, TimestampTz due, TimestampTz now, TimestampTz *next,
+		 TimestampTz *last_run)
 {
 	MemoryContext mcxt = CurrentMemoryContext;
 	CatalogContext cxt;
@@ -714,61 +762,41 @@ fire_one(int32 id, TimestampTz due, TimestampTz now, TimestampTz *next)
 	TimestampTz at;
 	char	   *error;
 
+	at = d->catch_up ? due : latest_time(&d->spec, d->tz, due, now);
+	if (!next_time(&d->spec, d->tz, at, next))
+		*next = 0;
+
 	catalog_enter(&cxt);
-	if (!lock_run(id, due, &r, mcxt))
+	if (!record_run(d, due, at, *next, &r, mcxt))
 	{
 		catalog_leave(&cxt);
 		return false;
 	}
 	catalog_leave(&cxt);
 
-	at = r.catch_up ? due : latest_time(&r.spec, r.tz, due, now);
-	if (!next_time(&r.spec, r.tz, at, next))
-		*next = 0;
 	error = try_run(&r, at);
-	if (error != NULL)
-		ereport(LOG,
-				(errmsg("queue worker: the run of schedule \"%s\" at %s failed: %s",
-						r.name, timestamptz_to_str(at), error),
-				 errdetail("The schedule goes on at its next time.")));
-
-	catalog_enter(&cxt);
+	if (error == NULL)
 	{
-		Oid			types[4] = {INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
-		Datum		args[4];
-		char		nulls[4] = {' ', ' ', ' ', ' '};
-
-		args[0] = Int32GetDatum(id);
-		args[1] = TimestampTzGetDatum(*next);
-		nulls[1] = *next != 0 ? ' ' : 'n';
-		args[2] = TimestampTzGetDatum(at);
-		args[3] = error ? CStringGetTextDatum(error) : (Datum) 0;
-		nulls[3] = error ? ' ' : 'n';
-		catalog_exec_plan(keep_plan(&record_plan,
-									"UPDATE mq.schedules SET next_run = $2,"
-									" last_run = CASE WHEN $4 IS NULL THEN $3 ELSE last_run END,"
-									" runs = runs OPERATOR(pg_catalog.+) CASE WHEN $4 IS NULL THEN 1 ELSE 0 END,"
-									" last_error = $4"
-									" WHERE id OPERATOR(pg_catalog.=) $1",
-									4, types),
-						  args, nulls);
+		*last_run = at;
+		return true;
 	}
+	ereport(LOG,
+			(errmsg("queue worker: the run of schedule \"%s\" at %s failed: %s",
+					r.name, timestamptz_to_str(at), error),
+			 errdetail("The schedule goes on at its next time.")));
+	catalog_enter(&cxt);
+	record_failure(d->id, *last_run, error);
 	catalog_leave(&cxt);
 	return true;
 }
 
-typedef struct Due
-{
-	int32		id;
-	TimestampTz next_run;
-} Due;
-
 /*
- * The schedules due by now (at most DUE_BATCH, soonest first), and the
- * earliest next_run of all in *earliest (0: none).  In a transaction.
+ * The schedules due by now (at most DUE_BATCH, soonest first, in mcxt),
+ * and the earliest next_run of all in *earliest (0: none).  In a
+ * transaction.
  */
 static int
-list_due(TimestampTz now, Due *due, TimestampTz *earliest)
+list_due(TimestampTz now, Due *due, TimestampTz *earliest, MemoryContext mcxt)
 {
 	CatalogContext cxt;
 	Oid			type = TIMESTAMPTZOID;
@@ -776,18 +804,39 @@ list_due(TimestampTz now, Due *due, TimestampTz *earliest)
 	bool		isnull;
 	uint64		i;
 	int			n;
+	MemoryContext old;
 
 	catalog_enter(&cxt);
-	catalog_exec(psprintf("SELECT id, next_run FROM mq.schedules"
+	catalog_exec(psprintf("SELECT id, next_run, last_run, cron, timezone, catch_up"
+						  " FROM mq.schedules"
 						  " WHERE NOT paused AND next_run OPERATOR(pg_catalog.<=) $1"
 						  " ORDER BY next_run LIMIT %d", DUE_BATCH),
 				 1, &type, &arg, NULL);
 	n = (int) SPI_processed;
+	old = MemoryContextSwitchTo(mcxt);
 	for (i = 0; i < SPI_processed; i++)
 	{
-		due[i].id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		due[i].next_run = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Due		   *d = &due[i];
+		Datum		v;
+		char		err[256];
+
+		d->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		d->next_run = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+		v = SPI_getbinval(tup, desc, 3, &isnull);
+		d->last_run = isnull ? 0 : DatumGetTimestampTz(v);
+		d->cron = SPI_getvalue(tup, desc, 4);
+		d->zone = SPI_getvalue(tup, desc, 5);
+		d->catch_up = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		d->valid = cron_parse(d->cron, &d->spec, err, sizeof(err)) &&
+			(d->tz = pg_tzset(d->zone)) != NULL;
+		if (!d->valid)
+			ereport(LOG,
+					(errmsg("queue worker: schedule %d has an invalid cron expression or time zone, and stops",
+							d->id)));
 	}
+	MemoryContextSwitchTo(old);
 	catalog_exec("SELECT min(next_run) FROM mq.schedules WHERE NOT paused", 0, NULL, NULL, NULL);
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -840,6 +889,7 @@ typedef struct ListArgs
 	Due		   *due;
 	int			n;
 	TimestampTz earliest;
+	MemoryContext mcxt;
 } ListArgs;
 
 static bool
@@ -854,16 +904,40 @@ list_due_fn(void *arg)
 		a->earliest = 0;
 		return true;
 	}
-	a->n = list_due(a->now, a->due, &a->earliest);
+	a->n = list_due(a->now, a->due, &a->earliest, a->mcxt);
+	return true;
+}
+
+/*
+ * A schedule whose expression or zone does not parse (a catalog edited by
+ * hand) stops, with why in last_error, until mq_alter_schedule mends it.
+ */
+static bool
+stop_invalid_fn(void *arg)
+{
+	const Due  *d = arg;
+	CatalogContext cxt;
+	Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
+	Datum		args[2];
+
+	args[0] = Int32GetDatum(d->id);
+	args[1] = TimestampTzGetDatum(d->next_run);
+	catalog_enter(&cxt);
+	catalog_exec("UPDATE mq.schedules SET next_run = NULL,"
+				 " last_error = 'invalid cron expression or time zone; mq_alter_schedule() sets new ones'"
+				 " WHERE id OPERATOR(pg_catalog.=) $1 AND next_run OPERATOR(pg_catalog.=) $2",
+				 2, types, args, NULL);
+	catalog_leave(&cxt);
 	return true;
 }
 
 typedef struct FireArgs
 {
-	int32		id;
+	const Due  *d;
 	TimestampTz due;
 	TimestampTz now;
 	TimestampTz next;
+	TimestampTz last_run;
 } FireArgs;
 
 /*
@@ -880,7 +954,7 @@ fire_fn(void *arg)
 
 	(void) set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
-	return fire_one(a->id, a->due, a->now, &a->next);
+	return fire_one(a->d, a->due, a->now, &a->next, &a->last_run);
 }
 
 /* Make the runs committed so far durable. */
@@ -907,26 +981,35 @@ schedule_fire_due(TimestampTz *next_due)
 	bool		capped = false;
 
 	l.due = palloc(sizeof(Due) * DUE_BATCH);
+	l.mcxt = AllocSetContextCreate(mcxt, "queue schedules due", ALLOCSET_DEFAULT_SIZES);
 	*next_due = 0;
 	do
 	{
 		int			i;
 
 		l.now = GetCurrentTimestamp();
+		MemoryContextReset(l.mcxt);
 		if (!in_transaction(list_due_fn, &l, &result))
 			break;
 		*next_due = l.earliest;
+		if (l.n > 0)
+			pgstat_report_activity(STATE_RUNNING, "firing schedules");
 		for (i = 0; i < l.n; i++)
 		{
 			FireArgs	f;
 			int			k;
 
-			f.id = l.due[i].id;
+			if (!l.due[i].valid)
+			{
+				(void) in_transaction(stop_invalid_fn, &l.due[i], &result);
+				continue;
+			}
+			f.d = &l.due[i];
 			f.due = l.due[i].next_run;
+			f.last_run = l.due[i].last_run;
 			for (k = 0; k < SCHEDULE_CATCH_UP_MAX; k++)
 			{
 				f.now = GetCurrentTimestamp();
-				pgstat_report_activity(STATE_RUNNING, "firing schedules");
 				if (!in_transaction(fire_fn, &f, &result))
 				{
 					failed = true;
@@ -960,6 +1043,7 @@ schedule_fire_due(TimestampTz *next_due)
 			*next_due = l.earliest;
 	}
 	flush_runs();
+	MemoryContextDelete(l.mcxt);
 	pfree(l.due);
 	return made;
 }
