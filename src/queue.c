@@ -111,6 +111,17 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("queue.prune_interval",
+							"Time between two prunings of expired idempotency keys by the background worker.",
+							NULL,
+							&queue_prune_interval,
+							60000,
+							1000,
+							24 * 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("queue.max_workers",
 							"Most worker processes serving databases at once (the launcher not counted).",
 							"Each takes a background worker slot (max_worker_processes).",

@@ -93,10 +93,10 @@
 #define RECHECK_MSECS		60000	/* ask a database without the extension again */
 #define BACKOFF_MSECS		10000	/* after a worker failed */
 #define PAUSE_MSECS			30000	/* stay away from a database being dropped */
-#define PRUNE_EVERY_MSECS	60000
 
 /* Settings. */
 int			queue_naptime = 1000;
+int			queue_prune_interval = 60000;
 int			queue_max_workers = 4;
 int			queue_worker_batch = 1000;
 bool		queue_worker_enabled = true;
@@ -708,7 +708,8 @@ queue_worker_main(Datum arg)
 
 		MemoryContextSwitchTo(round_cxt);
 		now = GetCurrentTimestamp();
-		prune = TimestampDifferenceExceeds(last_prune, now, PRUNE_EVERY_MSECS);
+		prune = TimestampDifferenceExceeds(last_prune, now,
+										   queue_prune_interval);
 		if (prune)
 			last_prune = now;
 

@@ -5,9 +5,9 @@
 # out of their queues -- to the dead-letter queue with reason "ttl" /
 # "max_deliveries", or dropped -- within two naptimes, at most
 # queue.worker_batch per queue per round; a waiter on the dead-letter queue
-# is woken by it.  A reload of queue.naptime takes effect.  About once a
-# minute it deletes idempotency keys past their window.  Between rounds it
-# uses next to no CPU.
+# is woken by it.  A reload of queue.naptime takes effect.  Every
+# queue.prune_interval (20 s here, 60 s by default) it deletes idempotency
+# keys past their window.  Between rounds it uses next to no CPU.
 use strict;
 use warnings;
 use QueueTest;
@@ -15,7 +15,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-my $node = QueueTest::new_node('worker');
+my $prune = 20;
+my $node = QueueTest::new_node('worker', conf => ["queue.prune_interval = ${prune}s"]);
 my $naptime = 1;
 my $slack = 0.5;    # for the test's own polling
 
@@ -23,7 +24,7 @@ sub sql { return $node->safe_psql('postgres', $_[0]); }
 sub now { return QueueTest::server_time($node); }
 
 # Idempotency keys first: the worker's first round (at its start) prunes,
-# the next about a minute later; the wait for it comes at the end.
+# the next one prune_interval later; the wait for it comes at the end.
 sql(q{SELECT mq_create_queue('keys_short', dedup_window => '1 second');
       SELECT mq_create_queue('keys_long');
       SELECT mq_send(q, '{}', idempotency_key => 'k' || i)
@@ -185,14 +186,14 @@ is(join(',', QueueTest::queue_workers($node)), $worker,
 	cmp_ok($used, '<', 10, 'idle worker: less than 10 clock ticks in 3 s');
 }
 
-# Keys past their window go within about a minute (the window ended at
-# the start of this test).
+# Keys past their window go within about prune_interval (the window ended
+# at the start of this test).
 my $pruned = QueueTest::poll_until($node, 'postgres',
-	"SELECT count(*) FROM $short_keys", '0', 130);
+	"SELECT count(*) FROM $short_keys", '0', 2 * $prune + 10);
 ok(defined $pruned, 'keys: the keys past their window are pruned');
 my $late = now() - $keys_expire;
-cmp_ok($late, '<=', 60 + 2 * $naptime + 3,
-	'keys: within about a minute of the end of their window');
+cmp_ok($late, '<=', $prune + 2 * $naptime + 3,
+	'keys: within about prune_interval of the end of their window');
 note(sprintf('keys pruned %.1f s after their window ended', $late));
 is(sql("SELECT count(*) FROM $long_keys"), '5', 'keys: keys within their window stay');
 is(sql(q{SELECT mq_send('keys_long', '{}', idempotency_key => 'k1')}),
