@@ -54,6 +54,18 @@ args_name(const char *what, text *name, char *out)
 }
 
 /*
+ * The object name in argument argno (named argname), checked as args_name
+ * does; 22023 if it is NULL.
+ */
+void
+args_name_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
+			  const char *what, char *out)
+{
+	args_not_null(fcinfo, argno, argname);
+	args_name(what, PG_GETARG_TEXT_PP(argno), out);
+}
+
+/*
  * The reset text[] argument of an alter function: marks reset[i] for every
  * option names[i] it lists; 22023 for NULL elements, unknown names, and an
  * option that is also given a value (option i is argument argnos[i], or

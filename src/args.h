@@ -16,6 +16,8 @@ extern int	queue_max_wait;
 
 extern void args_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern void args_name(const char *what, text *name, char *out);
+extern void args_name_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
+						  const char *what, char *out);
 extern int32 args_int_range(FunctionCallInfo fcinfo, int argno, const char *argname,
 						   int32 min, int32 max);
 extern Interval *args_interval(FunctionCallInfo fcinfo, int argno, const char *argname,

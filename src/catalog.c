@@ -165,6 +165,27 @@ catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 	return ret;
 }
 
+/*
+ * The plan in *plan, prepared from sql and kept for the life of the backend
+ * the first time; callers cache it in a static or a hash entry.
+ */
+SPIPlanPtr
+catalog_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed for \"%s\"", sql);
+		*plan = p;
+	}
+	return *plan;
+}
+
 /* Run a plan prepared (and kept) by the caller, as catalog_exec does. */
 int
 catalog_exec_plan(SPIPlanPtr plan, Datum *values, const char *nulls)

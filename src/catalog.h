@@ -45,6 +45,8 @@ extern void catalog_leave(CatalogContext *cxt);
 extern int	catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 						 const char *nulls);
 struct _SPI_plan;
+extern struct _SPI_plan *catalog_keep_plan(struct _SPI_plan **plan, const char *sql,
+										   int nargs, Oid *types);
 extern int	catalog_exec_plan(struct _SPI_plan *plan, Datum *values, const char *nulls);
 extern void catalog_ddl(const char *sql);
 extern List *catalog_result_names(MemoryContext cxt);

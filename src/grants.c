@@ -115,8 +115,7 @@ grant_or_revoke(FunctionCallInfo fcinfo, bool grant)
 	Oid			role;
 	int			privs;
 
-	args_not_null(fcinfo, 0, "name");
-	args_name("object", PG_GETARG_TEXT_PP(0), name);
+	args_name_arg(fcinfo, 0, "name", "object", name);
 	args_not_null(fcinfo, 1, "role");
 	role = PG_GETARG_OID(1);
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))

@@ -58,8 +58,7 @@ static uint32 next_start = 0;
 static void
 group_arg(FunctionCallInfo fcinfo, int argno, char *out)
 {
-	args_not_null(fcinfo, argno, "consumer_group");
-	args_name("consumer group", PG_GETARG_TEXT_PP(argno), out);
+	args_name_arg(fcinfo, argno, "consumer_group", "consumer group", out);
 }
 
 static void
@@ -158,16 +157,9 @@ consume_exec(StreamInfo *s, ConsumePlan which, Datum *values)
 	if (e->plans[which] == NULL)
 	{
 		char		buf[512];
-		SPIPlanPtr	plan;
 
 		snprintf(buf, sizeof(buf), sql[which], s->id);
-		plan = SPI_prepare(buf, nargs[which], types);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", buf,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		e->plans[which] = plan;
+		(void) catalog_keep_plan(&e->plans[which], buf, nargs[which], types);
 	}
 	return catalog_exec_plan(e->plans[which], values, NULL);
 }

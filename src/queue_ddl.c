@@ -214,8 +214,7 @@ check_option(QueueOption opt, Datum value)
 static void
 name_arg(FunctionCallInfo fcinfo, int argno, char *out)
 {
-	args_not_null(fcinfo, argno, "queue");
-	args_name("queue", PG_GETARG_TEXT_PP(argno), out);
+	args_name_arg(fcinfo, argno, "queue", "queue", out);
 }
 
 /* ---------------------------------------------------------------------

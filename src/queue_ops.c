@@ -109,8 +109,7 @@ open_queue(FunctionCallInfo fcinfo, int argno, const char *fname, bool writes,
 {
 	char		name[QUEUE_NAME_MAXLEN + 1];
 
-	args_not_null(fcinfo, argno, "queue");
-	args_name("queue", PG_GETARG_TEXT_PP(argno), name);
+	args_name_arg(fcinfo, argno, "queue", "queue", name);
 	open_queue_named(name, fname, writes, privs, qrel);
 }
 
@@ -229,8 +228,7 @@ mq_send(PG_FUNCTION_ARGS)
 		args_idempotency_key(key);
 	}
 	group = args_group_key_arg(fcinfo, 6);
-	args_not_null(fcinfo, 0, "queue");
-	args_name("queue", PG_GETARG_TEXT_PP(0), name);
+	args_name_arg(fcinfo, 0, "queue", "queue", name);
 	PG_RETURN_INT64(queue_ops_send(name, body, headers, delay, priority, key, group));
 }
 
@@ -633,8 +631,7 @@ mq_purge(PG_FUNCTION_ARGS)
 	QueueRel	qrel;
 	int64		n;
 
-	args_not_null(fcinfo, 0, "queue");
-	args_name("queue", PG_GETARG_TEXT_PP(0), name);
+	args_name_arg(fcinfo, 0, "queue", "queue", name);
 	if (queue_info_lookup(name) == NULL)
 	{
 		if (stream_lookup(name) != NULL)
@@ -804,8 +801,7 @@ mq_move(PG_FUNCTION_ARGS)
 	QueueRel	target;
 	int			i;
 
-	args_not_null(fcinfo, 2, "to_queue");
-	args_name("to_queue", PG_GETARG_TEXT_PP(2), to);
+	args_name_arg(fcinfo, 2, "to_queue", "to_queue", to);
 	open_queue(fcinfo, 0, "mq_move()", true, PRIV_MANAGE, &from);
 	if (strcmp(to, from.info->name) == 0)
 		ereport(ERROR,

@@ -153,8 +153,7 @@ latest_time(const CronSpec *spec, pg_tz *tz, TimestampTz due, TimestampTz now)
 static void
 schedule_arg(FunctionCallInfo fcinfo, int argno, char *out)
 {
-	args_not_null(fcinfo, argno, "schedule");
-	args_name("schedule", PG_GETARG_TEXT_PP(argno), out);
+	args_name_arg(fcinfo, argno, "schedule", "schedule", out);
 }
 
 /* Parse a cron expression; 22023 if it is not one. */
@@ -238,8 +237,7 @@ mq_create_schedule(PG_FUNCTION_ARGS)
 	schedule_arg(fcinfo, 0, name);
 	cron = text_arg(fcinfo, 1, "cron");
 	check_cron(cron, &spec);
-	args_not_null(fcinfo, 2, "target");
-	args_name("target", PG_GETARG_TEXT_PP(2), target);
+	args_name_arg(fcinfo, 2, "target", "target", target);
 	args_not_null(fcinfo, 3, "body");
 	body = PG_GETARG_DATUM(3);
 	headers = args_headers(PG_GETARG_DATUM(4), PG_ARGISNULL(4));
@@ -552,21 +550,6 @@ typedef struct Run
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr failed_plan = NULL;
 
-static SPIPlanPtr
-keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		*plan = p;
-	}
-	return *plan;
-}
-
 /*
  * Record the run of schedule d at "at" (next time: next) as made, if the
  * schedule is still as listed -- due at "due", not paused, with the same
@@ -596,19 +579,19 @@ record_run(const Due *d, TimestampTz due, TimestampTz at, TimestampTz next, Run 
 	args[4] = CStringGetTextDatum(d->cron);
 	args[5] = CStringGetTextDatum(d->zone);
 	args[6] = BoolGetDatum(d->catch_up);
-	catalog_exec_plan(keep_plan(&record_plan,
-								"UPDATE mq.schedules s SET next_run = $3, last_run = $4,"
-								" runs = s.runs OPERATOR(pg_catalog.+) 1, last_error = NULL"
-								" FROM mq.objects o"
-								" WHERE s.id OPERATOR(pg_catalog.=) $1"
-								" AND s.next_run OPERATOR(pg_catalog.=) $2 AND NOT s.paused"
-								" AND s.cron OPERATOR(pg_catalog.=) $5"
-								" AND s.timezone OPERATOR(pg_catalog.=) $6"
-								" AND s.catch_up OPERATOR(pg_catalog.=) $7"
-								" AND o.id OPERATOR(pg_catalog.=) s.target"
-								" RETURNING s.name, s.owner, s.body, s.headers, s.routing_key,"
-								" o.name, o.kind",
-								7, types),
+	catalog_exec_plan(catalog_keep_plan(&record_plan,
+										"UPDATE mq.schedules s SET next_run = $3, last_run = $4,"
+										" runs = s.runs OPERATOR(pg_catalog.+) 1, last_error = NULL"
+										" FROM mq.objects o"
+										" WHERE s.id OPERATOR(pg_catalog.=) $1"
+										" AND s.next_run OPERATOR(pg_catalog.=) $2 AND NOT s.paused"
+										" AND s.cron OPERATOR(pg_catalog.=) $5"
+										" AND s.timezone OPERATOR(pg_catalog.=) $6"
+										" AND s.catch_up OPERATOR(pg_catalog.=) $7"
+										" AND o.id OPERATOR(pg_catalog.=) s.target"
+										" RETURNING s.name, s.owner, s.body, s.headers, s.routing_key,"
+										" o.name, o.kind",
+										7, types),
 					  args, nulls);
 	if (SPI_processed == 0)
 		return false;
@@ -643,11 +626,11 @@ record_failure(int32 id, TimestampTz last_run, const char *error)
 	args[1] = TimestampTzGetDatum(last_run);
 	nulls[1] = last_run != 0 ? ' ' : 'n';
 	args[2] = CStringGetTextDatum(error);
-	catalog_exec_plan(keep_plan(&failed_plan,
-								"UPDATE mq.schedules SET last_run = $2,"
-								" runs = runs OPERATOR(pg_catalog.-) 1, last_error = $3"
-								" WHERE id OPERATOR(pg_catalog.=) $1",
-								3, types),
+	catalog_exec_plan(catalog_keep_plan(&failed_plan,
+										"UPDATE mq.schedules SET last_run = $2,"
+										" runs = runs OPERATOR(pg_catalog.-) 1, last_error = $3"
+										" WHERE id OPERATOR(pg_catalog.=) $1",
+										3, types),
 					  args, nulls);
 }
 
@@ -679,8 +662,14 @@ send_run(const Run *r, TimestampTz at)
 				break;
 			}
 		case 't':
-			(void) topic_publish(r->target, r->routing_key, r->body, headers, key, (Datum) 0);
-			break;
+			{
+				Words		rk;
+
+				topic_check_routing_key(r->routing_key, &rk);
+				(void) topic_publish(r->target, r->routing_key, &rk, r->body, headers, key,
+									 (Datum) 0);
+				break;
+			}
 		default:
 			{
 				Appender	a;

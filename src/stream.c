@@ -221,8 +221,7 @@ stream_lookup(const char *name)
 void
 stream_arg(FunctionCallInfo fcinfo, int argno, char *out)
 {
-	args_not_null(fcinfo, argno, "stream");
-	args_name("stream", PG_GETARG_TEXT_PP(argno), out);
+	args_name_arg(fcinfo, argno, "stream", "stream", out);
 }
 
 /*

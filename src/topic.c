@@ -200,8 +200,7 @@ topic_lookup(const char *name)
 static void
 topic_arg(FunctionCallInfo fcinfo, int argno, char *out)
 {
-	args_not_null(fcinfo, argno, "topic");
-	args_name("topic", PG_GETARG_TEXT_PP(argno), out);
+	args_name_arg(fcinfo, argno, "topic", "topic", out);
 }
 
 /* mq_create_topic(topic, dedup_window, if_not_exists) */
@@ -363,8 +362,7 @@ mq_subscribe(PG_FUNCTION_ARGS)
 
 	PreventCommandIfReadOnly("mq_subscribe()");
 	topic_arg(fcinfo, 0, topic);
-	args_not_null(fcinfo, 1, "queue");
-	args_name("queue", PG_GETARG_TEXT_PP(1), queue);
+	args_name_arg(fcinfo, 1, "queue", "queue", queue);
 	pattern = arg_words(fcinfo, 2, "pattern");
 	check_pattern(pattern);
 
@@ -398,8 +396,7 @@ mq_unsubscribe(PG_FUNCTION_ARGS)
 
 	PreventCommandIfReadOnly("mq_unsubscribe()");
 	topic_arg(fcinfo, 0, topic);
-	args_not_null(fcinfo, 1, "queue");
-	args_name("queue", PG_GETARG_TEXT_PP(1), queue);
+	args_name_arg(fcinfo, 1, "queue", "queue", queue);
 	if (PG_ARGISNULL(2))
 		nulls[2] = 'n';
 	else
@@ -474,6 +471,7 @@ mq_publish(PG_FUNCTION_ARGS)
 {
 	char		name[QUEUE_NAME_MAXLEN + 1];
 	char	   *routing_key;
+	Words		rk;
 	Datum		body;
 	Datum		headers;
 	text	   *key = NULL;
@@ -483,7 +481,7 @@ mq_publish(PG_FUNCTION_ARGS)
 	topic_arg(fcinfo, 0, name);
 	routing_key = arg_words(fcinfo, 1, "routing_key");
 	group = args_group_key_arg(fcinfo, 5);
-	topic_check_routing_key(routing_key, NULL);
+	topic_check_routing_key(routing_key, &rk);
 	args_not_null(fcinfo, 2, "body");
 	body = PG_GETARG_DATUM(2);
 	headers = args_headers(PG_GETARG_DATUM(3), PG_ARGISNULL(3));
@@ -492,23 +490,23 @@ mq_publish(PG_FUNCTION_ARGS)
 		key = PG_GETARG_TEXT_PP(4);
 		args_idempotency_key(key);
 	}
-	accepted = topic_publish(name, routing_key, body, headers, key, group);
+	accepted = topic_publish(name, routing_key, &rk, body, headers, key, group);
 	if (accepted < 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(accepted);
 }
 
 /*
- * Publish one message (arguments checked) to topic name as the current
- * role: the number of queues that accepted a copy, or -1 for a key
- * published before within the topic's window.
+ * Publish one message (arguments checked: rk is routing_key's words from
+ * topic_check_routing_key) to topic name as the current role: the number
+ * of queues that accepted a copy, or -1 for a key published before within
+ * the topic's window.
  */
 int
-topic_publish(const char *name, const char *routing_key, Datum body, Datum headers,
-			  text *key, Datum group)
+topic_publish(const char *name, const char *routing_key, const Words *rk,
+			  Datum body, Datum headers, text *key, Datum group)
 {
 	TopicInfo  *t;
-	Words		rk;
 	KeyTable	keys;
 	ItemPointerData stale;
 	TimestampTz now;
@@ -518,7 +516,6 @@ topic_publish(const char *name, const char *routing_key, Datum body, Datum heade
 	int			i,
 				j;
 
-	topic_check_routing_key(routing_key, &rk);
 	PreventCommandIfReadOnly("mq_publish()");
 	PreventCommandDuringRecovery("mq_publish()");
 
@@ -550,7 +547,7 @@ topic_publish(const char *name, const char *routing_key, Datum body, Datum heade
 
 		for (j = 0; j < ntargets && !seen; j++)
 			seen = strcmp(targets[j], b->queue) == 0;
-		if (!seen && match_words(&b->pattern, &rk))
+		if (!seen && match_words(&b->pattern, rk))
 			targets[ntargets++] = pstrdup(b->queue);
 	}
 

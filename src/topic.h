@@ -13,7 +13,8 @@
 /* Topics (topic.c). */
 extern int64 topic_prune_keys(const char *name, int max);
 extern void topic_check_routing_key(const char *routing_key, Words *rk);
-extern int	topic_publish(const char *name, const char *routing_key, Datum body,
-						  Datum headers, struct varlena *key, Datum group);
+extern int	topic_publish(const char *name, const char *routing_key,
+						  const Words *rk, Datum body, Datum headers,
+						  struct varlena *key, Datum group);
 
 #endif							/* QUEUE_TOPIC_H */
