@@ -5,7 +5,7 @@
 #   make test   the same set-up, then every test suite
 # See README.md.
 
-EXTENSION = queue
+EXTENSION = queue queue_proxy
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" queue.control)
 MODULE_big = queue
 OBJS = \
@@ -47,9 +47,13 @@ OBJS = \
 # version's script is kept as it was released, with an update script from
 # each version to the next (test/t/013_upgrade.pl checks that updating
 # gives what a fresh install gives).
-DATA_built = sql/queue--$(EXTVERSION).sql
+#
+# queue_proxy (SPEC section 11) is the companion extension for a PL/Proxy
+# proxy database; its install script is generated from sql/queue.sql, so it
+# always has the functions of the same release (scripts/gen-proxy.pl).
+DATA_built = sql/queue--$(EXTVERSION).sql sql/queue_proxy--$(EXTVERSION).sql
 DATA = sql/queue--0.1.0.sql sql/queue--0.2.0.sql sql/queue--0.3.0.sql $(wildcard sql/queue--*--*.sql)
-EXTRA_CLEAN = sql/queue--$(EXTVERSION).sql src/cflags.stamp
+EXTRA_CLEAN = sql/queue--$(EXTVERSION).sql sql/queue_proxy--$(EXTVERSION).sql src/cflags.stamp
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src -DQUEUE_VERSION='"$(EXTVERSION)"'
@@ -88,7 +92,16 @@ FORCE:
 sql/queue--$(EXTVERSION).sql: sql/queue.sql queue.control
 	cp $< $@
 
-.PHONY: demo test test-long test-valgrind fuzz deb dist stop bench bench-long setup server check-assert
+# The proxy's is generated from it, for the same version.
+sql/queue_proxy--$(EXTVERSION).sql: sql/queue.sql proxy/routes proxy/queue_proxy.sql \
+		scripts/gen-proxy.pl queue.control queue_proxy.control
+	@grep -q "^default_version = '$(EXTVERSION)'" $(srcdir)/queue_proxy.control || \
+		{ echo "queue_proxy.control: default_version must be $(EXTVERSION), as in queue.control" >&2; exit 1; }
+	perl $(srcdir)/scripts/gen-proxy.pl $(srcdir)/sql/queue.sql $(srcdir)/proxy/routes \
+		$(srcdir)/proxy/queue_proxy.sql $(EXTVERSION) > $@.tmp
+	mv $@.tmp $@
+
+.PHONY: demo demo-cluster test test-long test-valgrind fuzz deb dist stop bench bench-long setup server check-assert
 
 # PG: the PostgreSQL major version to build and test.  The host's (15) by
 # default; another (17, 18, 19) runs in that version's Debian root, made
@@ -106,6 +119,11 @@ setup:
 
 demo: setup
 	$(IN_ROOT) ./scripts/demo.sh
+
+# A proxy and three shards (queue_proxy over PL/Proxy), the worked example
+# through the proxy, and the psql lines to look at each.
+demo-cluster: setup
+	$(IN_ROOT) ./scripts/demo-cluster.sh
 
 # The tests run against a build with assertions enabled.
 test:
@@ -138,6 +156,7 @@ dist:
 
 stop:
 	./scripts/server.sh stop
+	./scripts/cluster.sh stop
 
 bench: setup
 	$(IN_ROOT) ./bench/run.sh

@@ -22,6 +22,8 @@ REGRESS_PORT=${REGRESS_PORT:-55433}
 ISOLATION_PORT=${ISOLATION_PORT:-55434}
 PGTAP_PORT=${PGTAP_PORT:-55435}
 BENCH_PORT=${BENCH_PORT:-55436}
+# The sharded demo cluster: the proxy, then shards 0, 1 and 2.
+CLUSTER_PORT=${CLUSTER_PORT:-55440}
 
 as_pg() {
 	if [ "$(id -un)" = "$PG_USER" ]; then
@@ -43,6 +45,8 @@ QUEUE_TMP=${QUEUE_TMP:-$(queue_tmp)}
 DEMO_DATA=$QUEUE_TMP/demo/data
 DEMO_SOCK=$QUEUE_TMP/demo/sock
 DEMO_LOG=$QUEUE_TMP/demo/server.log
+CLUSTER_DIR=$QUEUE_TMP/cluster
+CLUSTER_SOCK=$CLUSTER_DIR/sock
 
 # A private copy of the PostgreSQL installation (bin, lib, share) under
 # root, with the extension built in tree installed into it (DESTDIR), the

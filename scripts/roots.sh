@@ -115,6 +115,10 @@ gnuplot-nox python3-psycopg nodejs npm git ca-certificates procps
 build-essential dpkg-dev debhelper postgresql-common postgresql-server-dev-all"
 }
 
+# The extensions installed where Debian has them for the version
+# (postgresql-<version>-<name>): the marker below records them too.
+ROOT_EXTRAS="pgtap pgq3 plproxy"
+
 # Make sure the root of a version exists and has its packages; print its
 # directory on stdout (everything else goes to stderr).  A marker in the
 # root records the package list last installed for the version, so a
@@ -128,15 +132,15 @@ root_ready() {	# version
 	flock 9
 	root_build "$suite" >&2 || return 1
 	want=$(root_packages "$v" | tr '\n' ' ')
-	if [ "$(cat "$root/.queue-pg$v" 2>/dev/null)" != "$want" ]; then
+	if [ "$(cat "$root/.queue-pg$v" 2>/dev/null)" != "$want| $ROOT_EXTRAS" ]; then
 		[ "$v" = 19 ] && apt_opts="-t experimental"
 		t0=$(date +%s)
 		echo "installing into the $suite root for PostgreSQL $v (a few minutes)" >&2
 		root_exec "$root" /bin/bash -c '
 			set -e
 			export DEBIAN_FRONTEND=noninteractive
-			v=$1 apt_opts=$2 old=$3 mirror=$4
-			shift 4
+			v=$1 apt_opts=$2 old=$3 mirror=$4 extras=$5
+			shift 5
 			if [ -n "$old" ]; then
 				echo "deb $mirror bookworm main" >/etc/apt/sources.list.d/bookworm.list
 				printf "Package: *\nPin: release n=bookworm\nPin-Priority: 100\n" \
@@ -144,9 +148,11 @@ root_ready() {	# version
 			fi
 			apt-get update -qq
 			apt-get install -y -qq $apt_opts "$@" >/dev/null
-			# pgTAP and PgQ where Debian has them for this version; pgTAP is
-			# plain SQL, so where it has none, the previous version'"'"'s serves.
-			for pkg in pgtap pgq3; do
+			# pgTAP, PgQ and PL/Proxy where Debian has them for this version;
+			# pgTAP is plain SQL, so where it has none, the previous
+			# version'"'"'s serves.  (Debian has no PL/Proxy for 19 yet, and
+			# serves no source packages: the proxy tests say so and skip.)
+			for pkg in $extras; do
 				if apt-cache show "postgresql-$v-$pkg" >/dev/null 2>&1; then
 					apt-get install -y -qq $apt_opts "postgresql-$v-$pkg" >/dev/null
 				elif [ "$pkg" = pgtap ]; then
@@ -155,8 +161,8 @@ root_ready() {	# version
 					cp /usr/share/postgresql/$from/extension/pgtap* /usr/share/postgresql/$v/extension/
 				fi
 			done
-		' install "$v" "$apt_opts" "$(root_old_version "$v")" "$DEBIAN_MIRROR" $want >&2 || return 1
-		echo "$want" >"$root/.queue-pg$v"
+		' install "$v" "$apt_opts" "$(root_old_version "$v")" "$DEBIAN_MIRROR" "$ROOT_EXTRAS" $want >&2 || return 1
+		echo "$want| $ROOT_EXTRAS" >"$root/.queue-pg$v"
 		echo "installed in $(($(date +%s) - t0)) s" >&2
 	fi
 	# The certificate authorities the host trusts beyond Debian's (a

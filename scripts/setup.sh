@@ -7,11 +7,12 @@ set -euo pipefail
 PACKAGES="postgresql-$PG postgresql-client-$PG postgresql-server-dev-$PG
 libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
 make gcc gnuplot-nox python3-psycopg nodejs"
-# pgTAP and PgQ: Debian's packages on the host; in a version's root,
-# scripts/roots.sh has installed them (or pgTAP's SQL, where Debian has no
-# package for the version).
+# pgTAP, PgQ and PL/Proxy: Debian's packages on the host; in a version's
+# root, scripts/roots.sh has installed them (or pgTAP's SQL, or PL/Proxy
+# built from Debian's source package, where Debian has no package for the
+# version).
 if [ -z "${QUEUE_IN_ROOT:-}" ]; then
-	PACKAGES="$PACKAGES postgresql-$PG-pgtap postgresql-$PG-pgq3"
+	PACKAGES="$PACKAGES postgresql-$PG-pgtap postgresql-$PG-pgq3 postgresql-$PG-plproxy"
 fi
 
 . "$(dirname "$0")/packages.sh"

@@ -17,6 +17,10 @@
 #   session_query($s, $sql)      (stdout, stderr, SQLSTATE) of one query
 #   session_pid($s)              the backend pid of a session
 #   session_close($s)            end a session, even one whose backend died
+#   proxy_cluster($n, %opts)     a proxy node (queue_proxy) over $n shard
+#                                nodes (queue): ($proxy, [ shards ])
+#   skip_without_plproxy()       skip the whole test where Debian has no
+#                                PL/Proxy for the version (19, for now)
 package QueueTest;
 
 use strict;
@@ -49,6 +53,54 @@ sub new_node
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION queue') if $extension;
 	return $node;
+}
+
+# A sharded cluster (SPEC section 11): $n shard nodes named <prefix><i>
+# with the extension, and a node <prefix>_proxy whose database postgres has
+# queue_proxy and the foreign server "queue" over the shards' databases
+# postgres (modular_mapping when $n is not a power of two), with a user
+# mapping for everyone.  Options: prefix (default "shard"), conf and
+# restart_after_crash (for the shards, as new_node's).
+sub proxy_cluster
+{
+	my ($n, %opts) = @_;
+	my $prefix = $opts{prefix} // 'shard';
+	my @shards = map {
+		new_node("$prefix$_", conf => $opts{conf}, restart_after_crash => $opts{restart_after_crash})
+	} 0 .. $n - 1;
+	my $proxy = new_node("${prefix}_proxy", preload => 0, extension => 0);
+	my $options = join(', ',
+		($n & ($n - 1)) ? ("modular_mapping '1'") : (),
+		map { "p$_ '" . shard_conninfo($shards[$_]) . "'" } 0 .. $n - 1);
+	$proxy->safe_psql('postgres', qq{
+		CREATE EXTENSION queue_proxy CASCADE;
+		CREATE SERVER queue FOREIGN DATA WRAPPER plproxy OPTIONS ($options);
+		CREATE USER MAPPING FOR PUBLIC SERVER queue;
+	});
+	return ($proxy, \@shards);
+}
+
+# PL/Proxy comes from Debian's postgresql-<N>-plproxy, which exists for 15,
+# 17 and 18; where the version has none (19), skip the test with the
+# reason; where it should be there and is not, fail.
+sub skip_without_plproxy
+{
+	my $sharedir = `pg_config --sharedir`;
+	my $version = `pg_config --version`;
+	chomp $sharedir;
+	my ($major) = $version =~ /PostgreSQL (\d+)/;
+	return if -e "$sharedir/extension/plproxy.control";
+	Test::More::plan(skip_all =>
+		  "Debian has no PL/Proxy for PostgreSQL $major (no postgresql-$major-plproxy)")
+	  if $major >= 19;
+	die "PL/Proxy is missing: scripts/setup.sh installs postgresql-$major-plproxy";
+}
+
+# The libpq connection string of a node's database postgres.
+sub shard_conninfo
+{
+	my ($node) = @_;
+	return 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres';
 }
 
 # The storage table of a queue, schema-qualified.
@@ -409,6 +461,8 @@ sub new_standby
 #   pool_new($node, $dir, %opts) a pool; options:
 #                                producers => [ names ]
 #                                consumers => [ names ]
+#                                node_of => { name => node }: a client
+#                                that runs on another node than $node
 #                                producer_script => sub ($name, $gen),
 #                                consumer_script => sub ($name, $gen): the
 #                                rest of the script of a generation
@@ -446,15 +500,19 @@ sub pool_new
 {
 	my ($node, $dir, %opts) = @_;
 	my %clients;
+	my $node_of = $opts{node_of} || {};
 	$clients{$_} = { role => 'producer', gen => 0 } for @{ $opts{producers} || [] };
 	$clients{$_} = { role => 'consumer', gen => 0 } for @{ $opts{consumers} || [] };
-	$node->safe_psql(
+	my %nodes = map { $_->name => $_ } ($node, values %$node_of);
+	$_->safe_psql(
 		'postgres', q{
 		CREATE TABLE control (stop_producers bool NOT NULL, stop_consumers bool NOT NULL);
 		INSERT INTO control VALUES (false, false);
-	});
+	}) for values %nodes;
 	return {
 		node => $node,
+		node_of => $node_of,
+		nodes => [ values %nodes ],
 		dir => $dir,
 		script => {
 			producer => $opts{producer_script},
@@ -483,7 +541,7 @@ sub pool_start
 		"SET application_name = '$name';\n\\set VERBOSITY verbose\n"
 		  . $pool->{script}{ $c->{role} }->($name, $c->{gen}));
 	@$c{qw(out err)} = ("$file.out", "$file.err");
-	$c->{run} = psql_script($pool->{node}, "$file.sql", $c->{out}, $c->{err},
+	$c->{run} = psql_script($pool->{node_of}{$name} // $pool->{node}, "$file.sql", $c->{out}, $c->{err},
 		on_error_stop => $c->{role} eq 'producer');
 	return;
 }
@@ -542,7 +600,7 @@ sub pool_stop
 	my ($pool, $role) = @_;
 	my @names = grep { $pool->{clients}{$_}{role} eq $role }
 	  sort keys %{ $pool->{clients} };
-	$pool->{node}->safe_psql('postgres', "UPDATE control SET stop_${role}s = true");
+	$_->safe_psql('postgres', "UPDATE control SET stop_${role}s = true") for @{ $pool->{nodes} };
 	$pool->{clients}{$_}{stopped} = 1 for @names;
 	for (1 .. 600)
 	{
