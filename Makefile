@@ -101,7 +101,7 @@ sql/queue_proxy--$(EXTVERSION).sql: sql/queue.sql proxy/routes proxy/queue_proxy
 		$(srcdir)/proxy/queue_proxy.sql $(EXTVERSION) > $@.tmp
 	mv $@.tmp $@
 
-.PHONY: demo demo-cluster test test-long test-valgrind fuzz deb dist stop bench bench-long setup server check-assert
+.PHONY: demo demo-cluster test test-long test-valgrind fuzz deb dist stop bench bench-cluster bench-long setup server check-assert
 
 # PG: the PostgreSQL major version to build and test.  The host's (15) by
 # default; another (17, 18, 19) runs in that version's Debian root, made
@@ -160,6 +160,11 @@ stop:
 
 bench: setup
 	$(IN_ROOT) ./bench/run.sh
+
+# Sends and reads + acks through queue_proxy to one and to three shards,
+# against the same direct to one server (minutes).
+bench-cluster: setup
+	$(IN_ROOT) ./bench/cluster.sh
 
 # Cost growth on a deep queue, a held XID, backend memory (minutes).
 bench-long: setup

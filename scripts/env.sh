@@ -45,7 +45,7 @@ QUEUE_TMP=${QUEUE_TMP:-$(queue_tmp)}
 DEMO_DATA=$QUEUE_TMP/demo/data
 DEMO_SOCK=$QUEUE_TMP/demo/sock
 DEMO_LOG=$QUEUE_TMP/demo/server.log
-CLUSTER_DIR=$QUEUE_TMP/cluster
+CLUSTER_DIR=${CLUSTER_DIR:-$QUEUE_TMP/cluster}
 CLUSTER_SOCK=$CLUSTER_DIR/sock
 
 # A private copy of the PostgreSQL installation (bin, lib, share) under

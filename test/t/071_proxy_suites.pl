@@ -19,6 +19,7 @@ use IPC::Run;
 use QueueTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 QueueTest::skip_without_plproxy();
 
@@ -41,50 +42,58 @@ for my $f (sort keys %excluded)
 	ok(-e "$testdir/$f.sql", "the listed $f.sql exists");
 }
 
-my ($proxy, $shards) = QueueTest::proxy_cluster(3);
-my @nodes = ($proxy, @$shards);
-
-# pg_regress's database settings, on the proxy and on the shards (which
-# format what their messages show).
-for my $node (@nodes)
-{
-	$node->safe_psql('postgres', qq{
-		ALTER DATABASE postgres SET lc_messages TO 'C';
-		ALTER DATABASE postgres SET lc_monetary TO 'C';
-		ALTER DATABASE postgres SET lc_numeric TO 'C';
-		ALTER DATABASE postgres SET lc_time TO 'C';
-		ALTER DATABASE postgres SET bytea_output TO 'hex';
-		ALTER DATABASE postgres SET timezone_abbreviations TO 'Default';
-		ALTER DATABASE postgres SET datestyle TO 'Postgres, MDY';
-		ALTER DATABASE postgres SET intervalstyle TO 'postgres_verbose';
-		ALTER DATABASE postgres SET timezone TO 'PST8PDT';
-		ALTER DATABASE postgres SET max_parallel_workers_per_gather TO 0;
-	});
-}
-$proxy->safe_psql('postgres', 'CREATE EXTENSION pgtap');
+# Two lanes, each a proxy and three shards of its own, run two files at a
+# time (most of the time goes to the files' own sleeps and waits).
 my $roles = q{SELECT string_agg(quote_ident(rolname), ' ' ORDER BY rolname) FROM pg_roles};
-my %before = map { $_ => $_->safe_psql('postgres', $roles) } @nodes;
+my @lanes;
+for my $l (0, 1)
+{
+	my ($proxy, $shards) = QueueTest::proxy_cluster(3, prefix => "lane${l}_");
+	my $lane = { proxy => $proxy, shards => $shards, nodes => [ $proxy, @$shards ] };
+	# pg_regress's database settings, on the proxy and on the shards
+	# (which format what their messages show).
+	for my $node (@{ $lane->{nodes} })
+	{
+		$node->safe_psql('postgres', qq{
+			ALTER DATABASE postgres SET lc_messages TO 'C';
+			ALTER DATABASE postgres SET lc_monetary TO 'C';
+			ALTER DATABASE postgres SET lc_numeric TO 'C';
+			ALTER DATABASE postgres SET lc_time TO 'C';
+			ALTER DATABASE postgres SET bytea_output TO 'hex';
+			ALTER DATABASE postgres SET timezone_abbreviations TO 'Default';
+			ALTER DATABASE postgres SET datestyle TO 'Postgres, MDY';
+			ALTER DATABASE postgres SET intervalstyle TO 'postgres_verbose';
+			ALTER DATABASE postgres SET timezone TO 'PST8PDT';
+			ALTER DATABASE postgres SET max_parallel_workers_per_gather TO 0;
+		});
+		$lane->{roles}{ $node->name } = $node->safe_psql('postgres', $roles);
+	}
+	$proxy->safe_psql('postgres', 'CREATE EXTENSION pgtap');
+	push @lanes, $lane;
+}
 
 # Fresh shards, and the roles a file made (on the proxy) gone.
-sub reset_cluster
+sub reset_lane
 {
-	for my $node (@nodes)
+	my ($lane) = @_;
+	for my $node (@{ $lane->{nodes} })
 	{
-		my %had = map { $_ => 1 } split / /, $before{$node};
+		my %had = map { $_ => 1 } split / /, $lane->{roles}{ $node->name };
 		my @made = grep { !$had{$_} } split / /, $node->safe_psql('postgres', $roles);
 		$node->safe_psql('postgres', "DROP OWNED BY $_; DROP ROLE $_") for @made;
 	}
 	$_->safe_psql('postgres', 'DROP EXTENSION IF EXISTS queue CASCADE; CREATE EXTENSION queue')
-	  for @$shards;
+	  for @{ $lane->{shards} };
 }
 
-sub psql_file
+# Start psql on a lane's proxy with a file as its input, in the test
+# directory (as pg_regress runs it), its output and errors to one file.
+sub start_file
 {
-	my ($file, @flags) = @_;
-	my $output;
-	IPC::Run::run([ 'psql', '-X', @flags, '-h', $proxy->host, '-p', $proxy->port, '-d', 'postgres' ],
-		'<', $file, '>', \$output, '2>&1', init => sub { chdir $testdir });
-	return $output;
+	my ($lane, $file, $output, @flags) = @_;
+	my $proxy = $lane->{proxy};
+	return IPC::Run::start([ 'psql', '-X', @flags, '-h', $proxy->host, '-p', $proxy->port, '-d', 'postgres' ],
+		'<', $file, '>', $output, '2>&1', init => sub { chdir $testdir });
 }
 
 # What PL/Proxy adds, taken out; and what psql shows of notices without
@@ -122,30 +131,60 @@ sub difference
 	return $diff;
 }
 
-for my $sql (sort glob "$testdir/sql/*.sql")
+# The files, regress first, each run on a free lane; its result is judged
+# (in the order the files end) once it is done.
+my @jobs = ((map { [ 'sql', $_ ] } sort glob "$testdir/sql/*.sql"),
+	(map { [ 'pgtap', $_ ] } sort glob "$testdir/pgtap/*.sql"));
+while (@jobs || grep { $_->{run} } @lanes)
 {
-	my ($name) = $sql =~ m{/(\w+)\.sql$};
-	next if not_run("sql/$name");
-	reset_cluster();
-	my $have = normalize(psql_file($sql, '-a', '-q'));
-	my $want = normalize(slurp_file("$testdir/expected/$name.out"));
-	check("sql/$name", "$name.out", $have, $have eq $want, sub { difference($name, $want, $have) });
+	for my $lane (@lanes)
+	{
+		if ($lane->{run} && QueueTest::finished($lane->{run}))
+		{
+			$lane->{run}->finish;
+			judge(@{ $lane->{job} }, slurp_file($lane->{output}));
+			$lane->{run} = undef;
+		}
+		next if $lane->{run};
+		my $job;
+		while (@jobs && !$job)
+		{
+			$job = shift @jobs;
+			my ($kind, $sql) = @$job;
+			my ($name) = $sql =~ m{/(\w+)\.sql$};
+			$job = undef if not_run("$kind/$name");
+		}
+		next unless $job;
+		my ($kind, $sql) = @$job;
+		my ($name) = $sql =~ m{/(\w+)\.sql$};
+		reset_lane($lane);
+		$lane->{job} = [ $kind, $name ];
+		$lane->{output} = "$out/$kind.$name.raw";
+		$lane->{run} = start_file($lane, $sql, $lane->{output},
+			$kind eq 'sql' ? ('-a', '-q') : ('-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1'));
+	}
+	usleep(50_000);
 }
 
-for my $sql (sort glob "$testdir/pgtap/*.sql")
+sub judge
 {
-	my ($name) = $sql =~ m{/(\w+)\.sql$};
-	next if not_run("pgtap/$name");
-	reset_cluster();
-	my $tap = psql_file($sql, '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1');
-	my ($plan) = $tap =~ /^1\.\.(\d+)$/m;
-	my $ok = () = $tap =~ /^ok \d+/mg;
-	my @not_ok = $tap =~ /^(not ok \d+.*)$/mg;
+	my ($kind, $name, $output) = @_;
+	if ($kind eq 'sql')
+	{
+		my $have = normalize($output);
+		my $want = normalize(slurp_file("$testdir/expected/$name.out"));
+		check("sql/$name", "$name.out", $have, $have eq $want, sub { difference($name, $want, $have) });
+		return;
+	}
+	my ($plan) = $output =~ /^1\.\.(\d+)$/m;
+	my $ok = () = $output =~ /^ok \d+/mg;
+	my @not_ok = $output =~ /^(not ok \d+.*)$/mg;
 	my $pass = defined $plan && $ok == $plan && !@not_ok;
-	check("pgtap/$name", "pgtap_$name.out", normalize($tap), $pass, sub {
+	check("pgtap/$name", "pgtap_$name.out", normalize($output), $pass, sub {
 		join("\n", @not_ok[0 .. ($#not_ok < 4 ? $#not_ok : 4)],
-			defined $plan ? "$ok of $plan ok" : 'no plan: ' . substr($tap, -400));
+			defined $plan ? "$ok of $plan ok" : 'no plan: ' . substr($output, -400));
 	});
+	return;
 }
 
 # A listed file whose reason says "not run" (its outcome through the proxy
