@@ -167,7 +167,8 @@ run_upgrade() {
 		return
 	fi
 	mkdir -p "$dir/build"
-	cp -r Makefile queue.control src sql "$dir/build/"
+	cp -r Makefile queue.control queue_proxy.control proxy src sql "$dir/build/"
+	mkdir -p "$dir/build/scripts" && cp scripts/gen-proxy.pl "$dir/build/scripts/"
 	rm -f "$dir/build/src/"*.o "$dir/build/src/cflags.stamp"
 	if ! make -C "$dir/build" PG_CONFIG="$old/bin/pg_config" install >"$dir/build.log" 2>&1; then
 		tail -20 "$dir/build.log"
