@@ -117,7 +117,7 @@ build-essential dpkg-dev debhelper postgresql-common postgresql-server-dev-all"
 
 # The extensions installed where Debian has them for the version
 # (postgresql-<version>-<name>): the marker below records them too.
-ROOT_EXTRAS="pgtap pgq3 plproxy"
+ROOT_EXTRAS="pgtap pgq3 plproxy auto-failover"
 
 # Make sure the root of a version exists and has its packages; print its
 # directory on stdout (everything else goes to stderr).  A marker in the
@@ -148,10 +148,11 @@ root_ready() {	# version
 			fi
 			apt-get update -qq
 			apt-get install -y -qq $apt_opts "$@" >/dev/null
-			# pgTAP, PgQ and PL/Proxy where Debian has them for this version;
-			# pgTAP is plain SQL, so where it has none, the previous
-			# version'"'"'s serves.  (Debian has no PL/Proxy for 19 yet, and
-			# serves no source packages: the proxy tests say so and skip.)
+			# pgTAP, PgQ, PL/Proxy and pg_auto_failover where Debian has
+			# them for this version; pgTAP is plain SQL, so where it has
+			# none, the previous version'"'"'s serves.  (Debian has no PL/Proxy
+			# and no pg_auto_failover for 19 yet, and serves no source
+			# packages: the tests that need them say so and skip.)
 			for pkg in $extras; do
 				if apt-cache show "postgresql-$v-$pkg" >/dev/null 2>&1; then
 					apt-get install -y -qq $apt_opts "postgresql-$v-$pkg" >/dev/null

@@ -12,7 +12,7 @@ make gcc gnuplot-nox python3-psycopg nodejs"
 # built from Debian's source package, where Debian has no package for the
 # version).
 if [ -z "${QUEUE_IN_ROOT:-}" ]; then
-	PACKAGES="$PACKAGES postgresql-$PG-pgtap postgresql-$PG-pgq3 postgresql-$PG-plproxy"
+	PACKAGES="$PACKAGES postgresql-$PG-pgtap postgresql-$PG-pgq3 postgresql-$PG-plproxy postgresql-$PG-auto-failover"
 fi
 
 . "$(dirname "$0")/packages.sh"

@@ -80,20 +80,30 @@ sub proxy_cluster
 	return ($proxy, \@shards);
 }
 
-# PL/Proxy comes from Debian's postgresql-<N>-plproxy, which exists for 15,
-# 17 and 18; where the version has none (19), skip the test with the
-# reason; where it should be there and is not, fail.
-sub skip_without_plproxy
+# A Debian package the test needs, postgresql-<N>-<package>, which installs
+# extension/<control>.control (and, if given, the program $program): where
+# Debian has none for the version (19), skip the test with the reason;
+# where it should be there and is not, fail.
+sub skip_without_package
 {
+	my ($package, $control, $what, $program) = @_;
 	my $sharedir = `pg_config --sharedir`;
-	my $version = `pg_config --version`;
+	my ($major) = `pg_config --version` =~ /PostgreSQL (\d+)/;
 	chomp $sharedir;
-	my ($major) = $version =~ /PostgreSQL (\d+)/;
-	return if -e "$sharedir/extension/plproxy.control";
-	Test::More::plan(skip_all =>
-		  "Debian has no PL/Proxy for PostgreSQL $major (no postgresql-$major-plproxy)")
+	return
+	  if -e "$sharedir/extension/$control.control"
+	  && (!$program || `which $program` ne '');
+	Test::More::plan(skip_all => "Debian has no $what for PostgreSQL $major (no postgresql-$major-$package)")
 	  if $major >= 19;
-	die "PL/Proxy is missing: scripts/setup.sh installs postgresql-$major-plproxy";
+	die "$what is missing: scripts/setup.sh installs postgresql-$major-$package";
+}
+
+sub skip_without_plproxy { skip_without_package('plproxy', 'plproxy', 'PL/Proxy'); return; }
+
+sub skip_without_autofailover
+{
+	skip_without_package('auto-failover', 'pgautofailover', 'pg_auto_failover', 'pg_autoctl');
+	return;
 }
 
 # The libpq connection string of a node's database postgres.
