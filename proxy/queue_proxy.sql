@@ -36,25 +36,35 @@ LANGUAGE sql STABLE AS $$
     SELECT pg_catalog.generate_series(0, (mq.cluster()).shards - 1)
 $$;
 
--- The shard a queue, stream or schedule of this name lives on, as PL/Proxy
--- numbers partitions (p0 = 0): where the proxy sends its calls, and the
--- shard column of the views.
-CREATE FUNCTION mq_shard_of(name text) RETURNS int
-LANGUAGE plpgsql STABLE STRICT AS $$
+-- The shards the queues, streams or schedules of these names live on, as
+-- PL/Proxy numbers partitions (p0 = 0), reading the cluster once; NULL for
+-- a NULL name.
+CREATE FUNCTION mq.shards_of(names text[]) RETURNS int[]
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     c record := mq.cluster();
-    h int := pg_catalog.hashtext(name);
+    n text;
+    h int;
+    shards int[] := '{}';
 BEGIN
-    IF name !~ '^[A-Za-z0-9_.-]{1,48}$' THEN
-        RAISE EXCEPTION 'invalid name "%"', name
-            USING ERRCODE = '22023',
-                  DETAIL = 'Names are 1 to 48 characters from A-Z, a-z, 0-9, "_", "." and "-".';
-    END IF;
-    IF c.modular THEN
-        RETURN abs(h % c.shards);
-    END IF;
-    RETURN h & (c.shards - 1);
+    FOREACH n IN ARRAY names LOOP
+        IF n !~ '^[A-Za-z0-9_.-]{1,48}$' THEN
+            RAISE EXCEPTION 'invalid name "%"', n
+                USING ERRCODE = '22023',
+                      DETAIL = 'Names are 1 to 48 characters from A-Z, a-z, 0-9, "_", "." and "-".';
+        END IF;
+        h := pg_catalog.hashtext(n);
+        shards := shards || CASE WHEN c.modular THEN abs(h % c.shards) ELSE h & (c.shards - 1) END;
+    END LOOP;
+    RETURN shards;
 END
+$$;
+
+-- The shard a queue, stream or schedule of this name lives on: where the
+-- proxy sends its calls, and the shard column of the views.
+CREATE FUNCTION mq_shard_of(name text) RETURNS int
+LANGUAGE sql STABLE STRICT AS $$
+    SELECT (mq.shards_of(ARRAY[name]))[1]
 $$;
 
 -- The kind of an object ('queue', 'topic', 'stream'), asked of the shard of
@@ -75,8 +85,9 @@ CREATE FUNCTION mq.same_shard(what text, name text, owner_what text, owner text)
 RETURNS void
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    a int := mq_shard_of(name);
-    b int := mq_shard_of(owner);
+    shards int[] := mq.shards_of(ARRAY[name, owner]);
+    a int := shards[1];
+    b int := shards[2];
     kind text;
 BEGIN
     IF a = b THEN

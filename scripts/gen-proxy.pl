@@ -243,6 +243,15 @@ sub check_arg
 	  unless grep { $_->{name} eq $arg } @{ $f->{args} };
 }
 
+# PL/Proxy's RUN ON for a call routed by its argument $arg, a name (a NULL
+# name goes to the shard of '', which reports it).
+sub run_on_name
+{
+	my ($f, $arg) = @_;
+	check_arg($f, $arg);
+	return "hashtext(coalesce($arg, ''))";
+}
+
 sub plproxy
 {
 	my ($name, $args, $returns, $run, $target, $select) = @_;
@@ -287,8 +296,7 @@ for my $f (@functions)
 	my $sig = arglist($f, 1);
 	if ($how eq 'key')
 	{
-		check_arg($f, $r->{arg});
-		$out .= plproxy($f->{name}, $sig, $f->{returns}, "hashtext(coalesce($r->{arg}, ''))");
+		$out .= plproxy($f->{name}, $sig, $f->{returns}, run_on_name($f, $r->{arg}));
 	}
 	elsif ($how eq 'any')
 	{
@@ -309,9 +317,8 @@ for my $f (@functions)
 		if ($body =~ /\@key\@/)
 		{
 			die "$routes_file: $f->{name}: \@key\@ needs an argument to route by\n" unless defined $r->{arg};
-			check_arg($f, $r->{arg});
 			$out .= plproxy("${internal}_key", arglist($f, 0), $f->{returns},
-				"hashtext(coalesce($r->{arg}, ''))", $f->{name});
+				run_on_name($f, $r->{arg}), $f->{name});
 			$body =~ s/\@key\@/${internal}_key(@{[argnames($f)]})/g;
 		}
 		for my $each ('all', 'each')
