@@ -346,6 +346,22 @@ RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_move';
 
+-- Delete returning the rows (for an archive kept in the same transaction),
+-- and make messages ready at a time of the caller's, by id in any state.
+CREATE FUNCTION mq_remove(queue text, ids bigint[])
+RETURNS TABLE(id bigint, state text, priority int, group_key text, deliveries int,
+              enqueued_at timestamptz, visible_at timestamptz,
+              lease_until timestamptz, lease_pid int, headers jsonb, body jsonb)
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10
+AS 'MODULE_PATHNAME', 'mq_remove';
+
+CREATE FUNCTION mq_delay(queue text, ids bigint[], delay interval DEFAULT '0')
+RETURNS TABLE(id bigint, state text, priority int, group_key text, deliveries int,
+              enqueued_at timestamptz, visible_at timestamptz,
+              lease_until timestamptz, lease_pid int, headers jsonb, body jsonb)
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10
+AS 'MODULE_PATHNAME', 'mq_delay';
+
 /* ---------------------------------------------------------------------
  * Topics (SPEC section 4)
  * ---------------------------------------------------------------------

@@ -468,14 +468,14 @@ delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visibl
 }
 
 /*
- * Remove message msgid from the queue in any state (mq_delete, mq_move);
- * with m, its fields are read first (headers and body too).  A lease on it
- * goes when the transaction commits, so a later ack of its receipt finds
- * no delivery.  False if the queue has no such message, or a transaction
- * that committed first deleted it.
+ * Remove message msgid (remove) or make it ready at visible_at, in any
+ * state; with m, its fields are read first (headers and body too).  A lease
+ * on it goes when the transaction commits, so a later ack of its receipt
+ * finds no delivery.  False if the queue has no such message, or a
+ * transaction that committed first deleted it.
  */
-bool
-delivery_remove(QueueRel *qrel, int64 msgid, StoredMsg *m)
+static bool
+change_by_id(QueueRel *qrel, int64 msgid, StoredMsg *m, bool remove, TimestampTz visible_at)
 {
 	Oid			relid = RelationGetRelid(qrel->heap);
 	ItemPointerData tid;
@@ -491,13 +491,37 @@ delivery_remove(QueueRel *qrel, int64 msgid, StoredMsg *m)
 			return false;
 		if (m != NULL && !storage_fetch(qrel, &tid, m))
 			continue;
-		if (storage_delete(qrel, &tid))
+		if (remove ? storage_delete(qrel, &tid) :
+			storage_update(qrel, &tid, visible_at, false, (Datum) 0))
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}
 	/* Like a purge: the leases go at commit, and PREPARE is refused. */
 	lease_note_purge(relid);
 	lease_forget_message_at_commit(relid, msgid);
+	return true;
+}
+
+/* Remove message msgid in any state (mq_delete, mq_remove, mq_move). */
+bool
+delivery_remove(QueueRel *qrel, int64 msgid, StoredMsg *m)
+{
+	return change_by_id(qrel, msgid, m, true, 0);
+}
+
+/*
+ * Make message msgid, in any state, ready at visible_at (mq_delay); m gets
+ * its fields as they are then.  Readers waiting for the queue are woken at
+ * commit.
+ */
+bool
+delivery_delay(QueueRel *qrel, int64 msgid, TimestampTz visible_at, StoredMsg *m)
+{
+	if (!change_by_id(qrel, msgid, m, false, visible_at))
+		return false;
+	m->visible_at = visible_at;
+	/* No change of depth: an item that wakes the queue's readers at commit. */
+	pending_note_depth(RelationGetRelid(qrel->heap), 0);
 	return true;
 }
 

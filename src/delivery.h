@@ -40,6 +40,8 @@ typedef enum SettleHow
 extern LeaseCheck delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how,
 								  TimestampTz visible_at, const char *reason);
 extern bool delivery_remove(QueueRel *qrel, int64 msgid, StoredMsg *m);
+extern bool delivery_delay(QueueRel *qrel, int64 msgid, TimestampTz visible_at,
+						   StoredMsg *m);
 extern bool delivery_make_room(QueueRel *qrel, int64 nnew, int64 *depth);
 /* For the background worker. */
 extern int64 delivery_expire(const char *name, int max);

@@ -12,7 +12,8 @@
  *	  read		mq_read, mq_pop, mq_peek, mq_ack, mq_nack, mq_extend,
  *				mq_consume, mq_stream_read, mq_create_group
  *	  manage	mq_alter_*, mq_purge, mq_drop_*, mq_subscribe, mq_unsubscribe,
- *				mq_seek, mq_drop_group, mq_redrive, mq_stats_reset, and
+ *				mq_seek, mq_drop_group, mq_redrive, mq_delete, mq_remove,
+ *				mq_delay, mq_move, mq_stats_reset, and
  *				granting send and read (only the owner grants manage)
  *
  * Grants are kept as three regrole[] columns of mq.objects, senders,

@@ -66,6 +66,8 @@ PG_FUNCTION_INFO_V1(mq_purge);
 PG_FUNCTION_INFO_V1(mq_redrive);
 PG_FUNCTION_INFO_V1(mq_inspect);
 PG_FUNCTION_INFO_V1(mq_delete);
+PG_FUNCTION_INFO_V1(mq_remove);
+PG_FUNCTION_INFO_V1(mq_delay);
 PG_FUNCTION_INFO_V1(mq_move);
 
 /* Columns of the mq_message type (8 in a catalog before max_deliveries). */
@@ -689,6 +691,45 @@ inspect_keep(void *arg, const StoredMsg *m)
 #define Natts_mq_inspect 11
 
 /*
+ * One row of mq_inspect's shape for message m in state st (until and pid:
+ * its lease's end and holder when st is STATE_INFLIGHT).
+ */
+static void
+inspect_put(ReturnSetInfo *rsinfo, const StoredMsg *m, MsgState st, TimestampTz until, int pid)
+{
+	Datum		values[Natts_mq_inspect];
+	bool		nulls[Natts_mq_inspect] = {0};
+
+	values[0] = Int64GetDatum(m->id);
+	values[1] = CStringGetTextDatum(state_names[st]);
+	values[2] = Int32GetDatum(storage_priority(m->rank));
+	values[3] = m->group_key;
+	nulls[3] = m->group_key == (Datum) 0;
+	values[4] = Int32GetDatum(m->deliveries);
+	values[5] = TimestampTzGetDatum(m->enqueued_at);
+	values[6] = TimestampTzGetDatum(m->visible_at);
+	values[7] = TimestampTzGetDatum(until);
+	nulls[7] = st != STATE_INFLIGHT;
+	values[8] = Int32GetDatum(pid);
+	nulls[8] = st != STATE_INFLIGHT;
+	values[9] = storage_detoast(m->headers);
+	nulls[9] = m->headers == (Datum) 0;
+	values[10] = storage_detoast(m->body);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* A row for message m as it is now (a lease it had is held till commit). */
+static void
+inspect_put_now(ReturnSetInfo *rsinfo, Oid relid, const StoredMsg *m, TimestampTz now)
+{
+	TimestampTz until = 0;
+	int			pid = 0;
+	MsgState	st = message_state(relid, m, now, &until, &pid);
+
+	inspect_put(rsinfo, m, st, until, pid);
+}
+
+/*
  * mq_inspect(queue, state, after_id, qty) -> TABLE(id, state, priority,
  * group_key, deliveries, enqueued_at, visible_at, lease_until, lease_pid,
  * headers, body): browse in id order, leasing and counting nothing.
@@ -726,31 +767,7 @@ mq_inspect(PG_FUNCTION_ARGS)
 	else
 		n = storage_browse(&qrel, after_id, qty, inspect_keep, &f, msgs);
 	for (i = 0; i < n; i++)
-	{
-		StoredMsg  *m = &msgs[i];
-		Datum		values[Natts_mq_inspect];
-		bool		nulls[Natts_mq_inspect] = {0};
-		TimestampTz until = 0;
-		int			pid = 0;
-		MsgState	st = message_state(f.relid, m, f.now, &until, &pid);
-
-		values[0] = Int64GetDatum(m->id);
-		values[1] = CStringGetTextDatum(state_names[st]);
-		values[2] = Int32GetDatum(storage_priority(m->rank));
-		values[3] = m->group_key;
-		nulls[3] = m->group_key == (Datum) 0;
-		values[4] = Int32GetDatum(m->deliveries);
-		values[5] = TimestampTzGetDatum(m->enqueued_at);
-		values[6] = TimestampTzGetDatum(m->visible_at);
-		values[7] = TimestampTzGetDatum(until);
-		nulls[7] = st != STATE_INFLIGHT;
-		values[8] = Int32GetDatum(pid);
-		nulls[8] = st != STATE_INFLIGHT;
-		values[9] = storage_detoast(m->headers);
-		nulls[9] = m->headers == (Datum) 0;
-		values[10] = storage_detoast(m->body);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+		inspect_put_now(rsinfo, f.relid, &msgs[i], f.now);
 	storage_close(&qrel);
 	return (Datum) 0;
 }
@@ -771,6 +788,62 @@ mq_delete(PG_FUNCTION_ARGS)
 			deleted++;
 	storage_close(&qrel);
 	PG_RETURN_INT64(deleted);
+}
+
+/*
+ * Remove the messages of the ids (remove) or make them ready at now +
+ * delay, and return each as mq_inspect shows it: as it was when removed,
+ * or as it is when made ready.
+ */
+static void
+change_rows(FunctionCallInfo fcinfo, const char *what, bool remove, const Interval *delay)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64	   *ids;
+	int			n = args_int8_array(fcinfo, 1, "ids", &ids);
+	QueueRel	qrel;
+	TimestampTz now;
+	TimestampTz visible_at;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	open_queue(fcinfo, 0, what, true, PRIV_MANAGE, &qrel);
+	now = GetCurrentTimestamp();
+	visible_at = remove ? 0 : util_timestamp_plus_interval(now, delay);
+	for (i = 0; i < n; i++)
+	{
+		StoredMsg	m;
+
+		if (remove && delivery_remove(&qrel, ids[i], &m))
+			inspect_put_now(rsinfo, RelationGetRelid(qrel.heap), &m, now);
+		else if (!remove && delivery_delay(&qrel, ids[i], visible_at, &m))
+			inspect_put(rsinfo, &m, visible_at > now ? STATE_DELAYED : STATE_READY, 0, 0);
+	}
+	storage_close(&qrel);
+}
+
+/*
+ * mq_remove(queue, ids) -> the rows of mq_delete's messages as they were
+ * when deleted, for the caller to keep (an archive) in the same
+ * transaction.
+ */
+Datum
+mq_remove(PG_FUNCTION_ARGS)
+{
+	change_rows(fcinfo, "mq_remove()", true, NULL);
+	return (Datum) 0;
+}
+
+/*
+ * mq_delay(queue, ids, delay) -> the messages as they are now: each, in
+ * any state, becomes ready at now + delay; a lease on it ends, so its
+ * receipt no longer acks it.  Its deliveries stay.
+ */
+Datum
+mq_delay(PG_FUNCTION_ARGS)
+{
+	change_rows(fcinfo, "mq_delay()", false, args_interval(fcinfo, 2, "delay", false));
+	return (Datum) 0;
 }
 
 /*

@@ -1,6 +1,6 @@
 # Long polls: mq_read(..., wait => ...) sleeps while nothing is ready and
 # returns right after the commit that makes a message ready (a send, a nack,
-# an ack under max_inflight, a dead letter arriving, the abort of a read),
+# an mq_delay, an ack under max_inflight, a dead letter arriving, the abort of a read),
 # never before it; it also wakes by itself when a delayed message becomes
 # visible or a lease ends.  The wait is capped by queue.max_wait (reload);
 # cancel and statement_timeout end it with 57014 and leave no lease; it
@@ -122,6 +122,17 @@ is(sql('SHOW queue.max_wait'), '20s', 'queue.max_wait defaults to 20 s');
 	is($rows, '1:2', 'nack: the reader gets the nacked message');
 	cmp_ok($returned - $before_commit, '<', $latency,
 		"nack: returned within $latency s of the nack");
+
+	# mq_delay of a delayed message to now wakes a waiter at its commit.
+	sql(q{SELECT mq_create_queue('delay_now');
+	      SELECT mq_send('delay_now', '{"n": 1}', delay => '1 hour')});
+	start_waiting($reader, $rpid, 'delay_now', '15 seconds');
+	($before_commit) = QueueTest::session_query($other, now_sql());
+	QueueTest::session_query($other, "SELECT count(*) FROM mq_delay('delay_now', ARRAY[1])");
+	($returned, $rows) = waiting_result($reader, 'mq_delay');
+	is($rows, '1:1', 'mq_delay: the reader gets the message made ready');
+	cmp_ok($returned - $before_commit, '<', $latency,
+		"mq_delay: returned within $latency s of its commit");
 
 	sql(q{SELECT mq_create_queue('inflight', max_inflight => 1);
 	      SELECT mq_send('inflight', jsonb_build_object('n', i))
