@@ -138,7 +138,10 @@ CREATE TYPE mq.queues_row AS (
     retry_delay interval,
     retry_backoff text,
     retry_max_delay interval,
-    retry_jitter float8);
+    retry_jitter float8,
+    oldest_age interval,
+    newest_age interval,
+    last_id bigint);
 
 CREATE TYPE mq.message_groups_row AS (
     queue text,

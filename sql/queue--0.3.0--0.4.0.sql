@@ -42,6 +42,16 @@ RETURNS boolean
 LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mq_visible';
 
+-- How long ago the oldest and the newest stored message were enqueued, in
+-- any state, and the highest id given so far.
+CREATE FUNCTION mq.queue_ages(
+    queue text,
+    OUT oldest_age interval,
+    OUT newest_age interval,
+    OUT last_id bigint)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_queue_ages';
+
 CREATE OR REPLACE VIEW mq_queues WITH (security_barrier) AS
 SELECT o.name AS queue,
        f.depth,
@@ -64,11 +74,15 @@ SELECT o.name AS queue,
        q.retry_delay,
        q.retry_backoff,
        q.retry_max_delay,
-       q.retry_jitter
+       q.retry_jitter,
+       a.oldest_age,
+       a.newest_age,
+       a.last_id
   FROM mq.objects o
   JOIN mq.queues q ON q.id = o.id
   LEFT JOIN mq.objects d ON d.id = q.dead_letter_queue
  CROSS JOIN LATERAL mq.queue_figures(o.name) f
+ CROSS JOIN LATERAL mq.queue_ages(o.name) a
  WHERE o.kind = 'q' AND mq.visible(o.owner, o.senders, o.readers, o.managers);
 
 CREATE OR REPLACE VIEW mq_stats WITH (security_barrier) AS
@@ -450,3 +464,17 @@ SELECT s.name AS schedule,
  WHERE pg_has_role(s.owner::oid, 'USAGE')
     OR mq.visible(o.owner, o.senders, o.readers, o.managers);
 GRANT SELECT ON mq_schedules TO PUBLIC;
+
+-- mq_read acks the previous batch first (ack) and can take only messages
+-- whose body contains a jsonb (filter).
+DROP FUNCTION mq_read(text, int, interval, interval);
+CREATE FUNCTION mq_read(
+    queue text,
+    qty int DEFAULT 1,
+    vt interval DEFAULT NULL,
+    wait interval DEFAULT '0',
+    ack bigint[] DEFAULT NULL,
+    filter jsonb DEFAULT NULL)
+RETURNS SETOF mq_message
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10
+AS 'MODULE_PATHNAME', 'mq_read';

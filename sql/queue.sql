@@ -263,7 +263,9 @@ CREATE FUNCTION mq_read(
     queue text,
     qty int DEFAULT 1,
     vt interval DEFAULT NULL,
-    wait interval DEFAULT '0')
+    wait interval DEFAULT '0',
+    ack bigint[] DEFAULT NULL,
+    filter jsonb DEFAULT NULL)
 RETURNS SETOF mq_message
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10
 AS 'MODULE_PATHNAME', 'mq_read';
@@ -416,6 +418,16 @@ CREATE FUNCTION mq.queue_figures(
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_queue_figures';
 
+-- How long ago the oldest and the newest stored message were enqueued, in
+-- any state, and the highest id given so far.
+CREATE FUNCTION mq.queue_ages(
+    queue text,
+    OUT oldest_age interval,
+    OUT newest_age interval,
+    OUT last_id bigint)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_queue_ages';
+
 CREATE VIEW mq_queues WITH (security_barrier) AS
 SELECT o.name AS queue,
        f.depth,
@@ -438,11 +450,15 @@ SELECT o.name AS queue,
        q.retry_delay,
        q.retry_backoff,
        q.retry_max_delay,
-       q.retry_jitter
+       q.retry_jitter,
+       a.oldest_age,
+       a.newest_age,
+       a.last_id
   FROM mq.objects o
   JOIN mq.queues q ON q.id = o.id
   LEFT JOIN mq.objects d ON d.id = q.dead_letter_queue
  CROSS JOIN LATERAL mq.queue_figures(o.name) f
+ CROSS JOIN LATERAL mq.queue_ages(o.name) a
  WHERE o.kind = 'q' AND mq.visible(o.owner, o.senders, o.readers, o.managers);
 
 -- One row per message group of a queue (SPEC section 3a): its messages by

@@ -18,6 +18,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -51,7 +52,7 @@ delivery_make_room(QueueRel *qrel, int64 nnew, int64 *depth)
 	if (excess <= 0)
 		return true;
 	return info->drop_oldest && nnew <= info->max_length &&
-		delivery_take(qrel, TAKE_DROP, (int) Min(excess, PG_INT32_MAX), NULL, NULL, NULL) >= excess;
+		delivery_take(qrel, TAKE_DROP, (int) Min(excess, PG_INT32_MAX), NULL, (Datum) 0, NULL, NULL) >= excess;
 }
 
 /* At most this many messages leave a queue as dead letters per call. */
@@ -136,11 +137,12 @@ taken_already(const StoredMsg *out, int n, int64 id)
  * room made).  Under max_inflight a read takes no more new leases than the
  * limit allows, and under rate_limit no more deliveries (reads and pops)
  * than the queue's token bucket holds; with none, *next_visible is when the
- * next token is due.  Returns the number taken; out (NULL for TAKE_DROP)
- * gets them.
+ * next token is due.  With a filter (a jsonb; (Datum) 0: none), a read
+ * takes only messages whose body contains it, passing over the others.
+ * Returns the number taken; out (NULL for TAKE_DROP) gets them.
  */
 int
-delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
+delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum filter,
 			  StoredMsg *out, TimestampTz *next_visible)
 {
 	QueueInfo  *info = qrel->info;
@@ -167,7 +169,11 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	bool		limited = false;
 	int			round;
 	HTAB	   *rounds = NULL;
+	MemoryContext filter_cxt = NULL;
 
+	if (filter != (Datum) 0)
+		filter_cxt = AllocSetContextCreate(CurrentMemoryContext, "mq_read filter",
+										   ALLOCSET_SMALL_SIZES);
 	if (mode == TAKE_LEASE)
 		until = util_timestamp_plus_interval(now, vt);
 	/* Leases need the queue's shared state; so does the floor, also for a peek. */
@@ -259,6 +265,9 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 				continue;
 			}
 
+			if (filter_cxt != NULL && !storage_scan_body_contains(scan, filter, filter_cxt))
+				continue;
+
 			/* A read's failure (expiry, rollback, nack) waits per the policy. */
 			retry = mode == TAKE_LEASE ? policy_retry_delay(info, m.deliveries + 1) : 0;
 			if (!fair)
@@ -308,6 +317,8 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	}
 	if (rounds != NULL)
 		hash_destroy(rounds);
+	if (filter_cxt != NULL)
+		MemoryContextDelete(filter_cxt);
 	if (next_visible)
 		*next_visible = next;
 
@@ -372,7 +383,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
 	{
 		/* The promoted row is a change of this command: make it visible. */
 		CommandCounterIncrement();
-		n += delivery_take(qrel, mode, qty - n, vt, out + n, NULL);
+		n += delivery_take(qrel, mode, qty - n, vt, filter, out + n, NULL);
 	}
 	return n;
 }
@@ -544,7 +555,7 @@ delivery_expire(const char *name, int max)
 	while (n < max && (qrel.info->has_ttl || qrel.info->max_deliveries > 0))
 	{
 		int			batch = (int) Min(max - n, DEAD_PER_CALL);
-		int			moved = delivery_take(&qrel, TAKE_EXPIRE, batch, NULL, NULL, NULL);
+		int			moved = delivery_take(&qrel, TAKE_EXPIRE, batch, NULL, (Datum) 0, NULL, NULL);
 
 		n += moved;
 		if (moved < batch)

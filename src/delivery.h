@@ -24,7 +24,7 @@ typedef enum TakeMode
 } TakeMode;
 
 extern int	delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt,
-						  StoredMsg *out, TimestampTz *next_visible);
+						  Datum filter, StoredMsg *out, TimestampTz *next_visible);
 extern bool delivery_wait(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
 						  TimestampTz next_visible, bool release_horizon);
 

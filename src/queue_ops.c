@@ -341,91 +341,6 @@ mq_send_batch(PG_FUNCTION_ARGS)
 /* mq_redrive looks past at most this many letters it cannot move. */
 #define REDRIVE_KEEP_MAX 10000
 
-static Datum
-take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
-		 const Interval *vt, int64 wait)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	QueueRel	qrel;
-	StoredMsg  *msgs;
-	TimestampTz deadline = 0;
-	QueueState *qs = NULL;
-	int32		max_deliveries;
-	bool		release_horizon = false;
-	int			n;
-	int			i;
-
-	InitMaterializedSRF(fcinfo, 0);
-	open_queue(fcinfo, 0, fname, mode != TAKE_PEEK, PRIV_READ, &qrel);
-	if (mode == TAKE_LEASE && vt == NULL)
-		vt = &qrel.info->visibility_timeout;
-	msgs = palloc(qty * sizeof(StoredMsg));
-	if (wait > 0)
-	{
-		deadline = GetCurrentTimestamp() + wait;
-		qs = qstate_get(RelationGetRelid(qrel.heap));
-		release_horizon = horizon_call_stands_alone(fcinfo);
-	}
-	for (;;)
-	{
-		TimestampTz next_visible;
-
-		/* Register before looking, so that no commit goes unnoticed. */
-		if (qs != NULL)
-			wakeup_register(qs, RelationGetRelid(qrel.heap));
-		n = delivery_take(&qrel, mode, qty, vt, msgs, &next_visible);
-		if (n > 0 || qs == NULL ||
-			!delivery_wait(&qrel, qs, deadline, next_visible, release_horizon))
-			break;
-	}
-	wakeup_unregister();
-	max_deliveries = qrel.info->max_deliveries;
-	storage_close(&qrel);
-	for (i = 0; i < n; i++)
-		put_message(rsinfo, &msgs[i], mode == TAKE_LEASE, max_deliveries);
-	return (Datum) 0;
-}
-
-/* mq_read(queue, qty, vt, wait) -> SETOF mq_message */
-Datum
-mq_read(PG_FUNCTION_ARGS)
-{
-	int			qty = args_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
-	Interval   *vt = args_interval(fcinfo, 2, "vt", true);
-	int64		wait = args_wait(fcinfo, 3);
-
-	if (wait > 0 && IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a waiting mq_read needs READ COMMITTED isolation"),
-				 errdetail("In REPEATABLE READ and SERIALIZABLE the transaction snapshot is held for the whole wait."),
-				 errhint("Read with wait => '0', or use READ COMMITTED.")));
-	return take_srf(fcinfo, TAKE_LEASE, "mq_read()", qty, vt, wait);
-}
-
-/* mq_pop(queue, qty) -> SETOF mq_message: read and delete, at-most-once */
-Datum
-mq_pop(PG_FUNCTION_ARGS)
-{
-	int			qty = args_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
-
-	return take_srf(fcinfo, TAKE_DELETE, "mq_pop()", qty, NULL, 0);
-}
-
-/* mq_peek(queue, qty) -> SETOF mq_message: ready messages, no lease */
-Datum
-mq_peek(PG_FUNCTION_ARGS)
-{
-	int			qty = args_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
-
-	return take_srf(fcinfo, TAKE_PEEK, "mq_peek()", qty, NULL, 0);
-}
-
-/* ---------------------------------------------------------------------
- * Settling deliveries
- * ---------------------------------------------------------------------
- */
-
 static void
 receipt_error(LeaseCheck check, const char *queue, int64 receipt)
 {
@@ -457,6 +372,149 @@ receipt_error(LeaseCheck check, const char *queue, int64 receipt)
 			break;
 	}
 }
+
+/*
+ * The receipts acked as one mq_ack(queue, receipts, strict) call acks them;
+ * returns how many.
+ */
+static int64
+ack_receipts(QueueRel *qrel, const int64 *receipts, int n, bool strict)
+{
+	int64		acked = 0;
+	int			i;
+
+	/*
+	 * Lock the messages' groups first, in one order for everyone, so that
+	 * batch acks and sends of the same groups cannot deadlock.
+	 */
+	if (n > 1)
+	{
+		uint32	   *groups = palloc(n * sizeof(uint32));
+		int			ngroups = 0;
+
+		for (i = 0; i < n; i++)
+			if (lease_receipt_group(RelationGetRelid(qrel->heap), receipts[i], &groups[ngroups]))
+				ngroups++;
+		storage_lock_group_hashes(qrel, groups, ngroups);
+		pfree(groups);
+	}
+	for (i = 0; i < n; i++)
+	{
+		LeaseCheck	check = delivery_settle(qrel, receipts[i], HOW_ACK, 0, NULL);
+
+		if (check == LEASE_OK)
+			acked++;
+		else if (strict)
+			receipt_error(check, qrel->info->name, receipts[i]);
+	}
+	return acked;
+}
+
+/*
+ * What read, pop and peek share.  A read first acks the nack receipts in
+ * ack (0: none), as mq_ack(queue, ack, strict => false) would; one that
+ * removed a message does not wait.  With filter ((Datum) 0: none) it takes
+ * only messages whose body contains it.
+ */
+static Datum
+take_srf(FunctionCallInfo fcinfo, TakeMode mode, const char *fname, int qty,
+		 const Interval *vt, int64 wait, const int64 *ack, int nack, Datum filter)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	QueueRel	qrel;
+	StoredMsg  *msgs;
+	TimestampTz deadline = 0;
+	QueueState *qs = NULL;
+	int32		max_deliveries;
+	bool		release_horizon = false;
+	int			n;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	open_queue(fcinfo, 0, fname, mode != TAKE_PEEK, PRIV_READ, &qrel);
+	if (mode == TAKE_LEASE && vt == NULL)
+		vt = &qrel.info->visibility_timeout;
+	/* A transaction that has written must not sleep holding it. */
+	if (nack > 0 && ack_receipts(&qrel, ack, nack, false) > 0)
+		wait = 0;
+	msgs = palloc(qty * sizeof(StoredMsg));
+	if (wait > 0)
+	{
+		deadline = GetCurrentTimestamp() + wait;
+		qs = qstate_get(RelationGetRelid(qrel.heap));
+		release_horizon = horizon_call_stands_alone(fcinfo);
+	}
+	for (;;)
+	{
+		TimestampTz next_visible;
+
+		/* Register before looking, so that no commit goes unnoticed. */
+		if (qs != NULL)
+			wakeup_register(qs, RelationGetRelid(qrel.heap));
+		n = delivery_take(&qrel, mode, qty, vt, filter, msgs, &next_visible);
+		if (n > 0 || qs == NULL ||
+			!delivery_wait(&qrel, qs, deadline, next_visible, release_horizon))
+			break;
+	}
+	wakeup_unregister();
+	max_deliveries = qrel.info->max_deliveries;
+	storage_close(&qrel);
+	for (i = 0; i < n; i++)
+		put_message(rsinfo, &msgs[i], mode == TAKE_LEASE, max_deliveries);
+	return (Datum) 0;
+}
+
+/*
+ * mq_read(queue, qty, vt, wait, ack, filter) -> SETOF mq_message.  (A
+ * catalog from before ack and filter were added calls it with four
+ * arguments.)
+ */
+Datum
+mq_read(PG_FUNCTION_ARGS)
+{
+	int			qty = args_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
+	Interval   *vt = args_interval(fcinfo, 2, "vt", true);
+	int64		wait = args_wait(fcinfo, 3);
+	int64	   *ack = NULL;
+	int			nack = 0;
+	Datum		filter = (Datum) 0;
+
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
+		nack = args_int8_array(fcinfo, 4, "ack", &ack);
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5))
+		filter = PG_GETARG_DATUM(5);
+	if (wait > 0 && IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a waiting mq_read needs READ COMMITTED isolation"),
+				 errdetail("In REPEATABLE READ and SERIALIZABLE the transaction snapshot is held for the whole wait."),
+				 errhint("Read with wait => '0', or use READ COMMITTED.")));
+	return take_srf(fcinfo, TAKE_LEASE, "mq_read()", qty, vt, wait, ack, nack, filter);
+}
+
+/* mq_pop(queue, qty) -> SETOF mq_message: read and delete, at-most-once */
+Datum
+mq_pop(PG_FUNCTION_ARGS)
+{
+	int			qty = args_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
+
+	return take_srf(fcinfo, TAKE_DELETE, "mq_pop()", qty, NULL, 0, NULL, 0, (Datum) 0);
+}
+
+/* mq_peek(queue, qty) -> SETOF mq_message: ready messages, no lease */
+Datum
+mq_peek(PG_FUNCTION_ARGS)
+{
+	int			qty = args_int_range(fcinfo, 1, "qty", 1, QUEUE_QTY_MAX);
+
+	return take_srf(fcinfo, TAKE_PEEK, "mq_peek()", qty, NULL, 0, NULL, 0, (Datum) 0);
+}
+
+/* ---------------------------------------------------------------------
+ * Settling deliveries
+ * ---------------------------------------------------------------------
+ */
+
 
 static int64
 arg_receipt(FunctionCallInfo fcinfo, int argno)
@@ -531,36 +589,11 @@ mq_ack_array(PG_FUNCTION_ARGS)
 	bool		strict = arg_strict(fcinfo, 2);
 	int64	   *receipts;
 	int			n = args_int8_array(fcinfo, 1, "receipts", &receipts);
-	int			i;
-	int64		acked = 0;
+	int64		acked;
 	QueueRel	qrel;
 
 	open_queue(fcinfo, 0, "mq_ack()", true, PRIV_READ, &qrel);
-	/*
-	 * Lock the messages' groups first, in one order for everyone, so that
-	 * batch acks and sends of the same groups cannot deadlock.
-	 */
-	if (n > 1)
-	{
-		uint32	   *groups = palloc(n * sizeof(uint32));
-		int			ngroups = 0;
-
-		for (i = 0; i < n; i++)
-			if (lease_receipt_group(RelationGetRelid(qrel.heap), receipts[i], &groups[ngroups]))
-				ngroups++;
-		storage_lock_group_hashes(&qrel, groups, ngroups);
-		pfree(groups);
-	}
-	for (i = 0; i < n; i++)
-	{
-		int64		receipt = receipts[i];
-		LeaseCheck	check = delivery_settle(&qrel, receipt, HOW_ACK, 0, NULL);
-
-		if (check == LEASE_OK)
-			acked++;
-		else if (strict)
-			receipt_error(check, qrel.info->name, receipt);
-	}
+	acked = ack_receipts(&qrel, receipts, n, strict);
 	storage_close(&qrel);
 	PG_RETURN_INT64(acked);
 }
@@ -1049,7 +1082,8 @@ mq_redrive(PG_FUNCTION_ARGS)
 	while (moved < max && nkept < REDRIVE_KEEP_MAX)
 	{
 		int			n = delivery_take(&dlq, TAKE_REDRIVE,
-									  (int) Min(max - moved, QUEUE_QTY_MAX), NULL, msgs, NULL);
+									  (int) Min(max - moved, QUEUE_QTY_MAX), NULL, (Datum) 0,
+									  msgs, NULL);
 		int			i;
 
 		if (n == 0)

@@ -66,6 +66,7 @@
 #include "access/xlog.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_collation_d.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
@@ -79,8 +80,10 @@
 #include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -259,6 +262,45 @@ int64
 storage_next_id(QueueRel *qrel)
 {
 	return nextval_internal(qrel->info->seqid, false);
+}
+
+/*
+ * The highest message id given so far (0: none), sends that rolled back
+ * included.  The sequence is read as its owner: whoever may see the queue
+ * may know how many ids it gave.
+ */
+int64
+storage_last_id(QueueRel *qrel)
+{
+	Oid			seqid = qrel->info->seqid;
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(seqid));
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
+	Datum		last = (Datum) 0;
+
+	LOCAL_FCINFO(fcinfo, 1);
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", seqid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = ObjectIdGetDatum(seqid);
+	fcinfo->args[0].isnull = false;
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		last = pg_sequence_last_value(fcinfo);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	return fcinfo->isnull ? 0 : DatumGetInt64(last);
 }
 
 static void
@@ -1089,6 +1131,30 @@ storage_scan_copy(StorageScan *scan, StoredMsg *msg)
 	d = heap_getattr(&scan->tuple, Anum_msg_body, desc, &isnull);
 	msg->body = datumCopy(d, false, -1);
 	msg->group_key = row_group_key(scan->qrel, &scan->tuple);
+}
+
+/*
+ * Does the current row's body contain filter (a jsonb, as @> tests)?  A
+ * NULL body contains nothing.  What the test allocates goes with cxt, which
+ * the caller resets.
+ */
+bool
+storage_scan_body_contains(StorageScan *scan, Datum filter, MemoryContext cxt)
+{
+	TupleDesc	desc = RelationGetDescr(scan->qrel->heap);
+	MemoryContext old;
+	bool		isnull;
+	bool		contains;
+	Datum		d;
+
+	d = heap_getattr(&scan->tuple, Anum_msg_body, desc, &isnull);
+	if (isnull)
+		return false;
+	old = MemoryContextSwitchTo(cxt);
+	contains = DatumGetBool(DirectFunctionCall2(jsonb_contains, d, filter));
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(cxt);
+	return contains;
 }
 
 /*
@@ -2329,6 +2395,67 @@ oldest_one(void *arg, TupleTableSlot *slot, const StoredMsg *m)
 		return true;
 	o->oldest = Min(o->oldest, m->enqueued_at);
 	return false;
+}
+
+/* The first row of a priority, in id order, is its oldest. */
+static bool
+first_of_rank(void *arg, TupleTableSlot *slot, const StoredMsg *m)
+{
+	TimestampTz *oldest = arg;
+
+	*oldest = Min(*oldest, m->enqueued_at);
+	return false;
+}
+
+/*
+ * The enqueue times of the oldest and the newest stored message, in any
+ * state (DT_NOEND and DT_NOBEGIN: none).  Ids follow enqueue order, so each
+ * priority in use (parked rows too) is read at the front of its part of the
+ * index for the oldest, and at the back for the newest: one descent per
+ * priority each way, whatever the depth.
+ */
+void
+storage_age_bounds(QueueRel *qrel, TimestampTz *oldest, TimestampTz *newest)
+{
+	TupleTableSlot *slot;
+	int			below = QUEUE_RANK_MAX + 1;
+
+	*oldest = DT_NOEND;
+	*newest = DT_NOBEGIN;
+	walk_priorities(qrel, 0, 0, 0, first_of_rank, oldest);
+	slot = table_slot_create(qrel->heap, NULL);
+	for (;;)
+	{
+		ScanKeyData members[2];
+		ScanKeyData rowkey;
+		IndexScanDesc iscan;
+		bool		found = false;
+
+		/* Backwards from the last entry of a rank below the last one found. */
+		row_key_init(&rowkey, members, BTLessStrategyNumber, (int16) below, 0);
+		iscan = compat_index_beginscan(qrel->heap, qrel->pk, SnapshotSelf, 1, 0);
+		iscan->xs_want_itup = true;
+		index_rescan(iscan, &rowkey, 1, NULL, 0);
+		while (!found && index_getnext_slot(iscan, BackwardScanDirection, slot))
+		{
+			int16		rank = entry_rank(iscan);
+			StoredMsg	m;
+
+			slot_message(qrel, slot, false, &m);
+			/* Not from a stale entry (see "Promotion in place"). */
+			if (m.rank == rank)
+			{
+				*newest = Max(*newest, m.enqueued_at);
+				below = rank;
+				found = true;
+			}
+			CHECK_FOR_INTERRUPTS();
+		}
+		index_endscan(iscan);
+		if (!found)
+			break;
+	}
+	ExecDropSingleTupleTableSlot(slot);
 }
 
 /*

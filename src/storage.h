@@ -93,8 +93,10 @@ extern bool storage_open_by_name(QueueRel *qrel, const char *name,
 extern int64 storage_count(QueueRel *qrel);
 extern int64 storage_count_delayed(QueueRel *qrel, TimestampTz now);
 extern TimestampTz storage_oldest_ready(QueueRel *qrel, TimestampTz now);
+extern void storage_age_bounds(QueueRel *qrel, TimestampTz *oldest, TimestampTz *newest);
 extern void storage_close(QueueRel *qrel);
 extern int64 storage_next_id(QueueRel *qrel);
+extern int64 storage_last_id(QueueRel *qrel);
 extern void storage_lock_groups(QueueRel *qrel, int n, const Datum *group_keys);
 extern void storage_lock_group_hashes(QueueRel *qrel, uint32 *hashes, int n);
 extern void storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
@@ -115,6 +117,7 @@ extern TimestampTz storage_scan_next_visible(StorageScan *scan);
 extern int64 storage_scan_group_hash(StorageScan *scan);
 extern XLogRecPtr storage_scan_set_deliveries(StorageScan *scan, int32 deliveries);
 extern void storage_scan_copy(StorageScan *scan, StoredMsg *msg);
+extern bool storage_scan_body_contains(StorageScan *scan, Datum filter, MemoryContext cxt);
 extern void storage_scan_release(StorageScan *scan);
 extern void storage_scan_end(StorageScan *scan);
 extern Datum storage_detoast(Datum d);

@@ -47,72 +47,127 @@
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(mq_queue_figures);
+PG_FUNCTION_INFO_V1(mq_queue_ages);
+
+/*
+ * Open the queue named by argument 0 for its figures; false when there is
+ * nothing to show: no name, a queue the caller may not see (the views list
+ * only visible queues), or unlogged storage on a standby, which cannot be
+ * read there.
+ */
+static bool
+figures_open(FunctionCallInfo fcinfo, QueueRel *qrel)
+{
+	char		name[QUEUE_NAME_MAXLEN + 1];
+	QueueInfo  *info;
+
+	if (PG_ARGISNULL(0))
+		return false;
+	args_name("queue", PG_GETARG_TEXT_PP(0), name);
+	info = queue_info_lookup(name);
+	if (info == NULL || !perms_visible(&info->perms, GetUserId()))
+		return false;
+	if (RecoveryInProgress() && info->unlogged)
+		return false;
+	return storage_open_by_name(qrel, name, AccessShareLock, 0);
+}
+
+/* The blessed result row type of a function returning a composite. */
+static TupleDesc
+result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	desc;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	return BlessTupleDesc(desc);
+}
+
+/* now - t as an interval datum */
+static Datum
+age_at(TimestampTz now, TimestampTz t)
+{
+	return DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(now), TimestampTzGetDatum(t));
+}
 
 /* mq.queue_figures(queue text) -> (depth, ready, inflight, delayed, oldest_ready_age) */
 Datum
 mq_queue_figures(PG_FUNCTION_ARGS)
 {
-	TupleDesc	desc;
+	TupleDesc	desc = result_desc(fcinfo);
 	Datum		values[5];
 	bool		nulls[5] = {true, true, true, true, true};
-	char		name[QUEUE_NAME_MAXLEN + 1];
 	QueueRel	qrel;
-	QueueInfo  *info;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	desc = BlessTupleDesc(desc);
-
-	if (!PG_ARGISNULL(0))
+	if (figures_open(fcinfo, &qrel))
 	{
-		args_name("queue", PG_GETARG_TEXT_PP(0), name);
-		info = queue_info_lookup(name);
-		if (info == NULL || !perms_visible(&info->perms, GetUserId()))
-		{
-			/* Nothing to show (the views list only visible queues). */
-		}
-		else if (RecoveryInProgress() && info->unlogged)
-		{
-			/* Unlogged storage cannot be read on a standby. */
-		}
-		else if (storage_open_by_name(&qrel, name, AccessShareLock, 0))
-		{
-			TimestampTz now = GetCurrentTimestamp();
-			Oid			relid = RelationGetRelid(qrel.heap);
+		TimestampTz now = GetCurrentTimestamp();
+		Oid			relid = RelationGetRelid(qrel.heap);
 
-			if (RecoveryInProgress())
-			{
-				values[0] = Int64GetDatum(storage_count(&qrel));
-				nulls[0] = false;
-			}
-			else
-			{
-				QueueState *qs = qstate_get(relid);
-				int64		depth;
-				int64		inflight;
-				int64		delayed;
-				TimestampTz oldest;
-
-				(void) qstate_depth(qrel.heap, DEPTH_SHOW, &depth);
-				depth += pending_depth_delta(relid);
-				inflight = lease_count_active(qs, relid, now);
-				delayed = storage_count_delayed(&qrel, now);
-				oldest = storage_oldest_ready(&qrel, now);
-				values[0] = Int64GetDatum(depth);
-				values[1] = Int64GetDatum(Max(depth - inflight - delayed, 0));
-				values[2] = Int64GetDatum(Min(inflight, depth));
-				values[3] = Int64GetDatum(delayed);
-				nulls[0] = nulls[1] = nulls[2] = nulls[3] = false;
-				if (oldest != DT_NOEND)
-				{
-					values[4] = DirectFunctionCall2(timestamp_mi,
-													TimestampTzGetDatum(now),
-													TimestampTzGetDatum(oldest));
-					nulls[4] = false;
-				}
-			}
-			storage_close(&qrel);
+		if (RecoveryInProgress())
+		{
+			values[0] = Int64GetDatum(storage_count(&qrel));
+			nulls[0] = false;
 		}
+		else
+		{
+			QueueState *qs = qstate_get(relid);
+			int64		depth;
+			int64		inflight;
+			int64		delayed;
+			TimestampTz oldest;
+
+			(void) qstate_depth(qrel.heap, DEPTH_SHOW, &depth);
+			depth += pending_depth_delta(relid);
+			inflight = lease_count_active(qs, relid, now);
+			delayed = storage_count_delayed(&qrel, now);
+			oldest = storage_oldest_ready(&qrel, now);
+			values[0] = Int64GetDatum(depth);
+			values[1] = Int64GetDatum(Max(depth - inflight - delayed, 0));
+			values[2] = Int64GetDatum(Min(inflight, depth));
+			values[3] = Int64GetDatum(delayed);
+			nulls[0] = nulls[1] = nulls[2] = nulls[3] = false;
+			if (oldest != DT_NOEND)
+			{
+				values[4] = age_at(now, oldest);
+				nulls[4] = false;
+			}
+		}
+		storage_close(&qrel);
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/*
+ * mq.queue_ages(queue text) -> (oldest_age, newest_age, last_id): how long
+ * ago the oldest and the newest stored message were enqueued, in any state
+ * (NULL when the queue is empty), and the highest id given so far.  Rows
+ * and the id sequence only, so a standby shows them too.
+ */
+Datum
+mq_queue_ages(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc = result_desc(fcinfo);
+	Datum		values[3];
+	bool		nulls[3] = {true, true, true};
+	QueueRel	qrel;
+
+	if (figures_open(fcinfo, &qrel))
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		TimestampTz oldest;
+		TimestampTz newest;
+
+		storage_age_bounds(&qrel, &oldest, &newest);
+		if (oldest != DT_NOEND)
+		{
+			values[0] = age_at(now, oldest);
+			values[1] = age_at(now, newest);
+			nulls[0] = nulls[1] = false;
+		}
+		values[2] = Int64GetDatum(storage_last_id(&qrel));
+		nulls[2] = false;
+		storage_close(&qrel);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
@@ -155,8 +210,7 @@ group_run_put(GroupRun *r)
 		values[1] = Int64GetDatum(g->ready);
 		values[2] = Int64GetDatum(g->inflight);
 		values[3] = Int64GetDatum(g->delayed);
-		values[4] = DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(r->now),
-										TimestampTzGetDatum(g->oldest));
+		values[4] = age_at(r->now, g->oldest);
 		tuplestore_putvalues(r->rsinfo->setResult, r->rsinfo->setDesc, values, nulls);
 		pfree(DatumGetPointer(g->key));
 	}
@@ -283,9 +337,7 @@ mq_queue_stats(PG_FUNCTION_ARGS)
 	char		name[QUEUE_NAME_MAXLEN + 1];
 	int			i;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	desc = BlessTupleDesc(desc);
+	desc = result_desc(fcinfo);
 	for (i = 0; i <= NUM_QUEUE_STATS; i++)
 		nulls[i] = true;
 	if (!PG_ARGISNULL(0))

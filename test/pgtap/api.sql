@@ -30,7 +30,7 @@ SELECT results_eq(
         ('mq_peek(text,integer)'),
         ('mq_pop(text,integer)'),
         ('mq_purge(text)'),
-        ('mq_read(text,integer,interval,interval)'),
+        ('mq_read(text,integer,interval,interval,bigint[],jsonb)'),
         ('mq_send(text,jsonb,jsonb,interval,integer,text,text)'),
         ('mq_send_batch(text,jsonb[],jsonb[],interval,integer,text[],text[])')$$,
     'the section 3 functions exist once each, with these argument types');
@@ -76,9 +76,10 @@ SELECT is(pg_get_function_arguments('mq_send_batch(text,jsonb[],jsonb[],interval
     'delay interval DEFAULT ''00:00:00''::interval, priority integer DEFAULT 0, '
     'idempotency_keys text[] DEFAULT NULL::text[], group_keys text[] DEFAULT NULL::text[]',
     'mq_send_batch arguments');
-SELECT is(pg_get_function_arguments('mq_read(text,integer,interval,interval)'::regprocedure),
+SELECT is(pg_get_function_arguments('mq_read(text,integer,interval,interval,bigint[],jsonb)'::regprocedure),
     'queue text, qty integer DEFAULT 1, vt interval DEFAULT NULL::interval, '
-    'wait interval DEFAULT ''00:00:00''::interval',
+    'wait interval DEFAULT ''00:00:00''::interval, ack bigint[] DEFAULT NULL::bigint[], '
+    'filter jsonb DEFAULT NULL::jsonb',
     'mq_read arguments');
 SELECT is(pg_get_function_arguments('mq_pop(text,integer)'::regprocedure),
     'queue text, qty integer DEFAULT 1',
@@ -124,7 +125,7 @@ SELECT results_eq(
         ('mq_peek', 'queue text, qty integer', 'SETOF mq_message'),
         ('mq_pop', 'queue text, qty integer', 'SETOF mq_message'),
         ('mq_purge', 'queue text', 'bigint'),
-        ('mq_read', 'queue text, qty integer, vt interval, wait interval', 'SETOF mq_message'),
+        ('mq_read', 'queue text, qty integer, vt interval, wait interval, ack bigint[], filter jsonb', 'SETOF mq_message'),
         ('mq_send', 'queue text, body jsonb, headers jsonb, delay interval, priority integer, idempotency_key text, group_key text', 'bigint'),
         ('mq_send_batch', 'queue text, bodies jsonb[], headers jsonb[], delay interval, priority integer, idempotency_keys text[], group_keys text[]', 'SETOF bigint')$$,
     'return types');
@@ -136,7 +137,7 @@ SELECT isnt_strict('public', 'mq_drop_queue', ARRAY['text', 'boolean'], 'mq_drop
 SELECT isnt_strict('public', 'mq_purge', ARRAY['text'], 'mq_purge is not strict');
 SELECT isnt_strict('public', 'mq_send', ARRAY['text', 'jsonb', 'jsonb', 'interval', 'integer', 'text', 'text'], 'mq_send is not strict');
 SELECT isnt_strict('public', 'mq_send_batch', ARRAY['text', 'jsonb[]', 'jsonb[]', 'interval', 'integer', 'text[]', 'text[]'], 'mq_send_batch is not strict');
-SELECT isnt_strict('public', 'mq_read', ARRAY['text', 'integer', 'interval', 'interval'], 'mq_read is not strict');
+SELECT isnt_strict('public', 'mq_read', ARRAY['text', 'integer', 'interval', 'interval', 'bigint[]', 'jsonb'], 'mq_read is not strict');
 SELECT isnt_strict('public', 'mq_pop', ARRAY['text', 'integer'], 'mq_pop is not strict');
 SELECT isnt_strict('public', 'mq_peek', ARRAY['text', 'integer'], 'mq_peek is not strict');
 SELECT isnt_strict('public', 'mq_ack', ARRAY['text', 'bigint', 'boolean'], 'mq_ack(receipt) is not strict');

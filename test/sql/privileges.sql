@@ -93,7 +93,7 @@ RESET ROLE;
 -- Members of pg_monitor see the figures of every object, and no message.
 GRANT pg_monitor TO mq_nobody;
 SET ROLE mq_nobody;
-SELECT queue, depth FROM mq_queues WHERE queue LIKE 'p\_%' ORDER BY queue;
+SELECT queue, depth, last_id FROM mq_queues WHERE queue LIKE 'p\_%' ORDER BY queue;
 SELECT stream, consumer_group, partition FROM mq_groups WHERE stream = 'p_s' ORDER BY 2, 3;
 \set VERBOSITY sqlstate
 SELECT mq_peek('p_q');
