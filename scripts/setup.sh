@@ -37,6 +37,8 @@ fi
 # QUEUE_CFLAGS (e.g. -DUSE_ASSERT_CHECKING) selects the build flavour.
 make -C "$QUEUE_ROOT" -s QUEUE_CFLAGS="${QUEUE_CFLAGS:-}"
 make -C "$QUEUE_ROOT" -s QUEUE_CFLAGS="${QUEUE_CFLAGS:-}" install >/dev/null
+# The pgmq layer, for the tests and the demo (make pgmq installs it alone).
+make -C "$QUEUE_ROOT/pgmq" -s install >/dev/null
 
 mkdir -p "$QUEUE_TMP"
 if [ "$(id -u)" = 0 ]; then

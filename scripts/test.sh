@@ -4,6 +4,7 @@
 #   pg_regress   test/sql + test/expected   (one private server)
 #   isolation    test/specs                 (one private server)
 #   pgTAP        test/pgtap                 (one private server, pg_prove)
+#   pgmq         test/pgmq                  (the pgmq layer: pg_regress, one private server)
 #   TAP          test/t                     (each test starts its own servers)
 #   fuzz         test/fuzz                  (src/match.c's and src/cron.c's properties, no server)
 #   layers       src/                       (no include upwards, no cycle: scripts/check-layers.sh)
@@ -12,7 +13,7 @@
 #                                            version: 15 to 18 and 19, in their root)
 #
 # Servers run as the postgres user; all output goes to $QUEUE_TMP/test.
-# Pass suite names (regress isolation pgtap tap fuzz layers deb upgrade) to run only those, TAP
+# Pass suite names (regress isolation pgtap pgmq tap fuzz layers deb upgrade) to run only those, TAP
 # test files with PROVE_TESTS="001_x.pl 002_y.pl", pg_regress or isolation
 # tests with REGRESS_TESTS="name1 name2", and another output
 # directory with QUEUE_TEST_OUT.
@@ -29,7 +30,7 @@ case $PG in
 	18 | 19) UPGRADE_FROM=15 ;;
 	*) UPGRADE_FROM= ;;
 esac
-SUITES=${*:-layers regress isolation pgtap tap fuzz deb ${UPGRADE_FROM:+upgrade}}
+SUITES=${*:-layers regress isolation pgtap pgmq tap fuzz deb ${UPGRADE_FROM:+upgrade}}
 PASSED=0
 FAILED=0
 
@@ -80,12 +81,12 @@ count_tap() {	# suite logfile status
 }
 
 # pg_regress and pg_isolation_regress take the same options.
-run_regress_suite() {	# suite driver listdir extension port
-	local suite=$1 driver=$2 dir=$OUT/$1 tests status
-	tests=${REGRESS_TESTS:-$(cd "$TEST/$3" && ls *."$4" | sed "s/\.$4\$//" | sort | tr '\n' ' ')}
+run_regress_suite() {	# suite driver listdir extension port [inputdir]
+	local suite=$1 driver=$2 dir=$OUT/$1 input=${6:-$TEST} tests status
+	tests=${REGRESS_TESTS:-$(cd "$input/$3" && ls *."$4" | sed "s/\.$4\$//" | sort | tr '\n' ' ')}
 	rm -rf "$dir"; as_pg mkdir -p "$dir"
 	as_pg "$driver" \
-		--bindir="$PGBIN" --inputdir="$TEST" --outputdir="$dir" \
+		--bindir="$PGBIN" --inputdir="$input" --outputdir="$dir" \
 		--temp-instance="$dir/instance" --temp-config="$TEST/queue.conf" \
 		--port="$5" --dbname="queue_$suite" \
 		--load-extension=queue $tests >"$dir/output" 2>&1
@@ -101,6 +102,12 @@ run_regress() {
 
 run_isolation() {
 	run_regress_suite isolation "$PGXS_DIR/src/test/isolation/pg_isolation_regress" specs spec "$ISOLATION_PORT"
+}
+
+# The pgmq layer (pgmq/, docs/pgmq.md): its own pg_regress files in
+# test/pgmq, each creating the extension.
+run_pgmq() {
+	run_regress_suite pgmq "$PGXS_DIR/src/test/regress/pg_regress" sql sql "$PGMQ_PORT" "$TEST/pgmq"
 }
 
 run_pgtap() {
@@ -213,6 +220,7 @@ for suite in $SUITES; do
 		regress) run_regress ;;
 		isolation) run_isolation ;;
 		pgtap) run_pgtap ;;
+		pgmq) run_pgmq ;;
 		tap) run_tap ;;
 		fuzz) run_fuzz ;;
 		layers) run_layers ;;
