@@ -83,8 +83,9 @@ SELECT mq_purge('retry_none');
 SELECT mq_alter_queue('retry_none', retry_delay => '10 seconds', retry_backoff => 'fixed',
                       retry_jitter => 0.5);
 SELECT count(*) FROM mq_send_batch('retry_none', array_fill('"j"'::jsonb, ARRAY[20]));
+SELECT clock_timestamp() AS before_nack \gset
 SELECT count(*) FROM mq_read('retry_none', 20) AS r, mq_nack('retry_none', r.receipt);
-SELECT min(visible_at) >= now() + interval '10 seconds' AS at_least_the_delay,
+SELECT min(visible_at) >= :'before_nack'::timestamptz + interval '10 seconds' AS at_least_the_delay,
        max(visible_at) <= clock_timestamp() + interval '15 seconds' AS at_most_half_more,
        count(DISTINCT visible_at) > 1 AS spread
   FROM mq_inspect('retry_none');
