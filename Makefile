@@ -125,8 +125,10 @@ demo: setup
 demo-cluster: setup
 	$(IN_ROOT) ./scripts/demo-cluster.sh
 
-# The tests run against a build with assertions enabled.
+# The tests run against a build with assertions enabled.  pgmq's own tests
+# come from a copy of its repository outside this one (scripts/pgmq-upstream.sh).
 test:
+	./scripts/pgmq-upstream.sh
 	$(IN_ROOT) env QUEUE_CFLAGS=-DUSE_ASSERT_CHECKING ./scripts/setup.sh
 	$(IN_ROOT) ./scripts/test.sh
 

@@ -123,9 +123,21 @@ $$;
 
 -- Queues -------------------------------------------------------------------
 
+-- The queue of a pgmq queue, if it is not there; queue's own notice about
+-- one that is there is not pgmq's, so it is not shown.
+CREATE FUNCTION pgmq._create_queue(queue text, unlogged boolean)
+RETURNS void
+LANGUAGE sql
+SET client_min_messages = warning
+AS $$
+    SELECT mq_create_queue(queue, unlogged => unlogged, allow_null_bodies => true,
+                           if_not_exists => true)
+$$;
+
 -- create and create_unlogged: the queue, its archive table, its view, its
--- row in pgmq.meta; again on an existing queue, nothing more (notices say
--- what exists).
+-- row in pgmq.meta; again on an existing queue, nothing more, with pgmq's
+-- notices about what exists (its queue table and index are queue's
+-- storage and pgmq.q_<name>).
 CREATE FUNCTION pgmq._create(queue_name text, unlogged boolean, partitioned boolean)
 RETURNS void
 LANGUAGE plpgsql AS $$
@@ -133,9 +145,14 @@ DECLARE
     queue text := pgmq._queue(queue_name);
     qview text := 'q_' || queue;
     atable text := 'a_' || queue;
+    existed boolean;
 BEGIN
     PERFORM pgmq.validate_queue_name(queue_name);
-    PERFORM mq_create_queue(queue, unlogged => unlogged, if_not_exists => true);
+    existed := to_regclass(format('pgmq.%I', qview)) IS NOT NULL;
+    PERFORM pgmq._create_queue(queue, unlogged);
+    IF existed THEN
+        RAISE NOTICE 'relation "%" already exists, skipping', qview;
+    END IF;
     EXECUTE format('CREATE TABLE IF NOT EXISTS pgmq.%I (
                         msg_id bigint PRIMARY KEY,
                         read_ct int DEFAULT 0 NOT NULL,
@@ -144,6 +161,9 @@ BEGIN
                         vt timestamptz NOT NULL,
                         message jsonb,
                         headers jsonb)', atable);
+    IF existed THEN
+        RAISE NOTICE 'relation "%" already exists, skipping', qview || '_vt_idx';
+    END IF;
     EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON pgmq.%I (archived_at)',
                    'archived_at_idx_' || queue, atable);
     EXECUTE format('CREATE OR REPLACE VIEW pgmq.%I AS SELECT * FROM pgmq._messages(%L)',

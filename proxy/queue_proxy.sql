@@ -139,6 +139,7 @@ CREATE TYPE mq.queues_row AS (
     retry_backoff text,
     retry_max_delay interval,
     retry_jitter float8,
+    allow_null_bodies boolean,
     oldest_age interval,
     newest_age interval,
     last_id bigint);

@@ -51,7 +51,8 @@ CREATE TABLE mq.queues (
     retry_delay         interval,
     retry_backoff       text NOT NULL DEFAULT 'exponential',
     retry_max_delay     interval NOT NULL DEFAULT '1 hour',
-    retry_jitter        float8 NOT NULL DEFAULT 0
+    retry_jitter        float8 NOT NULL DEFAULT 0,
+    allow_null_bodies   boolean NOT NULL DEFAULT false
 );
 
 -- Topics and their subscriptions; dropping a queue removes its subscriptions.
@@ -188,7 +189,8 @@ CREATE FUNCTION mq_create_queue(
     retry_delay interval DEFAULT NULL,
     retry_backoff text DEFAULT 'exponential',
     retry_max_delay interval DEFAULT '1 hour',
-    retry_jitter float8 DEFAULT 0)
+    retry_jitter float8 DEFAULT 0,
+    allow_null_bodies boolean DEFAULT false)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_create_queue';
@@ -210,7 +212,8 @@ CREATE FUNCTION mq_alter_queue(
     retry_delay interval DEFAULT NULL,
     retry_backoff text DEFAULT NULL,
     retry_max_delay interval DEFAULT NULL,
-    retry_jitter float8 DEFAULT NULL)
+    retry_jitter float8 DEFAULT NULL,
+    allow_null_bodies boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_alter_queue';
@@ -451,6 +454,7 @@ SELECT o.name AS queue,
        q.retry_backoff,
        q.retry_max_delay,
        q.retry_jitter,
+       q.allow_null_bodies,
        a.oldest_age,
        a.newest_age,
        a.last_id
@@ -797,6 +801,6 @@ GRANT SELECT ON mq_queues, mq_message_groups, mq_stats, mq_topics, mq_streams, m
 
 -- Creating objects is granted deliberately.
 
-REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mq_create_topic(text, interval, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mq_create_stream(text, int, interval, bigint, bigint, interval, boolean) FROM PUBLIC;

@@ -247,9 +247,13 @@ args_int8_array(FunctionCallInfo fcinfo, int argno, const char *argname, int64 *
 	return n;
 }
 
-/* The bodies of a batch: a one-dimensional array without NULLs. */
+/*
+ * The bodies of a batch: a one-dimensional array.  With null_at NULL, a NULL
+ * element is 22023; otherwise NULL elements become (Datum) 0 and *null_at
+ * is the first one's place, counted from 1 (0: none).
+ */
 int
-args_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies)
+args_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies, int *null_at)
 {
 	bool	   *nulls;
 	int			n;
@@ -257,12 +261,21 @@ args_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies)
 
 	args_not_null(fcinfo, argno, "bodies");
 	n = args_array(fcinfo, argno, "bodies", JSONBOID, -1, false, TYPALIGN_INT, bodies, &nulls);
+	if (null_at != NULL)
+		*null_at = 0;
 	for (i = 0; i < n; i++)
-		if (nulls[i])
+	{
+		if (!nulls[i])
+			continue;
+		if (null_at == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("bodies must not contain NULL"),
 					 errdetail("Element %d is NULL.", i + 1)));
+		(*bodies)[i] = (Datum) 0;
+		if (*null_at == 0)
+			*null_at = i + 1;
+	}
 	return n;
 }
 

@@ -29,7 +29,8 @@ extern int	args_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 					  Datum **elems, bool **nulls);
 extern int	args_int8_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 							int64 **values);
-extern int	args_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies);
+extern int	args_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies,
+						int *null_at);
 extern void args_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 							   Oid elemtype, int n, Datum **elems, bool **nulls);
 extern void args_idempotency_key(text *key);

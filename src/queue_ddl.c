@@ -55,6 +55,7 @@ typedef enum QueueOption
 	OPT_RETRY_BACKOFF,
 	OPT_RETRY_MAX_DELAY,
 	OPT_RETRY_JITTER,
+	OPT_ALLOW_NULL_BODIES,
 	NUM_QUEUE_OPTIONS
 } QueueOption;
 
@@ -112,6 +113,7 @@ static const OptionDef queue_options[NUM_QUEUE_OPTIONS] = {
 	{"retry_backoff", TEXTOID, "'exponential'", false},
 	{"retry_max_delay", INTERVALOID, "'1 hour'::pg_catalog.interval", false},
 	{"retry_jitter", FLOAT8OID, "0", false},
+	{"allow_null_bodies", BOOLOID, "false", false},
 };
 
 static void
@@ -205,6 +207,7 @@ check_option(QueueOption opt, Datum value)
 			}
 			break;
 		case OPT_UNLOGGED:
+		case OPT_ALLOW_NULL_BODIES:
 		case NUM_QUEUE_OPTIONS:
 			break;
 	}
@@ -298,7 +301,7 @@ queue_options_differ(FunctionCallInfo fcinfo, int32 id)
  *				   dead_letter_queue, message_ttl, max_length, overflow,
  *				   max_inflight, dedup_window, unlogged, if_not_exists,
  *				   max_inflight_per_group, rate_limit, retry_delay, retry_backoff, retry_max_delay,
- *				   retry_jitter)
+ *				   retry_jitter, allow_null_bodies)
  */
 Datum
 mq_create_queue(PG_FUNCTION_ARGS)
@@ -398,6 +401,9 @@ mq_create_queue(PG_FUNCTION_ARGS)
 	/*
 	 * The storage table.  Fixed-width NOT NULL columns come first so that
 	 * "deliveries" sits at a fixed offset and can be rewritten in place.
+	 * body allows NULL in every queue: allow_null_bodies only decides what
+	 * sends accept, and a NULL body moved by dead-lettering, mq_move or
+	 * mq_redrive goes to a queue that may not accept NULL sends.
 	 * Autovacuum is tuned for a table whose rows are all deleted soon after
 	 * they are inserted.
 	 */
@@ -409,7 +415,7 @@ mq_create_queue(PG_FUNCTION_ARGS)
 			 " rank pg_catalog.int2 NOT NULL,"
 			 " deliveries pg_catalog.int4 NOT NULL,"
 			 " headers pg_catalog.jsonb,"
-			 " body pg_catalog.jsonb NOT NULL,"
+			 " body pg_catalog.jsonb,"
 			 " group_key pg_catalog.text,"
 			 " promotion pg_catalog.int8,"
 			 " CONSTRAINT q_%d_pkey PRIMARY KEY (rank, id)"

@@ -100,11 +100,12 @@ queue_load(QueueInfo *entry)
 				   " WHERE o.name OPERATOR(pg_catalog.=) $1", catalog_perms_columns(),
 				   catalog_has_column("queues", "retry_delay") ?
 				   "q.max_inflight_per_group, q.rate_limit, q.retry_delay,"
-				   " q.retry_backoff, q.retry_max_delay, q.retry_jitter" :
+				   " q.retry_backoff, q.retry_max_delay, q.retry_jitter,"
+				   " q.allow_null_bodies" :
 	/* A catalog from before 0.4.0: no groups' limit, rate limit or retry policy. */
 				   "1::pg_catalog.int4, NULL::pg_catalog.float8, NULL::pg_catalog.interval,"
 				   " 'exponential'::pg_catalog.text, '1 hour'::pg_catalog.interval,"
-				   " 0::pg_catalog.float8");
+				   " 0::pg_catalog.float8, false");
 	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
 	{
@@ -152,6 +153,7 @@ queue_load(QueueInfo *entry)
 			util_interval_usecs_capped(DatumGetIntervalP(SPI_getbinval(tup, desc, 19, &isnull)),
 									   PG_INT64_MAX);
 		entry->retry_jitter = DatumGetFloat8(SPI_getbinval(tup, desc, 20, &isnull));
+		entry->allow_null_bodies = DatumGetBool(SPI_getbinval(tup, desc, 21, &isnull));
 		entry->relid = catalog_storage_oid('q', entry->id, "", false);
 		entry->pkid = catalog_storage_oid('q', entry->id, "_pkey", false);
 		/* Missing until ALTER EXTENSION queue UPDATE has run (0.4.0). */

@@ -49,6 +49,7 @@ typedef struct QueueInfo
 	char		retry_backoff;	/* 'f'ixed, 'l'inear or 'e'xponential */
 	int64		retry_max_delay_us;
 	double		retry_jitter;
+	bool		allow_null_bodies;	/* sends may carry a NULL body */
 	ObjectPerms perms;			/* acl in CacheMemoryContext */
 } QueueInfo;
 

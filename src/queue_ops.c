@@ -130,6 +130,7 @@ put_message(ReturnSetInfo *rsinfo, StoredMsg *m, bool with_receipt, int32 max_de
 	values[1] = Int64GetDatum(m->receipt);
 	nulls[1] = !with_receipt;
 	values[2] = storage_detoast(m->body);
+	nulls[2] = (m->body == (Datum) 0);
 	values[3] = storage_detoast(m->headers);
 	nulls[3] = (m->headers == (Datum) 0);
 	values[4] = Int32GetDatum(m->deliveries);
@@ -173,8 +174,27 @@ enforce_max_length(QueueRel *qrel, int64 nnew)
 }
 
 /*
- * Send one message (arguments checked) to queue name as the current role:
- * its id, or for a key sent before within the window the first message's.
+ * A NULL body ((Datum) 0; for a batch, nulls_at is the first one's place,
+ * counted from 1) is refused unless the queue allows NULL bodies.
+ */
+static void
+check_null_body(QueueRel *qrel, int null_at)
+{
+	if (null_at == 0 || qrel->info->allow_null_bodies)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 null_at < 0 ? errmsg("body must not be NULL") :
+			 errmsg("bodies must not contain NULL"),
+			 null_at > 0 ? errdetail("Element %d is NULL.", null_at) : 0,
+			 errhint("Queue \"%s\" does not accept NULL bodies: see its option allow_null_bodies.",
+					 qrel->info->name)));
+}
+
+/*
+ * Send one message (arguments checked; body (Datum) 0 for NULL) to queue
+ * name as the current role: its id, or for a key sent before within the
+ * window the first message's.
  */
 int64
 queue_ops_send(const char *name, Datum body, Datum headers, const Interval *delay,
@@ -186,6 +206,7 @@ queue_ops_send(const char *name, Datum body, Datum headers, const Interval *dela
 	ItemPointerData stale;
 
 	open_queue_named(name, "mq_send()", true, PRIV_SEND, &qrel);
+	check_null_body(&qrel, body == (Datum) 0 ? -1 : 0);
 	now = GetCurrentTimestamp();
 	if (key != NULL && (id = dedup_lookup(&qrel.keys, key, now, &stale, NULL)) != 0)
 	{
@@ -219,8 +240,7 @@ mq_send(PG_FUNCTION_ARGS)
 	text	   *key = NULL;
 	Datum		group;
 
-	args_not_null(fcinfo, 1, "body");
-	body = PG_GETARG_DATUM(1);
+	body = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	headers = args_headers(PG_GETARG_DATUM(2), PG_ARGISNULL(2));
 	delay = args_interval(fcinfo, 3, "delay", false);
 	priority = args_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
@@ -261,10 +281,11 @@ mq_send_batch(PG_FUNCTION_ARGS)
 	int64	   *ids;
 	int64	   *newids;
 	int			nnew = 0;
+	int			null_at;
 	int			i;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	n = args_bodies(fcinfo, 1, &bodies);
+	n = args_bodies(fcinfo, 1, &bodies, &null_at);
 	args_parallel_array(fcinfo, 2, "headers", JSONBOID, n, &headers, &hnulls);
 	delay = args_interval(fcinfo, 3, "delay", false);
 	priority = args_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
@@ -277,6 +298,7 @@ mq_send_batch(PG_FUNCTION_ARGS)
 				groups[i] = (Datum) 0;
 
 	open_queue(fcinfo, 0, "mq_send_batch()", true, PRIV_SEND, &qrel);
+	check_null_body(&qrel, null_at);
 	if (n == 0)
 	{
 		storage_close(&qrel);
@@ -748,6 +770,7 @@ inspect_put(ReturnSetInfo *rsinfo, const StoredMsg *m, MsgState st, TimestampTz 
 	values[9] = storage_detoast(m->headers);
 	nulls[9] = m->headers == (Datum) 0;
 	values[10] = storage_detoast(m->body);
+	nulls[10] = m->body == (Datum) 0;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 

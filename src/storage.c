@@ -386,6 +386,7 @@ form_row(QueueRel *qrel, int64 id, TimestampTz visible_at,
 	values[Anum_msg_headers - 1] = headers;
 	isnull[Anum_msg_headers - 1] = (headers == (Datum) 0);
 	values[Anum_msg_body - 1] = body;
+	isnull[Anum_msg_body - 1] = (body == (Datum) 0);
 	values[Anum_msg_group_key - 1] = group_key;
 	isnull[Anum_msg_group_key - 1] = (group_key == (Datum) 0);
 	/* A grouped row has room for a promotion in place. */
@@ -681,6 +682,24 @@ row_group_key(QueueRel *qrel, HeapTuple tup)
 		return (Datum) 0;
 	d = heap_getattr(tup, Anum_msg_group_key, RelationGetDescr(qrel->heap), &isnull);
 	return isnull ? (Datum) 0 : datumCopy(d, false, -1);
+}
+
+/*
+ * Copy a row's headers, body and group key into msg ((Datum) 0 for each
+ * that is NULL).  Out-of-line values are copied as they are.
+ */
+static void
+row_copy_payload(QueueRel *qrel, HeapTuple tup, StoredMsg *msg)
+{
+	TupleDesc	desc = RelationGetDescr(qrel->heap);
+	bool		isnull;
+	Datum		d;
+
+	d = heap_getattr(tup, Anum_msg_headers, desc, &isnull);
+	msg->headers = isnull ? (Datum) 0 : datumCopy(d, false, -1);
+	d = heap_getattr(tup, Anum_msg_body, desc, &isnull);
+	msg->body = isnull ? (Datum) 0 : datumCopy(d, false, -1);
+	msg->group_key = row_group_key(qrel, tup);
 }
 
 /* ---------------------------------------------------------------------
@@ -1122,15 +1141,7 @@ storage_scan_set_deliveries(StorageScan *scan, int32 deliveries)
 void
 storage_scan_copy(StorageScan *scan, StoredMsg *msg)
 {
-	TupleDesc	desc = RelationGetDescr(scan->qrel->heap);
-	bool		isnull;
-	Datum		d;
-
-	d = heap_getattr(&scan->tuple, Anum_msg_headers, desc, &isnull);
-	msg->headers = isnull ? (Datum) 0 : datumCopy(d, false, -1);
-	d = heap_getattr(&scan->tuple, Anum_msg_body, desc, &isnull);
-	msg->body = datumCopy(d, false, -1);
-	msg->group_key = row_group_key(scan->qrel, &scan->tuple);
+	row_copy_payload(scan->qrel, &scan->tuple, msg);
 }
 
 /*
@@ -1246,17 +1257,7 @@ slot_message(QueueRel *qrel, TupleTableSlot *slot, bool full, StoredMsg *m)
 	m->tid = slot->tts_tid;
 	m->receipt = 0;
 	if (full)
-	{
-		TupleDesc	desc = RelationGetDescr(qrel->heap);
-		bool		isnull;
-		Datum		d;
-
-		d = heap_getattr(tup, Anum_msg_headers, desc, &isnull);
-		m->headers = isnull ? (Datum) 0 : datumCopy(d, false, -1);
-		d = heap_getattr(tup, Anum_msg_body, desc, &isnull);
-		m->body = datumCopy(d, false, -1);
-		m->group_key = row_group_key(qrel, tup);
-	}
+		row_copy_payload(qrel, tup, m);
 }
 
 /*
@@ -1483,9 +1484,6 @@ storage_fetch(QueueRel *qrel, ItemPointer tid, StoredMsg *msg)
 {
 	HeapTupleData tuple;
 	Buffer		buf;
-	TupleDesc	desc = RelationGetDescr(qrel->heap);
-	bool		isnull;
-	Datum		d;
 
 	tuple.t_self = *tid;
 	if (!heap_fetch(qrel->heap, SnapshotSelf, &tuple, &buf, false))
@@ -1495,11 +1493,7 @@ storage_fetch(QueueRel *qrel, ItemPointer tid, StoredMsg *msg)
 		msg->rank = row_rank(qrel, &tuple, msg->rank, NULL);
 	msg->tid = *tid;
 	msg->receipt = 0;
-	d = heap_getattr(&tuple, Anum_msg_headers, desc, &isnull);
-	msg->headers = isnull ? (Datum) 0 : datumCopy(d, false, -1);
-	d = heap_getattr(&tuple, Anum_msg_body, desc, &isnull);
-	msg->body = datumCopy(d, false, -1);
-	msg->group_key = row_group_key(qrel, &tuple);
+	row_copy_payload(qrel, &tuple, msg);
 	ReleaseBuffer(buf);
 	return true;
 }

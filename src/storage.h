@@ -71,7 +71,7 @@ typedef struct StoredMsg
 	int16		rank;
 	int32		deliveries;
 	Datum		headers;		/* (Datum) 0 when NULL */
-	Datum		body;
+	Datum		body;			/* (Datum) 0 when NULL */
 	Datum		group_key;		/* text; (Datum) 0 when none */
 	ItemPointerData tid;
 } StoredMsg;

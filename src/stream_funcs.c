@@ -401,7 +401,7 @@ mq_append_batch(PG_FUNCTION_ARGS)
 	int			n;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	n = args_bodies(fcinfo, 1, &bodies);
+	n = args_bodies(fcinfo, 1, &bodies, NULL);
 	args_parallel_array(fcinfo, 2, "keys", TEXTOID, n, &keys, &knulls);
 	args_parallel_array(fcinfo, 3, "headers", JSONBOID, n, &headers, &hnulls);
 	args_parallel_array(fcinfo, 4, "idempotency_keys", TEXTOID, n, &ikeys, &iknulls);

@@ -66,9 +66,10 @@ is( $node->safe_psql(
 		'updated', q{
 	SELECT has_function_privilege('app_owner', 'mq_create_queue(text, interval, int, text,
 	         interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text,
-	         interval, float8)', 'EXECUTE');
+	         interval, float8, boolean)', 'EXECUTE');
 	REVOKE EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint,
-	         text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8) FROM app_owner}),
+	         text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8,
+	         boolean) FROM app_owner}),
 	't', 'a grant of mq_create_queue is kept by the update');
 
 # Everything the extension owns, described the same way in both databases.
@@ -129,6 +130,14 @@ is( $node->safe_psql(
 	'3', 'every queue has its delay index');
 is($node->safe_psql('updated', "SELECT depth || ',' || delayed FROM mq_queues WHERE queue = 'dead'"),
 	'1,1', 'a message delayed before the update counts as delayed');
+
+# Queues from before the update hold NULL bodies: their storage column
+# allows NULL, so a NULL body sent or moved there is kept (and dumped).
+is( $node->safe_psql(
+		'updated', q{
+	SELECT count(*) FROM pg_attribute
+	 WHERE attrelid::regclass::text ~ '^mq\.q_[0-9]+$' AND attname = 'body' AND NOT attnotnull}),
+	'3', 'every queue from before the update allows NULL bodies in its storage');
 
 # The data is there and every kind of object works on.
 is($node->safe_psql('updated', "SELECT depth FROM mq_queues WHERE queue = 'orders'"),

@@ -30,6 +30,8 @@ $node->safe_psql(
 	                       retry_delay => '1 second', retry_backoff => 'linear');
 	SELECT mq_send('grouped', to_jsonb(m), group_key => left(m, 1))
 	  FROM unnest(ARRAY['x1', 'x2', 'x3', 'x4', 'y1']) m;
+	SELECT mq_create_queue('nulls', allow_null_bodies => true);
+	SELECT mq_send('nulls', NULL);
 	SELECT mq_create_stream('log', partitions => 2);
 	SELECT mq_create_group('log', 'g');
 	SELECT count(*) FROM mq_append_batch('log', ARRAY['{"r": 1}', '{"r": 2}', '{"r": 3}']::jsonb[],
@@ -37,7 +39,8 @@ $node->safe_psql(
 	SELECT count(*) FROM mq_consume('log', 'g', 1);
 	GRANT EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint,
 	                                          text, int, interval, boolean, boolean,
-	                                          int, float8, interval, text, interval, float8) TO app_owner;
+	                                          int, float8, interval, text, interval, float8,
+	                                          boolean) TO app_owner;
 	SET ROLE app_owner;
 	SELECT mq_create_queue('owned');
 	SELECT mq_grant('owned', 'app_reader', '{read}');
@@ -70,7 +73,10 @@ command_ok(
 sub dst { return $node->safe_psql('dst', $_[0]); }
 
 is(dst("SELECT string_agg(queue || ':' || depth, ',' ORDER BY queue) FROM mq_queues"),
-	'dead:0,grouped:5,orders:5,owned:0', 'queues and their messages are restored');
+	'dead:0,grouped:5,nulls:1,orders:5,owned:0', 'queues and their messages are restored');
+is(dst(q{SELECT allow_null_bodies || ':' || (SELECT count(*) FROM mq_peek('nulls') WHERE body IS NULL)
+	       FROM mq_queues WHERE queue = 'nulls'}),
+	'true:1', 'a NULL body and allow_null_bodies are restored');
 is( dst(q{SELECT max_inflight_per_group || ',' || rate_limit || ',' || retry_delay || ','
 	             || retry_backoff FROM mq_queues WHERE queue = 'grouped'}),
 	'2,1000,00:00:01,linear', 'the options of groups, rate limit and retries are restored');

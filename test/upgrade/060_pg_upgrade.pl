@@ -56,7 +56,8 @@ $old->safe_psql(
 	SELECT count(*) FROM mq_consume('log', 'g', 3);
 	GRANT EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint,
 	                                          text, int, interval, boolean, boolean,
-	                                          int, float8, interval, text, interval, float8) TO app_owner;
+	                                          int, float8, interval, text, interval, float8,
+	                                          boolean) TO app_owner;
 	SET ROLE app_owner;
 	SELECT mq_create_queue('owned');
 	SELECT mq_grant('owned', '"App Reader"', '{read}');

@@ -63,6 +63,16 @@ SELECT clock_timestamp() AS t0 \gset
 SELECT msg_id FROM pgmq.read_with_poll('orders', 30, 1, 1, 100, '{"none": true}');
 SELECT clock_timestamp() - :'t0' >= interval '1 second' AS waited;
 
+-- NULL messages: sent, read and archived as NULL; a condition never
+-- matches them ('{}' is no condition).
+SELECT * FROM pgmq.send('orders', NULL);
+SELECT pgmq.send_batch('orders', ARRAY[NULL, '{"c": 1}']::jsonb[]);
+SELECT msg_id, message IS NULL AS null_message FROM pgmq.q_orders WHERE msg_id > 11;
+SELECT msg_id FROM pgmq.read('orders', 30, 10, '{"c": 1}') WHERE msg_id > 11;
+SELECT msg_id, message IS NULL AS null_message FROM pgmq.read('orders', 30, 10, '{}') WHERE msg_id > 11;
+SELECT pgmq.archive('orders', 13);
+SELECT msg_id, message IS NULL AS null_message FROM pgmq.a_orders WHERE msg_id > 11;
+
 SELECT pgmq.purge_queue('orders');
 SELECT pgmq.drop_queue('Orders');
 SELECT pgmq.drop_queue('orders');
