@@ -131,7 +131,7 @@ LANGUAGE sql
 SET client_min_messages = warning
 AS $$
     SELECT mq_create_queue(queue, unlogged => unlogged, allow_null_bodies => true,
-                           if_not_exists => true)
+                           lease_until_transaction_end => true, if_not_exists => true)
 $$;
 
 -- create and create_unlogged: the queue, its archive table, its view, its

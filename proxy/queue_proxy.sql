@@ -140,6 +140,7 @@ CREATE TYPE mq.queues_row AS (
     retry_max_delay interval,
     retry_jitter float8,
     allow_null_bodies boolean,
+    lease_until_transaction_end boolean,
     oldest_age interval,
     newest_age interval,
     last_id bigint);

@@ -19,7 +19,8 @@ ALTER TABLE mq.queues
     ADD COLUMN retry_backoff text NOT NULL DEFAULT 'exponential',
     ADD COLUMN retry_max_delay interval NOT NULL DEFAULT '1 hour',
     ADD COLUMN retry_jitter float8 NOT NULL DEFAULT 0,
-    ADD COLUMN allow_null_bodies boolean NOT NULL DEFAULT false;
+    ADD COLUMN allow_null_bodies boolean NOT NULL DEFAULT false,
+    ADD COLUMN lease_until_transaction_end boolean NOT NULL DEFAULT false;
 
 -- A queue may hold NULL bodies (its option allow_null_bodies, or one
 -- moved from such a queue): the storage column allows NULL.
@@ -89,6 +90,7 @@ SELECT o.name AS queue,
        q.retry_max_delay,
        q.retry_jitter,
        q.allow_null_bodies,
+       q.lease_until_transaction_end,
        a.oldest_age,
        a.newest_age,
        a.last_id
@@ -282,11 +284,12 @@ CREATE FUNCTION mq_create_queue(
     retry_backoff text DEFAULT 'exponential',
     retry_max_delay interval DEFAULT '1 hour',
     retry_jitter float8 DEFAULT 0,
-    allow_null_bodies boolean DEFAULT false)
+    allow_null_bodies boolean DEFAULT false,
+    lease_until_transaction_end boolean DEFAULT false)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_create_queue';
-REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean, boolean) FROM PUBLIC;
 
 DO $$
 DECLARE
@@ -295,7 +298,7 @@ BEGIN
     FOREACH g IN ARRAY pg_catalog.string_to_array(
             pg_catalog.current_setting('mq_update.create_grants'), ',') LOOP
         EXECUTE 'GRANT EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval,'
-                ' bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean) TO ' || g;
+                ' bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean, boolean) TO ' || g;
     END LOOP;
 END
 $$;
@@ -319,7 +322,8 @@ CREATE FUNCTION mq_alter_queue(
     retry_backoff text DEFAULT NULL,
     retry_max_delay interval DEFAULT NULL,
     retry_jitter float8 DEFAULT NULL,
-    allow_null_bodies boolean DEFAULT NULL)
+    allow_null_bodies boolean DEFAULT NULL,
+    lease_until_transaction_end boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_alter_queue';

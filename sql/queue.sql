@@ -52,7 +52,8 @@ CREATE TABLE mq.queues (
     retry_backoff       text NOT NULL DEFAULT 'exponential',
     retry_max_delay     interval NOT NULL DEFAULT '1 hour',
     retry_jitter        float8 NOT NULL DEFAULT 0,
-    allow_null_bodies   boolean NOT NULL DEFAULT false
+    allow_null_bodies   boolean NOT NULL DEFAULT false,
+    lease_until_transaction_end boolean NOT NULL DEFAULT false
 );
 
 -- Topics and their subscriptions; dropping a queue removes its subscriptions.
@@ -190,7 +191,8 @@ CREATE FUNCTION mq_create_queue(
     retry_backoff text DEFAULT 'exponential',
     retry_max_delay interval DEFAULT '1 hour',
     retry_jitter float8 DEFAULT 0,
-    allow_null_bodies boolean DEFAULT false)
+    allow_null_bodies boolean DEFAULT false,
+    lease_until_transaction_end boolean DEFAULT false)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_create_queue';
@@ -213,7 +215,8 @@ CREATE FUNCTION mq_alter_queue(
     retry_backoff text DEFAULT NULL,
     retry_max_delay interval DEFAULT NULL,
     retry_jitter float8 DEFAULT NULL,
-    allow_null_bodies boolean DEFAULT NULL)
+    allow_null_bodies boolean DEFAULT NULL,
+    lease_until_transaction_end boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mq_alter_queue';
@@ -455,6 +458,7 @@ SELECT o.name AS queue,
        q.retry_max_delay,
        q.retry_jitter,
        q.allow_null_bodies,
+       q.lease_until_transaction_end,
        a.oldest_age,
        a.newest_age,
        a.last_id
@@ -801,6 +805,6 @@ GRANT SELECT ON mq_queues, mq_message_groups, mq_stats, mq_topics, mq_streams, m
 
 -- Creating objects is granted deliberately.
 
-REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mq_create_topic(text, interval, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mq_create_stream(text, int, interval, bigint, bigint, interval, boolean) FROM PUBLIC;

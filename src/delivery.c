@@ -150,6 +150,8 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz until = DT_NOEND;	/* held until settled below */
 	uint32		limit = mode == TAKE_LEASE ? (uint32) info->max_inflight : 0;
+	/* With the queue's lease_until_transaction_end, as pgmq's row locks. */
+	bool		hold = mode == TAKE_LEASE && info->lease_until_transaction_end;
 	bool		rated = info->rate_limit > 0 && (mode == TAKE_LEASE || mode == TAKE_DELETE);
 	int			granted = 0;
 	bool		swept = false;
@@ -252,7 +254,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 				if (ndead >= DEAD_PER_CALL)
 					continue;
 				if (lease_claim(qs, relid, m.id, m.rank, LEASE_NO_GROUP, now, DT_NOEND, 0, 0,
-								&m.receipt) != CLAIM_OK)
+								false, &m.receipt) != CLAIM_OK)
 					continue;
 				storage_scan_copy(scan, &m);
 				if (dead == NULL)
@@ -273,14 +275,14 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 			if (!fair)
 				group = storage_scan_group_hash(scan);
 			claim = lease_claim(qs, relid, m.id, m.rank, group, now, until, retry, limit,
-								&m.receipt);
+								hold, &m.receipt);
 			if (claim == CLAIM_LIMIT && !swept)
 			{
 				/* Expired leases may be holding the places; sweep once. */
 				swept = true;
 				if (lease_sweep_expired(qs, relid, now))
 					claim = lease_claim(qs, relid, m.id, m.rank, group, now, until, retry,
-										limit, &m.receipt);
+										limit, hold, &m.receipt);
 			}
 			if (claim == CLAIM_LIMIT)
 			{

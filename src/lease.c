@@ -90,6 +90,7 @@ typedef struct LeaseEntry
 	int32		pid;			/* the backend that took it */
 	int16		rank;
 	uint8		state;
+	bool		open;			/* held until its transaction ends, vt or not */
 } LeaseEntry;
 
 typedef struct ReceiptKey
@@ -313,12 +314,14 @@ lease_find(Oid relid, int64 msgid, LWLockMode mode, LWLock **lock)
 /*
  * Has the lease ended and its retry delay passed, so that the message may
  * be delivered again?  (An ended lease can still be settled until then, and
- * after, until the message is delivered again.)
+ * after, until the message is delivered again.)  A lease held to the end
+ * of its transaction has not ended while that transaction goes on.
  */
 static inline bool
 lease_over(const LeaseEntry *entry, TimestampTz now)
 {
-	return entry->state == LEASE_ACTIVE && entry->until + entry->retry <= now;
+	return entry->state == LEASE_ACTIVE && !entry->open &&
+		entry->until + entry->retry <= now;
 }
 
 /*
@@ -394,9 +397,12 @@ lease_sweep(Oid relid, bool expired_only, TimestampTz now, QueueState *qs)
 			qstate_lease_removed(lease->key.dbid, lease->key.relid);
 			hash_search(lease_table, &lease->key, HASH_REMOVE, NULL);
 		}
-		else if (OidIsValid(relid))
+		else if (OidIsValid(relid) && !lease->open)
 		{
-			/* When this lease ends, or its retry delay does. */
+			/*
+			 * When this lease ends, or its retry delay does.  (An open lease
+			 * ends at its transaction's commit, which lowers the bound.)
+			 */
 			TimestampTz next = lease->until > now ? lease->until : lease->until + lease->retry;
 
 			earliest = Min(earliest, next);
@@ -483,6 +489,8 @@ lease_receipt_group(Oid relid, int64 receipt, uint32 *group)
 /*
  * Lease a message unless it is leased already (CLAIM_BUSY) or a new lease
  * would pass the queue's max_inflight (CLAIM_LIMIT; limit 0 means none).
+ * With hold, the lease lasts at least until the current transaction ends,
+ * even past until.
  * group is the hash of its message group's key (LEASE_NO_GROUP: none), kept
  * with the receipt so that a batch ack can lock the groups in order.  On
  * success the new receipt is returned, and the lease is released again if
@@ -491,7 +499,8 @@ lease_receipt_group(Oid relid, int64 receipt, uint32 *group)
  */
 ClaimResult
 lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank, int64 group,
-			TimestampTz now, TimestampTz until, int64 retry, uint32 limit, int64 *receipt)
+			TimestampTz now, TimestampTz until, int64 retry, uint32 limit, bool hold,
+			int64 *receipt)
 {
 	LeaseKey	key;
 	LeaseEntry *entry;
@@ -542,10 +551,11 @@ retry:
 	entry->pid = MyProcPid;
 	entry->rank = rank;
 	entry->state = LEASE_ACTIVE;
+	entry->open = hold;
 	*receipt = entry->receipt;
 	LWLockRelease(lock);
 
-	pending_add(PENDING_CLAIM, relid, msgid, *receipt);
+	pending_add(hold ? PENDING_HOLD : PENDING_CLAIM, relid, msgid, *receipt);
 
 	/* Index the new receipt; forget the one two deliveries back. */
 	if (forgotten != 0)
@@ -727,6 +737,33 @@ lease_release_claim(Oid relid, int64 msgid, int64 receipt)
 	receipt_remove(relid, receipt);
 	if (prev != 0)
 		receipt_remove(relid, prev);
+}
+
+/*
+ * The transaction that took a lease held to its end commits: from now on
+ * the lease ends at its time.  True if that time has passed, so that the
+ * message is ready now (or after its retry delay).
+ */
+bool
+lease_end_hold(Oid relid, int64 msgid, int64 receipt)
+{
+	LeaseEntry *entry;
+	LWLock	   *lock;
+	TimestampTz until = DT_NOEND;
+	bool		ended = false;
+
+	entry = lease_find(relid, msgid, LW_EXCLUSIVE, &lock);
+	if (entry && entry->receipt == receipt && entry->open)
+	{
+		entry->open = false;
+		until = entry->until;
+		ended = until <= GetCurrentTimestamp();
+	}
+	LWLockRelease(lock);
+	/* Sweeps leave open leases out of the bound: put this one in. */
+	if (until != DT_NOEND)
+		qstate_lower_min_until(qstate_get(relid), until);
+	return ended;
 }
 
 /*

@@ -49,7 +49,7 @@ extern bool lease_holder(Oid relid, int64 msgid, TimestampTz now, TimestampTz *u
 
 extern ClaimResult lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank,
 							   int64 group, TimestampTz now, TimestampTz until,
-							   int64 retry, uint32 limit, int64 *receipt);
+							   int64 retry, uint32 limit, bool hold, int64 *receipt);
 extern bool lease_receipt_group(Oid relid, int64 receipt, uint32 *group);
 extern bool lease_sweep_expired(QueueState *qs, Oid relid, TimestampTz now);
 extern uint32 lease_count_active(QueueState *qs, Oid relid, TimestampTz now);
@@ -57,6 +57,7 @@ extern LeaseCheck lease_settle(Oid relid, int64 receipt, int64 *msgid,
 							   int16 *rank, int64 *retry);
 extern void lease_release(Oid relid, int64 msgid, int64 receipt);
 extern void lease_release_claim(Oid relid, int64 msgid, int64 receipt);
+extern bool lease_end_hold(Oid relid, int64 msgid, int64 receipt);
 extern void lease_unsettle(Oid relid, int64 msgid, int64 receipt);
 extern void lease_drop(Oid relid, int64 receipt);
 extern LeaseCheck lease_extend(Oid relid, int64 receipt, TimestampTz until);

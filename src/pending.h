@@ -27,6 +27,7 @@ typedef enum QueueStat
 typedef enum PendingKind
 {
 	PENDING_CLAIM,
+	PENDING_HOLD,				/* a claim held to the transaction's end */
 	PENDING_SETTLE,
 	PENDING_FORGET,
 	PENDING_FORGET_MSG,

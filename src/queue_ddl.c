@@ -56,6 +56,7 @@ typedef enum QueueOption
 	OPT_RETRY_MAX_DELAY,
 	OPT_RETRY_JITTER,
 	OPT_ALLOW_NULL_BODIES,
+	OPT_LEASE_UNTIL_TRANSACTION_END,
 	NUM_QUEUE_OPTIONS
 } QueueOption;
 
@@ -114,6 +115,7 @@ static const OptionDef queue_options[NUM_QUEUE_OPTIONS] = {
 	{"retry_max_delay", INTERVALOID, "'1 hour'::pg_catalog.interval", false},
 	{"retry_jitter", FLOAT8OID, "0", false},
 	{"allow_null_bodies", BOOLOID, "false", false},
+	{"lease_until_transaction_end", BOOLOID, "false", false},
 };
 
 static void
@@ -208,6 +210,7 @@ check_option(QueueOption opt, Datum value)
 			break;
 		case OPT_UNLOGGED:
 		case OPT_ALLOW_NULL_BODIES:
+		case OPT_LEASE_UNTIL_TRANSACTION_END:
 		case NUM_QUEUE_OPTIONS:
 			break;
 	}
@@ -301,7 +304,7 @@ queue_options_differ(FunctionCallInfo fcinfo, int32 id)
  *				   dead_letter_queue, message_ttl, max_length, overflow,
  *				   max_inflight, dedup_window, unlogged, if_not_exists,
  *				   max_inflight_per_group, rate_limit, retry_delay, retry_backoff, retry_max_delay,
- *				   retry_jitter, allow_null_bodies)
+ *				   retry_jitter, allow_null_bodies, lease_until_transaction_end)
  */
 Datum
 mq_create_queue(PG_FUNCTION_ARGS)

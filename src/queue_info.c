@@ -101,11 +101,11 @@ queue_load(QueueInfo *entry)
 				   catalog_has_column("queues", "retry_delay") ?
 				   "q.max_inflight_per_group, q.rate_limit, q.retry_delay,"
 				   " q.retry_backoff, q.retry_max_delay, q.retry_jitter,"
-				   " q.allow_null_bodies" :
+				   " q.allow_null_bodies, q.lease_until_transaction_end" :
 	/* A catalog from before 0.4.0: no groups' limit, rate limit or retry policy. */
 				   "1::pg_catalog.int4, NULL::pg_catalog.float8, NULL::pg_catalog.interval,"
 				   " 'exponential'::pg_catalog.text, '1 hour'::pg_catalog.interval,"
-				   " 0::pg_catalog.float8, false");
+				   " 0::pg_catalog.float8, false, false");
 	catalog_exec(sql, 1, &argtype, &arg, NULL);
 	if (SPI_processed == 1)
 	{
@@ -154,6 +154,7 @@ queue_load(QueueInfo *entry)
 									   PG_INT64_MAX);
 		entry->retry_jitter = DatumGetFloat8(SPI_getbinval(tup, desc, 20, &isnull));
 		entry->allow_null_bodies = DatumGetBool(SPI_getbinval(tup, desc, 21, &isnull));
+		entry->lease_until_transaction_end = DatumGetBool(SPI_getbinval(tup, desc, 22, &isnull));
 		entry->relid = catalog_storage_oid('q', entry->id, "", false);
 		entry->pkid = catalog_storage_oid('q', entry->id, "_pkey", false);
 		/* Missing until ALTER EXTENSION queue UPDATE has run (0.4.0). */

@@ -50,6 +50,8 @@ typedef struct QueueInfo
 	int64		retry_max_delay_us;
 	double		retry_jitter;
 	bool		allow_null_bodies;	/* sends may carry a NULL body */
+	bool		lease_until_transaction_end;	/* a read's lease lasts until
+												 * its transaction ends */
 	ObjectPerms perms;			/* acl in CacheMemoryContext */
 } QueueInfo;
 

@@ -11,6 +11,9 @@
  * items at once.
  *
  *	  CLAIM		 a read took a lease: released at abort
+ *	  HOLD		 a read took a lease held to the transaction's end: released
+ *				 at abort; at commit it ends at its time (now, if that has
+ *				 passed: the queue's long polls are woken)
  *	  SETTLE	 an ack/nack settles a lease: removed at commit, active
  *				 again at abort
  *	  FORGET	 a queue was dropped: its leases and state go at commit
@@ -50,6 +53,12 @@ pending_finish(Pending *p, bool commit)
 		case PENDING_CLAIM:
 			if (!commit)
 				lease_release_claim(p->relid, p->msgid, p->receipt);
+			break;
+		case PENDING_HOLD:
+			if (!commit)
+				lease_release_claim(p->relid, p->msgid, p->receipt);
+			else if (lease_end_hold(p->relid, p->msgid, p->receipt))
+				wakeup_after_change(p->relid);
 			break;
 		case PENDING_SETTLE:
 			if (commit)
@@ -103,7 +112,7 @@ wake_queues(bool commit)
 			wakes = p->kind == PENDING_DEPTH || p->kind == PENDING_SETTLE ||
 				p->kind == PENDING_FORGET_MSG || p->kind == PENDING_APPEND;
 		else
-			wakes = p->kind == PENDING_CLAIM;
+			wakes = p->kind == PENDING_CLAIM || p->kind == PENDING_HOLD;
 		if (wakes && p->relid != last)
 		{
 			wakeup_after_change(p->relid);
@@ -192,7 +201,7 @@ queue_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				if (items[i].subid == mySubid)
 				{
 					pending_finish(&items[i], false);
-					if (items[i].kind == PENDING_CLAIM)
+					if (items[i].kind == PENDING_CLAIM || items[i].kind == PENDING_HOLD)
 						wakeup_after_change(items[i].relid);
 				}
 			pending_subxact_forget(mySubid);

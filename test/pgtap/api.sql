@@ -22,8 +22,8 @@ SELECT results_eq(
         ('mq_ack(text,bigint,boolean)'),
         ('mq_ack(text,bigint[],boolean)'),
         ('mq_ack(text,text,boolean)'),
-        ('mq_alter_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,text[],integer,double precision,interval,text,interval,double precision,boolean)'),
-        ('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision,boolean)'),
+        ('mq_alter_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,text[],integer,double precision,interval,text,interval,double precision,boolean,boolean)'),
+        ('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision,boolean,boolean)'),
         ('mq_drop_queue(text,boolean)'),
         ('mq_extend(text,bigint,interval,boolean)'),
         ('mq_nack(text,bigint,interval,boolean,text)'),
@@ -36,7 +36,7 @@ SELECT results_eq(
     'the section 3 functions exist once each, with these argument types');
 
 -- Argument names and defaults.
-SELECT is(pg_get_function_arguments('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision,boolean)'::regprocedure),
+SELECT is(pg_get_function_arguments('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision,boolean,boolean)'::regprocedure),
     'queue text, visibility_timeout interval DEFAULT ''00:00:30''::interval, '
     'max_deliveries integer DEFAULT NULL::integer, dead_letter_queue text DEFAULT NULL::text, '
     'message_ttl interval DEFAULT NULL::interval, max_length bigint DEFAULT NULL::bigint, '
@@ -47,9 +47,9 @@ SELECT is(pg_get_function_arguments('mq_create_queue(text,interval,integer,text,
     'retry_delay interval DEFAULT NULL::interval, '
     'retry_backoff text DEFAULT ''exponential''::text, '
     'retry_max_delay interval DEFAULT ''01:00:00''::interval, retry_jitter double precision DEFAULT 0, '
-    'allow_null_bodies boolean DEFAULT false',
+    'allow_null_bodies boolean DEFAULT false, lease_until_transaction_end boolean DEFAULT false',
     'mq_create_queue arguments');
-SELECT is(pg_get_function_arguments('mq_alter_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,text[],integer,double precision,interval,text,interval,double precision,boolean)'::regprocedure),
+SELECT is(pg_get_function_arguments('mq_alter_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,text[],integer,double precision,interval,text,interval,double precision,boolean,boolean)'::regprocedure),
     'queue text, visibility_timeout interval DEFAULT NULL::interval, '
     'max_deliveries integer DEFAULT NULL::integer, dead_letter_queue text DEFAULT NULL::text, '
     'message_ttl interval DEFAULT NULL::interval, max_length bigint DEFAULT NULL::bigint, '
@@ -60,7 +60,8 @@ SELECT is(pg_get_function_arguments('mq_alter_queue(text,interval,integer,text,i
     'retry_delay interval DEFAULT NULL::interval, '
     'retry_backoff text DEFAULT NULL::text, retry_max_delay interval DEFAULT NULL::interval, '
     'retry_jitter double precision DEFAULT NULL::double precision, '
-    'allow_null_bodies boolean DEFAULT NULL::boolean',
+    'allow_null_bodies boolean DEFAULT NULL::boolean, '
+    'lease_until_transaction_end boolean DEFAULT NULL::boolean',
     'mq_alter_queue arguments');
 SELECT is(pg_get_function_arguments('mq_drop_queue(text,boolean)'::regprocedure),
     'queue text, if_exists boolean DEFAULT false',
@@ -119,8 +120,8 @@ SELECT results_eq(
         ('mq_ack', 'queue text, receipt bigint, strict boolean', 'boolean'),
         ('mq_ack', 'queue text, receipt text, strict boolean', 'boolean'),
         ('mq_ack', 'queue text, receipts bigint[], strict boolean', 'bigint'),
-        ('mq_alter_queue', 'queue text, visibility_timeout interval, max_deliveries integer, dead_letter_queue text, message_ttl interval, max_length bigint, overflow text, max_inflight integer, dedup_window interval, unlogged boolean, reset text[], max_inflight_per_group integer, rate_limit double precision, retry_delay interval, retry_backoff text, retry_max_delay interval, retry_jitter double precision, allow_null_bodies boolean', 'void'),
-        ('mq_create_queue', 'queue text, visibility_timeout interval, max_deliveries integer, dead_letter_queue text, message_ttl interval, max_length bigint, overflow text, max_inflight integer, dedup_window interval, unlogged boolean, if_not_exists boolean, max_inflight_per_group integer, rate_limit double precision, retry_delay interval, retry_backoff text, retry_max_delay interval, retry_jitter double precision, allow_null_bodies boolean', 'void'),
+        ('mq_alter_queue', 'queue text, visibility_timeout interval, max_deliveries integer, dead_letter_queue text, message_ttl interval, max_length bigint, overflow text, max_inflight integer, dedup_window interval, unlogged boolean, reset text[], max_inflight_per_group integer, rate_limit double precision, retry_delay interval, retry_backoff text, retry_max_delay interval, retry_jitter double precision, allow_null_bodies boolean, lease_until_transaction_end boolean', 'void'),
+        ('mq_create_queue', 'queue text, visibility_timeout interval, max_deliveries integer, dead_letter_queue text, message_ttl interval, max_length bigint, overflow text, max_inflight integer, dedup_window interval, unlogged boolean, if_not_exists boolean, max_inflight_per_group integer, rate_limit double precision, retry_delay interval, retry_backoff text, retry_max_delay interval, retry_jitter double precision, allow_null_bodies boolean, lease_until_transaction_end boolean', 'void'),
         ('mq_drop_queue', 'queue text, if_exists boolean', 'boolean'),
         ('mq_extend', 'queue text, receipt bigint, vt interval, strict boolean', 'boolean'),
         ('mq_nack', 'queue text, receipt bigint, delay interval, strict boolean, reason text', 'boolean'),
@@ -133,8 +134,8 @@ SELECT results_eq(
     'return types');
 
 -- None is STRICT: a NULL argument is an error, not a NULL result.
-SELECT isnt_strict('public', 'mq_create_queue', ARRAY['text', 'interval', 'integer', 'text', 'interval', 'bigint', 'text', 'integer', 'interval', 'boolean', 'boolean', 'integer', 'double precision', 'interval', 'text', 'interval', 'double precision', 'boolean'], 'mq_create_queue is not strict');
-SELECT isnt_strict('public', 'mq_alter_queue', ARRAY['text', 'interval', 'integer', 'text', 'interval', 'bigint', 'text', 'integer', 'interval', 'boolean', 'text[]', 'integer', 'double precision', 'interval', 'text', 'interval', 'double precision', 'boolean'], 'mq_alter_queue is not strict');
+SELECT isnt_strict('public', 'mq_create_queue', ARRAY['text', 'interval', 'integer', 'text', 'interval', 'bigint', 'text', 'integer', 'interval', 'boolean', 'boolean', 'integer', 'double precision', 'interval', 'text', 'interval', 'double precision', 'boolean', 'boolean'], 'mq_create_queue is not strict');
+SELECT isnt_strict('public', 'mq_alter_queue', ARRAY['text', 'interval', 'integer', 'text', 'interval', 'bigint', 'text', 'integer', 'interval', 'boolean', 'text[]', 'integer', 'double precision', 'interval', 'text', 'interval', 'double precision', 'boolean', 'boolean'], 'mq_alter_queue is not strict');
 SELECT isnt_strict('public', 'mq_drop_queue', ARRAY['text', 'boolean'], 'mq_drop_queue is not strict');
 SELECT isnt_strict('public', 'mq_purge', ARRAY['text'], 'mq_purge is not strict');
 SELECT isnt_strict('public', 'mq_send', ARRAY['text', 'jsonb', 'jsonb', 'interval', 'integer', 'text', 'text'], 'mq_send is not strict');
@@ -166,11 +167,11 @@ SELECT results_eq(
 -- EXECUTE on mq_create_queue is revoked from PUBLIC, and a role without a
 -- grant cannot create queues.
 SELECT ok(NOT has_function_privilege('public',
-          'mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision,boolean)',
+          'mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision,boolean,boolean)',
           'EXECUTE'),
           'PUBLIC may not execute mq_create_queue');
 SELECT is((SELECT count(*) FROM pg_proc p, aclexplode(p.proacl) AS a
-            WHERE p.oid = 'mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision,boolean)'::regprocedure
+            WHERE p.oid = 'mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision,boolean,boolean)'::regprocedure
               AND a.grantee = 0),
           0::bigint,
           'no ACL entry of mq_create_queue names PUBLIC');

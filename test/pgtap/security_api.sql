@@ -21,7 +21,7 @@ SELECT results_eq(
          AND NOT has_function_privilege('public', p.oid, 'EXECUTE')
        ORDER BY 1$$,
     $$VALUES
-        ('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision,boolean)'),
+        ('mq_create_queue(text,interval,integer,text,interval,bigint,text,integer,interval,boolean,boolean,integer,double precision,interval,text,interval,double precision,boolean,boolean)'),
         ('mq_create_stream(text,integer,interval,bigint,bigint,interval,boolean)'),
         ('mq_create_topic(text,interval,boolean)')$$,
     'EXECUTE is revoked from PUBLIC on the create functions, and only on them');

@@ -10,7 +10,7 @@ CREATE ROLE mq_nobody;
 CREATE ROLE mq_team;
 GRANT mq_owner TO mq_team;
 GRANT EXECUTE ON FUNCTION
-    mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean),
+    mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean, boolean),
     mq_create_topic(text, interval, boolean),
     mq_create_stream(text, int, interval, bigint, bigint, interval, boolean)
   TO mq_owner;
@@ -225,7 +225,7 @@ REASSIGN OWNED BY mq_owner TO mq_team;
 SELECT object, owner FROM mq_grants WHERE object LIKE 'p\_%' GROUP BY 1, 2 ORDER BY 1;
 DROP FUNCTION p_send_as_owner(int);
 REVOKE EXECUTE ON FUNCTION
-    mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean),
+    mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean, boolean),
     mq_create_topic(text, interval, boolean),
     mq_create_stream(text, int, interval, bigint, bigint, interval, boolean)
   FROM mq_owner;

@@ -8,7 +8,7 @@ CREATE ROLE h_owner;
 CREATE ROLE h_peer;
 CREATE ROLE h_nobody;
 GRANT EXECUTE ON FUNCTION
-    mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean),
+    mq_create_queue(text, interval, int, text, interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8, boolean, boolean),
     mq_create_topic(text, interval, boolean),
     mq_create_stream(text, int, interval, bigint, bigint, interval, boolean)
   TO h_owner;

@@ -66,10 +66,10 @@ is( $node->safe_psql(
 		'updated', q{
 	SELECT has_function_privilege('app_owner', 'mq_create_queue(text, interval, int, text,
 	         interval, bigint, text, int, interval, boolean, boolean, int, float8, interval, text,
-	         interval, float8, boolean)', 'EXECUTE');
+	         interval, float8, boolean, boolean)', 'EXECUTE');
 	REVOKE EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint,
 	         text, int, interval, boolean, boolean, int, float8, interval, text, interval, float8,
-	         boolean) FROM app_owner}),
+	         boolean, boolean) FROM app_owner}),
 	't', 'a grant of mq_create_queue is kept by the update');
 
 # Everything the extension owns, described the same way in both databases.

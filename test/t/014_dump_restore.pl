@@ -40,7 +40,7 @@ $node->safe_psql(
 	GRANT EXECUTE ON FUNCTION mq_create_queue(text, interval, int, text, interval, bigint,
 	                                          text, int, interval, boolean, boolean,
 	                                          int, float8, interval, text, interval, float8,
-	                                          boolean) TO app_owner;
+	                                          boolean, boolean) TO app_owner;
 	SET ROLE app_owner;
 	SELECT mq_create_queue('owned');
 	SELECT mq_grant('owned', 'app_reader', '{read}');

@@ -1,6 +1,7 @@
 # Long polls: mq_read(..., wait => ...) sleeps while nothing is ready and
 # returns right after the commit that makes a message ready (a send, a nack,
-# an mq_delay, an ack under max_inflight, a dead letter arriving, the abort of a read),
+# an mq_delay, an ack under max_inflight, a dead letter arriving, the abort of a read,
+# the commit of a read whose lease was held to its end),
 # never before it; it also wakes by itself when a delayed message becomes
 # visible or a lease ends.  The wait is capped by queue.max_wait (reload);
 # cancel and statement_timeout end it with 57014 and leave no lease; it
@@ -178,6 +179,26 @@ is(sql('SHOW queue.max_wait'), '20s', 'queue.max_wait defaults to 20 s');
 	is($rows, '1:2', 'abort: the reader gets the message given back');
 	cmp_ok($returned - $before_abort, '<', $latency,
 		"abort: returned within $latency s of the rollback");
+}
+
+# Under lease_until_transaction_end, the commit of a transaction whose
+# read's vt has passed wakes a waiter: the message is ready from then on.
+{
+	sql(q{SELECT mq_create_queue('held', lease_until_transaction_end => true);
+	      SELECT mq_send('held', '{"n": 1}')});
+	QueueTest::session_query($other, 'BEGIN');
+	my ($n) = QueueTest::session_query($other,
+		"SELECT count(*) FROM mq_read('held', 1, '0 seconds')");
+	is($n, '1', 'held: a transaction leases the message with vt 0');
+	start_waiting($reader, $rpid, 'held', '15 seconds');
+	usleep(300_000);
+	ok(!QueueTest::session_done($reader), 'held: no return while the reading transaction is open');
+	my ($before_commit) = QueueTest::session_query($other, now_sql());
+	QueueTest::session_query($other, 'COMMIT');
+	my ($returned, $rows) = waiting_result($reader, 'held');
+	is($rows, '1:2', 'held: the reader gets the message after the commit');
+	cmp_ok($returned - $before_commit, '<', $latency,
+		"held: returned within $latency s of the commit");
 }
 
 # A delayed message wakes a waiter when it becomes visible: sent before the

@@ -242,14 +242,7 @@ for my $k (0 .. $#chunks)
 		],
 		'>&', \$out);
 	my $diffs = -f "$tmp/out/regression.diffs" ? slurp_file("$tmp/out/regression.diffs") : '';
-	# The second permutation reads with vt 0 in a transaction left open: in
-	# pgmq the row lock keeps the message from the other reader until the
-	# transaction ends; here its lease ends when vt does (docs/pgmq.md).
-  TODO:
-	{
-		local $TODO = 'a lease that lasts until the reading transaction ends';
-		ok($ok, "$tag transaction_tests.spec") or diag("$out\n$diffs");
-	}
+	ok($ok, "$tag transaction_tests.spec") or diag("$out\n$diffs");
 }
 
 done_testing();
