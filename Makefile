@@ -101,7 +101,7 @@ sql/queue_proxy--$(EXTVERSION).sql: sql/queue.sql proxy/routes proxy/queue_proxy
 		$(srcdir)/proxy/queue_proxy.sql $(EXTVERSION) > $@.tmp
 	mv $@.tmp $@
 
-.PHONY: demo demo-cluster test test-long test-valgrind fuzz deb dist stop bench bench-cluster bench-long setup server check-assert pgmq
+.PHONY: demo demo-cluster test test-long test-valgrind fuzz deb dist stop bench bench-cluster bench-pgmq bench-long setup server check-assert pgmq
 
 # PG: the PostgreSQL major version to build and test.  The host's (15) by
 # default; another (17, 18, 19) runs in that version's Debian root, made
@@ -167,6 +167,12 @@ bench: setup
 # against the same direct to one server (minutes).
 bench-cluster: setup
 	$(IN_ROOT) ./bench/cluster.sh
+
+# pgmq's API on the pgmq layer against the real pgmq 1.5 (a private
+# installation from a copy of pgmq's repository outside this one).
+bench-pgmq: setup
+	./scripts/pgmq-upstream.sh
+	$(IN_ROOT) ./bench/pgmq.sh
 
 # The pgmq layer (docs/pgmq.md), a companion extension named pgmq: built and
 # installed by itself, never by make install, since a real pgmq would have

@@ -81,12 +81,21 @@ init_server() {
 	rm -rf "$DATA" "$SOCK" "$DIR/runs" "$RESULTS" "$DIR"/wake.*.ms
 	as_pg mkdir -p "$SOCK" "$DIR/runs"
 	as_pg "$PGBIN/initdb" -D "$DATA" -A trust -U postgres -E UTF8 --no-sync >"$DIR/initdb.log" 2>&1
-	as_pg tee -a "$DATA/postgresql.conf" >/dev/null <<CONF
+	{
+		cat <<CONF
 # queue benchmark server
 port = $BENCH_PORT
 listen_addresses = ''
 unix_socket_directories = '$SOCK'
 shared_preload_libraries = 'queue'
+CONF
+		bench_settings
+	} | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+}
+
+# The settings of every benchmark server: durable, and room to work.
+bench_settings() {
+	cat <<CONF
 fsync = on
 synchronous_commit = on
 full_page_writes = on

@@ -2,8 +2,9 @@
 # Build the Debian package from this checkout and check that it works.
 #
 #   1. installs the build dependencies that are missing (as root);
-#   2. builds postgresql-<v>-queue with dpkg-buildpackage from a copy of the
-#      checkout, which stays clean;
+#   2. builds postgresql-<v>-queue and postgresql-<v>-queue-pgmq (the pgmq
+#      layer) with dpkg-buildpackage from a copy of the checkout, which
+#      stays clean;
 #   3. checks its version, that apt could install it with what is installed
 #      (apt-get -s), that it has no maintainer scripts, and that it holds the
 #      library, the control file, every install and update script and the
@@ -14,7 +15,8 @@
 #   5. starts a fresh cluster on that copy (as the postgres user, Unix socket
 #      only, in a temporary directory) and checks CREATE EXTENSION, a queue's
 #      send/read/ack, the versions, and ALTER EXTENSION queue UPDATE from every
-#      kept version, the oldest first.
+#      kept version, the oldest first; and CREATE EXTENSION pgmq CASCADE
+#      from the pgmq package, with a pgmq round trip.
 #
 # Nothing is installed into the system's PostgreSQL directories.  The last
 # lines are "deb: PASS ..." or "deb: FAIL ...", then "deb: N passed, M failed";
@@ -33,6 +35,7 @@ ROOT_DIR=$(cd "$(dirname "$0")/.." && pwd)
 PGMAJOR=${DEB_TEST_PG:-${PG:-$(sed -n 's/^\([0-9][0-9]*\)+*$/\1/p' "$ROOT_DIR/debian/pgversions" 2>/dev/null | head -1)}}
 PGMAJOR=${PGMAJOR:-15}
 PACKAGE=postgresql-$PGMAJOR-queue
+PGMQ_PACKAGE=postgresql-$PGMAJOR-queue-pgmq
 EXTVERSION=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT_DIR/queue.control")
 PORT=${DEB_TEST_PORT:-55450}
 PASSED=0
@@ -141,6 +144,8 @@ else
 fi
 DEB=$(ls "$WORK/${PACKAGE}_"*.deb 2>/dev/null | head -1)
 [ -n "$DEB" ] || abort "no ${PACKAGE}_*.deb built"
+PGMQ_DEB=$(ls "$WORK/${PGMQ_PACKAGE}_"*.deb 2>/dev/null | head -1)
+[ -n "$PGMQ_DEB" ] || abort "no ${PGMQ_PACKAGE}_*.deb built"
 if [ -n "${DEB_KEEP:-}" ]; then
 	mkdir -p "$DEB_KEEP" && cp "$WORK"/*.deb "$DEB_KEEP"/
 fi
@@ -180,6 +185,17 @@ else
 	not_ok "the package lacks:$absent"
 fi
 
+# The pgmq layer's package: its two files, queue of the same version as
+# its dependency, and a conflict with a real pgmq's package.
+dpkg-deb -c "$PGMQ_DEB" | awk '{print $NF}' | sed 's|^\./|/|' | grep -v '/$' |
+	grep -v '^/usr/share/doc/' | sort >"$WORK/pgmq-contents"
+check "$PGMQ_PACKAGE holds pgmq.control and pgmq--$EXTVERSION.sql, nothing else" \
+	test "$(tr '\n' ' ' <"$WORK/pgmq-contents")" = "$EXTDIR/pgmq--$EXTVERSION.sql $EXTDIR/pgmq.control "
+check "$PGMQ_PACKAGE depends on $PACKAGE (= $DEBVERSION)" \
+	bash -c "dpkg-deb -f '$PGMQ_DEB' Depends | grep -qF '$PACKAGE (= $DEBVERSION)'"
+check "$PGMQ_PACKAGE conflicts with postgresql-$PGMAJOR-pgmq" \
+	bash -c "dpkg-deb -f '$PGMQ_DEB' Conflicts | grep -qxF 'postgresql-$PGMAJOR-pgmq'"
+
 # ---------------------------------------------------------------- private binaries
 # PostgreSQL finds its lib and share directories relative to its bin
 # directory, so a copy of both trees with the package extracted over it is a
@@ -190,8 +206,10 @@ cp -a "/usr/lib/postgresql/$PGMAJOR" "$ROOT/usr/lib/postgresql/" &&
 	cp -a "/usr/share/postgresql/$PGMAJOR" "$ROOT/usr/share/postgresql/" ||
 	abort "copy /usr/lib/postgresql/$PGMAJOR and /usr/share/postgresql/$PGMAJOR"
 rm -rf "$ROOT$LIBDIR/queue.so" "$ROOT$LIBDIR/bitcode/queue" "$ROOT$LIBDIR/bitcode/queue.index.bc" \
-	"$ROOT$EXTDIR"/queue.control "$ROOT$EXTDIR"/queue--*.sql
+	"$ROOT$EXTDIR"/queue.control "$ROOT$EXTDIR"/queue--*.sql \
+	"$ROOT$EXTDIR"/pgmq.control "$ROOT$EXTDIR"/pgmq--*.sql
 dpkg -x "$DEB" "$ROOT" || abort "dpkg -x $DEB"
+dpkg -x "$PGMQ_DEB" "$ROOT" || abort "dpkg -x $PGMQ_DEB"
 BIN=$ROOT/usr/lib/postgresql/$PGMAJOR/bin
 check "pg_config of the copy points into it" \
 	test "$("$BIN/pg_config" --pkglibdir)" = "$ROOT$LIBDIR" -a "$("$BIN/pg_config" --sharedir)" = "$ROOT/usr/share/postgresql/$PGMAJOR"
@@ -271,6 +289,18 @@ for v in $(ls "$ROOT$EXTDIR" | sed -n 's/^queue--\([^-]*\)\.sql$/\1/p' | sort -V
 		"SELECT extversion FROM pg_extension WHERE extname = 'queue'"
 	roundtrip "$db" "updated from $v"
 done
+
+# The pgmq layer from its package, with queue by CASCADE.
+psql_ postgres "CREATE DATABASE deb_pgmq" >/dev/null || abort "CREATE DATABASE deb_pgmq"
+expect "CREATE EXTENSION pgmq CASCADE, from $PGMQ_PACKAGE" "pgmq $EXTVERSION,queue $EXTVERSION" deb_pgmq \
+	"CREATE EXTENSION pgmq CASCADE" \
+	"SELECT string_agg(extname || ' ' || extversion, ',' ORDER BY extname) FROM pg_extension WHERE extname IN ('pgmq', 'queue')"
+expect "pgmq: create, send, read, archive" "$(printf '1\n1\n1 1 {"n": 1}\nt\n1')" deb_pgmq \
+	"SELECT 1 FROM (SELECT pgmq.create('deb_check')) c" \
+	"SELECT * FROM pgmq.send('deb_check', '{\"n\": 1}')" \
+	"SELECT msg_id || ' ' || read_ct || ' ' || message FROM pgmq.read('deb_check', 30, 1)" \
+	"SELECT pgmq.archive('deb_check', 1::bigint)" \
+	"SELECT count(*) FROM pgmq.a_deb_check"
 
 check "the server log has no FATAL, PANIC or crash" \
 	bash -c "! grep -E 'FATAL|PANIC|terminated by signal' '$WORK/server.log'"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Put pgmq's own regression file and isolation spec, with their expected
-# outputs, where the pgmq suite finds them: $QUEUE_ROOT/tmp/pgmq-upstream.
+# outputs, and pgmq's extension itself (its control file and install
+# script, for a private installation: scripts/pgmq-real.sh) where the tests
+# find them: $QUEUE_ROOT/tmp/pgmq-upstream.
 # They come from a copy of pgmq's repository kept outside this one (none of
 # pgmq's files are in this repository), at the release the layer follows:
 #
@@ -24,7 +26,7 @@ if [ -z "$SRC" ]; then
 fi
 
 rm -rf "$OUT"
-mkdir -p "$OUT/sql" "$OUT/expected" "$OUT/specs"
+mkdir -p "$OUT/sql" "$OUT/expected" "$OUT/specs" "$OUT/ext"
 if [ -z "$SRC" ] || ! git -C "$SRC" rev-parse --verify -q "$TAG^{commit}" >/dev/null 2>&1; then
 	echo "no copy of pgmq's repository with $TAG (set PGMQ_SOURCE to a git directory of it)" \
 		>"$OUT/MISSING"
@@ -35,5 +37,7 @@ for f in sql/base.sql expected/base.out specs/transaction_tests.spec \
 	expected/transaction_tests.out; do
 	git -C "$SRC" show "$TAG:pgmq-extension/test/$f" >"$OUT/$f"
 done
+git -C "$SRC" show "$TAG:pgmq-extension/pgmq.control" >"$OUT/ext/pgmq.control"
+git -C "$SRC" show "$TAG:pgmq-extension/sql/pgmq.sql" >"$OUT/ext/pgmq--${TAG#v}.sql"
 echo "$TAG" >"$OUT/TAG"
 chmod -R a+rX "$OUT"

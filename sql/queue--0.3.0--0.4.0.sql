@@ -208,6 +208,17 @@ RETURNS TABLE(id bigint, state text, priority int, group_key text, deliveries in
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10
 AS 'MODULE_PATHNAME', 'mq_delay';
 
+-- Messages brought from another system (a migration), keeping their ids.
+CREATE FUNCTION mq_import(queue text, ids bigint[], bodies jsonb[],
+                          headers jsonb[] DEFAULT NULL,
+                          enqueued_at timestamptz[] DEFAULT NULL,
+                          visible_at timestamptz[] DEFAULT NULL,
+                          deliveries int[] DEFAULT NULL,
+                          last_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_import';
+
 -- mq_message shows the queue's max_deliveries; mq_nack keeps a reason;
 -- mq_redrive picks letters by source queue or id.
 ALTER TYPE mq_message ADD ATTRIBUTE max_deliveries int;

@@ -370,6 +370,17 @@ RETURNS TABLE(id bigint, state text, priority int, group_key text, deliveries in
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10
 AS 'MODULE_PATHNAME', 'mq_delay';
 
+-- Messages brought from another system (a migration), keeping their ids.
+CREATE FUNCTION mq_import(queue text, ids bigint[], bodies jsonb[],
+                          headers jsonb[] DEFAULT NULL,
+                          enqueued_at timestamptz[] DEFAULT NULL,
+                          visible_at timestamptz[] DEFAULT NULL,
+                          deliveries int[] DEFAULT NULL,
+                          last_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mq_import';
+
 /* ---------------------------------------------------------------------
  * Topics (SPEC section 4)
  * ---------------------------------------------------------------------

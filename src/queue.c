@@ -122,6 +122,17 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("queue.step_aside_interval",
+							"How long workers stay away from a database after DROP DATABASE, CREATE DATABASE ... TEMPLATE or ALTER DATABASE ... RENAME / SET TABLESPACE of it.",
+							NULL,
+							&queue_step_aside_interval,
+							30000,
+							1000,
+							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("queue.max_workers",
 							"Most worker processes serving databases at once (the launcher not counted).",
 							"Each takes a background worker slot (max_worker_processes).",

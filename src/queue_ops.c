@@ -29,6 +29,7 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -69,6 +70,7 @@ PG_FUNCTION_INFO_V1(mq_delete);
 PG_FUNCTION_INFO_V1(mq_remove);
 PG_FUNCTION_INFO_V1(mq_delay);
 PG_FUNCTION_INFO_V1(mq_move);
+PG_FUNCTION_INFO_V1(mq_import);
 
 /* Columns of the mq_message type (8 in a catalog before max_deliveries). */
 #define Natts_mq_message 10
@@ -1151,4 +1153,133 @@ mq_redrive(PG_FUNCTION_ARGS)
 	}
 	storage_close(&dlq);
 	PG_RETURN_INT64(moved);
+}
+
+/* ---------------------------------------------------------------------
+ * Importing messages with their ids
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * An optional array argument of import that must have n elements (one per
+ * id): its elements, or NULL when the argument is NULL.
+ */
+static Datum *
+import_array(FunctionCallInfo fcinfo, int argno, const char *argname, Oid type,
+			 int16 len, bool byval, char align, int n, bool **nulls)
+{
+	Datum	   *elems;
+
+	*nulls = NULL;
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	if (args_array(fcinfo, argno, argname, type, len, byval, align, &elems, nulls) != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must have as many elements as ids", argname)));
+	return elems;
+}
+
+/*
+ * mq_import(queue, ids, bodies, headers, enqueued_at, visible_at,
+ *			 deliveries, last_id) -> messages imported
+ *
+ * Messages brought from another system keep their ids: ids ascend, and the
+ * first is above every id the queue gave; the queue's next id is then above
+ * the last of them and above last_id.  A NULL element of enqueued_at or
+ * visible_at is now, of deliveries 0.  The queue is locked against sends and
+ * reads until the transaction ends, so that no id is given meanwhile.
+ */
+Datum
+mq_import(PG_FUNCTION_ARGS)
+{
+	QueueRel	qrel;
+	int64	   *ids;
+	Datum	   *bodies;
+	Datum	   *headers = NULL;
+	bool	   *hnulls = NULL;
+	Datum	   *enq;
+	bool	   *enq_nulls;
+	Datum	   *vis;
+	bool	   *vis_nulls;
+	Datum	   *dlv;
+	bool	   *dlv_nulls;
+	TimestampTz *enqueued_at;
+	TimestampTz *visible_at;
+	int32	   *deliveries;
+	StorageRowTimes times;
+	TimestampTz now = GetCurrentTimestamp();
+	int64		last;
+	int			null_at;
+	int			n;
+	int			i;
+
+	n = args_int8_array(fcinfo, 1, "ids", &ids);
+	if (args_bodies(fcinfo, 2, &bodies, &null_at) != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bodies must have as many elements as ids")));
+	if (!PG_ARGISNULL(3))
+	{
+		args_parallel_array(fcinfo, 3, "headers", JSONBOID, n, &headers, &hnulls);
+		for (i = 0; i < n; i++)
+			if (hnulls[i])
+				headers[i] = (Datum) 0;
+	}
+	enq = import_array(fcinfo, 4, "enqueued_at", TIMESTAMPTZOID, sizeof(TimestampTz),
+					   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, n, &enq_nulls);
+	vis = import_array(fcinfo, 5, "visible_at", TIMESTAMPTZOID, sizeof(TimestampTz),
+					   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, n, &vis_nulls);
+	dlv = import_array(fcinfo, 6, "deliveries", INT4OID, sizeof(int32), true,
+					   TYPALIGN_INT, n, &dlv_nulls);
+	enqueued_at = palloc(Max(n, 1) * sizeof(TimestampTz));
+	visible_at = palloc(Max(n, 1) * sizeof(TimestampTz));
+	deliveries = palloc(Max(n, 1) * sizeof(int32));
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0 && ids[i] <= ids[i - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("ids must ascend"),
+					 errdetail("Element %d (%lld) follows %lld.", i + 1,
+							   (long long) ids[i], (long long) ids[i - 1])));
+		enqueued_at[i] = enq && !enq_nulls[i] ? DatumGetTimestampTz(enq[i]) : now;
+		visible_at[i] = vis && !vis_nulls[i] ? DatumGetTimestampTz(vis[i]) : now;
+		deliveries[i] = dlv && !dlv_nulls[i] ? DatumGetInt32(dlv[i]) : 0;
+		if (deliveries[i] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("deliveries must not be negative"),
+					 errdetail("Element %d is %d.", i + 1, deliveries[i])));
+	}
+	if (n > 0 && ids[0] < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ids must be positive")));
+
+	open_queue(fcinfo, 0, "mq_import()", true, PRIV_MANAGE, &qrel);
+	check_null_body(&qrel, null_at);
+	/* No send or read may take an id or a lease while the ids are set. */
+	LockRelationOid(RelationGetRelid(qrel.heap), ExclusiveLock);
+	last = storage_last_id(&qrel);
+	if (n > 0 && ids[0] <= last)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ids must be above the queue's last id, %lld", (long long) last),
+				 errdetail("The first id is %lld.", (long long) ids[0]),
+				 errhint("A queue never gives an id twice: import into a new queue.")));
+	if (n > 0)
+	{
+		enforce_max_length(&qrel, n);
+		times.visible_at = visible_at;
+		times.enqueued_at = enqueued_at;
+		times.deliveries = deliveries;
+		times.per_message = true;
+		storage_insert_rows(&qrel, n, ids, &times, QUEUE_PRIORITY_MAX, headers, bodies, NULL);
+		storage_skip_ids(&qrel, ids[n - 1]);
+	}
+	if (!PG_ARGISNULL(7))
+		storage_skip_ids(&qrel, PG_GETARG_INT64(7));
+	storage_close(&qrel);
+	PG_RETURN_INT64(n);
 }

@@ -258,10 +258,51 @@ storage_close(QueueRel *qrel)
 	table_close(qrel->heap, NoLock);
 }
 
+/* The owner of a queue's id sequence (the extension's owner). */
+static Oid
+sequence_owner(Oid seqid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(seqid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", seqid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
 int64
 storage_next_id(QueueRel *qrel)
 {
 	return nextval_internal(qrel->info->seqid, false);
+}
+
+/*
+ * Make the next id given greater than last (as the sequence's owner); an
+ * id given already stays below.  For messages imported with their ids.
+ */
+void
+storage_skip_ids(QueueRel *qrel, int64 last)
+{
+	Oid			seqid = qrel->info->seqid;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (last <= storage_last_id(qrel))
+		return;
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(sequence_owner(seqid), save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		DirectFunctionCall2(setval_oid, ObjectIdGetDatum(seqid), Int64GetDatum(last));
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -273,18 +314,13 @@ int64
 storage_last_id(QueueRel *qrel)
 {
 	Oid			seqid = qrel->info->seqid;
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(seqid));
-	Oid			owner;
+	Oid			owner = sequence_owner(seqid);
 	Oid			save_userid;
 	int			save_sec_context;
 	Datum		last = (Datum) 0;
 
 	LOCAL_FCINFO(fcinfo, 1);
 
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", seqid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
 	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = ObjectIdGetDatum(seqid);
 	fcinfo->args[0].isnull = false;
@@ -372,8 +408,8 @@ index_all(QueueRel *qrel, const StoredMsg *m, ItemPointer tid)
 
 static HeapTuple
 form_row(QueueRel *qrel, int64 id, TimestampTz visible_at,
-		 TimestampTz enqueued_at, int16 rank, Datum headers, Datum body,
-		 Datum group_key)
+		 TimestampTz enqueued_at, int16 rank, int32 deliveries, Datum headers,
+		 Datum body, Datum group_key)
 {
 	Datum		values[Natts_msg];
 	bool		isnull[Natts_msg] = {0};
@@ -382,7 +418,7 @@ form_row(QueueRel *qrel, int64 id, TimestampTz visible_at,
 	values[Anum_msg_visible_at - 1] = TimestampTzGetDatum(visible_at);
 	values[Anum_msg_enqueued_at - 1] = TimestampTzGetDatum(enqueued_at);
 	values[Anum_msg_rank - 1] = Int16GetDatum(rank);
-	values[Anum_msg_deliveries - 1] = Int32GetDatum(0);
+	values[Anum_msg_deliveries - 1] = Int32GetDatum(deliveries);
 	values[Anum_msg_headers - 1] = headers;
 	isnull[Anum_msg_headers - 1] = (headers == (Datum) 0);
 	values[Anum_msg_body - 1] = body;
@@ -410,6 +446,20 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 			   TimestampTz visible_at, TimestampTz enqueued_at, int16 rank,
 			   Datum *headers, Datum *bodies, const Datum *group_keys)
 {
+	StorageRowTimes times = {&visible_at, &enqueued_at, NULL, false};
+
+	storage_insert_rows(qrel, nmsgs, ids, &times, rank, headers, bodies, group_keys);
+}
+
+/*
+ * storage_insert with the times (and delivery counts) of times: one for
+ * all the messages, or one per message.
+ */
+void
+storage_insert_rows(QueueRel *qrel, int nmsgs, const int64 *ids,
+					const StorageRowTimes *times, int16 rank,
+					Datum *headers, Datum *bodies, const Datum *group_keys)
+{
 	CommandId	cid = GetCurrentCommandId(true);
 	TupleDesc	desc = RelationGetDescr(qrel->heap);
 	int16	   *ranks = group_keys ? group_ranks(qrel, nmsgs, rank, group_keys) : NULL;
@@ -435,8 +485,10 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 		for (i = 0; i < n; i++)
 		{
 			int			k = done + i;
-			HeapTuple	tup = form_row(qrel, ids[k], visible_at, enqueued_at,
-									   ranks ? ranks[k] : rank,
+			int			t = times->per_message ? k : 0;
+			HeapTuple	tup = form_row(qrel, ids[k], times->visible_at[t],
+									   times->enqueued_at[t], ranks ? ranks[k] : rank,
+									   times->deliveries ? times->deliveries[k] : 0,
 									   headers ? headers[k] : (Datum) 0, bodies[k],
 									   group_keys ? group_keys[k] : (Datum) 0);
 
@@ -456,8 +508,8 @@ storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 
 			m.id = ids[k];
 			m.rank = ranks ? ranks[k] : rank;
-			m.visible_at = visible_at;
-			m.enqueued_at = enqueued_at;
+			m.visible_at = times->visible_at[times->per_message ? k : 0];
+			m.enqueued_at = times->enqueued_at[times->per_message ? k : 0];
 			m.group_key = group_keys ? group_keys[k] : (Datum) 0;
 			index_all(qrel, &m, slots ? &slots[i]->tts_tid : &one->t_self);
 			if (slots)

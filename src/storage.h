@@ -99,6 +99,19 @@ extern int64 storage_next_id(QueueRel *qrel);
 extern int64 storage_last_id(QueueRel *qrel);
 extern void storage_lock_groups(QueueRel *qrel, int n, const Datum *group_keys);
 extern void storage_lock_group_hashes(QueueRel *qrel, uint32 *hashes, int n);
+/* Times of inserted rows: one for all (per_message false) or one each. */
+typedef struct StorageRowTimes
+{
+	const TimestampTz *visible_at;
+	const TimestampTz *enqueued_at;
+	const int32 *deliveries;	/* NULL: 0 each */
+	bool		per_message;
+} StorageRowTimes;
+
+extern void storage_insert_rows(QueueRel *qrel, int nmsgs, const int64 *ids,
+								const StorageRowTimes *times, int16 rank,
+								Datum *headers, Datum *bodies, const Datum *group_keys);
+extern void storage_skip_ids(QueueRel *qrel, int64 last);
 extern void storage_insert(QueueRel *qrel, int nmsgs, const int64 *ids,
 						   TimestampTz visible_at, TimestampTz enqueued_at,
 						   int16 rank, Datum *headers, Datum *bodies,

@@ -92,11 +92,11 @@
 #define MAX_PAUSED			16
 #define RECHECK_MSECS		60000	/* ask a database without the extension again */
 #define BACKOFF_MSECS		10000	/* after a worker failed */
-#define PAUSE_MSECS			30000	/* stay away from a database being dropped */
 
 /* Settings. */
 int			queue_naptime = 1000;
 int			queue_prune_interval = 60000;
+int			queue_step_aside_interval = 30000;	/* away from a database being dropped */
 int			queue_max_workers = 4;
 int			queue_worker_batch = 1000;
 bool		queue_worker_enabled = true;
@@ -181,7 +181,8 @@ wake_launcher(bool rescan)
 void
 worker_step_aside(Oid dbid)
 {
-	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), PAUSE_MSECS);
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													queue_step_aside_interval);
 	int			i;
 	int			tries;
 	int			oldest = 0;

@@ -12,6 +12,7 @@
 /* The background worker (worker.c). */
 extern int	queue_naptime;
 extern int	queue_prune_interval;
+extern int	queue_step_aside_interval;
 extern int	queue_max_workers;
 extern int	queue_worker_batch;
 extern bool queue_worker_enabled;

@@ -2,7 +2,7 @@
 -- types and defaults, return types, the mq_message type, not STRICT, and
 -- EXECUTE on mq_create_queue revoked from PUBLIC.
 BEGIN;
-SELECT plan(47);
+SELECT plan(48);
 
 -- Defaults are shown in this style.
 SET LOCAL IntervalStyle = 'postgres';
@@ -196,23 +196,25 @@ SELECT results_eq(
     $$SELECT p.proname::text COLLATE "default", pg_get_function_arguments(p.oid), pg_get_function_result(p.oid)
         FROM pg_proc p
        WHERE p.pronamespace = 'public'::regnamespace
-         AND p.proname IN ('mq_inspect', 'mq_delete', 'mq_move', 'mq_remove', 'mq_delay')
+         AND p.proname IN ('mq_inspect', 'mq_delete', 'mq_move', 'mq_remove', 'mq_delay', 'mq_import')
        ORDER BY 1$$,
     $$VALUES
         ('mq_delay', 'queue text, ids bigint[], delay interval DEFAULT ''00:00:00''::interval',
          'TABLE(id bigint, state text, priority integer, group_key text, deliveries integer, enqueued_at timestamp with time zone, visible_at timestamp with time zone, lease_until timestamp with time zone, lease_pid integer, headers jsonb, body jsonb)'),
         ('mq_delete', 'queue text, ids bigint[]', 'bigint'),
+        ('mq_import', 'queue text, ids bigint[], bodies jsonb[], headers jsonb[] DEFAULT NULL::jsonb[], enqueued_at timestamp with time zone[] DEFAULT NULL::timestamp with time zone[], visible_at timestamp with time zone[] DEFAULT NULL::timestamp with time zone[], deliveries integer[] DEFAULT NULL::integer[], last_id bigint DEFAULT NULL::bigint', 'bigint'),
         ('mq_inspect', 'queue text, state text DEFAULT ''all''::text, after_id bigint DEFAULT NULL::bigint, qty integer DEFAULT 100',
          'TABLE(id bigint, state text, priority integer, group_key text, deliveries integer, enqueued_at timestamp with time zone, visible_at timestamp with time zone, lease_until timestamp with time zone, lease_pid integer, headers jsonb, body jsonb)'),
         ('mq_move', 'queue text, ids bigint[], to_queue text', 'bigint'),
         ('mq_remove', 'queue text, ids bigint[]',
          'TABLE(id bigint, state text, priority integer, group_key text, deliveries integer, enqueued_at timestamp with time zone, visible_at timestamp with time zone, lease_until timestamp with time zone, lease_pid integer, headers jsonb, body jsonb)')$$,
-    'the section 3b functions, mq_remove and mq_delay exist once each, with these arguments and results');
+    'the section 3b functions, mq_remove, mq_delay and mq_import exist once each, with these arguments and results');
 SELECT isnt_strict('public', 'mq_inspect', ARRAY['text', 'text', 'bigint', 'integer'], 'mq_inspect is not strict');
 SELECT isnt_strict('public', 'mq_delete', ARRAY['text', 'bigint[]'], 'mq_delete is not strict');
 SELECT isnt_strict('public', 'mq_move', ARRAY['text', 'bigint[]', 'text'], 'mq_move is not strict');
 SELECT isnt_strict('public', 'mq_remove', ARRAY['text', 'bigint[]'], 'mq_remove is not strict');
 SELECT isnt_strict('public', 'mq_delay', ARRAY['text', 'bigint[]', 'interval'], 'mq_delay is not strict');
+SELECT isnt_strict('public', 'mq_import', ARRAY['text', 'bigint[]', 'jsonb[]', 'jsonb[]', 'timestamp with time zone[]', 'timestamp with time zone[]', 'integer[]', 'bigint'], 'mq_import is not strict');
 
 -- A parameter sent without a type resolves to the single-receipt mq_ack.
 SELECT mq_create_queue('api_untyped');

@@ -2,8 +2,9 @@
 # commits is served within about a second, without a restart; its worker
 # goes away when the extension is dropped.  DROP DATABASE, CREATE DATABASE
 # ... TEMPLATE and ALTER DATABASE ... RENAME of a served database succeed at
-# once without FORCE: the worker steps aside, stays away about 30 s, then
-# serves the database again.  At most queue.max_workers workers run at a
+# once without FORCE: the worker steps aside, stays away for
+# queue.step_aside_interval (30 s by default, 12 s here), then serves the
+# database again.  At most queue.max_workers workers run at a
 # time; when more databases need one, they take turns and every database is
 # served.
 use strict;
@@ -13,7 +14,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-my $node = QueueTest::new_node('databases');
+my $away_for = 12;
+my $node = QueueTest::new_node('databases', conf => ["queue.step_aside_interval = ${away_for}s"]);
 
 sub sql { my ($n, $sql, $db) = @_; return $n->safe_psql($db // 'postgres', $sql); }
 
@@ -156,13 +158,15 @@ is(scalar(QueueTest::queue_workers($node, 'renamed')), 0, 'renamed: its worker s
 }
 
 # The databases that were stepped aside from are served again after about
-# 30 s.
+# queue.step_aside_interval.
+my $latest = $away_for + 20;
 for my $db ('tmpl', 'renamed')
 {
-	my ($pid) = QueueTest::wait_for_worker($node, $db, 50 - (time - $stepped_aside)) if time - $stepped_aside < 50;
+	my ($pid) = QueueTest::wait_for_worker($node, $db, $latest - (time - $stepped_aside))
+	  if time - $stepped_aside < $latest;
 	my $away = time - $stepped_aside;
 	ok($pid, "$db: served again later");
-	ok($away >= 20 && $away <= 50, "$db: after about 30 s")
+	ok($away >= $away_for - 3 && $away <= $latest, "$db: after about $away_for s")
 	  or diag(sprintf('served again after %.1f s', $away));
 }
 send_expiring($node, $_) for ('tmpl', 'renamed');
