@@ -425,25 +425,21 @@ AS 'MODULE_PATHNAME', 'mq_publish';
  * ---------------------------------------------------------------------
  */
 
-CREATE FUNCTION mq.queue_figures(
+-- A queue's figures (SPEC section 6), and how long ago the oldest and the
+-- newest stored message were enqueued, in any state, and the highest id
+-- given so far.
+CREATE FUNCTION mq.queue_state(
     queue text,
     OUT depth bigint,
     OUT ready bigint,
     OUT inflight bigint,
     OUT delayed bigint,
-    OUT oldest_ready_age interval)
-LANGUAGE C VOLATILE PARALLEL UNSAFE
-AS 'MODULE_PATHNAME', 'mq_queue_figures';
-
--- How long ago the oldest and the newest stored message were enqueued, in
--- any state, and the highest id given so far.
-CREATE FUNCTION mq.queue_ages(
-    queue text,
+    OUT oldest_ready_age interval,
     OUT oldest_age interval,
     OUT newest_age interval,
     OUT last_id bigint)
 LANGUAGE C VOLATILE PARALLEL UNSAFE
-AS 'MODULE_PATHNAME', 'mq_queue_ages';
+AS 'MODULE_PATHNAME', 'mq_queue_state';
 
 CREATE VIEW mq_queues WITH (security_barrier) AS
 SELECT o.name AS queue,
@@ -470,14 +466,13 @@ SELECT o.name AS queue,
        q.retry_jitter,
        q.allow_null_bodies,
        q.lease_until_transaction_end,
-       a.oldest_age,
-       a.newest_age,
-       a.last_id
+       f.oldest_age,
+       f.newest_age,
+       f.last_id
   FROM mq.objects o
   JOIN mq.queues q ON q.id = o.id
   LEFT JOIN mq.objects d ON d.id = q.dead_letter_queue
- CROSS JOIN LATERAL mq.queue_figures(o.name) f
- CROSS JOIN LATERAL mq.queue_ages(o.name) a
+ CROSS JOIN LATERAL mq.queue_state(o.name) f
  WHERE o.kind = 'q' AND mq.visible(o.owner, o.senders, o.readers, o.managers);
 
 -- One row per message group of a queue (SPEC section 3a): its messages by

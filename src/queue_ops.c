@@ -176,8 +176,9 @@ enforce_max_length(QueueRel *qrel, int64 nnew)
 }
 
 /*
- * A NULL body ((Datum) 0; for a batch, nulls_at is the first one's place,
- * counted from 1) is refused unless the queue allows NULL bodies.
+ * Refuse a NULL body unless the queue allows NULL bodies.  null_at: 0 if
+ * there is none, -1 for the body of a single send, else the place of the
+ * first NULL in a batch, counted from 1.
  */
 static void
 check_null_body(QueueRel *qrel, int null_at)

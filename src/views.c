@@ -3,7 +3,7 @@
  * views.c
  *	  Figures behind the mq_queues view (SPEC section 6).
  *
- * mq.queue_figures(queue) gives a queue's depth and splits it into ready,
+ * mq.queue_state(queue) gives a queue's depth and splits it into ready,
  * inflight (leased, or being acked/nacked) and delayed without counting
  * the queue's rows:
  *
@@ -13,13 +13,19 @@
  *				delay (lease.c);
  *	  delayed	the rows of the delay index whose visible_at is ahead;
  *	  ready		the rest;
- *	  oldest	the first ready row of each priority in use.
+ *	  oldest	the first ready row of each priority in use;
+ *	  ages		how long ago the oldest and the newest stored row were
+ *				enqueued, from the two ends of the index, and the last id
+ *				given, from the id sequence.
  *
  * So the cost grows with the delayed and in-flight messages, not with the
  * depth.  While a prepared transaction that changed the queue is open, and
  * on a hot standby (where the leases of the primary are unknown, so only
  * depth is shown, and not even that for an unlogged queue, whose storage a
  * standby cannot read), depth is a count of the rows.
+ *
+ * mq.queue_figures(queue) gives the first five of them: the view of a
+ * catalog from before 0.4.0 calls it until ALTER EXTENSION queue UPDATE.
  *
  *-------------------------------------------------------------------------
  */
@@ -47,7 +53,7 @@
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(mq_queue_figures);
-PG_FUNCTION_INFO_V1(mq_queue_ages);
+PG_FUNCTION_INFO_V1(mq_queue_state);
 
 /*
  * Open the queue named by argument 0 for its figures; false when there is
@@ -90,7 +96,93 @@ age_at(TimestampTz now, TimestampTz t)
 	return DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(now), TimestampTzGetDatum(t));
 }
 
-/* mq.queue_figures(queue text) -> (depth, ready, inflight, delayed, oldest_ready_age) */
+/*
+ * depth, ready, inflight, delayed and oldest_ready_age of an open queue
+ * into values[0..4] (nulls set where there is no figure).
+ */
+static void
+put_figures(QueueRel *qrel, TimestampTz now, Datum *values, bool *nulls)
+{
+	Oid			relid = RelationGetRelid(qrel->heap);
+
+	if (RecoveryInProgress())
+	{
+		values[0] = Int64GetDatum(storage_count(qrel));
+		nulls[0] = false;
+	}
+	else
+	{
+		QueueState *qs = qstate_get(relid);
+		int64		depth;
+		int64		inflight;
+		int64		delayed;
+		TimestampTz oldest;
+
+		(void) qstate_depth(qrel->heap, DEPTH_SHOW, &depth);
+		depth += pending_depth_delta(relid);
+		inflight = lease_count_active(qs, relid, now);
+		delayed = storage_count_delayed(qrel, now);
+		oldest = storage_oldest_ready(qrel, now);
+		values[0] = Int64GetDatum(depth);
+		values[1] = Int64GetDatum(Max(depth - inflight - delayed, 0));
+		values[2] = Int64GetDatum(Min(inflight, depth));
+		values[3] = Int64GetDatum(delayed);
+		nulls[0] = nulls[1] = nulls[2] = nulls[3] = false;
+		if (oldest != DT_NOEND)
+		{
+			values[4] = age_at(now, oldest);
+			nulls[4] = false;
+		}
+	}
+}
+
+/*
+ * oldest_age, newest_age (NULL when the queue is empty) and last_id of an
+ * open queue into values[0..2]: rows and the id sequence only, so a
+ * standby shows them too.
+ */
+static void
+put_ages(QueueRel *qrel, TimestampTz now, Datum *values, bool *nulls)
+{
+	TimestampTz oldest;
+	TimestampTz newest;
+
+	storage_age_bounds(qrel, &oldest, &newest);
+	if (oldest != DT_NOEND)
+	{
+		values[0] = age_at(now, oldest);
+		values[1] = age_at(now, newest);
+		nulls[0] = nulls[1] = false;
+	}
+	values[2] = Int64GetDatum(storage_last_id(qrel));
+	nulls[2] = false;
+}
+
+/*
+ * mq.queue_state(queue text) -> (depth, ready, inflight, delayed,
+ * oldest_ready_age, oldest_age, newest_age, last_id); all NULL for a queue
+ * the caller may not see.
+ */
+Datum
+mq_queue_state(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc = result_desc(fcinfo);
+	Datum		values[8];
+	bool		nulls[8] = {true, true, true, true, true, true, true, true};
+	QueueRel	qrel;
+
+	if (figures_open(fcinfo, &qrel))
+	{
+		TimestampTz now = GetCurrentTimestamp();
+
+		put_figures(&qrel, now, values, nulls);
+		put_ages(&qrel, now, values + 5, nulls + 5);
+		storage_close(&qrel);
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/* mq.queue_figures(queue text) -> the first five of mq.queue_state */
 Datum
 mq_queue_figures(PG_FUNCTION_ARGS)
 {
@@ -101,72 +193,7 @@ mq_queue_figures(PG_FUNCTION_ARGS)
 
 	if (figures_open(fcinfo, &qrel))
 	{
-		TimestampTz now = GetCurrentTimestamp();
-		Oid			relid = RelationGetRelid(qrel.heap);
-
-		if (RecoveryInProgress())
-		{
-			values[0] = Int64GetDatum(storage_count(&qrel));
-			nulls[0] = false;
-		}
-		else
-		{
-			QueueState *qs = qstate_get(relid);
-			int64		depth;
-			int64		inflight;
-			int64		delayed;
-			TimestampTz oldest;
-
-			(void) qstate_depth(qrel.heap, DEPTH_SHOW, &depth);
-			depth += pending_depth_delta(relid);
-			inflight = lease_count_active(qs, relid, now);
-			delayed = storage_count_delayed(&qrel, now);
-			oldest = storage_oldest_ready(&qrel, now);
-			values[0] = Int64GetDatum(depth);
-			values[1] = Int64GetDatum(Max(depth - inflight - delayed, 0));
-			values[2] = Int64GetDatum(Min(inflight, depth));
-			values[3] = Int64GetDatum(delayed);
-			nulls[0] = nulls[1] = nulls[2] = nulls[3] = false;
-			if (oldest != DT_NOEND)
-			{
-				values[4] = age_at(now, oldest);
-				nulls[4] = false;
-			}
-		}
-		storage_close(&qrel);
-	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
-}
-
-/*
- * mq.queue_ages(queue text) -> (oldest_age, newest_age, last_id): how long
- * ago the oldest and the newest stored message were enqueued, in any state
- * (NULL when the queue is empty), and the highest id given so far.  Rows
- * and the id sequence only, so a standby shows them too.
- */
-Datum
-mq_queue_ages(PG_FUNCTION_ARGS)
-{
-	TupleDesc	desc = result_desc(fcinfo);
-	Datum		values[3];
-	bool		nulls[3] = {true, true, true};
-	QueueRel	qrel;
-
-	if (figures_open(fcinfo, &qrel))
-	{
-		TimestampTz now = GetCurrentTimestamp();
-		TimestampTz oldest;
-		TimestampTz newest;
-
-		storage_age_bounds(&qrel, &oldest, &newest);
-		if (oldest != DT_NOEND)
-		{
-			values[0] = age_at(now, oldest);
-			values[1] = age_at(now, newest);
-			nulls[0] = nulls[1] = false;
-		}
-		values[2] = Int64GetDatum(storage_last_id(&qrel));
-		nulls[2] = false;
+		put_figures(&qrel, GetCurrentTimestamp(), values, nulls);
 		storage_close(&qrel);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
