@@ -100,8 +100,9 @@ prepare() {	# who workload
 	psql_to "$1" -c "SELECT pgmq.drop_queue('b') FROM pgmq.list_queues() WHERE queue_name = 'b'" \
 		-c "SELECT pgmq.create('b')" >/dev/null
 	if [[ $2 != send* ]]; then
-		psql_to "$1" -c "SELECT count(*) FROM generate_series(1, $((BACKLOG / 10000))) g,
-		                   LATERAL pgmq.send_batch('b', array_fill('$BODY'::jsonb, ARRAY[10000]))" >/dev/null
+		psql_to "$1" -c "DO \$\$ BEGIN FOR i IN 1 .. $((BACKLOG / 10000)) LOOP
+		                   PERFORM pgmq.send_batch('b', array_fill('$BODY'::jsonb, ARRAY[10000]));
+		                 END LOOP; END \$\$" >/dev/null
 	fi
 	psql_to "$1" -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
 }

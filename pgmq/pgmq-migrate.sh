@@ -32,6 +32,9 @@ PSQL=${PSQL:-psql}
 src() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$SOURCE" "$@"; }
 dst() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$TARGET" "$@"; }
 
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
 dst -c 'CREATE EXTENSION IF NOT EXISTS pgmq CASCADE' 2>/dev/null
 if [ $# -gt 0 ]; then
 	queues=("$@")
@@ -62,23 +65,20 @@ SQL
 		*:t) create="pgmq.create_partitioned(:'q')" ;;
 		*) create="pgmq.create(:'q')" ;;
 	esac
-	# The messages, then the archive, on one stream: a line "\." ends each.
-	{
-		src -c "COPY (SELECT msg_id, read_ct, enqueued_at, vt, message, headers
-		                FROM pgmq.q_$table ORDER BY msg_id) TO STDOUT"
-		echo '\.'
-		src -c "COPY (SELECT msg_id, read_ct, enqueued_at, archived_at, vt, message, headers
-		                FROM pgmq.a_$table ORDER BY msg_id) TO STDOUT"
-		echo '\.'
-	} | dst -At -v q="$q" -v atable="a_$table" -v last="${last:-0}" -c "BEGIN" -f <(
+	# The messages and the archive, each in a file of COPY's text format.
+	src -c "COPY (SELECT msg_id, read_ct, enqueued_at, vt, message, headers
+	                FROM pgmq.q_$table ORDER BY msg_id) TO STDOUT" >"$WORK/q.copy"
+	src -c "COPY (SELECT msg_id, read_ct, enqueued_at, archived_at, vt, message, headers
+	                FROM pgmq.a_$table ORDER BY msg_id) TO STDOUT" >"$WORK/a.copy"
+	dst -At -v q="$q" -v atable="a_$table" -v last="${last:-0}" -c "BEGIN" -f <(
 		cat <<SQL
 SELECT 1 FROM (SELECT $create) c \\g /dev/null
 CREATE TEMP TABLE q_in (msg_id bigint, read_ct int, enqueued_at timestamptz, vt timestamptz,
                         message jsonb, headers jsonb) ON COMMIT DROP;
-\\copy q_in from pstdin
+\\copy q_in from '$WORK/q.copy'
 CREATE TEMP TABLE a_in (msg_id bigint, read_ct int, enqueued_at timestamptz, archived_at timestamptz,
                         vt timestamptz, message jsonb, headers jsonb) ON COMMIT DROP;
-\\copy a_in from pstdin
+\\copy a_in from '$WORK/a.copy'
 SELECT mq_import(lower(:'q'),
                  coalesce(array_agg(msg_id ORDER BY msg_id), '{}'),
                  coalesce(array_agg(message ORDER BY msg_id), '{}'),
