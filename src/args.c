@@ -14,6 +14,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "args.h"
@@ -280,14 +281,18 @@ args_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies, int *null_at)
 }
 
 /*
- * An optional array argument that must match bodies (n elements) in
- * length; headers are checked, idempotency keys too.  Sets *elems to NULL
- * when the argument is NULL.
+ * An optional array argument that must match another array argument
+ * ("bodies", "ids": n elements) in length; headers are checked,
+ * idempotency and group keys too.  Sets *elems to NULL when the argument is
+ * NULL.
  */
 void
 args_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
-				   Oid elemtype, int n, Datum **elems, bool **nulls)
+					Oid elemtype, const char *against, int n, Datum **elems, bool **nulls)
 {
+	int16		len;
+	bool		byval;
+	char		align;
 	int			m;
 	int			i;
 
@@ -295,12 +300,13 @@ args_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
 	*nulls = NULL;
 	if (PG_ARGISNULL(argno))
 		return;
-	m = args_array(fcinfo, argno, argname, elemtype, -1, false, TYPALIGN_INT, elems, nulls);
+	get_typlenbyvalalign(elemtype, &len, &byval, &align);
+	m = args_array(fcinfo, argno, argname, elemtype, len, byval, align, elems, nulls);
 	if (m != n)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must have as many elements as bodies", argname),
-				 errdetail("bodies has %d elements, %s has %d.", n, argname, m)));
+				 errmsg("%s must have as many elements as %s", argname, against),
+				 errdetail("%s has %d elements, %s has %d.", against, n, argname, m)));
 	for (i = 0; i < n; i++)
 	{
 		if (elemtype == JSONBOID)

@@ -32,7 +32,8 @@ extern int	args_int8_array(FunctionCallInfo fcinfo, int argno, const char *argna
 extern int	args_bodies(FunctionCallInfo fcinfo, int argno, Datum **bodies,
 						int *null_at);
 extern void args_parallel_array(FunctionCallInfo fcinfo, int argno, const char *argname,
-							   Oid elemtype, int n, Datum **elems, bool **nulls);
+								Oid elemtype, const char *against, int n,
+								Datum **elems, bool **nulls);
 extern void args_idempotency_key(text *key);
 extern void args_group_key(text *key);
 extern Datum args_group_key_arg(FunctionCallInfo fcinfo, int argno);

@@ -61,6 +61,7 @@ pending_add(PendingKind kind, Oid relid, int64 msgid, int64 receipt)
 	p->relid = relid;
 	p->msgid = msgid;
 	p->receipt = receipt;
+	p->wake = false;
 }
 
 /*

@@ -44,6 +44,7 @@ typedef struct Pending
 	Oid			relid;
 	int64		msgid;			/* DEPTH: the change */
 	int64		receipt;
+	bool		wake;			/* set at the end: its queue is to be woken */
 } Pending;
 
 /* Counts for mq_stats, per queue and subtransaction, added at commit. */

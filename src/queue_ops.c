@@ -289,12 +289,12 @@ mq_send_batch(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	n = args_bodies(fcinfo, 1, &bodies, &null_at);
-	args_parallel_array(fcinfo, 2, "headers", JSONBOID, n, &headers, &hnulls);
+	args_parallel_array(fcinfo, 2, "headers", JSONBOID, "bodies", n, &headers, &hnulls);
 	delay = args_interval(fcinfo, 3, "delay", false);
 	priority = args_int_range(fcinfo, 4, "priority", 0, QUEUE_PRIORITY_MAX);
-	args_parallel_array(fcinfo, 5, "idempotency_keys", TEXTOID, n, &keys, &knulls);
+	args_parallel_array(fcinfo, 5, "idempotency_keys", TEXTOID, "bodies", n, &keys, &knulls);
 	if (PG_NARGS() > 6)
-		args_parallel_array(fcinfo, 6, "group_keys", TEXTOID, n, &groups, &gnulls);
+		args_parallel_array(fcinfo, 6, "group_keys", TEXTOID, "bodies", n, &groups, &gnulls);
 	if (groups != NULL)
 		for (i = 0; i < n; i++)
 			if (gnulls[i])
@@ -1162,26 +1162,6 @@ mq_redrive(PG_FUNCTION_ARGS)
  */
 
 /*
- * An optional array argument of import that must have n elements (one per
- * id): its elements, or NULL when the argument is NULL.
- */
-static Datum *
-import_array(FunctionCallInfo fcinfo, int argno, const char *argname, Oid type,
-			 int16 len, bool byval, char align, int n, bool **nulls)
-{
-	Datum	   *elems;
-
-	*nulls = NULL;
-	if (PG_ARGISNULL(argno))
-		return NULL;
-	if (args_array(fcinfo, argno, argname, type, len, byval, align, &elems, nulls) != n)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must have as many elements as ids", argname)));
-	return elems;
-}
-
-/*
  * mq_import(queue, ids, bodies, headers, enqueued_at, visible_at,
  *			 deliveries, last_id) -> messages imported
  *
@@ -1211,6 +1191,7 @@ mq_import(PG_FUNCTION_ARGS)
 	StorageRowTimes times;
 	TimestampTz now = GetCurrentTimestamp();
 	int64		last;
+	int64		next_after;
 	int			null_at;
 	int			n;
 	int			i;
@@ -1222,17 +1203,14 @@ mq_import(PG_FUNCTION_ARGS)
 				 errmsg("bodies must have as many elements as ids")));
 	if (!PG_ARGISNULL(3))
 	{
-		args_parallel_array(fcinfo, 3, "headers", JSONBOID, n, &headers, &hnulls);
+		args_parallel_array(fcinfo, 3, "headers", JSONBOID, "ids", n, &headers, &hnulls);
 		for (i = 0; i < n; i++)
 			if (hnulls[i])
 				headers[i] = (Datum) 0;
 	}
-	enq = import_array(fcinfo, 4, "enqueued_at", TIMESTAMPTZOID, sizeof(TimestampTz),
-					   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, n, &enq_nulls);
-	vis = import_array(fcinfo, 5, "visible_at", TIMESTAMPTZOID, sizeof(TimestampTz),
-					   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, n, &vis_nulls);
-	dlv = import_array(fcinfo, 6, "deliveries", INT4OID, sizeof(int32), true,
-					   TYPALIGN_INT, n, &dlv_nulls);
+	args_parallel_array(fcinfo, 4, "enqueued_at", TIMESTAMPTZOID, "ids", n, &enq, &enq_nulls);
+	args_parallel_array(fcinfo, 5, "visible_at", TIMESTAMPTZOID, "ids", n, &vis, &vis_nulls);
+	args_parallel_array(fcinfo, 6, "deliveries", INT4OID, "ids", n, &dlv, &dlv_nulls);
 	enqueued_at = palloc(Max(n, 1) * sizeof(TimestampTz));
 	visible_at = palloc(Max(n, 1) * sizeof(TimestampTz));
 	deliveries = palloc(Max(n, 1) * sizeof(int32));
@@ -1277,10 +1255,13 @@ mq_import(PG_FUNCTION_ARGS)
 		times.deliveries = deliveries;
 		times.per_message = true;
 		storage_insert_rows(&qrel, n, ids, &times, QUEUE_PRIORITY_MAX, headers, bodies, NULL);
-		storage_skip_ids(&qrel, ids[n - 1]);
 	}
+	/* The next id given is above the last imported and above last_id. */
+	next_after = n > 0 ? ids[n - 1] : 0;
 	if (!PG_ARGISNULL(7))
-		storage_skip_ids(&qrel, PG_GETARG_INT64(7));
+		next_after = Max(next_after, PG_GETARG_INT64(7));
+	if (next_after > last)
+		storage_skip_ids(&qrel, next_after);
 	storage_close(&qrel);
 	PG_RETURN_INT64(n);
 }

@@ -279,8 +279,9 @@ storage_next_id(QueueRel *qrel)
 }
 
 /*
- * Make the next id given greater than last (as the sequence's owner); an
- * id given already stays below.  For messages imported with their ids.
+ * Make the next id given greater than last, which must be above every id
+ * given (storage_last_id), as the sequence's owner.  For messages imported
+ * with their ids.
  */
 void
 storage_skip_ids(QueueRel *qrel, int64 last)
@@ -289,8 +290,6 @@ storage_skip_ids(QueueRel *qrel, int64 last)
 	Oid			save_userid;
 	int			save_sec_context;
 
-	if (last <= storage_last_id(qrel))
-		return;
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(sequence_owner(seqid), save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);

@@ -402,9 +402,9 @@ mq_append_batch(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	n = args_bodies(fcinfo, 1, &bodies, NULL);
-	args_parallel_array(fcinfo, 2, "keys", TEXTOID, n, &keys, &knulls);
-	args_parallel_array(fcinfo, 3, "headers", JSONBOID, n, &headers, &hnulls);
-	args_parallel_array(fcinfo, 4, "idempotency_keys", TEXTOID, n, &ikeys, &iknulls);
+	args_parallel_array(fcinfo, 2, "keys", TEXTOID, "bodies", n, &keys, &knulls);
+	args_parallel_array(fcinfo, 3, "headers", JSONBOID, "bodies", n, &headers, &hnulls);
+	args_parallel_array(fcinfo, 4, "idempotency_keys", TEXTOID, "bodies", n, &ikeys, &iknulls);
 
 	stream_arg(fcinfo, 0, name);
 	stream_appender_open(name, "mq_append_batch()", &a);

@@ -45,7 +45,13 @@
 #include "wakeup.h"
 #include "xact.h"
 
-static void
+/*
+ * Finish or undo one item.  The result says whether the queue's long polls
+ * are to be woken for it: at commit, when its rows or leases changed (a held
+ * lease only when it has ended); at abort, when a lease was given back (the
+ * message is ready again).
+ */
+static bool
 pending_finish(Pending *p, bool commit)
 {
 	switch (p->kind)
@@ -53,19 +59,20 @@ pending_finish(Pending *p, bool commit)
 		case PENDING_CLAIM:
 			if (!commit)
 				lease_release_claim(p->relid, p->msgid, p->receipt);
-			break;
+			return !commit;
 		case PENDING_HOLD:
 			if (!commit)
+			{
 				lease_release_claim(p->relid, p->msgid, p->receipt);
-			else if (lease_end_hold(p->relid, p->msgid, p->receipt))
-				wakeup_after_change(p->relid);
-			break;
+				return true;
+			}
+			return lease_end_hold(p->relid, p->msgid, p->receipt);
 		case PENDING_SETTLE:
 			if (commit)
 				lease_release(p->relid, p->msgid, p->receipt);
 			else
 				lease_unsettle(p->relid, p->msgid, p->receipt);
-			break;
+			return commit;
 		case PENDING_FORGET:
 			if (commit)
 			{
@@ -73,52 +80,58 @@ pending_finish(Pending *p, bool commit)
 				qstate_forget(p->relid);
 				position_forget_stream(p->relid);
 			}
-			break;
+			return false;
 		case PENDING_FORGET_MSG:
 			if (commit)
 				lease_release(p->relid, p->msgid, 0);
-			break;
+			return commit;
 		case PENDING_PURGE:
-			break;
+			return false;
 		case PENDING_DEPTH:
 			if (commit)
 				qstate_apply_depth(p->relid, p->msgid, GetTopTransactionIdIfAny());
-			break;
+			return commit;
 		case PENDING_APPEND:
+			return commit;
 		case PENDING_CONSUME:
-			break;
+			return false;
 	}
+	return false;
 }
 
 /*
- * Wake the long polls of every queue this transaction made a difference to:
- * at commit, queues whose rows or leases it changed; at abort, queues whose
- * leases it gave back (the messages are ready again).
+ * Finish every item, in order at commit and in reverse at abort (a settle is
+ * undone before its claim), marking the ones whose queue is to be woken.
  */
 static void
-wake_queues(bool commit)
+finish_items(Pending *items, int n, bool commit)
+{
+	int			i;
+
+	if (commit)
+		for (i = 0; i < n; i++)
+			items[i].wake = pending_finish(&items[i], true);
+	else
+		for (i = n - 1; i >= 0; i--)
+			items[i].wake = pending_finish(&items[i], false);
+}
+
+/*
+ * Wake the long polls of every queue whose items were marked, once per
+ * queue and transaction (items of one queue mostly come together).
+ */
+static void
+wake_queues(Pending *items, int n)
 {
 	Oid			last = InvalidOid;
-	int			n;
-	Pending    *items = pending_items(&n);
 	int			i;
 
 	for (i = 0; i < n; i++)
-	{
-		Pending    *p = &items[i];
-		bool		wakes;
-
-		if (commit)
-			wakes = p->kind == PENDING_DEPTH || p->kind == PENDING_SETTLE ||
-				p->kind == PENDING_FORGET_MSG || p->kind == PENDING_APPEND;
-		else
-			wakes = p->kind == PENDING_CLAIM || p->kind == PENDING_HOLD;
-		if (wakes && p->relid != last)
+		if (items[i].wake && items[i].relid != last)
 		{
-			wakeup_after_change(p->relid);
-			last = p->relid;
+			wakeup_after_change(items[i].relid);
+			last = items[i].relid;
 		}
-	}
 }
 
 static void
@@ -155,23 +168,20 @@ queue_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			for (i = 0; i < n; i++)
-				pending_finish(&items[i], true);
+			finish_items(items, n, true);
 			for (i = 0; i < ndeltas; i++)
 				qstate_add_stats(deltas[i].relid, deltas[i].counts);
 			/* Positions go before the wake, or a woken reader finds them held. */
 			position_xact_end();
-			wake_queues(true);
+			wake_queues(items, n);
 			pending_clear();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			/* Undo in reverse: a settle is undone before its claim. */
-			for (i = n - 1; i >= 0; i--)
-				pending_finish(&items[i], false);
+			finish_items(items, n, false);
 			position_xact_end();
 			wakeup_unregister();
-			wake_queues(false);
+			wake_queues(items, n);
 			pending_clear();
 			break;
 		case XACT_EVENT_PREPARE:
@@ -199,11 +209,8 @@ queue_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			items = pending_items(&n);
 			for (i = n - 1; i >= 0; i--)
 				if (items[i].subid == mySubid)
-				{
-					pending_finish(&items[i], false);
-					if (items[i].kind == PENDING_CLAIM || items[i].kind == PENDING_HOLD)
+					if (pending_finish(&items[i], false))
 						wakeup_after_change(items[i].relid);
-				}
 			pending_subxact_forget(mySubid);
 			wakeup_subxact_abort(mySubid);
 			break;
