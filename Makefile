@@ -101,7 +101,12 @@ sql/queue_proxy--$(EXTVERSION).sql: sql/queue.sql proxy/routes proxy/queue_proxy
 		$(srcdir)/proxy/queue_proxy.sql $(EXTVERSION) > $@.tmp
 	mv $@.tmp $@
 
-.PHONY: demo demo-cluster test test-long test-valgrind fuzz deb dist stop bench bench-cluster bench-pgmq bench-long setup server check-assert pgmq
+# The web console against the demo database (or CONSOLE_DB), in the
+# foreground; it prints its URL (docs/console.md).
+console: setup
+	$(IN_ROOT) ./scripts/console.sh
+
+.PHONY: console demo demo-cluster test test-long test-valgrind fuzz deb dist stop bench bench-cluster bench-pgmq bench-long setup server check-assert pgmq
 
 # PG: the PostgreSQL major version to build and test.  The host's (15) by
 # default; another (17, 18, 19) runs in that version's Debian root, made

@@ -111,7 +111,7 @@ root_packages() {	# version
 	[ -n "$old" ] && echo "postgresql-$old postgresql-server-dev-$old"
 	echo "postgresql-$1 postgresql-client-$1 postgresql-server-dev-$1
 libtap-parser-sourcehandler-pgtap-perl libipc-run-perl make gcc libc6-dev
-gnuplot-nox python3-psycopg nodejs npm git ca-certificates procps
+gnuplot-nox python3-psycopg nodejs npm chromium git ca-certificates procps
 build-essential dpkg-dev debhelper postgresql-common postgresql-server-dev-all"
 }
 

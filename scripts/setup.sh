@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES="postgresql-$PG postgresql-client-$PG postgresql-server-dev-$PG
 libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
-make gcc gnuplot-nox python3-psycopg nodejs"
+make gcc gnuplot-nox python3-psycopg nodejs chromium"
 # pgTAP, PgQ and PL/Proxy: Debian's packages on the host; in a version's
 # root, scripts/roots.sh has installed them (or pgTAP's SQL, or PL/Proxy
 # built from Debian's source package, where Debian has no package for the

@@ -10,35 +10,18 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use File::Basename ();
 use File::Copy ();
-use IPC::Run ();
 
 my $src = File::Basename::dirname(__FILE__) . '/../pgmq/js';
 my $tmp = PostgreSQL::Test::Utils::tempdir('pgmq_js');
 
-sub runs
-{
-	my @cmd = @_;
-	my ($out, $err) = ('', '');
-	my $ok = eval { IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err) };
-	return ($ok, $out . $err);
-}
-
-my ($nodejs) = grep { (runs($_, '--version'))[0] } ('/usr/bin/node', 'node');
-plan skip_all => 'Node.js is not installed (Debian: nodejs)' unless $nodejs;
-plan skip_all => 'npm is not installed (Debian: npm)' unless (runs('npm', '--version'))[0];
+my $nodejs = QueueTest::require_node();
 
 # The client and its dependencies, by npm ci from the lock file, in a copy.
 my $dir = "$tmp/js";
 mkdir $dir or die "mkdir $dir: $!";
 File::Copy::copy("$src/$_", $dir) or die "copy $_: $!"
   for qw(client.js package.json package-lock.json);
-{
-	local $ENV{HOME} = "$tmp/npm-home";
-	local $ENV{npm_config_cache} = "$tmp/npm-home/cache";
-	my ($ok, $out) = runs('npm', 'ci', '--prefix', $dir, '--no-audit', '--no-fund',
-		'--loglevel=error', '--fetch-timeout=60000', '--fetch-retries=2');
-	die "npm ci in $dir failed:\n$out" unless $ok;
-}
+QueueTest::npm_ci($dir, "$tmp/npm-home");
 
 # A server with queue preloaded and no extension yet: the client's own
 # CREATE EXTENSION IF NOT EXISTS pgmq CASCADE creates both.
@@ -48,7 +31,7 @@ local $ENV{PGPORT} = $node->port;
 local $ENV{PGDATABASE} = 'postgres';
 local $ENV{PGUSER} = $node->safe_psql('postgres', 'SELECT current_user');
 
-my ($ok, $out) = runs($nodejs, "$dir/client.js");
+my ($ok, $out) = QueueTest::run_command($nodejs, "$dir/client.js");
 my $steps = 0;
 for (split /\n/, $out)
 {

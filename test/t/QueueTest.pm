@@ -106,6 +106,39 @@ sub skip_without_autofailover
 	return;
 }
 
+# Run a command without a shell: (whether it succeeded, its stdout and
+# stderr together).
+sub run_command
+{
+	my @cmd = @_;
+	my ($out, $err) = ('', '');
+	my $ok = eval { IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err) };
+	return ($ok, $out . $err);
+}
+
+# Node.js and npm, for the tests of the Node clients and the console: the
+# node program, or skip the test with the reason.
+sub require_node
+{
+	my ($nodejs) = grep { (run_command($_, '--version'))[0] } ('/usr/bin/node', 'node');
+	Test::More::plan(skip_all => 'Node.js is not installed (Debian: nodejs)') unless $nodejs;
+	Test::More::plan(skip_all => 'npm is not installed (Debian: npm)')
+	  unless (run_command('npm', '--version'))[0];
+	return $nodejs;
+}
+
+# npm ci in $dir from its lock file, with npm's home and cache under $home.
+sub npm_ci
+{
+	my ($dir, $home) = @_;
+	local $ENV{HOME} = $home;
+	local $ENV{npm_config_cache} = "$home/npm-cache";
+	my ($ok, $out) = run_command('npm', 'ci', '--prefix', $dir, '--no-audit', '--no-fund',
+		'--loglevel=error', '--fetch-timeout=60000', '--fetch-retries=2');
+	die "npm ci in $dir failed:\n$out" unless $ok;
+	return;
+}
+
 # The libpq connection string of a node's database postgres.
 sub shard_conninfo
 {
