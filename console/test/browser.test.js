@@ -137,6 +137,27 @@ else describe('the console in a browser', () => {
     await shot('overview.png');
   });
 
+  it('lists the objects of the worked example (scripts/demo.sql) with their figures', async (t) => {
+    const demo = await sql(`SELECT queue, depth::int FROM mq_queues WHERE queue LIKE 'demo\\_%' ORDER BY queue`);
+    if (demo.length === 0) {
+      t.skip('the database has no demo objects (test/t/077_console.pl runs scripts/demo.sql first)');
+      return;
+    }
+    await page.goto(`${rw.base}/#/`);
+    for (const q of demo) {
+      const row = page.locator(tid(`queue-row-${q.queue}`));
+      await row.waitFor();
+      assert.equal(await row.locator(tid('depth')).textContent(), String(q.depth), q.queue);
+    }
+    assert.ok(demo.some((q) => q.queue === 'demo_orders'));
+    await page.locator(tid('topic-row-demo_events')).waitFor();
+    assert.match(await page.locator(`${tid('topic-row-demo_events')} ${tid('subscriptions')}`).textContent(),
+      /demo_payments ← order\.created/);
+    const ledger = page.locator(tid('stream-row-demo_ledger'));
+    await ledger.waitFor();
+    assert.equal(await ledger.locator(tid('partitions')).textContent(), '3');
+  });
+
   it('shows a message sent after the page loaded, without a reload', async () => {
     await page.goto(`${rw.base}/#/`);
     const depth = page.locator(`${tid('queue-row-br_orders')} ${tid('depth')}`);

@@ -38,6 +38,10 @@ my $node = QueueTest::new_node('console');
 my $artifacts = "${PostgreSQL::Test::Utils::tmp_check}/console-artifacts";
 File::Path::make_path($artifacts);
 my $user = $node->safe_psql('postgres', 'SELECT current_user');
+# The worked example's objects, which the overview must list.
+my ($rc, $demo_out, $demo_err) = $node->psql('postgres', undef,
+	extra_params => [ '-v', 'ON_ERROR_STOP=1', '-f', "$ENV{QUEUE_ROOT}/scripts/demo.sql" ]);
+is($rc, 0, 'the worked example ran') or diag($demo_err);
 local $ENV{HOME} = "$tmp/home";
 local $ENV{QUEUE_CONSOLE_TEST_DB} = join ' ', 'host=' . $node->host, 'port=' . $node->port,
   'dbname=postgres', "user=$user";
