@@ -25,6 +25,7 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { stopOnSignals } from './shutdown.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -83,31 +84,16 @@ async function handle(client, msg) {
 const client = new pg.Client({ application_name: opts.name });
 await client.connect();
 
-let stopping = false;
-let polling = false; // true while waiting in mq_read
-
-async function stop() {
-  stopping = true;
-  if (polling) {
-    // Nothing in hand: end the long poll now.  A cancelled mq_read raises
-    // 57014 and leaves no lease behind.
-    const canceller = new pg.Client();
-    await canceller.connect();
-    await canceller.query('SELECT pg_cancel_backend($1)', [client.processID]);
-    await canceller.end();
-  }
-}
-for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.on(signal, () => stop().catch((err) => log(`cannot cancel the long poll: ${err.message}`)));
-}
+const state = { stopping: false, polling: false }; // polling: waiting in mq_read
+stopOnSignals(client, state, log);
 
 log(`reading ${queue}`);
 let shipped = 0;
-while (!stopping) {
+while (!state.stopping) {
   let msg;
   await client.query('BEGIN');
   try {
-    polling = true;
+    state.polling = true;
     try {
       ({ rows: [msg] } = await client.query(
         'SELECT id, receipt, body, deliveries'
@@ -115,7 +101,7 @@ while (!stopping) {
         [queue, Number(opts.wait)],
       ));
     } finally {
-      polling = false;
+      state.polling = false;
     }
     if (msg) {
       if (opts.verbose) log(`order ${msg.body.order_id}: delivery ${msg.deliveries}`);
@@ -124,8 +110,8 @@ while (!stopping) {
     await client.query('COMMIT'); // the shipment and the ack, or the nack
   } catch (err) {
     await client.query('ROLLBACK');
-    if (err.code === '57014' && stopping) {
-      // stop() cancelled the long poll (or, by a hair, the ack): the
+    if (err.code === '57014' && state.stopping) {
+      // A signal cancelled the long poll (or, by a hair, the ack): the
       // transaction rolled back, nothing is left half done.
     } else if (err.code === '55000') {
       // The lease ran out and another worker got the order.  The strict
@@ -135,7 +121,7 @@ while (!stopping) {
       throw err;
     }
   }
-  if (stopping && msg) log(`stopping after order ${msg.body.order_id}`);
+  if (state.stopping && msg) log(`stopping after order ${msg.body.order_id}`);
 }
 await client.end();
 log(`stopped; shipped ${shipped} orders`);
