@@ -106,7 +106,7 @@ sql/queue_proxy--$(EXTVERSION).sql: sql/queue.sql proxy/routes proxy/queue_proxy
 console: setup
 	$(IN_ROOT) ./scripts/console.sh
 
-.PHONY: console demo demo-cluster test test-long test-valgrind fuzz deb dist stop bench bench-cluster bench-pgmq bench-long setup server check-assert pgmq
+.PHONY: console demo demo-cluster test test-long test-valgrind fuzz deb dist stop bench bench-cluster bench-pgmq bench-brokers bench-long setup server check-assert pgmq
 
 # PG: the PostgreSQL major version to build and test.  The host's (15) by
 # default; another (17, 18, 19) runs in that version's Debian root, made
@@ -178,6 +178,12 @@ bench-cluster: setup
 bench-pgmq: setup
 	./scripts/pgmq-upstream.sh
 	$(IN_ROOT) ./bench/pgmq.sh
+
+# queue against RabbitMQ (classic and quorum queues) and NATS JetStream,
+# each a private server on this machine, one Node.js client for all
+# (minutes; installs rabbitmq-server and nats-server when missing).
+bench-brokers: setup
+	./bench/brokers.sh
 
 # The pgmq layer (docs/pgmq.md), a companion extension named pgmq: built and
 # installed by itself, never by make install, since a real pgmq would have

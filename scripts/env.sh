@@ -25,6 +25,13 @@ PGMQ_PORT=${PGMQ_PORT:-55437}
 BENCH_PORT=${BENCH_PORT:-55436}
 # The sharded demo cluster: the proxy, then shards 0, 1 and 2.
 CLUSTER_PORT=${CLUSTER_PORT:-55440}
+# make bench-brokers: its PostgreSQL (TCP on 127.0.0.1 as well), RabbitMQ
+# (AMQP, Erlang distribution, its own epmd) and NATS.
+BROKERS_PG_PORT=${BROKERS_PG_PORT:-55438}
+BROKERS_AMQP_PORT=${BROKERS_AMQP_PORT:-55672}
+BROKERS_DIST_PORT=${BROKERS_DIST_PORT:-55673}
+BROKERS_EPMD_PORT=${BROKERS_EPMD_PORT:-55674}
+BROKERS_NATS_PORT=${BROKERS_NATS_PORT:-55422}
 
 as_pg() {
 	if [ "$(id -un)" = "$PG_USER" ]; then
