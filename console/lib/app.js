@@ -272,7 +272,7 @@ function createApp(options) {
     const name = checkName(req.params.name, 'stream');
     const options = await db.streamOptions(pool, name);
     if (!options) throw new BadRequest(`stream "${name}" does not exist, or this role may not see it`, 404);
-    await sample();
+    if (req.query.fresh === '1') await sample();
     const current = history.overview().streams.find((s) => s.name === name) || null;
     return { name, options, current, lag_series: history.groupSeries(name) };
   }));

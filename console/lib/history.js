@@ -11,7 +11,7 @@ class History {
   constructor({ keepSeconds = HOUR, staleAfter = 60 } = {}) {
     this.keepSeconds = keepSeconds;
     this.staleAfter = staleAfter;	// seconds: a ready message older than this, still growing, is a problem
-    this.samples = [];				// { t (s), snap }
+    this.samples = [];				// { t (s), snap, index: the snap's objects by name }
   }
 
   add(snap, t = Date.now() / 1000) {

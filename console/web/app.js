@@ -1112,9 +1112,12 @@ class StreamView {
       this.groupsPanel.el);
   }
 
+  // The first view samples now; later ones take the console's last sample
+  // (a seek samples too).
   async refresh() {
-    const d = await api(this.path);
+    const d = await api(this.shown ? this.path : `${this.path}?fresh=1`);
     if (this.dead) return;
+    this.shown = true;
     this.render(d);
   }
 

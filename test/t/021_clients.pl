@@ -9,7 +9,6 @@ use QueueTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use File::Copy ();
-use IPC::Run ();
 use POSIX ();
 use Time::HiRes qw(time usleep);
 
@@ -17,23 +16,14 @@ my $examples = $ENV{QUEUE_EXAMPLES} // die "QUEUE_EXAMPLES is not set";
 my $tmp = PostgreSQL::Test::Utils::tempdir('clients');
 my $logs = $PostgreSQL::Test::Utils::log_path;
 
-# Whether a command runs and exits with status 0.
-sub runs
-{
-	my @cmd = @_;
-	my ($out, $err) = ('', '');
-	my $ok = eval { IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err) };
-	return ($ok, $out . $err);
-}
-
 # The clients.  -I keeps Python from importing a module named queue from the
 # current directory (the extension's queue.so in a checkout) instead of the
 # standard library's, which psycopg uses.
-my ($python) = grep { (runs($_, '-I', '-c', 'import psycopg'))[0] }
+my ($python) = grep { (QueueTest::run_command($_, '-I', '-c', 'import psycopg'))[0] }
   ('/usr/bin/python3', 'python3');
 plan skip_all => 'Python 3 with psycopg 3 is not installed (Debian: python3-psycopg)'
   unless $python;
-my ($nodejs) = grep { (runs($_, '--version'))[0] } ('/usr/bin/node', 'node');
+my ($nodejs) = grep { (QueueTest::run_command($_, '--version'))[0] } ('/usr/bin/node', 'node');
 plan skip_all => 'Node.js is not installed (Debian: nodejs)' unless $nodejs;
 
 # node-postgres: from examples/node/node_modules, or installed by npm ci
@@ -42,18 +32,12 @@ my $nodedir = "$examples/node";
 if (!-d "$nodedir/node_modules")
 {
 	plan skip_all => 'npm is not installed (Debian: npm)'
-	  unless (runs('npm', '--version'))[0];
+	  unless (QueueTest::run_command('npm', '--version'))[0];
 	my $copy = "$tmp/node";
 	mkdir $copy or die "mkdir $copy: $!";
 	File::Copy::copy($_, $copy) or die "copy $_: $!"
 	  for glob("$nodedir/*.js $nodedir/package.json $nodedir/package-lock.json");
-	# npm needs a writable home and cache, whoever runs the test.
-	local $ENV{HOME} = "$tmp/npm-home";
-	local $ENV{npm_config_cache} = "$tmp/npm-home/cache";
-	my ($ok, $out) = runs('npm', 'ci', '--prefix', $copy, '--no-audit',
-		'--no-fund', '--loglevel=error', '--fetch-timeout=60000',
-		'--fetch-retries=2');
-	die "npm ci in $copy failed:\n$out" unless $ok;
+	QueueTest::npm_ci($copy, "$tmp/npm-home");
 	$nodedir = $copy;
 }
 my $pydir = "$examples/python";
