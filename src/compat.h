@@ -68,6 +68,16 @@ compat_may_drop_role(Oid role, Oid roleid)
 }
 
 /*
+ * The number of a relation's current file: it changes when the relation is
+ * rewritten (TRUNCATE, VACUUM FULL, CLUSTER), and with it every row's tid.
+ */
+#if PG_VERSION_NUM >= 160000
+#define compat_relfilenumber(rel)	((Oid) (rel)->rd_locator.relNumber)
+#else
+#define compat_relfilenumber(rel)	((Oid) (rel)->rd_node.relNode)
+#endif
+
+/*
  * May the current role create databases (superuser or CREATEDB)?  15 made
  * have_createdb_privilege() visible only in a late minor release (15.18's
  * headers lack it); before 16 the same test is made here.

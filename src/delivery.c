@@ -22,6 +22,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "dedup.h"
 #include "delivery.h"
 #include "lease.h"
@@ -172,6 +173,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 	int			round;
 	HTAB	   *rounds = NULL;
 	MemoryContext filter_cxt = NULL;
+	LeaseRow	row = {compat_relfilenumber(qrel->heap)};
 
 	if (filter != (Datum) 0)
 		filter_cxt = AllocSetContextCreate(CurrentMemoryContext, "mq_read filter",
@@ -253,8 +255,9 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 			{
 				if (ndead >= DEAD_PER_CALL)
 					continue;
+				row.tid = m.tid;
 				if (lease_claim(qs, relid, m.id, m.rank, LEASE_NO_GROUP, now, DT_NOEND, 0, 0,
-								false, &m.receipt) != CLAIM_OK)
+								false, &row, &m.receipt) != CLAIM_OK)
 					continue;
 				storage_scan_copy(scan, &m);
 				if (dead == NULL)
@@ -274,15 +277,16 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 			retry = mode == TAKE_LEASE ? policy_retry_delay(info, m.deliveries + 1) : 0;
 			if (!fair)
 				group = storage_scan_group_hash(scan);
+			row.tid = m.tid;
 			claim = lease_claim(qs, relid, m.id, m.rank, group, now, until, retry, limit,
-								hold, &m.receipt);
+								hold, &row, &m.receipt);
 			if (claim == CLAIM_LIMIT && !swept)
 			{
 				/* Expired leases may be holding the places; sweep once. */
 				swept = true;
 				if (lease_sweep_expired(qs, relid, now))
 					claim = lease_claim(qs, relid, m.id, m.rank, group, now, until, retry,
-										limit, hold, &m.receipt);
+										limit, hold, &row, &m.receipt);
 			}
 			if (claim == CLAIM_LIMIT)
 			{
@@ -344,7 +348,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 		int64		msgid;
 		int16		rank;
 
-		if (lease_settle(relid, dead[i].m.receipt, &msgid, &rank, NULL) != LEASE_OK ||
+		if (lease_settle(relid, dead[i].m.receipt, &msgid, &rank, NULL, NULL) != LEASE_OK ||
 			!policy_dead_letter(qrel, &dead[i].m, dead[i].reason, now))
 		{
 			lease_drop(relid, dead[i].m.receipt);
@@ -362,7 +366,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 			int64		msgid;
 			int16		rank;
 
-			if (lease_settle(relid, out[i].receipt, &msgid, &rank, NULL) == LEASE_OK &&
+			if (lease_settle(relid, out[i].receipt, &msgid, &rank, NULL, NULL) == LEASE_OK &&
 				storage_delete(qrel, &out[i].tid))
 			{
 				out[kept++] = out[i];
@@ -440,8 +444,9 @@ delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visibl
 	LeaseCheck	check;
 	bool		done;
 	int64		retry;
+	LeaseRow	row;
 
-	check = lease_settle(relid, receipt, &msgid, &rank, &retry);
+	check = lease_settle(relid, receipt, &msgid, &rank, &retry, &row);
 	if (check != LEASE_OK)
 		return check;
 	if (visible_at == DELIVERY_RETRY_POLICY)
@@ -452,6 +457,11 @@ delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visibl
 		pending_count(relid, STAT_NACKED, 1);
 		return LEASE_OK;
 	}
+	/* Where the read found it, unless the storage was rewritten since. */
+	if (row.file == compat_relfilenumber(qrel->heap))
+		tid = row.tid;
+	else
+		ItemPointerSetInvalid(&tid);
 	done = storage_find(qrel, rank, msgid, &tid);
 	if (done && how == HOW_ACK)
 		done = storage_delete(qrel, &tid);

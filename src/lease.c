@@ -91,6 +91,7 @@ typedef struct LeaseEntry
 	int16		rank;
 	uint8		state;
 	bool		open;			/* held until its transaction ends, vt or not */
+	LeaseRow	row;			/* where the row was read (a hint) */
 } LeaseEntry;
 
 typedef struct ReceiptKey
@@ -299,16 +300,23 @@ lease_key_init(LeaseKey *key, Oid relid, int64 msgid)
  * the lease up; NULL if there is none.  The lock is held on return.
  */
 static LeaseEntry *
-lease_find(Oid relid, int64 msgid, LWLockMode mode, LWLock **lock)
+lease_find_hashed(Oid relid, int64 msgid, LWLockMode mode, LWLock **lock, uint32 *hash)
 {
 	LeaseKey	key;
-	uint32		hash;
 
 	lease_key_init(&key, relid, msgid);
-	hash = get_hash_value(lease_table, &key);
-	*lock = partition_lock(hash);
+	*hash = get_hash_value(lease_table, &key);
+	*lock = partition_lock(*hash);
 	LWLockAcquire(*lock, mode);
-	return hash_search_with_hash_value(lease_table, &key, hash, HASH_FIND, NULL);
+	return hash_search_with_hash_value(lease_table, &key, *hash, HASH_FIND, NULL);
+}
+
+static LeaseEntry *
+lease_find(Oid relid, int64 msgid, LWLockMode mode, LWLock **lock)
+{
+	uint32		hash;
+
+	return lease_find_hashed(relid, msgid, mode, lock, &hash);
 }
 
 /*
@@ -495,12 +503,13 @@ lease_receipt_group(Oid relid, int64 receipt, uint32 *group)
  * with the receipt so that a batch ack can lock the groups in order.  On
  * success the new receipt is returned, and the lease is released again if
  * the current (sub)transaction aborts.  Callers hold the content lock of the
- * message's heap buffer, which keeps the row from being deleted meanwhile.
+ * message's heap buffer, which keeps the row from being deleted meanwhile;
+ * row says where it is.
  */
 ClaimResult
 lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank, int64 group,
 			TimestampTz now, TimestampTz until, int64 retry, uint32 limit, bool hold,
-			int64 *receipt)
+			const LeaseRow *row, int64 *receipt)
 {
 	LeaseKey	key;
 	LeaseEntry *entry;
@@ -552,6 +561,7 @@ retry:
 	entry->rank = rank;
 	entry->state = LEASE_ACTIVE;
 	entry->open = hold;
+	entry->row = *row;
 	*receipt = entry->receipt;
 	LWLockRelease(lock);
 
@@ -621,11 +631,12 @@ lease_count_active(QueueState *qs, Oid relid, TimestampTz now)
 /*
  * Find the lease a receipt names and check it is the current, active
  * delivery.  If so, either mark it SETTLING (settle) or move its end to
- * "until" (extend).  msgid and rank identify the message.
+ * "until" (extend).  msgid and rank identify the message; retry and row,
+ * unless NULL, receive the delivery's retry delay and where it was read.
  */
 static LeaseCheck
 lease_use(Oid relid, int64 receipt, bool settle, TimestampTz until,
-		  int64 *msgid, int16 *rank, int64 *retry)
+		  int64 *msgid, int16 *rank, int64 *retry, LeaseRow *row)
 {
 	LeaseEntry *entry;
 	LWLock	   *lock;
@@ -650,6 +661,8 @@ lease_use(Oid relid, int64 receipt, bool settle, TimestampTz until,
 			entry->until = until;
 		if (retry != NULL)
 			*retry = entry->retry;
+		if (row != NULL)
+			*row = entry->row;
 		result = LEASE_OK;
 	}
 	LWLockRelease(lock);
@@ -660,16 +673,18 @@ lease_use(Oid relid, int64 receipt, bool settle, TimestampTz until,
  * Begin to ack or nack the delivery named by a receipt: on LEASE_OK the
  * lease is SETTLING until the transaction ends, so no reader takes the
  * message meanwhile, and msgid/rank identify the row to change; retry is
- * the delivery's retry delay.  A lease that expired but was not taken by
- * another reader can still be settled.
+ * the delivery's retry delay, row where it was read (either may be NULL).
+ * A lease that expired but was not taken by another reader can still be
+ * settled.
  */
 LeaseCheck
-lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank, int64 *retry)
+lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank, int64 *retry,
+			 LeaseRow *row)
 {
 	LeaseCheck	result;
 
 	pending_reserve(1);
-	result = lease_use(relid, receipt, true, 0, msgid, rank, retry);
+	result = lease_use(relid, receipt, true, 0, msgid, rank, retry, row);
 	if (result == LEASE_OK)
 		pending_add(PENDING_SETTLE, relid, *msgid, receipt);
 	return result;
@@ -684,15 +699,16 @@ lease_release(Oid relid, int64 msgid, int64 receipt)
 {
 	LeaseEntry *entry;
 	LWLock	   *lock;
+	uint32		hash;
 	int64		current = 0;
 	int64		prev = 0;
 
-	entry = lease_find(relid, msgid, LW_EXCLUSIVE, &lock);
+	entry = lease_find_hashed(relid, msgid, LW_EXCLUSIVE, &lock, &hash);
 	if (entry && (receipt == 0 || entry->receipt == receipt))
 	{
 		current = entry->receipt;
 		prev = entry->prev_receipt;
-		hash_search(lease_table, &entry->key, HASH_REMOVE, NULL);
+		hash_search_with_hash_value(lease_table, &entry->key, hash, HASH_REMOVE, NULL);
 		qstate_lease_removed(MyDatabaseId, relid);
 	}
 	LWLockRelease(lock);
@@ -802,7 +818,7 @@ lease_extend(Oid relid, int64 receipt, TimestampTz until)
 {
 	int64		msgid;
 	int16		rank;
-	LeaseCheck	result = lease_use(relid, receipt, false, until, &msgid, &rank, NULL);
+	LeaseCheck	result = lease_use(relid, receipt, false, until, &msgid, &rank, NULL, NULL);
 
 	/* An earlier end: readers at max_inflight and mq_queues must know. */
 	if (result == LEASE_OK)

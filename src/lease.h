@@ -9,6 +9,7 @@
 #define QUEUE_LEASE_H
 
 #include "datatype/timestamp.h"
+#include "storage/itemptr.h"
 #include "qstate.h"
 
 extern int	queue_max_leases;
@@ -47,14 +48,26 @@ extern bool lease_holder(Oid relid, int64 msgid, TimestampTz now, TimestampTz *u
 /* lease_claim's group for a message of no message group */
 #define LEASE_NO_GROUP	((int64) -1)
 
+/*
+ * Where a leased message's row was when it was read: the storage's file
+ * and the row version's tid.  Its ack looks there first (a hint only: the
+ * row may have moved since).
+ */
+typedef struct LeaseRow
+{
+	Oid			file;			/* compat_relfilenumber() of the storage */
+	ItemPointerData tid;
+} LeaseRow;
+
 extern ClaimResult lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank,
 							   int64 group, TimestampTz now, TimestampTz until,
-							   int64 retry, uint32 limit, bool hold, int64 *receipt);
+							   int64 retry, uint32 limit, bool hold,
+							   const LeaseRow *row, int64 *receipt);
 extern bool lease_receipt_group(Oid relid, int64 receipt, uint32 *group);
 extern bool lease_sweep_expired(QueueState *qs, Oid relid, TimestampTz now);
 extern uint32 lease_count_active(QueueState *qs, Oid relid, TimestampTz now);
 extern LeaseCheck lease_settle(Oid relid, int64 receipt, int64 *msgid,
-							   int16 *rank, int64 *retry);
+							   int16 *rank, int64 *retry, LeaseRow *row);
 extern void lease_release(Oid relid, int64 msgid, int64 receipt);
 extern void lease_release_claim(Oid relid, int64 msgid, int64 receipt);
 extern bool lease_end_hold(Oid relid, int64 msgid, int64 receipt);

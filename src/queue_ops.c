@@ -410,9 +410,10 @@ ack_receipts(QueueRel *qrel, const int64 *receipts, int n, bool strict)
 
 	/*
 	 * Lock the messages' groups first, in one order for everyone, so that
-	 * batch acks and sends of the same groups cannot deadlock.
+	 * batch acks and sends of the same groups cannot deadlock.  Storage
+	 * without groups has no message of one.
 	 */
-	if (n > 1)
+	if (n > 1 && qrel->has_groups)
 	{
 		uint32	   *groups = palloc(n * sizeof(uint32));
 		int			ngroups = 0;
@@ -1136,7 +1137,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 				kept[nkept++] = *m;
 				continue;
 			}
-			if (lease_settle(relid, m->receipt, &msgid, &rank, NULL) == LEASE_OK &&
+			if (lease_settle(relid, m->receipt, &msgid, &rank, NULL, NULL) == LEASE_OK &&
 				storage_delete(&dlq, &m->tid))
 			{
 				insert_copy(&target, m, headers);

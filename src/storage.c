@@ -1496,9 +1496,32 @@ storage_find_id(QueueRel *qrel, int64 msgid, ItemPointer tid, int16 *rank_out)
  */
 
 /*
+ * Is the row version at tid message msgid's current one?  tid is where a
+ * read found it; the row may have moved since, or the line pointer gone to
+ * another row.  The block is still there: the row was live when read, and
+ * vacuum truncates only empty pages, not while the caller holds its lock.
+ */
+static bool
+row_is_at(QueueRel *qrel, ItemPointer tid, int64 msgid)
+{
+	HeapTupleData tuple;
+	Buffer		buf;
+	StoredMsg	m;
+
+	tuple.t_self = *tid;
+	if (!heap_fetch(qrel->heap, SnapshotSelf, &tuple, &buf, false))
+		return false;
+	decode_fixed(tuple.t_data, &m);
+	ReleaseBuffer(buf);
+	return m.id == msgid;
+}
+
+/*
  * Find the current version of message (rank, msgid); false if gone.  A
  * message of a group whose window changed since it was leased
- * (max_inflight_per_group) is found in its group's other band.
+ * (max_inflight_per_group) is found in its group's other band.  A valid
+ * *tid on entry is where the message was last seen: if it is still there
+ * the index is not searched.
  */
 bool
 storage_find(QueueRel *qrel, int16 rank, int64 msgid, ItemPointer tid)
@@ -1509,6 +1532,8 @@ storage_find(QueueRel *qrel, int16 rank, int64 msgid, ItemPointer tid)
 	bool		found = false;
 	int			pass;
 
+	if (ItemPointerIsValid(tid) && row_is_at(qrel, tid, msgid))
+		return true;
 	slot = table_slot_create(qrel->heap, NULL);
 	for (pass = 0; pass < (qrel->has_groups ? 2 : 1) && !found; pass++)
 	{
