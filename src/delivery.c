@@ -336,12 +336,16 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 	 * message now dates from before the restart.  Every other count is on
 	 * disk before anyone can act on the message, so from the second
 	 * delivery, or the first after a crash, on, every delivery counts.
-	 * Concurrent readers share the flushes (group commit).
+	 * Concurrent readers share the flushes (group commit).  A lazy count
+	 * is left to the transaction's end: its commit flushes it, or hands it
+	 * to the WAL writer (no transaction id), and so does its abort
+	 * (xact.c).  Telling the WAL writer now, at every read, would wake it
+	 * for WAL that a commit moments later flushes anyway.
 	 */
 	if (!XLogRecPtrIsInvalid(lsn))
 		XLogFlush(Max(lsn, lazy));
 	else if (!XLogRecPtrIsInvalid(lazy))
-		XLogSetAsyncXactLSN(lazy);
+		pending_lazy_wal(lazy);
 
 	for (i = 0; i < ndead; i++)
 	{

@@ -30,6 +30,9 @@ static StatDelta *deltas = NULL;
 static int	ndeltas = 0;
 static int	maxdeltas = 0;
 
+/* The end of the WAL written that need not be flushed before commit. */
+static XLogRecPtr lazy_wal = InvalidXLogRecPtr;
+
 /* Make room for n more items. */
 void
 pending_reserve(int n)
@@ -144,12 +147,32 @@ pending_stats(int *n)
 	return deltas;
 }
 
+/*
+ * WAL up to lsn was written that should reach the disk soon, not before
+ * the transaction ends (a first delivery's count, delivery.c).  A
+ * subtransaction's abort does not undo it: the record is written.
+ */
+void
+pending_lazy_wal(XLogRecPtr lsn)
+{
+	if (lsn > lazy_wal)
+		lazy_wal = lsn;
+}
+
+/* That WAL's end, InvalidXLogRecPtr if none (for the callbacks, xact.c). */
+XLogRecPtr
+pending_lazy_wal_end(void)
+{
+	return lazy_wal;
+}
+
 /* Forget everything recorded (the transaction is over). */
 void
 pending_clear(void)
 {
 	npending = 0;
 	ndeltas = 0;
+	lazy_wal = InvalidXLogRecPtr;
 }
 
 /* A subtransaction committed: its items and counts pass to its parent. */

@@ -8,6 +8,8 @@
 #ifndef QUEUE_PENDING_H
 #define QUEUE_PENDING_H
 
+#include "access/xlogdefs.h"
+
 /* The counters of mq_stats, in its column order. */
 typedef enum QueueStat
 {
@@ -60,6 +62,8 @@ extern void pending_reserve(int n);
 extern void pending_add(PendingKind kind, Oid relid, int64 msgid, int64 receipt);
 extern void pending_note_depth(Oid relid, int64 delta);
 extern void pending_count(Oid relid, QueueStat stat, int64 n);
+extern void pending_lazy_wal(XLogRecPtr lsn);
+extern XLogRecPtr pending_lazy_wal_end(void);
 extern int64 pending_depth_delta(Oid relid);
 
 /* Reading and ending (xact.c's callbacks). */

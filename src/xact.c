@@ -36,6 +36,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "utils/memutils.h"
 
 #include "lease.h"
@@ -134,6 +135,22 @@ wake_queues(Pending *items, int n)
 		}
 }
 
+/*
+ * WAL that was to reach the disk soon (pending_lazy_wal), of a transaction
+ * that aborted: the WAL writer is to flush it.  A commit needs no help:
+ * PostgreSQL flushes the WAL of a transaction that wrote some at its
+ * commit, or, when it has no transaction id, tells the WAL writer; an
+ * abort does neither without a transaction id.
+ */
+static void
+flush_lazy_wal(void)
+{
+	XLogRecPtr	lsn = pending_lazy_wal_end();
+
+	if (!XLogRecPtrIsInvalid(lsn) && GetFlushRecPtr(NULL) < lsn)
+		XLogSetAsyncXactLSN(lsn);
+}
+
 static void
 queue_xact_callback(XactEvent event, void *arg)
 {
@@ -182,6 +199,7 @@ queue_xact_callback(XactEvent event, void *arg)
 			position_xact_end();
 			wakeup_unregister();
 			wake_queues(items, n);
+			flush_lazy_wal();
 			pending_clear();
 			break;
 		case XACT_EVENT_PREPARE:

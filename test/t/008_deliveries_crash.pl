@@ -17,18 +17,47 @@ use QueueTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = QueueTest::new_node('deliveries_crash', restart_after_crash => 1);
+# Nothing but the WAL writer flushes the WAL while the server is idle: no
+# worker, no autovacuum, and (wal_level minimal) no standby snapshots.
+my $node = QueueTest::new_node('deliveries_crash', restart_after_crash => 1,
+	conf => ['queue.worker_enabled = off', 'autovacuum = off',
+		'wal_level = minimal', 'max_wal_senders = 0']);
 
-# The WAL writer flushed the count, then the server crashed.
+# Whether the WAL up to $lsn is flushed within $seconds.
+sub wal_flushed_within
+{
+	my ($lsn, $seconds) = @_;
+	for (1 .. 10 * $seconds)
+	{
+		return 1
+		  if $node->safe_psql('postgres',
+			"SELECT pg_current_wal_flush_lsn() >= '$lsn'::pg_lsn") eq 't';
+		select(undef, undef, undef, 0.1);
+	}
+	return 0;
+}
+
+# The WAL writer flushed the count, then the server crashed.  The read
+# commits without a flush of its own (it has no transaction id): its
+# commit tells the WAL writer, which flushes within its delay.
 $node->safe_psql('postgres',
 	q{SELECT mq_create_queue('flushed'); SELECT mq_send('flushed', '{}')});
 my ($deliveries, $lsn) = split /\|/,
   $node->safe_psql('postgres',
 	"SELECT deliveries, pg_current_wal_insert_lsn() FROM mq_read('flushed', 1, '1 hour')");
 is($deliveries, '1', 'flushed: first delivery');
-ok( $node->poll_query_until(
-		'postgres', "SELECT pg_current_wal_flush_lsn() >= '$lsn'::pg_lsn"),
-	'flushed: the WAL writer flushed the delivery');
+ok(wal_flushed_within($lsn, 30), 'flushed: the WAL writer flushed the delivery');
+
+# The same when the read rolls back (its count stays): an abort without a
+# transaction id flushes nothing by itself.
+$node->safe_psql('postgres',
+	q{SELECT mq_create_queue('undone'); SELECT mq_send('undone', '{}')});
+$lsn = $node->safe_psql('postgres',
+	"BEGIN; SELECT count(*) FROM mq_read('undone', 1, '1 hour'); SELECT pg_current_wal_insert_lsn(); ROLLBACK;");
+($lsn) = grep { m{/} } split /\n/, $lsn;
+ok(wal_flushed_within($lsn, 30), 'undone: the WAL writer flushed the delivery of a read rolled back');
+is($node->safe_psql('postgres', "SELECT deliveries FROM mq_read('undone', 1, '1 hour')"),
+	'2', 'undone: its count stayed');
 QueueTest::crash_backend($node);
 is($node->safe_psql('postgres', "SELECT deliveries FROM mq_read('flushed', 1, '1 hour')"),
 	'2', 'flushed: the count survived the crash');
