@@ -1202,13 +1202,8 @@ mq_import(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("bodies must have as many elements as ids")));
-	if (!PG_ARGISNULL(3))
-	{
-		args_parallel_array(fcinfo, 3, "headers", JSONBOID, "ids", n, &headers, &hnulls);
-		for (i = 0; i < n; i++)
-			if (hnulls[i])
-				headers[i] = (Datum) 0;
-	}
+	/* (A NULL element is (Datum) 0, as a NULL array leaves headers NULL.) */
+	args_parallel_array(fcinfo, 3, "headers", JSONBOID, "ids", n, &headers, &hnulls);
 	args_parallel_array(fcinfo, 4, "enqueued_at", TIMESTAMPTZOID, "ids", n, &enq, &enq_nulls);
 	args_parallel_array(fcinfo, 5, "visible_at", TIMESTAMPTZOID, "ids", n, &vis, &vis_nulls);
 	args_parallel_array(fcinfo, 6, "deliveries", INT4OID, "ids", n, &dlv, &dlv_nulls);
