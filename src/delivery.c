@@ -174,6 +174,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 	HTAB	   *rounds = NULL;
 	MemoryContext filter_cxt = NULL;
 	LeaseRow	row = {compat_relfilenumber(qrel->heap)};
+	bool		marked;
 
 	if (filter != (Datum) 0)
 		filter_cxt = AllocSetContextCreate(CurrentMemoryContext, "mq_read filter",
@@ -205,18 +206,22 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 	 */
 	fair = info->max_inflight_per_group > 1 && qrel->has_groups &&
 		(mode == TAKE_LEASE || mode == TAKE_DELETE || mode == TAKE_PEEK);
+	/* Reads that pass over nothing they could take keep the mark (storage.c). */
+	marked = mode == TAKE_LEASE && !fair && filter == (Datum) 0;
 	for (round = 1;; round++)
 	{
 		bool		skipped = false;
 
 		/* Making room, expiring and redriving go on to the parked rows. */
 		scan = storage_scan_begin(qrel, qs, mode != TAKE_PEEK, mode == TAKE_EXPIRE,
-								  mode == TAKE_DROP || mode == TAKE_EXPIRE || mode == TAKE_REDRIVE);
+								  mode == TAKE_DROP || mode == TAKE_EXPIRE || mode == TAKE_REDRIVE,
+								  marked, now);
 		while (n < qty && storage_scan_next(scan, now, &m))
 		{
 			DeadReason	reason;
 			bool		doomed = is_dead(info, &m, now, &reason);
 			ClaimResult claim;
+			TimestampTz busy_until;
 			int64		retry;
 			int64		group = LEASE_NO_GROUP;
 
@@ -257,7 +262,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 					continue;
 				row.tid = m.tid;
 				if (lease_claim(qs, relid, m.id, m.rank, LEASE_NO_GROUP, now, DT_NOEND, 0, 0,
-								false, &row, &m.receipt) != CLAIM_OK)
+								false, &row, &m.receipt, NULL) != CLAIM_OK)
 					continue;
 				storage_scan_copy(scan, &m);
 				if (dead == NULL)
@@ -279,22 +284,25 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 				group = storage_scan_group_hash(scan);
 			row.tid = m.tid;
 			claim = lease_claim(qs, relid, m.id, m.rank, group, now, until, retry, limit,
-								hold, &row, &m.receipt);
+								hold, &row, &m.receipt, &busy_until);
 			if (claim == CLAIM_LIMIT && !swept)
 			{
 				/* Expired leases may be holding the places; sweep once. */
 				swept = true;
 				if (lease_sweep_expired(qs, relid, now))
 					claim = lease_claim(qs, relid, m.id, m.rank, group, now, until, retry,
-										limit, hold, &row, &m.receipt);
+										limit, hold, &row, &m.receipt, &busy_until);
 			}
 			if (claim == CLAIM_LIMIT)
 			{
 				limited = true;
 				break;
 			}
+			if (claim == CLAIM_BUSY)
+				storage_scan_pass(scan, busy_until);
 			if (claim != CLAIM_OK)
 				continue;
+			storage_scan_pass(scan, until);
 			if (mode == TAKE_LEASE || mode == TAKE_DELETE)
 			{
 				XLogRecPtr	at;
@@ -352,7 +360,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 		int64		msgid;
 		int16		rank;
 
-		if (lease_settle(relid, dead[i].m.receipt, &msgid, &rank, NULL, NULL) != LEASE_OK ||
+		if (lease_settle(relid, dead[i].m.receipt, false, &msgid, &rank, NULL, NULL) != LEASE_OK ||
 			!policy_dead_letter(qrel, &dead[i].m, dead[i].reason, now))
 		{
 			lease_drop(relid, dead[i].m.receipt);
@@ -370,7 +378,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 			int64		msgid;
 			int16		rank;
 
-			if (lease_settle(relid, out[i].receipt, &msgid, &rank, NULL, NULL) == LEASE_OK &&
+			if (lease_settle(relid, out[i].receipt, false, &msgid, &rank, NULL, NULL) == LEASE_OK &&
 				storage_delete(qrel, &out[i].tid))
 			{
 				out[kept++] = out[i];
@@ -450,7 +458,7 @@ delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visibl
 	int64		retry;
 	LeaseRow	row;
 
-	check = lease_settle(relid, receipt, &msgid, &rank, &retry, &row);
+	check = lease_settle(relid, receipt, how == HOW_ACK, &msgid, &rank, &retry, &row);
 	if (check != LEASE_OK)
 		return check;
 	if (visible_at == DELIVERY_RETRY_POLICY)

@@ -402,7 +402,7 @@ lease_sweep(Oid relid, bool expired_only, TimestampTz now, QueueState *qs)
 			doomed = expired || !expired_only;
 		if (doomed)
 		{
-			qstate_lease_removed(lease->key.dbid, lease->key.relid);
+			qstate_lease_removed(lease->key.dbid, lease->key.relid, true, false, 0);
 			hash_search(lease_table, &lease->key, HASH_REMOVE, NULL);
 		}
 		else if (OidIsValid(relid) && !lease->open)
@@ -504,12 +504,13 @@ lease_receipt_group(Oid relid, int64 receipt, uint32 *group)
  * success the new receipt is returned, and the lease is released again if
  * the current (sub)transaction aborts.  Callers hold the content lock of the
  * message's heap buffer, which keeps the row from being deleted meanwhile;
- * row says where it is.
+ * row says where it is.  On CLAIM_BUSY, *busy_until (if not NULL) gets the
+ * time before which the lease cannot end by itself.
  */
 ClaimResult
 lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank, int64 group,
 			TimestampTz now, TimestampTz until, int64 retry, uint32 limit, bool hold,
-			const LeaseRow *row, int64 *receipt)
+			const LeaseRow *row, int64 *receipt, TimestampTz *busy_until)
 {
 	LeaseKey	key;
 	LeaseEntry *entry;
@@ -540,6 +541,9 @@ retry:
 	{
 		if (!lease_over(entry, now))
 		{
+			/* Not before then can it be taken (see lease_over). */
+			if (busy_until != NULL)
+				*busy_until = entry->until;
 			LWLockRelease(lock);
 			return CLAIM_BUSY;
 		}
@@ -678,7 +682,7 @@ lease_use(Oid relid, int64 receipt, bool settle, TimestampTz until,
  * settled.
  */
 LeaseCheck
-lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank, int64 *retry,
+lease_settle(Oid relid, int64 receipt, bool ack, int64 *msgid, int16 *rank, int64 *retry,
 			 LeaseRow *row)
 {
 	LeaseCheck	result;
@@ -686,16 +690,18 @@ lease_settle(Oid relid, int64 receipt, int64 *msgid, int16 *rank, int64 *retry,
 	pending_reserve(1);
 	result = lease_use(relid, receipt, true, 0, msgid, rank, retry, row);
 	if (result == LEASE_OK)
-		pending_add(PENDING_SETTLE, relid, *msgid, receipt);
+		pending_add(ack ? PENDING_ACK : PENDING_SETTLE, relid, *msgid, receipt);
 	return result;
 }
 
 /*
  * Remove a message's lease if it still carries this receipt (any receipt
- * when receipt is 0), and the receipts that name it.
+ * when receipt is 0), and the receipts that name it.  gone: the message's
+ * row was deleted by a transaction that committed; if not, readers may take
+ * it again.
  */
 void
-lease_release(Oid relid, int64 msgid, int64 receipt)
+lease_release(Oid relid, int64 msgid, int64 receipt, bool gone)
 {
 	LeaseEntry *entry;
 	LWLock	   *lock;
@@ -706,10 +712,12 @@ lease_release(Oid relid, int64 msgid, int64 receipt)
 	entry = lease_find_hashed(relid, msgid, LW_EXCLUSIVE, &lock, &hash);
 	if (entry && (receipt == 0 || entry->receipt == receipt))
 	{
+		uint64		row_key = qstate_floor_key(entry->rank, msgid);
+
 		current = entry->receipt;
 		prev = entry->prev_receipt;
 		hash_search_with_hash_value(lease_table, &entry->key, hash, HASH_REMOVE, NULL);
-		qstate_lease_removed(MyDatabaseId, relid);
+		qstate_lease_removed(MyDatabaseId, relid, true, !gone, row_key);
 	}
 	LWLockRelease(lock);
 	if (current != 0)
@@ -742,11 +750,13 @@ lease_release_claim(Oid relid, int64 msgid, int64 receipt)
 		entry->receipt = 0;
 		entry->prev_receipt = 0;
 		cool = true;
+		qstate_lease_removed(MyDatabaseId, relid, false, true,
+							 qstate_floor_key(entry->rank, msgid));
 	}
 	LWLockRelease(lock);
 	if (!cool)
 	{
-		lease_release(relid, msgid, receipt);
+		lease_release(relid, msgid, receipt, false);
 		return;
 	}
 	qstate_lower_min_until(qstate_get(relid), now);
@@ -793,7 +803,7 @@ lease_drop(Oid relid, int64 receipt)
 	int16		rank;
 
 	if (receipt_find(relid, receipt, &msgid, &rank))
-		lease_release(relid, msgid, receipt);
+		lease_release(relid, msgid, receipt, false);
 }
 
 /* Undo lease_settle(): the lease is ACTIVE again. */
@@ -820,9 +830,15 @@ lease_extend(Oid relid, int64 receipt, TimestampTz until)
 	int16		rank;
 	LeaseCheck	result = lease_use(relid, receipt, false, until, &msgid, &rank, NULL, NULL);
 
-	/* An earlier end: readers at max_inflight and mq_queues must know. */
+	/*
+	 * An earlier end: readers at max_inflight and mq_queues must know, and
+	 * readers that passed the message as leased.
+	 */
 	if (result == LEASE_OK)
+	{
 		qstate_lower_min_until(qstate_get(relid), until);
+		qstate_lease_removed(MyDatabaseId, relid, false, true, qstate_floor_key(rank, msgid));
+	}
 	return result;
 }
 

@@ -62,13 +62,14 @@ typedef struct LeaseRow
 extern ClaimResult lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 rank,
 							   int64 group, TimestampTz now, TimestampTz until,
 							   int64 retry, uint32 limit, bool hold,
-							   const LeaseRow *row, int64 *receipt);
+							   const LeaseRow *row, int64 *receipt,
+							   TimestampTz *busy_until);
 extern bool lease_receipt_group(Oid relid, int64 receipt, uint32 *group);
 extern bool lease_sweep_expired(QueueState *qs, Oid relid, TimestampTz now);
 extern uint32 lease_count_active(QueueState *qs, Oid relid, TimestampTz now);
-extern LeaseCheck lease_settle(Oid relid, int64 receipt, int64 *msgid,
+extern LeaseCheck lease_settle(Oid relid, int64 receipt, bool ack, int64 *msgid,
 							   int16 *rank, int64 *retry, LeaseRow *row);
-extern void lease_release(Oid relid, int64 msgid, int64 receipt);
+extern void lease_release(Oid relid, int64 msgid, int64 receipt, bool gone);
 extern void lease_release_claim(Oid relid, int64 msgid, int64 receipt);
 extern bool lease_end_hold(Oid relid, int64 msgid, int64 receipt);
 extern void lease_unsettle(Oid relid, int64 msgid, int64 receipt);

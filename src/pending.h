@@ -31,6 +31,7 @@ typedef enum PendingKind
 	PENDING_CLAIM,
 	PENDING_HOLD,				/* a claim held to the transaction's end */
 	PENDING_SETTLE,
+	PENDING_ACK,				/* a settle that deletes the row */
 	PENDING_FORGET,
 	PENDING_FORGET_MSG,
 	PENDING_PURGE,

@@ -132,6 +132,8 @@ struct QueueState
 	uint64		floor_recent[FLOOR_RECENT];	/* key of insert gen, at gen % FLOOR_RECENT */
 	uint64		gap_lo;			/* no live row has a key in [gap_lo, gap_hi) */
 	uint64		gap_hi;			/* 0: no gap known */
+	uint64		mark;			/* below it, none a reader can take; 0: none */
+	TimestampTz mark_due;		/* ... until then */
 	/* under the partition lock */
 	uint8		depth_state;
 	int8		slot;			/* COUNTING: the published snapshot */
@@ -282,6 +284,8 @@ qstate_find_ext(Oid relid, bool create, bool quiet, LWLockMode mode, LWLock **lo
 		SpinLockInit(&qs->floor_lock);
 		qs->floor = 0;
 		qs->floor_gen = 0;
+		qs->mark = 0;
+		qs->mark_due = 0;
 		memset(qs->floor_recent, 0, sizeof(qs->floor_recent));
 		qs->gap_lo = 0;
 		qs->gap_hi = 0;
@@ -324,9 +328,22 @@ qstate_floor_key(int16 rank, int64 id)
 void
 qstate_floor_get(QueueState *qs, uint64 *floor, uint64 *gen)
 {
+	qstate_floor_mark_get(qs, floor, gen, NULL, NULL);
+}
+
+/* The floor, and the mark with its due time (mark 0: none). */
+void
+qstate_floor_mark_get(QueueState *qs, uint64 *floor, uint64 *gen, uint64 *mark,
+					  TimestampTz *due)
+{
 	SpinLockAcquire(&qs->floor_lock);
 	*floor = qs->floor;
 	*gen = qs->floor_gen;
+	if (mark != NULL)
+	{
+		*mark = qs->mark;
+		*due = qs->mark_due;
+	}
 	SpinLockRelease(&qs->floor_lock);
 }
 
@@ -348,7 +365,11 @@ gap_cut(uint64 *lo, uint64 *hi, uint64 key)
 		*lo = *hi = 0;
 }
 
-/* A row with this key is in the index now (its transaction may abort). */
+/*
+ * A row with this key is in the index now (its transaction may abort), or
+ * a reader may take it again (its lease ended, the row stays): scans that
+ * passed its place already must not raise the floor or the mark past it.
+ */
 void
 qstate_floor_inserted(QueueState *qs, uint64 key)
 {
@@ -357,8 +378,21 @@ qstate_floor_inserted(QueueState *qs, uint64 key)
 	qs->floor_recent[qs->floor_gen % FLOOR_RECENT] = key;
 	if (key < qs->floor)
 		qs->floor = key;
+	if (key < qs->mark)
+		qs->mark = key;
 	gap_cut(&qs->gap_lo, &qs->gap_hi, key);
 	SpinLockRelease(&qs->floor_lock);
+}
+
+/* The lowest of key and the keys of the rows inserted since generation gen. */
+static uint64
+key_since(QueueState *qs, uint64 gen, uint64 key)
+{
+	uint64		g;
+
+	for (g = gen + 1; g <= qs->floor_gen; g++)
+		key = Min(key, qs->floor_recent[g % FLOOR_RECENT]);
+	return key;
 }
 
 /*
@@ -375,14 +409,37 @@ qstate_floor_advance(QueueState *qs, uint64 gen, uint64 key)
 	SpinLockAcquire(&qs->floor_lock);
 	if (qs->floor_gen - gen <= FLOOR_RECENT)
 	{
-		uint64		g;
-
-		for (g = gen + 1; g <= qs->floor_gen; g++)
-			key = Min(key, qs->floor_recent[g % FLOOR_RECENT]);
+		key = key_since(qs, gen, key);
 		if (key > qs->floor)
 			qs->floor = key;
 		if (qs->floor >= qs->gap_hi)
 			qs->gap_lo = qs->gap_hi = 0;
+	}
+	SpinLockRelease(&qs->floor_lock);
+}
+
+/*
+ * The mark: a key past the floor below which a scan that started at
+ * generation gen found no row a reader could take -- every entry it passed
+ * was of a row gone, or leased (to it or to others), the earliest of those
+ * leases ending at due.  Readers start there instead of stepping over the
+ * leases of every other consumer (storage.c) until due, or until a row
+ * inserted, or given back, below it lowers it.  A mark that is further on
+ * and not due stays.
+ */
+void
+qstate_mark_advance(QueueState *qs, uint64 gen, uint64 key, TimestampTz due,
+					TimestampTz now)
+{
+	SpinLockAcquire(&qs->floor_lock);
+	if (qs->floor_gen - gen <= FLOOR_RECENT)
+	{
+		key = key_since(qs, gen, key);
+		if (key > qs->floor && (key > qs->mark || qs->mark_due <= now))
+		{
+			qs->mark = key;
+			qs->mark_due = due;
+		}
 	}
 	SpinLockRelease(&qs->floor_lock);
 }
@@ -517,9 +574,13 @@ qstate_lower_min_until(QueueState *qs, TimestampTz until)
 		;
 }
 
-/* A lease of the queue was removed. */
+/*
+ * A lease of the queue was removed (removed), or ended early or may end
+ * sooner than it did: if freed, its row, with key row_key, stays, for
+ * readers to take again (qstate_floor_inserted).  Creates nothing.
+ */
 void
-qstate_lease_removed(Oid dbid, Oid relid)
+qstate_lease_removed(Oid dbid, Oid relid, bool removed, bool freed, uint64 row_key)
 {
 	QueueStateKey key;
 	QueueState *qs;
@@ -532,8 +593,10 @@ qstate_lease_removed(Oid dbid, Oid relid)
 	lock = &qstate_locks[hash % QSTATE_PARTITIONS].lock;
 	LWLockAcquire(lock, LW_SHARED);
 	qs = hash_search_with_hash_value(qstate_table, &key, hash, HASH_FIND, NULL);
-	if (qs)
+	if (qs && removed)
 		pg_atomic_fetch_sub_u32(&qs->nleases, 1);
+	if (qs && freed)
+		qstate_floor_inserted(qs, row_key);
 	LWLockRelease(lock);
 }
 

@@ -26,7 +26,8 @@ extern void qstate_forget(Oid relid);
 extern uint32 qstate_leases(QueueState *qs);
 extern bool qstate_lease_add(QueueState *qs, uint32 limit, TimestampTz until,
 							 bool new_entry);
-extern void qstate_lease_removed(Oid dbid, Oid relid);
+extern void qstate_lease_removed(Oid dbid, Oid relid, bool removed, bool freed,
+								 uint64 row_key);
 extern bool qstate_leases_may_have_expired(QueueState *qs, TimestampTz now);
 extern void qstate_set_min_until(QueueState *qs, TimestampTz until);
 extern void qstate_lower_min_until(QueueState *qs, TimestampTz until);
@@ -71,6 +72,10 @@ floor_key_id(uint64 key)
 extern void qstate_floor_get(QueueState *qs, uint64 *floor, uint64 *gen);
 extern void qstate_floor_inserted(QueueState *qs, uint64 key);
 extern void qstate_floor_advance(QueueState *qs, uint64 gen, uint64 key);
+extern void qstate_floor_mark_get(QueueState *qs, uint64 *floor, uint64 *gen,
+								  uint64 *mark, TimestampTz *due);
+extern void qstate_mark_advance(QueueState *qs, uint64 gen, uint64 key,
+								TimestampTz due, TimestampTz now);
 extern void qstate_gap_get(QueueState *qs, uint64 *lo, uint64 *hi);
 extern void qstate_gap_record(QueueState *qs, uint64 gen, uint64 lo, uint64 hi);
 extern void qstate_add_stats(Oid relid, const int64 *counts);

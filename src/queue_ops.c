@@ -1137,7 +1137,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 				kept[nkept++] = *m;
 				continue;
 			}
-			if (lease_settle(relid, m->receipt, &msgid, &rank, NULL, NULL) == LEASE_OK &&
+			if (lease_settle(relid, m->receipt, false, &msgid, &rank, NULL, NULL) == LEASE_OK &&
 				storage_delete(&dlq, &m->tid))
 			{
 				insert_copy(&target, m, headers);
@@ -1151,7 +1151,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 	while (nkept > 0)
 	{
 		nkept--;
-		lease_release(relid, kept[nkept].id, kept[nkept].receipt);
+		lease_release(relid, kept[nkept].id, kept[nkept].receipt, false);
 	}
 	storage_close(&dlq);
 	PG_RETURN_INT64(moved);

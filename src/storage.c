@@ -42,6 +42,23 @@
  * floor is shared memory only: after a restart it starts at the front
  * again, and on a standby it is not used.
  *
+ * Past the floor lie the rows the other consumers hold leased: a reader
+ * among four, taking ten at a time, stepped over thirty leased rows (and
+ * looked up thirty leases) to find ten free ones.  So a scan that takes
+ * leases may keep a mark (qstate.c): the key below which it found no row a
+ * reader could take -- every entry it passed was of a row gone, or leased
+ * (by itself or others), or being acked -- and the earliest end of those
+ * leases (lease_over: with the retry delay).  The next reader starts at the
+ * mark, until that time.  Anything else stops the mark: a row a reader
+ * could take and did not (a filter, a message group, max_inflight), a
+ * delayed row, a row whose insert or delete is in progress without a lease,
+ * an entry of a rank the row does not have.  Every way a row below the mark
+ * could become ready again counts itself as an insert does and lowers the
+ * mark to its key: an insert or a promotion, a lease given back with its
+ * row left (a rollback, a nack, a dead letter that failed), a lease whose
+ * end moved (mq_set_vt).  An ack that commits removes its row with its
+ * lease, and leaves the mark where it is.
+ *
  * Locking: a scan holds the content lock of the heap buffer that holds the
  * current candidate (exclusive when it may claim it) from
  * storage_scan_next() until the next call or storage_scan_release(); the
@@ -149,6 +166,14 @@ struct StorageScan
 	uint64		gap_hi;			/* 0: none, or jumped already */
 	uint64		last_live;		/* key of the last entry passed not gone, or 0 */
 	uint64		prev_key;		/* key of the last entry the index gave, or 0 */
+	/* the mark (see the file header) */
+	bool		marked;			/* this scan keeps the mark */
+	bool		mark_open;		/* every entry so far could be passed */
+	bool		undecided;		/* the row returned last was not passed (yet) */
+	uint64		row_key;		/* its key */
+	uint64		mark_next;		/* the mark the entries passed allow */
+	TimestampTz mark_due;		/* ... until then */
+	TimestampTz now;
 };
 
 /*
@@ -564,9 +589,10 @@ row_key_init(ScanKeyData *rowkey, ScanKeyData *members, StrategyNumber strategy,
  */
 StorageScan *
 storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim, bool include_delayed,
-				   bool include_parked)
+				   bool include_parked, bool marked, TimestampTz now)
 {
 	StorageScan *scan = palloc0(sizeof(StorageScan));
+	uint64		start = 0;
 
 	scan->qrel = qrel;
 	scan->for_claim = for_claim;
@@ -576,13 +602,32 @@ storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim, bool include_
 	scan->next_visible = DT_NOEND;
 	if (qs != NULL && !RecoveryInProgress())
 	{
+		uint64		mark;
+		TimestampTz due;
+
 		scan->qs = qs;
-		qstate_floor_get(qs, &scan->floor, &scan->floor_gen);
+		qstate_floor_mark_get(qs, &scan->floor, &scan->floor_gen, &mark, &due);
 		qstate_gap_get(qs, &scan->gap_lo, &scan->gap_hi);
+		start = scan->floor;
+		if (marked && for_claim && !include_delayed && !include_parked)
+		{
+			scan->marked = scan->mark_open = true;
+			scan->mark_next = scan->floor;
+			scan->mark_due = DT_NOEND;
+			scan->now = now;
+			if (mark > scan->floor && due > now)
+			{
+				/* From the mark: nothing below it tells where the floor is. */
+				start = scan->mark_next = mark;
+				scan->mark_due = due;
+				scan->floor_found = true;
+				scan->floor_next = scan->floor;
+			}
+		}
 	}
-	/* From the floor (a scan that jumps a gap goes on from its end) ... */
+	/* From the floor or the mark (a scan that jumps a gap goes on from its end) ... */
 	row_key_init(&scan->keys[scan->nkeys++], scan->members, BTGreaterEqualStrategyNumber,
-				 floor_key_rank(scan->floor), floor_key_id(scan->floor));
+				 floor_key_rank(start), floor_key_id(start));
 	/* ... up to the parked rows, which wait for their group: only some scans go on to them. */
 	if (!include_parked)
 		ScanKeyInit(&scan->keys[scan->nkeys++], 1, BTLessStrategyNumber, F_INT2LT,
@@ -611,6 +656,8 @@ gap_jump(StorageScan *scan, uint64 key)
 	}
 	/* What comes next may widen the gap. */
 	scan->last_live = scan->gap_lo - 1;
+	if (scan->mark_open)
+		scan->mark_next = Max(scan->mark_next, scan->gap_hi);
 	row_key_init(&scan->keys[0], scan->members, BTGreaterEqualStrategyNumber,
 				 floor_key_rank(scan->gap_hi), floor_key_id(scan->gap_hi));
 	index_rescan(scan->iscan, scan->keys, scan->nkeys, NULL, 0);
@@ -687,6 +734,62 @@ entry_gone(StorageScan *scan, ItemPointer tid)
 			return true;
 		default:
 			return false;
+	}
+}
+
+/*
+ * The mark may pass the entry with key key: of a row leased until due (all
+ * its versions, all its entries with that key), or of a row gone (due
+ * DT_NOEND: not past its key, where the entry of a new version of the same
+ * row, a nack's, may follow).
+ */
+static inline void
+mark_pass(StorageScan *scan, uint64 key, TimestampTz due)
+{
+	if (!scan->mark_open)
+		return;
+	if (key == 0)
+	{
+		/* A key the mark cannot hold. */
+		scan->mark_open = false;
+		return;
+	}
+	if (due == DT_NOEND)
+		scan->mark_next = Max(scan->mark_next, key);
+	else
+		scan->mark_next = Max(scan->mark_next, key + 1);
+	scan->mark_due = Min(scan->mark_due, due);
+}
+
+/*
+ * The entry the scan is on, with key key, is not of a row it could
+ * return: the mark may pass it if the row is leased (being acked, most
+ * likely), else it stops here.
+ */
+static void
+mark_leased(StorageScan *scan, uint64 key)
+{
+	TimestampTz until;
+	int			pid;
+
+	if (!scan->mark_open)
+		return;
+	if (key != 0 &&
+		lease_holder(RelationGetRelid(scan->qrel->heap), floor_key_id(key), scan->now,
+					 &until, &pid))
+		mark_pass(scan, key, until);
+	else
+		scan->mark_open = false;
+}
+
+/* The row storage_scan_next() returned last can be passed: it is leased until due. */
+void
+storage_scan_pass(StorageScan *scan, TimestampTz due)
+{
+	if (scan->undecided)
+	{
+		scan->undecided = false;
+		mark_pass(scan, scan->row_key, due);
 	}
 }
 
@@ -1043,6 +1146,12 @@ storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg)
 	Relation	heap = scan->qrel->heap;
 
 	storage_scan_release(scan);
+	/* The caller did not pass the row returned last: the mark stops there. */
+	if (scan->undecided)
+	{
+		scan->undecided = false;
+		scan->mark_open = false;
+	}
 	for (;;)
 	{
 		ItemPointer tid;
@@ -1098,11 +1207,13 @@ look:
 				{
 					if (!scan->floor_found)
 						scan->passed = key;
+					mark_pass(scan, key, DT_NOEND);
 				}
 				else
 				{
 					floor_stop(scan);
 					gap_end(scan, key);
+					mark_leased(scan, key);
 				}
 			}
 			storage_scan_release(scan);
@@ -1114,6 +1225,8 @@ look:
 		scan->tuple.t_self = ctid;
 		if (HeapTupleSatisfiesUpdate(&scan->tuple, scan->cid, scan->buf) != TM_Ok)
 		{
+			if (scan->mark_open)
+				mark_leased(scan, entry_key(scan));
 			storage_scan_release(scan);
 			continue;
 		}
@@ -1140,6 +1253,7 @@ look:
 			/* The entry of a rank the row does not have is stale. */
 			if (msg->rank != entry_rank(scan->iscan))
 			{
+				scan->mark_open = false;
 				storage_scan_release(scan);
 				continue;
 			}
@@ -1149,10 +1263,16 @@ look:
 		{
 			if (msg->visible_at < scan->next_visible)
 				scan->next_visible = msg->visible_at;
+			scan->mark_open = false;
 			storage_scan_release(scan);
 			continue;
 		}
 		msg->tid = ctid;
+		if (scan->mark_open)
+		{
+			scan->undecided = true;
+			scan->row_key = entry_key(scan);
+		}
 		return true;
 	}
 }
@@ -1252,6 +1372,11 @@ storage_scan_end(StorageScan *scan)
 	storage_scan_release(scan);
 	if (scan->qs != NULL && scan->floor_found && scan->floor_next > scan->floor)
 		qstate_floor_advance(scan->qs, scan->floor_gen, scan->floor_next);
+	if (scan->undecided)
+		scan->mark_open = false;
+	if (scan->marked && scan->mark_next > scan->floor)
+		qstate_mark_advance(scan->qs, scan->floor_gen, scan->mark_next, scan->mark_due,
+							scan->now);
 	if (BufferIsValid(scan->buf))
 		ReleaseBuffer(scan->buf);
 	index_endscan(scan->iscan);

@@ -124,8 +124,10 @@ extern void storage_walk_groups(QueueRel *qrel,
 								void (*each) (void *arg, const StoredMsg *m, bool run),
 								void *arg);
 extern StorageScan *storage_scan_begin(QueueRel *qrel, QueueState *qs, bool for_claim,
-									  bool include_delayed, bool include_parked);
+									  bool include_delayed, bool include_parked,
+									  bool marked, TimestampTz now);
 extern bool storage_scan_next(StorageScan *scan, TimestampTz now, StoredMsg *msg);
+extern void storage_scan_pass(StorageScan *scan, TimestampTz due);
 extern TimestampTz storage_scan_next_visible(StorageScan *scan);
 extern int64 storage_scan_group_hash(StorageScan *scan);
 extern XLogRecPtr storage_scan_set_deliveries(StorageScan *scan, int32 deliveries);

@@ -69,8 +69,9 @@ pending_finish(Pending *p, bool commit)
 			}
 			return lease_end_hold(p->relid, p->msgid, p->receipt);
 		case PENDING_SETTLE:
+		case PENDING_ACK:
 			if (commit)
-				lease_release(p->relid, p->msgid, p->receipt);
+				lease_release(p->relid, p->msgid, p->receipt, p->kind == PENDING_ACK);
 			else
 				lease_unsettle(p->relid, p->msgid, p->receipt);
 			return commit;
@@ -84,7 +85,7 @@ pending_finish(Pending *p, bool commit)
 			return false;
 		case PENDING_FORGET_MSG:
 			if (commit)
-				lease_release(p->relid, p->msgid, 0);
+				lease_release(p->relid, p->msgid, 0, false);
 			return commit;
 		case PENDING_PURGE:
 			return false;
