@@ -360,7 +360,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 		int64		msgid;
 		int16		rank;
 
-		if (lease_settle(relid, dead[i].m.receipt, false, &msgid, &rank, NULL, NULL) != LEASE_OK ||
+		if (lease_settle(relid, dead[i].m.receipt, NULL, false, &msgid, &rank, NULL, NULL) != LEASE_OK ||
 			!policy_dead_letter(qrel, &dead[i].m, dead[i].reason, now))
 		{
 			lease_drop(relid, dead[i].m.receipt);
@@ -378,7 +378,7 @@ delivery_take(QueueRel *qrel, TakeMode mode, int qty, const Interval *vt, Datum 
 			int64		msgid;
 			int16		rank;
 
-			if (lease_settle(relid, out[i].receipt, false, &msgid, &rank, NULL, NULL) == LEASE_OK &&
+			if (lease_settle(relid, out[i].receipt, NULL, false, &msgid, &rank, NULL, NULL) == LEASE_OK &&
 				storage_delete(qrel, &out[i].tid))
 			{
 				out[kept++] = out[i];
@@ -445,8 +445,8 @@ delivery_wait(QueueRel *qrel, QueueState *qs, TimestampTz deadline,
  * to the dead-letter queue.
  */
 LeaseCheck
-delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visible_at,
-				const char *reason)
+delivery_settle(QueueRel *qrel, int64 receipt, const LeaseTarget *target, SettleHow how,
+				TimestampTz visible_at, const char *reason)
 {
 	Oid			relid = RelationGetRelid(qrel->heap);
 	int32		max_deliveries = qrel->info->max_deliveries;
@@ -458,7 +458,7 @@ delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how, TimestampTz visibl
 	int64		retry;
 	LeaseRow	row;
 
-	check = lease_settle(relid, receipt, how == HOW_ACK, &msgid, &rank, &retry, &row);
+	check = lease_settle(relid, receipt, target, how == HOW_ACK, &msgid, &rank, &retry, &row);
 	if (check != LEASE_OK)
 		return check;
 	if (visible_at == DELIVERY_RETRY_POLICY)

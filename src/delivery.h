@@ -37,8 +37,9 @@ typedef enum SettleHow
 /* delivery_settle's visible_at for a nack per the queue's retry policy */
 #define DELIVERY_RETRY_POLICY	((TimestampTz) -1)
 
-extern LeaseCheck delivery_settle(QueueRel *qrel, int64 receipt, SettleHow how,
-								  TimestampTz visible_at, const char *reason);
+extern LeaseCheck delivery_settle(QueueRel *qrel, int64 receipt, const LeaseTarget *target,
+								  SettleHow how, TimestampTz visible_at,
+								  const char *reason);
 extern bool delivery_remove(QueueRel *qrel, int64 msgid, StoredMsg *m);
 extern bool delivery_delay(QueueRel *qrel, int64 msgid, TimestampTz visible_at,
 						   StoredMsg *m);

@@ -479,19 +479,23 @@ receipt_add(Oid relid, int64 receipt, int64 msgid, int16 rank, int64 group)
 }
 
 /*
- * The hash of the message group of a receipt's message (*group); false if
- * the receipt is unknown or its message has no group.
+ * What a receipt names: its message and the message's group, if any
+ * (target->known false: no delivery has this receipt now).
  */
-bool
-lease_receipt_group(Oid relid, int64 receipt, uint32 *group)
+void
+lease_resolve(Oid relid, int64 receipt, LeaseTarget *target)
 {
 	ReceiptEntry entry;
 
 	check_shmem();
-	if (!receipt_lookup(relid, receipt, &entry) || !entry.grouped)
-		return false;
-	*group = entry.group;
-	return true;
+	target->known = receipt_lookup(relid, receipt, &entry);
+	if (target->known)
+	{
+		target->msgid = entry.msgid;
+		target->rank = entry.rank;
+		target->grouped = entry.grouped;
+		target->group = entry.group;
+	}
 }
 
 /*
@@ -639,15 +643,23 @@ lease_count_active(QueueState *qs, Oid relid, TimestampTz now)
  * unless NULL, receive the delivery's retry delay and where it was read.
  */
 static LeaseCheck
-lease_use(Oid relid, int64 receipt, bool settle, TimestampTz until,
-		  int64 *msgid, int16 *rank, int64 *retry, LeaseRow *row)
+lease_use(Oid relid, int64 receipt, const LeaseTarget *target, bool settle,
+		  TimestampTz until, int64 *msgid, int16 *rank, int64 *retry, LeaseRow *row)
 {
 	LeaseEntry *entry;
 	LWLock	   *lock;
 	LeaseCheck	result;
 
 	check_shmem();
-	if (!receipt_find(relid, receipt, msgid, rank))
+	if (target != NULL)
+	{
+		/* Resolved by the caller; the lease is checked now, as below. */
+		if (!target->known)
+			return LEASE_UNKNOWN;
+		*msgid = target->msgid;
+		*rank = target->rank;
+	}
+	else if (!receipt_find(relid, receipt, msgid, rank))
 		return LEASE_UNKNOWN;
 
 	entry = lease_find(relid, *msgid, LW_EXCLUSIVE, &lock);
@@ -679,16 +691,17 @@ lease_use(Oid relid, int64 receipt, bool settle, TimestampTz until,
  * message meanwhile, and msgid/rank identify the row to change; retry is
  * the delivery's retry delay, row where it was read (either may be NULL).
  * A lease that expired but was not taken by another reader can still be
- * settled.
+ * settled.  target, unless NULL, is what lease_resolve() found for the
+ * receipt; ack says the settle deletes the row.
  */
 LeaseCheck
-lease_settle(Oid relid, int64 receipt, bool ack, int64 *msgid, int16 *rank, int64 *retry,
-			 LeaseRow *row)
+lease_settle(Oid relid, int64 receipt, const LeaseTarget *target, bool ack, int64 *msgid,
+			 int16 *rank, int64 *retry, LeaseRow *row)
 {
 	LeaseCheck	result;
 
 	pending_reserve(1);
-	result = lease_use(relid, receipt, true, 0, msgid, rank, retry, row);
+	result = lease_use(relid, receipt, target, true, 0, msgid, rank, retry, row);
 	if (result == LEASE_OK)
 		pending_add(ack ? PENDING_ACK : PENDING_SETTLE, relid, *msgid, receipt);
 	return result;
@@ -828,7 +841,7 @@ lease_extend(Oid relid, int64 receipt, TimestampTz until)
 {
 	int64		msgid;
 	int16		rank;
-	LeaseCheck	result = lease_use(relid, receipt, false, until, &msgid, &rank, NULL, NULL);
+	LeaseCheck	result = lease_use(relid, receipt, NULL, false, until, &msgid, &rank, NULL, NULL);
 
 	/*
 	 * An earlier end: readers at max_inflight and mq_queues must know, and

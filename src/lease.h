@@ -64,11 +64,25 @@ extern ClaimResult lease_claim(QueueState *qs, Oid relid, int64 msgid, int16 ran
 							   int64 retry, uint32 limit, bool hold,
 							   const LeaseRow *row, int64 *receipt,
 							   TimestampTz *busy_until);
-extern bool lease_receipt_group(Oid relid, int64 receipt, uint32 *group);
+/*
+ * What a receipt names, looked up once (lease_resolve) for a caller that
+ * needs it before settling it too.
+ */
+typedef struct LeaseTarget
+{
+	bool		known;			/* the receipt names a delivery; then: */
+	int64		msgid;
+	int16		rank;
+	bool		grouped;		/* the message is of a message group ... */
+	uint32		group;			/* ... with this hash of its key */
+} LeaseTarget;
+
+extern void lease_resolve(Oid relid, int64 receipt, LeaseTarget *target);
 extern bool lease_sweep_expired(QueueState *qs, Oid relid, TimestampTz now);
 extern uint32 lease_count_active(QueueState *qs, Oid relid, TimestampTz now);
-extern LeaseCheck lease_settle(Oid relid, int64 receipt, bool ack, int64 *msgid,
-							   int16 *rank, int64 *retry, LeaseRow *row);
+extern LeaseCheck lease_settle(Oid relid, int64 receipt, const LeaseTarget *target,
+							   bool ack, int64 *msgid, int16 *rank, int64 *retry,
+							   LeaseRow *row);
 extern void lease_release(Oid relid, int64 msgid, int64 receipt, bool gone);
 extern void lease_release_claim(Oid relid, int64 msgid, int64 receipt);
 extern bool lease_end_hold(Oid relid, int64 msgid, int64 receipt);

@@ -406,33 +406,42 @@ static int64
 ack_receipts(QueueRel *qrel, const int64 *receipts, int n, bool strict)
 {
 	int64		acked = 0;
+	LeaseTarget *targets = NULL;
 	int			i;
 
 	/*
 	 * Lock the messages' groups first, in one order for everyone, so that
 	 * batch acks and sends of the same groups cannot deadlock.  Storage
-	 * without groups has no message of one.
+	 * without groups has no message of one.  The receipts looked up for
+	 * that are not looked up again.
 	 */
 	if (n > 1 && qrel->has_groups)
 	{
 		uint32	   *groups = palloc(n * sizeof(uint32));
 		int			ngroups = 0;
 
+		targets = palloc(n * sizeof(LeaseTarget));
 		for (i = 0; i < n; i++)
-			if (lease_receipt_group(RelationGetRelid(qrel->heap), receipts[i], &groups[ngroups]))
-				ngroups++;
+		{
+			lease_resolve(RelationGetRelid(qrel->heap), receipts[i], &targets[i]);
+			if (targets[i].known && targets[i].grouped)
+				groups[ngroups++] = targets[i].group;
+		}
 		storage_lock_group_hashes(qrel, groups, ngroups);
 		pfree(groups);
 	}
 	for (i = 0; i < n; i++)
 	{
-		LeaseCheck	check = delivery_settle(qrel, receipts[i], HOW_ACK, 0, NULL);
+		LeaseCheck	check = delivery_settle(qrel, receipts[i], targets ? &targets[i] : NULL,
+											HOW_ACK, 0, NULL);
 
 		if (check == LEASE_OK)
 			acked++;
 		else if (strict)
 			receipt_error(check, qrel->info->name, receipts[i]);
 	}
+	if (targets != NULL)
+		pfree(targets);
 	return acked;
 }
 
@@ -576,7 +585,7 @@ ack_one(FunctionCallInfo fcinfo, int64 receipt)
 	QueueRel	qrel;
 
 	open_queue(fcinfo, 0, "mq_ack()", true, PRIV_READ, &qrel);
-	return receipt_result(&qrel, delivery_settle(&qrel, receipt, HOW_ACK, 0, NULL),
+	return receipt_result(&qrel, delivery_settle(&qrel, receipt, NULL, HOW_ACK, 0, NULL),
 						  strict, receipt);
 }
 
@@ -646,7 +655,7 @@ mq_nack(PG_FUNCTION_ARGS)
 		visible_at = DELIVERY_RETRY_POLICY;
 	else if (!interval_is_zero(delay))
 		visible_at = util_timestamp_plus_interval(GetCurrentTimestamp(), delay);
-	PG_RETURN_BOOL(receipt_result(&qrel, delivery_settle(&qrel, receipt, HOW_NACK, visible_at,
+	PG_RETURN_BOOL(receipt_result(&qrel, delivery_settle(&qrel, receipt, NULL, HOW_NACK, visible_at,
 														 reason),
 								  strict, receipt));
 }
@@ -1137,7 +1146,7 @@ mq_redrive(PG_FUNCTION_ARGS)
 				kept[nkept++] = *m;
 				continue;
 			}
-			if (lease_settle(relid, m->receipt, false, &msgid, &rank, NULL, NULL) == LEASE_OK &&
+			if (lease_settle(relid, m->receipt, NULL, false, &msgid, &rank, NULL, NULL) == LEASE_OK &&
 				storage_delete(&dlq, &m->tid))
 			{
 				insert_copy(&target, m, headers);
