@@ -159,7 +159,7 @@ backlog_for() {	# workload
 # (default: the contender).  A consume run that nearly empties its backlog
 # is repeated with a larger one.
 run_one() {	# round workload contender [label]
-	local round=$1 name=$2 who=$3 label=${4:-$3} clients batch kind backlog=0 jobs try store
+	local round=$1 name=$2 who=$3 label=${4:-$3} clients batch kind backlog=0 jobs try store least=0
 	IFS='|' read -r clients batch _ _ <<<"$(workload "$name")"
 	case $name in
 		send | batch | keyed | fanout | append | appendb) kind=send ;;
@@ -169,8 +169,11 @@ run_one() {	# round workload contender [label]
 	jobs=$((clients < 2 ? clients : 2))
 	store=$(storage_of "$who")
 
-	for try in 1 2 3; do
+	for try in 1 2 3 4 5; do
 		[ "$kind" = consume ] && backlog=$(backlog_for "$name")
+		# A run that ran dry measured its rate over idle time too: at
+		# least twice the backlog that was too small.
+		[ "$backlog" -lt "$least" ] && backlog=$least
 		[ "$kind" = log ] && backlog=$LOG_RECORDS
 		prepare "$store" "$backlog"
 
@@ -204,6 +207,7 @@ run_one() {	# round workload contender [label]
 		fi
 		if [ "$kind" = consume ] && [ "$after" -lt $((backlog / 10)) ]; then
 			echo "  $name/$label run $round: only $after of $backlog messages left, again with more" >&2
+			least=$((backlog * 2))
 			continue
 		fi
 		if [ "$moved" != $((xacts * batch)) ]; then
