@@ -48,16 +48,15 @@
  * leases may keep a mark (qstate.c): the key below which it found no row a
  * reader could take -- every entry it passed was of a row gone, or leased
  * (by itself or others), or being acked -- and the earliest end of those
- * leases (lease_over: with the retry delay).  The next reader starts at the
- * mark, until that time.  Anything else stops the mark: a row a reader
+ * leases.  The next reader starts at the mark, until that time.  Anything else stops the mark: a row a reader
  * could take and did not (a filter, a message group, max_inflight), a
  * delayed row, a row whose insert or delete is in progress without a lease,
  * an entry of a rank the row does not have.  Every way a row below the mark
  * could become ready again counts itself as an insert does and lowers the
  * mark to its key: an insert or a promotion, a lease given back with its
- * row left (a rollback, a nack, a dead letter that failed), a lease whose
- * end moved (mq_set_vt).  An ack that commits removes its row with its
- * lease, and leaves the mark where it is.
+ * row left (a rollback, a nack, a delete or delay by id, a dead letter
+ * that failed), a lease whose end moved (mq_extend).  An ack that commits
+ * removes its row with its lease, and leaves the mark where it is.
  *
  * Locking: a scan holds the content lock of the heap buffer that holds the
  * current candidate (exclusive when it may claim it) from
